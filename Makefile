@@ -1,0 +1,30 @@
+# Two commands on a fresh machine with python3 and make:
+#   make report   build the environment, generate the demo month and publish its report
+#   make test     build the environment and run the whole test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+MONTH  ?= 2026-10
+DEMO   ?= demo/$(MONTH)
+
+.PHONY: venv report demo test clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/usagekit demo-data --month $(MONTH) --out $(DEMO) --check
+
+report: demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) demo .pytest_cache

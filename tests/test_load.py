@@ -1,0 +1,197 @@
+"""usagekit.load on the canonical format: validation, row accounting, de-duplication, keys."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import polars as pl
+import pytest
+
+import usagekit
+from usagekit.errors import KeyRegistryError, SourceError
+from usagekit.schema import USAGE_COLUMNS
+
+DATA = Path(__file__).parent / "data" / "canonical"
+CSV_TOTAL_CENTS = 0.0284625 + 0.0304125 + 4.9665 + 2.4 + 1.1605 + 1.296 + 4.2  # row 6 is unpriced
+
+
+def test_canonical_csv_rows_and_total_reconcile():
+    usage = usagekit.load(DATA / "usage.csv")
+    df = usage.to_pandas()
+    assert list(df.columns) == list(USAGE_COLUMNS)
+    assert len(df) == 8
+    assert df["cost_cents"].sum() == pytest.approx(CSV_TOTAL_CENTS, abs=1e-12)
+    assert str(df["ts"].dt.tz) == "UTC"
+    # +02:00 converted to UTC; naive taken as UTC and counted
+    ts = dict(zip(df["request_id"], df["ts"]))
+    assert ts["req_0003"] == pd.Timestamp("2026-10-01T07:02:44Z")
+    assert ts["req_0004"] == pd.Timestamp("2026-10-01T10:30:00Z")
+    r = usage.load_report
+    assert (r.read, r.kept, r.rejected, r.duplicates, r.naive_ts, r.unpriced) == (8, 8, 0, 0, 1, 1)
+    assert r.files[0].first_ts == pd.Timestamp("2026-10-01T07:02:44Z")
+    assert df.loc[df.request_id == "req_0004", "status"].item() == "error"
+    assert df["input_tokens"].dtype == "Int64"
+
+
+def test_unpriced_row_is_kept_with_null_cost_not_zero():
+    df = usagekit.load(DATA / "usage.csv").to_pandas()
+    row = df[df.request_id == "req_0006"]
+    assert len(row) == 1 and pd.isna(row["cost_cents"].item())
+    assert row["input_tokens"].item() == 640
+
+
+def test_compute_bucket_has_no_request_and_zero_requests():
+    df = usagekit.load(DATA / "usage.csv").to_pandas()
+    compute = df[df.axis == "compute"]
+    assert compute["request_id"].isna().all() and compute["requests"].tolist() == [0]
+
+
+def test_duplicate_request_ids_across_files_are_dropped_and_counted():
+    usage = usagekit.load(DATA)  # directory: usage.csv, usage.jsonl and keys.csv
+    r = usage.load_report
+    by_file = {Path(f.file).name: f for f in r.files}
+    assert by_file["usage.jsonl"].read == 3
+    assert by_file["usage.jsonl"].duplicates == 1  # req_0001 already in usage.csv (read first)
+    assert by_file["usage.jsonl"].kept == 2
+    assert by_file["keys.csv"].keys == 4
+    assert r.read == r.kept + r.rejected + r.duplicates == 11
+    df = usage.to_pandas()
+    assert df["request_id"].dropna().is_unique
+    assert df["cost_cents"].sum() == pytest.approx(CSV_TOTAL_CENTS + 0.6 + 0.35, abs=1e-12)
+    rej = usage.rejected
+    assert rej["reason"].tolist() == ["duplicate request_id"]
+    assert rej["row"].tolist() == [3]
+
+
+def test_key_registry_fills_names_and_accounts(tmp_path):
+    src = tmp_path / "u.csv"
+    src.write_text("ts,request_id,key_id,cost_cents\n2026-10-05T00:00:00Z,r1,vk_3f9a1c2b7d10,1.5\n")
+    usage = usagekit.load(src, keys=DATA / "keys.csv")
+    df = usage.to_pandas()
+    assert df.loc[0, "key_name"] == "support-bot-prod"
+    assert df.loc[0, "account_id"] == "acct_acme"
+    keys = usage.keys.set_index("key_id")
+    assert keys.loc["vk_3f9a1c2b7d10", "spend_cap_cents"] == 50000
+    assert pd.isna(keys.loc["vk_02be55f1c9e7", "spend_cap_cents"])  # empty = no cap
+
+
+@pytest.mark.parametrize("name", ["usage.csv", "usage.jsonl"])
+def test_gzip_compressed_text_reads_the_same(tmp_path, name):
+    plain = usagekit.load(DATA / name).to_pandas()
+    gz = tmp_path / (name + ".gz")
+    gz.write_bytes(gzip.compress((DATA / name).read_bytes()))
+    packed = usagekit.load(gz).to_pandas()
+    pd.testing.assert_frame_equal(plain.drop(columns="source"), packed.drop(columns="source"))
+
+
+def test_parquet_is_scanned_lazily_and_equals_csv(tmp_path):
+    csv = usagekit.load(DATA / "usage.csv")
+    path = tmp_path / "u.parquet"
+    csv.lazy.collect().write_parquet(path)
+    usage = usagekit.load(path)
+    assert isinstance(usage.lazy, pl.LazyFrame)
+    assert "Parquet SCAN" in usage.lazy.explain() or "SCAN" in usage.lazy.explain()
+    assert usage.to_pandas()["cost_cents"].sum() == pytest.approx(CSV_TOTAL_CENTS, abs=1e-12)
+    assert usage.load_report.kept == 8
+
+
+def test_bad_rows_are_rejected_with_file_row_field_and_reason(tmp_path):
+    src = tmp_path / "bad.csv"
+    src.write_text(
+        "ts,request_id,key_id,cost_cents,input_tokens,axis\n"
+        "2026-10-01T00:00:00Z,r1,k,0.5,10,llm\n"
+        "yesterday,r2,k,0.5,10,llm\n"
+        "2026-10-01T00:00:00Z,r3,k,-0.5,10,llm\n"
+        "2026-10-01T00:00:00Z,r4,k,twelve,10,llm\n"
+        "2026-10-01T00:00:00Z,r5,k,0.5,10,video\n"
+        "2026-10-01T00:00:00Z,r6,k,0.5,-3,llm\n"
+        "2026-10-01T00:00:00Z,r1,k,0.5,10,llm\n"
+        "2026-10-01T00:00:00Z,r7,k,0.5,1")  # truncated last line
+    usage = usagekit.load(src)
+    r = usage.load_report
+    assert (r.read, r.kept, r.rejected, r.duplicates) == (8, 1, 6, 1)
+    rej = usage.rejected.set_index("row")
+    assert rej.loc[2, "reason"] == "unparseable timestamp" and rej.loc[2, "field"] == "ts"
+    assert rej.loc[2, "value"] == "yesterday"
+    assert rej.loc[3, "reason"] == "negative cost"
+    assert rej.loc[4, "reason"] == "cost is not a number" and rej.loc[4, "value"] == "twelve"
+    assert rej.loc[5, "field"] == "axis"
+    assert rej.loc[6, "reason"] == "negative input_tokens"
+    assert rej.loc[7, "reason"] == "duplicate request_id"
+    assert "truncated" in rej.loc[8, "reason"]
+    assert r.reasons["negative cost"] == 1
+
+
+def test_missing_required_column_names_file_and_column(tmp_path):
+    src = tmp_path / "nocost.csv"
+    src.write_text("ts,request_id,key_id,cost\n2026-10-01T00:00:00Z,r1,k,1\n")
+    with pytest.raises(SourceError) as err:
+        usagekit.load(src, format="canonical")
+    msg = str(err.value)
+    assert "nocost.csv" in msg and "cost_cents" in msg and "expected" in msg
+
+
+def test_unrecognised_file_named_explicitly_is_an_error_listing_formats(tmp_path):
+    src = tmp_path / "weird.csv"
+    src.write_text("alpha,beta\n1,2\n")
+    with pytest.raises(SourceError, match=r"weird.csv: format not recognised.*alpha, beta.*expected one of"):
+        usagekit.load(src)
+
+
+def test_unrecognised_file_in_a_directory_is_skipped_and_reported(tmp_path):
+    shutil.copy(DATA / "usage.csv", tmp_path / "usage.csv")
+    (tmp_path / "notes.csv").write_text("alpha,beta\n1,2\n")
+    usage = usagekit.load(tmp_path)
+    assert usage.load_report.kept == 8
+    assert [Path(f).name for f, _ in usage.load_report.skipped] == ["notes.csv"]
+    assert "skipped" in str(usage.load_report)
+
+
+def test_empty_and_missing_inputs_give_clear_errors(tmp_path):
+    with pytest.raises(SourceError, match="no such file"):
+        usagekit.load(tmp_path / "nope.csv")
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(SourceError, match="empty"):
+        usagekit.load(tmp_path / "empty.csv", format="canonical")
+    with pytest.raises(SourceError, match="matches no files"):
+        usagekit.load(str(tmp_path / "*.parquet"))
+
+
+def test_truncated_gzip_is_a_clear_error(tmp_path):
+    data = gzip.compress((DATA / "usage.csv").read_bytes() * 50)
+    gz = tmp_path / "cut.csv.gz"
+    gz.write_bytes(data[: len(data) // 2])
+    with pytest.raises(SourceError, match="gzip data is truncated or corrupt"):
+        usagekit.load(gz, format="canonical")
+
+
+def test_glob_and_list_sources(tmp_path):
+    for i in range(3):
+        (tmp_path / f"day{i}.csv").write_text(f"ts,request_id,cost_cents\n2026-10-0{i + 1}T00:00:00Z,r{i},1.25\n")
+    assert usagekit.load(str(tmp_path / "day*.csv")).load_report.kept == 3
+    assert usagekit.load([tmp_path / "day0.csv", tmp_path / "day1.csv"]).load_report.kept == 2
+
+
+def test_dataframe_source_round_trips():
+    df = usagekit.load(DATA / "usage.csv").to_pandas()
+    again = usagekit.load(df)
+    assert again.load_report.kept == 8
+    assert again.to_pandas()["cost_cents"].sum() == pytest.approx(CSV_TOTAL_CENTS, abs=1e-12)
+
+
+def test_key_registry_bad_cap_names_row_and_field(tmp_path):
+    keys = tmp_path / "keys.csv"
+    keys.write_text("key_id,key_name,account_id,spend_cap_cents\nk1,a,acct,100\nk2,b,acct,abc\n")
+    with pytest.raises(KeyRegistryError) as err:
+        usagekit.load(DATA / "usage.csv", keys=keys)
+    msg = str(err.value)
+    assert "keys.csv row 2 field 'spend_cap_cents'" in msg and "'abc' is not a number" in msg
+    assert "empty cell for no cap" in msg
+
+
+def test_unknown_time_zone_is_refused():
+    with pytest.raises(usagekit.UsagekitError, match="unknown time zone 'Mars/Olympus'"):
+        usagekit.load(DATA / "usage.csv", tz="Mars/Olympus")

@@ -1,0 +1,25 @@
+"""usagekit: LLM-gateway usage data turned into answers.
+
+>>> import usagekit
+>>> usage = usagekit.load("demo/2026-10")          # doctest: +SKIP
+>>> print(usage.load_report)                      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from .accounting import LoadReport
+from .errors import FetchError, FormatError, SourceError, UsagekitError
+from .load import load
+from .usage import Usage
+
+__version__ = "0.1.0"
+
+
+def fetch_api_usage(*args, **kwargs):
+    """Fetch ``GET /api/usage`` over HTTP and load it; see :func:`usagekit.fetch.fetch_api_usage`."""
+    from .fetch import fetch_api_usage as _fetch
+    return _fetch(*args, **kwargs)
+
+
+__all__ = ["load", "fetch_api_usage", "Usage", "LoadReport", "UsagekitError", "SourceError",
+           "FormatError", "FetchError", "__version__"]

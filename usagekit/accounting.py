@@ -1,0 +1,135 @@
+"""Row accounting for a load: what was read, kept, rejected (and why) and dropped as duplicates.
+
+The invariant every load keeps, per file and in total: ``read = kept + rejected + duplicates``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import pandas as pd
+
+
+@dataclass
+class FileReport:
+    """Accounting for one input file (or fetched response)."""
+
+    file: str
+    format: str
+    read: int = 0
+    kept: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    naive_ts: int = 0  # kept rows whose timestamp had no offset and was taken as UTC
+    unpriced: int = 0  # kept rows with no cost (never counted as $0)
+    cost_cents: float = 0.0  # sum over kept rows
+    reasons: dict[str, int] = field(default_factory=dict)
+    first_ts: datetime | None = None
+    last_ts: datetime | None = None
+    keys: int = 0  # key registry rows read from this file
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LoadReport:
+    """What a :func:`usagekit.load` read. ``str(report)`` is the table ``usagekit check`` prints."""
+
+    files: list[FileReport] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why)
+
+    def _total(self, name: str) -> int:
+        return sum(getattr(f, name) for f in self.files)
+
+    @property
+    def read(self) -> int:
+        return self._total("read")
+
+    @property
+    def kept(self) -> int:
+        return self._total("kept")
+
+    @property
+    def rejected(self) -> int:
+        return self._total("rejected")
+
+    @property
+    def duplicates(self) -> int:
+        return self._total("duplicates")
+
+    @property
+    def naive_ts(self) -> int:
+        return self._total("naive_ts")
+
+    @property
+    def unpriced(self) -> int:
+        return self._total("unpriced")
+
+    @property
+    def reasons(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for f in self.files:
+            for why, n in f.reasons.items():
+                out[why] = out.get(why, 0) + n
+        return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+    @property
+    def balanced(self) -> bool:
+        """True when read = kept + rejected + duplicates for every file."""
+        return all(f.read == f.kept + f.rejected + f.duplicates for f in self.files)
+
+    @property
+    def first_ts(self):
+        vals = [f.first_ts for f in self.files if f.first_ts is not None]
+        return min(vals) if vals else None
+
+    @property
+    def last_ts(self):
+        vals = [f.last_ts for f in self.files if f.last_ts is not None]
+        return max(vals) if vals else None
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per file: the accounting as a pandas frame."""
+        rows = [{
+            "file": f.file, "format": f.format, "read": f.read, "kept": f.kept, "rejected": f.rejected,
+            "duplicates": f.duplicates, "naive_ts": f.naive_ts, "unpriced": f.unpriced,
+            "cost_cents": f.cost_cents, "first_ts": f.first_ts, "last_ts": f.last_ts,
+            "reasons": "; ".join(f"{k}: {v}" for k, v in f.reasons.items()),
+        } for f in self.files]
+        return pd.DataFrame(rows, columns=["file", "format", "read", "kept", "rejected", "duplicates",
+                                           "naive_ts", "unpriced", "cost_cents", "first_ts", "last_ts",
+                                           "reasons"])
+
+    def __str__(self) -> str:
+        head = ("file", "format", "read", "kept", "rejected", "dupes", "naive ts", "unpriced", "span (UTC)")
+        body = []
+        for f in self.files:
+            span = (f"{f.first_ts:%Y-%m-%d %H:%M} .. {f.last_ts:%Y-%m-%d %H:%M}" if f.first_ts else "-")
+            body.append((f.file, f.format, f"{f.read:,}", f"{f.kept:,}", f"{f.rejected:,}", f"{f.duplicates:,}",
+                         f"{f.naive_ts:,}", f"{f.unpriced:,}", span if f.read else f"({f.keys} keys)"))
+        if len(self.files) > 1:
+            span = (f"{self.first_ts:%Y-%m-%d %H:%M} .. {self.last_ts:%Y-%m-%d %H:%M}" if self.first_ts else "-")
+            body.append(("TOTAL", "", f"{self.read:,}", f"{self.kept:,}", f"{self.rejected:,}",
+                         f"{self.duplicates:,}", f"{self.naive_ts:,}", f"{self.unpriced:,}", span))
+        widths = [max(len(str(r[i])) for r in [head, *body]) for i in range(len(head))]
+        fmt = lambda r: "  ".join(  # noqa: E731
+            str(c).ljust(w) if i < 2 or i == len(r) - 1 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+        lines = [fmt(head), "  ".join("-" * w for w in widths), *map(fmt, body)]
+        if self.reasons:
+            lines.append("")
+            lines.append("rejected rows by reason:")
+            lines += [f"  {n:>8,}  {why}" for why, n in self.reasons.items()]
+        if self.naive_ts:
+            lines.append(f"{self.naive_ts:,} timestamps had no UTC offset and were taken as UTC.")
+        if self.unpriced:
+            lines.append(f"{self.unpriced:,} kept rows have usage but no cost (unpriced): "
+                         "they are not counted as $0 in totals; price them at the source.")
+        for f in self.files:
+            for note in f.notes:
+                lines.append(f"note: {f.file}: {note}")
+        for file, why in self.skipped:
+            lines.append(f"skipped: {file}: {why}")
+        ok = "holds" if self.balanced else "DOES NOT HOLD"
+        lines.append(f"read = kept + rejected + duplicates {ok}: "
+                     f"{self.read:,} = {self.kept:,} + {self.rejected:,} + {self.duplicates:,}")
+        return "\n".join(lines)

@@ -1,0 +1,260 @@
+"""Reading raw bytes into frames of strings, with errors that name the file and row.
+
+Readers here know nothing of any format's columns: they turn CSV, JSON Lines and JSON
+into data, and turn every failure into a :class:`~usagekit.errors.SourceError`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from ..errors import SourceError, display_path
+
+#: file name endings usagekit reads (a directory is scanned for these)
+SUFFIXES = (".csv", ".csv.gz", ".tsv", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz",
+            ".json", ".json.gz", ".parquet", ".pq")
+
+PROBE_BYTES = 256 * 1024
+#: CSV files up to this size get every row's field count checked (bigger: only the last row)
+RAGGED_CHECK_BYTES = 64 * 1024 * 1024
+
+
+def is_gzip(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
+
+
+def read_bytes(path: Path) -> bytes:
+    """The file's bytes, gunzipped when it is gzip-compressed (by content, not name)."""
+    shown = display_path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SourceError(shown, f"cannot read the file ({exc.strerror or exc})") from None
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            return gzip.decompress(raw)
+        except (EOFError, OSError, zlib.error) as exc:
+            raise SourceError(shown, f"the gzip data is truncated or corrupt ({exc})",
+                              expected="a complete .gz file; re-export or re-download it") from None
+    return raw
+
+
+def read_head(path: Path, size: int = PROBE_BYTES) -> bytes:
+    """The first ``size`` bytes of the (decompressed) file, for format detection."""
+    shown = display_path(path)
+    try:
+        if is_gzip(path):
+            # decompress only what is needed; a truncated .gz still shows its first lines
+            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            out = bytearray()
+            with open(path, "rb") as fh:
+                while len(out) < size:
+                    chunk = fh.read(65536)
+                    if not chunk:
+                        break
+                    try:
+                        out += d.decompress(chunk, size - len(out))
+                    except zlib.error:
+                        break
+            return bytes(out)
+        with open(path, "rb") as fh:
+            return fh.read(size)
+    except OSError as exc:
+        raise SourceError(shown, f"cannot read the file ({exc.strerror or exc})") from None
+
+
+def decode(data: bytes, shown: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise SourceError(shown, f"byte {exc.start} (line {line}) is not UTF-8 text",
+                          expected="a UTF-8 encoded file") from None
+
+
+def read_csv_strings(path: Path) -> tuple[pl.DataFrame, str]:
+    """Read a CSV (or gzip CSV) as all-string columns plus ``_row`` (1-based data row).
+
+    Column names are stripped. A last row cut short by a truncated file gets a
+    ``_reject`` reason instead of being read as a row with empty trailing fields.
+    Returns the frame and the shown file name.
+    """
+    shown = display_path(path)
+    data = read_bytes(path)
+    text = decode(data, shown)
+    if not text.strip():
+        raise SourceError(shown, "the file is empty", expected="a header line and data rows")
+    sep = "\t" if path.name.endswith((".tsv", ".tsv.gz")) else ","
+    try:
+        df = pl.read_csv(io.StringIO(text), infer_schema=False, separator=sep,
+                         row_index_name="_row", row_index_offset=1)
+    except pl.exceptions.PolarsError as exc:
+        detail = str(exc).split("\n")[0]
+        raise SourceError(shown, f"not a readable CSV file ({detail})",
+                          expected="comma-separated values with one header line and balanced quotes") from None
+    df = df.rename({c: c.strip() for c in df.columns if c != "_row"})
+    df = df.with_columns(pl.col("_row").cast(pl.Int64), pl.lit(None, pl.String).alias("_reject"),
+                         pl.lit(None, pl.String).alias("_field"), pl.lit(None, pl.String).alias("_value"))
+    if len(data) <= RAGGED_CHECK_BYTES:
+        df = _reject_ragged(df, text, sep)
+    if df.height and not text.endswith(("\n", "\r")):
+        last_col = [c for c in df.columns if not c.startswith("_")][-1]
+        if df[last_col][-1] is None:
+            df = df.with_columns(
+                pl.when(pl.col("_row") == df.height).then(pl.lit("row is incomplete (file truncated?)"))
+                .otherwise(pl.col("_reject")).alias("_reject"),
+                pl.when(pl.col("_row") == df.height).then(pl.lit(last_col))
+                .otherwise(pl.col("_field")).alias("_field"),
+            )
+    return df, shown
+
+
+def _reject_ragged(df: pl.DataFrame, text: str, sep: str) -> pl.DataFrame:
+    """Reject rows whose field count differs from the header's (a cut or mangled line)."""
+    import csv
+
+    lengths = [len(r) for r in csv.reader(io.StringIO(text), delimiter=sep) if r]
+    if len(lengths) - 1 != df.height:
+        return df  # blank lines or quoting that csv and polars read differently: leave it to them
+    expected = lengths[0]
+    bad = [(i, n) for i, n in enumerate(lengths[1:], start=1) if n != expected]
+    if not bad:
+        return df
+    rows = pl.DataFrame({"_row": [i for i, _ in bad],
+                         "_bad": [f"row has {n} fields but the header has {expected}" for _, n in bad]},
+                        schema={"_row": pl.Int64, "_bad": pl.String})
+    return (df.join(rows, on="_row", how="left", maintain_order="left")
+            .with_columns(pl.coalesce("_reject", "_bad").alias("_reject"),
+                          pl.when(pl.col("_bad").is_not_null()).then(pl.lit("(row)"))
+                          .otherwise(pl.col("_field")).alias("_field"))
+            .drop("_bad"))
+
+
+def _stringify(value):
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def read_jsonl_records(path: Path) -> tuple[pl.DataFrame, str]:
+    """Read JSON Lines as all-string columns plus ``_row`` (the 1-based line number).
+
+    A line that is not a JSON object (a truncated last line, say) becomes a rejected row
+    with its reason, never a crash and never a silent loss.
+    """
+    shown = display_path(path)
+    text = decode(read_bytes(path), shown)
+    records: list[dict] = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            records.append({"_row": lineno, "_reject": "line is not valid JSON (truncated?)",
+                            "_field": f"column {exc.colno}", "_value": line[:120]})
+            continue
+        if not isinstance(obj, dict):
+            records.append({"_row": lineno, "_reject": "line is not a JSON object",
+                            "_field": None, "_value": line[:120]})
+            continue
+        rec = {str(k).strip(): _stringify(v) for k, v in obj.items()}
+        rec["_row"] = lineno
+        records.append(rec)
+    if not records:
+        raise SourceError(shown, "the file has no JSON lines", expected="one JSON object per line")
+    columns: dict[str, None] = {}
+    for rec in records:
+        columns.update(dict.fromkeys(rec))
+    for c in ("_reject", "_field", "_value"):
+        columns.setdefault(c, None)
+    data = {c: [rec.get(c) for rec in records] for c in columns}
+    df = pl.DataFrame({c: pl.Series(c, v, dtype=pl.Int64 if c == "_row" else pl.String)
+                       for c, v in data.items()})
+    return df, shown
+
+
+def read_json_document(path: Path):
+    """Parse a whole JSON document; a syntax error names the line and column."""
+    shown = display_path(path)
+    text = decode(read_bytes(path), shown)
+    try:
+        return json.loads(text), shown
+    except json.JSONDecodeError as exc:
+        raise SourceError(shown, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+                          row=exc.lineno, expected="a complete JSON document (is the file truncated?)") from None
+
+
+@dataclass
+class Probe:
+    """What format detection looks at: the kind of file and its first record(s)."""
+
+    path: Path
+    kind: str  # parquet | csv | jsonl | json | unknown
+    header: list[str] = field(default_factory=list)  # CSV / Parquet column names, as written
+    first: dict | None = None  # first JSON Lines record
+    _doc: object = None
+    _doc_loaded: bool = False
+
+    @property
+    def columns(self) -> set[str]:
+        return {c.strip().lower() for c in self.header}
+
+    def doc(self):
+        """The parsed JSON document (read on first use)."""
+        if not self._doc_loaded:
+            self._doc, _ = read_json_document(self.path)
+            self._doc_loaded = True
+        return self._doc
+
+
+def probe(path: Path) -> Probe:
+    """Look at a file's first bytes and say what kind of file it is."""
+    head = read_head(path)
+    if head[:4] == b"PAR1":
+        import pyarrow.parquet as pq
+        try:
+            names = pq.read_schema(path).names
+        except Exception as exc:  # pyarrow raises several types for a bad footer
+            raise SourceError(display_path(path), f"not a readable Parquet file ({exc})",
+                              expected="a complete Parquet file") from None
+        return Probe(path, "parquet", header=list(names))
+    text = head.decode("utf-8-sig", errors="replace")
+    stripped = text.lstrip()
+    if stripped.startswith("{") or stripped.startswith("["):
+        first_line = stripped.split("\n", 1)[0].strip()
+        rest = stripped.split("\n", 1)[1].strip() if "\n" in stripped else ""
+        if first_line.startswith("{") and rest.startswith("{"):
+            try:
+                obj = json.loads(first_line)
+            except json.JSONDecodeError:
+                obj = None
+            if isinstance(obj, dict):
+                return Probe(path, "jsonl", first={k.strip(): v for k, v in obj.items()})
+        if first_line.startswith("{") and not rest:
+            try:
+                obj = json.loads(first_line)
+                if isinstance(obj, dict) and ("ts" in obj or "cost_cents" in obj):
+                    return Probe(path, "jsonl", first=obj)
+            except json.JSONDecodeError:
+                pass
+        return Probe(path, "json")
+    first_line = stripped.split("\n", 1)[0] if stripped else ""
+    if "," in first_line or "\t" in first_line:
+        import csv
+        sep = "\t" if "\t" in first_line and "," not in first_line else ","
+        header = next(csv.reader([first_line], delimiter=sep), [])
+        return Probe(path, "csv", header=[h.strip() for h in header])
+    return Probe(path, "unknown")

@@ -1,0 +1,204 @@
+"""Turn a loader's mapped columns into validated rows of the normalized table.
+
+A loader renames its input's columns to the normalized names (values may still be strings)
+and hands the frame to :func:`stage`. Stage parses and checks every value and returns the
+normalized columns plus bookkeeping columns:
+
+``_file``, ``_row``
+    where the row came from (1-based data row, or line number for JSON Lines)
+``_reject``, ``_field``, ``_value``
+    why the row was rejected (null = kept), which field, and the offending raw value
+``_naive``
+    the timestamp had no UTC offset and was taken as UTC
+
+Nothing is dropped here: rejected rows stay in the frame so they can be counted and shown.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from ..schema import AXES, INT_COLUMNS, STATES, USAGE_COLUMNS, USAGE_DTYPES
+
+BOOKKEEPING = ("_file", "_row", "_reject", "_field", "_value", "_naive")
+
+_OFFSET = r"(Z|z|[+-]\d{2}:?\d{2})$"
+_STATUS_MAP = {
+    "success": "success", "succeeded": "success", "ok": "success", "completed": "success",
+    "true": "success", "200": "success",
+    "error": "error", "failure": "error", "failed": "error", "fail": "error", "false": "error",
+    "cancelled": "error", "canceled": "error",
+}
+
+
+def parse_timestamps(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """ISO-8601-ish strings -> (UTC datetime, was-naive flag).
+
+    Accepts ``T`` or a space between date and time, fractional seconds, ``Z`` or
+    ``±HH:MM`` offsets (converted to UTC), and bare dates (midnight). Strings without an
+    offset are taken as UTC and flagged. Unparseable values give null.
+    """
+    s = raw.str.strip_chars()
+    has_offset = s.str.contains(_OFFSET)
+    norm = s.str.replace(r"^(\d{4}-\d{2}-\d{2})[ T]", "${1}T").str.replace(r"[Zz]$", "+00:00")
+    with_offset = pl.coalesce(
+        norm.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_unit="us", time_zone="UTC"),
+        norm.str.to_datetime("%Y-%m-%dT%H:%M%z", strict=False, time_unit="us", time_zone="UTC"),
+    )
+    naive = pl.coalesce(
+        norm.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us"),
+        norm.str.to_datetime("%Y-%m-%dT%H:%M", strict=False, time_unit="us"),
+        norm.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us")),
+    ).dt.replace_time_zone("UTC")
+    ts = pl.when(has_offset).then(with_offset).otherwise(naive)
+    return ts, (~has_offset & naive.is_not_null())
+
+
+def _number(raw: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    if dtype == pl.String:
+        return raw.str.strip_chars().str.replace_all(",", "").cast(pl.Float64, strict=False)
+    if dtype == pl.Boolean:
+        return raw.cast(pl.Float64)
+    return raw.cast(pl.Float64, strict=False)
+
+
+def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str,
+          cost_scale: float = 1.0) -> pl.LazyFrame:
+    """Validate a frame whose columns carry normalized names; see the module docstring.
+
+    ``frame`` needs ``ts`` and ``_row``; every other normalized column is optional (absent
+    = null, or its default: ``requests`` 1 for a row with a request id else 0, ``axis``
+    ``llm``, ``status`` ``success``). ``cost_cents`` is multiplied by ``cost_scale``
+    (100 for inputs in US dollars). A ``_reject`` already set by the reader wins.
+    """
+    lf = frame.lazy()
+    schema = lf.collect_schema()
+    have = set(schema.names())
+    for col in ("_reject", "_field", "_value"):
+        if col not in have:
+            lf = lf.with_columns(pl.lit(None, pl.String).alias(col))
+    checks: list[tuple[pl.Expr, str, str, pl.Expr]] = []  # (bad?, field, reason, raw value)
+    out: dict[str, pl.Expr] = {}
+
+    def raw_str(col: str) -> pl.Expr:
+        return pl.col(col).cast(pl.String)
+
+    # -- time
+    ts_type = schema.get("ts")
+    if ts_type == pl.String:
+        ts, naive = parse_timestamps(pl.col("ts"))
+        checks.append((pl.col("ts").is_null() | (pl.col("ts").str.strip_chars() == ""),
+                       "ts", "missing timestamp", raw_str("ts")))
+        checks.append((ts.is_null(), "ts", "unparseable timestamp", raw_str("ts")))
+    elif isinstance(ts_type, pl.Datetime):
+        if ts_type.time_zone is None:
+            ts = pl.col("ts").dt.replace_time_zone("UTC").dt.cast_time_unit("us")
+            naive = pl.col("ts").is_not_null()
+        else:
+            ts = pl.col("ts").dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+            naive = pl.lit(False)
+        checks.append((pl.col("ts").is_null(), "ts", "missing timestamp", raw_str("ts")))
+    else:
+        raise TypeError(f"stage(): ts must be text or datetime, got {ts_type}")
+    out["ts"] = ts
+
+    # -- money: null stays null (unpriced); bad text, negatives and infinities are rejected
+    if "cost_cents" in have:
+        ctype = schema["cost_cents"]
+        cost = _number(pl.col("cost_cents"), ctype) * cost_scale
+        present = pl.col("cost_cents").is_not_null()
+        if ctype == pl.String:
+            present = present & (pl.col("cost_cents").str.strip_chars() != "")
+        checks.append((present & cost.is_null(), "cost_cents", "cost is not a number", raw_str("cost_cents")))
+        checks.append((cost.is_nan() | cost.is_infinite(), "cost_cents", "cost is not a finite number",
+                       raw_str("cost_cents")))
+        checks.append((cost < 0, "cost_cents", "negative cost", raw_str("cost_cents")))
+        out["cost_cents"] = pl.when(cost.is_nan() | cost.is_infinite()).then(None).otherwise(cost)
+    else:
+        out["cost_cents"] = pl.lit(None, pl.Float64)
+
+    # -- counts
+    for col in INT_COLUMNS + ("hours",):
+        if col not in have:
+            continue
+        ctype = schema[col]
+        num = _number(pl.col(col), ctype)
+        present = pl.col(col).is_not_null()
+        if ctype == pl.String:
+            present = present & (pl.col(col).str.strip_chars() != "")
+        checks.append((present & num.is_null(), col, f"{col} is not a number", raw_str(col)))
+        checks.append((num < 0, col, f"negative {col}", raw_str(col)))
+        if col != "hours":
+            checks.append((num != num.floor(), col, f"{col} is not a whole number", raw_str(col)))
+            out[col] = pl.when(num == num.floor()).then(num).cast(pl.Int64)
+        else:
+            out[col] = num
+
+    # -- labels
+    for col in ("request_id", "account_id", "key_id", "key_name", "agent_id", "agent_name",
+                "plain_vm_id", "plain_vm_name", "model"):
+        if col in have:
+            v = pl.col(col).cast(pl.String).str.strip_chars()
+            out[col] = pl.when(v == "").then(None).otherwise(v)
+    if "provider" in have:
+        v = pl.col("provider").cast(pl.String).str.strip_chars().str.to_lowercase()
+        out["provider"] = pl.when(v == "").then(None).otherwise(v)
+
+    axis = (pl.col("axis").cast(pl.String).str.strip_chars().str.to_lowercase() if "axis" in have
+            else pl.lit(None, pl.String))
+    checks.append((axis.is_not_null() & (axis != "") & ~axis.is_in(list(AXES)), "axis",
+                   f"unknown axis (expected one of: {', '.join(AXES)})", axis))
+    out["axis"] = pl.when(axis.is_null() | (axis == "")).then(pl.lit("llm")).otherwise(axis)
+
+    if "status" in have:
+        st_raw = pl.col("status").cast(pl.String).str.strip_chars().str.to_lowercase()
+        st = st_raw.replace_strict(_STATUS_MAP, default=None, return_dtype=pl.String)
+        checks.append((st_raw.is_not_null() & (st_raw != "") & st.is_null(), "status",
+                       "unknown status (expected success or error)", pl.col("status").cast(pl.String)))
+        out["status"] = pl.coalesce(st, pl.lit("success"))
+    else:
+        out["status"] = pl.lit("success")
+
+    if "state" in have:
+        state = pl.col("state").cast(pl.String).str.strip_chars().str.to_lowercase()
+        checks.append((state.is_not_null() & (state != "") & ~state.is_in(list(STATES)), "state",
+                       "unknown state (expected running or paused)", state))
+        out["state"] = pl.when(state == "").then(None).otherwise(state)
+
+    out["source"] = pl.lit(source)
+
+    # reasons: a reader's own reason first, then the first failing check (coalesce keeps
+    # the plan linear in the number of checks)
+    flags = [bad.fill_null(False).alias(f"_chk{i}") for i, (bad, _, _, _) in enumerate(checks)]
+    raws = [raw.cast(pl.String).alias(f"_raw{i}") for i, (_, _, _, raw) in enumerate(checks)]
+    lf = lf.with_columns(*flags, *raws, naive.fill_null(False).alias("_naive"))
+    hits = [(pl.col(f"_chk{i}"), f, why, pl.col(f"_raw{i}")) for i, (_, f, why, _) in enumerate(checks)]
+    pre = pl.col("_reject").is_not_null()
+    lf = lf.with_columns(
+        pl.coalesce(pl.col("_reject"), *[pl.when(h).then(pl.lit(why)) for h, _, why, _ in hits]).alias("_reject"),
+        pl.when(pre).then(pl.col("_field"))
+        .otherwise(pl.coalesce(*[pl.when(h).then(pl.lit(f)) for h, f, _, _ in hits], pl.lit(None, pl.String)))
+        .alias("_field"),
+        pl.when(pre).then(pl.col("_value"))
+        .otherwise(pl.coalesce(*[pl.when(h).then(pl.coalesce(r, pl.lit(""))) for h, _, _, r in hits],
+                               pl.lit(None, pl.String)))
+        .alias("_value"),
+    )
+    lf = lf.with_columns(**out)
+
+    if "requests" in out:
+        req = pl.col("requests")
+    else:
+        req = pl.lit(None, pl.Int64)
+    rid = pl.col("request_id") if "request_id" in out else pl.lit(None, pl.String)
+    lf = lf.with_columns(pl.coalesce(req, pl.when(rid.is_not_null()).then(1).otherwise(0)).cast(pl.Int64)
+                         .alias("requests"))
+
+    cols = []
+    names = set(lf.collect_schema().names())
+    for col in USAGE_COLUMNS:
+        dtype = USAGE_DTYPES[col]
+        cols.append(pl.col(col).cast(dtype) if col in names else pl.lit(None, dtype).alias(col))
+    return lf.select(*cols, pl.lit(file).alias("_file"), pl.col("_row").cast(pl.Int64),
+                     pl.col("_reject"), pl.col("_field"), pl.col("_value"), pl.col("_naive"))
+

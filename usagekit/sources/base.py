@@ -1,0 +1,48 @@
+"""What every format module provides, and what a read returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import polars as pl
+
+from ._io import Probe
+
+
+@dataclass
+class Loaded:
+    """One input after reading: staged usage rows and/or key registry rows."""
+
+    format: str
+    file: str
+    usage: pl.LazyFrame | None = None  # output of stage(): normalized columns + bookkeeping
+    keys: pl.DataFrame | None = None  # rows of the key registry (schema.KEY_COLUMNS)
+    notes: list[str] = field(default_factory=list)
+    in_memory: bool = True  # False when ``usage`` still scans a file lazily
+
+
+@dataclass(frozen=True)
+class Format:
+    """A format usagekit can read.
+
+    ``sniff(probe)`` says whether a file looks like this format; ``read(path, probe)`` reads it.
+    ``read_document(doc, shown)`` (JSON formats) reads an already-parsed JSON value.
+    """
+
+    name: str
+    description: str
+    kinds: tuple[str, ...]
+    sniff: Callable[[Probe], bool]
+    read: Callable[[Path, Probe], Loaded]
+    read_document: Callable[[object, str], Loaded] | None = None
+
+
+def pick(columns: set[str], *candidates: str) -> str | None:
+    """The first of ``candidates`` present in ``columns`` (names compared case-insensitively)."""
+    lower = {c.lower(): c for c in columns}
+    for cand in candidates:
+        if cand.lower() in lower:
+            return lower[cand.lower()]
+    return None
