@@ -109,14 +109,16 @@ def check_tz(tz: str) -> str:
     return tz
 
 
-def load(source, keys=None, format: str = "auto", *, tz: str = "UTC", progress: bool = False) -> Usage:
+def load(source, keys=None, format: str = "auto", *, tz: str = "UTC", engine="polars",
+         progress: bool = False) -> Usage:
     """Read usage data from files, a directory, a glob, a list of them, or a parsed response.
 
     Returns a :class:`Usage`: validated rows of the normalized table (see
     :mod:`usagekit.schema`), the key registry, and ``load_report`` (rows read, kept,
     rejected by reason, duplicates dropped, per file). ``format`` overrides detection for
     every file; ``keys`` names key registry file(s) or a DataFrame; ``tz`` is the time zone
-    reports bucket days in (data stays UTC).
+    reports bucket days in (data stays UTC); ``engine`` runs the queries: ``polars``
+    (default), ``duckdb``, ``spark`` or a SparkSession.
 
     >>> usage = load("demo/")                       # doctest: +SKIP
     >>> print(usage.load_report)                     # doctest: +SKIP
@@ -154,7 +156,7 @@ def load(source, keys=None, format: str = "auto", *, tz: str = "UTC", progress: 
         raise SourceError(shown, "no usage rows found (only key registries or unrecognised files)",
                           expected="at least one usage file")
     registry = _merge_keys([x.keys for x in key_parts])
-    return _assemble(usage_parts, key_parts, registry, skipped, tz)
+    return _assemble(usage_parts, key_parts, registry, skipped, tz, engine)
 
 
 def _merge_keys(frames: list[pl.DataFrame]) -> pl.DataFrame:
@@ -165,7 +167,7 @@ def _merge_keys(frames: list[pl.DataFrame]) -> pl.DataFrame:
         subset="key_id", keep="last", maintain_order=True)
 
 
-def _assemble(usage_parts, key_parts, registry: pl.DataFrame, skipped, tz: str) -> Usage:
+def _assemble(usage_parts, key_parts, registry: pl.DataFrame, skipped, tz: str, engine) -> Usage:
     staged = pl.concat([x.usage for x in usage_parts], how="vertical")
     in_memory = all(x.in_memory for x in usage_parts)
     if in_memory:
@@ -226,7 +228,7 @@ def _assemble(usage_parts, key_parts, registry: pl.DataFrame, skipped, tz: str) 
         pl.col("_value").alias("value"), *USAGE_COLUMNS)
     if in_memory:
         rows = rows.collect().lazy()
-    return Usage(rows, registry, report, rejected, tz=tz)
+    return Usage(rows, registry, report, rejected, tz=tz, engine=engine)
 
 
 def _apply_registry(rows: pl.LazyFrame, registry: pl.DataFrame) -> pl.LazyFrame:

@@ -1,14 +1,29 @@
-"""The :class:`Usage` dataset: validated usage rows, the key registry and the load's accounting."""
+"""The :class:`Usage` dataset: validated usage rows, the key registry and the load's accounting.
+
+Queries (see :mod:`usagekit.queries`) run on the engine chosen at load time: Polars by
+default (measured fastest here, see ``benchmarks/cube.py``), DuckDB, or PySpark for data
+that outgrows one machine. Only their small results become pandas frames.
+"""
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
+from dataclasses import dataclass, replace
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import narwhals as nw
 import pandas as pd
 import polars as pl
 
+from . import queries as q
 from .accounting import LoadReport
-from .schema import AXES, INT_COLUMNS, KEY_COLUMNS, USAGE_COLUMNS
+from .errors import QueryError, UsagekitError
+from .money import invoice_cents
+from .schema import AXES, KEY_COLUMNS, USAGE_COLUMNS
+
+ENGINES = ("polars", "duckdb", "spark")
 
 
 def to_pandas(df: pl.DataFrame) -> pd.DataFrame:
@@ -20,32 +35,204 @@ def to_pandas(df: pl.DataFrame) -> pd.DataFrame:
     return out
 
 
+def derive(rows: pl.LazyFrame, tz: str) -> pl.LazyFrame:
+    """Add the query columns ``_day`` (local day number), ``_c_hi`` and ``_c_lo`` (exact money)."""
+    if tz == "UTC":
+        day = pl.col("ts").dt.epoch("d").cast(pl.Int32)
+    else:
+        day = pl.col("ts").dt.convert_time_zone(tz).dt.date().cast(pl.Int32)
+    hi = (pl.col("cost_cents") * q.NANO).round(0).cast(pl.Int64)
+    return rows.with_columns(day.alias("_day"), hi.alias("_c_hi"),
+                             (pl.col("cost_cents") - hi.cast(pl.Float64) / q.NANO).alias("_c_lo"))
+
+
+def parse_day(value) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, pd.Timestamp):
+        return value.date()
+    try:
+        return dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        raise QueryError(f"'{value}' is not a date; write it as YYYY-MM-DD") from None
+
+
+def month_range(month: str) -> tuple[dt.date, dt.date]:
+    """``'2026-10'`` -> (first day, first day of next month)."""
+    try:
+        y, m = (int(x) for x in str(month).split("-"))
+        first = dt.date(y, m, 1)
+    except ValueError:
+        raise QueryError(f"'{month}' is not a month; write it as YYYY-MM, e.g. 2026-10") from None
+    return first, first + dt.timedelta(days=calendar.monthrange(y, m)[1])
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a :class:`Usage` is restricted to: a half-open day range and filters."""
+
+    start: dt.date | None = None  # inclusive
+    end: dt.date | None = None  # exclusive
+    filters: tuple = ()  # (name, value) pairs, for describing the scope
+
+    def describe(self, tz: str) -> str:
+        if self.start is None:
+            rng = "all data"
+        else:
+            rng = f"{self.start:%Y-%m-%d} to {self.end - dt.timedelta(days=1):%Y-%m-%d} ({tz} days)"
+        parts = [rng] + [f"{k}={v}" for k, v in self.filters]
+        return ", ".join(parts)
+
+
+@dataclass
+class Freshness:
+    """How current the data is: the spend shown can lag live usage by a couple of minutes."""
+
+    newest_event: pd.Timestamp | None
+    as_of: pd.Timestamp
+    lag: pd.Timedelta | None
+    last_day: dt.date | None
+    last_day_partial: bool
+    tz: str
+
+    def __str__(self) -> str:
+        if self.newest_event is None:
+            return "no data"
+        part = " (partial: the day is not over)" if self.last_day_partial else ""
+        return (f"data up to {self.newest_event:%Y-%m-%d %H:%M:%S} UTC, {_human(self.lag)} before "
+                f"{self.as_of:%Y-%m-%d %H:%M} UTC; last day {self.last_day}{part}; days in {self.tz}. "
+                "Aggregated spend can trail live usage by about two minutes.")
+
+
+def _human(td: pd.Timedelta | None) -> str:
+    if td is None:
+        return "?"
+    s = td.total_seconds()
+    if s < 120:
+        return f"{s:.0f} s"
+    if s < 7200:
+        return f"{s / 60:.0f} min"
+    if s < 172800:
+        return f"{s / 3600:.1f} h"
+    return f"{s / 86400:.1f} days"
+
+
+@dataclass
+class Invoice:
+    """Whole-cent invoice lines and their reconciliation with the continuous total.
+
+    Rule: each line's exact continuous total is rounded half up to whole cents; the
+    difference between the sum of rounded lines and the rounded continuous total is shown
+    in ``rounding_difference_cents``, never spread or hidden.
+    """
+
+    month: str
+    lines: pd.DataFrame
+    continuous_total_cents: float
+    billed_total_cents: int  # sum of the rounded lines
+    rounding_difference_cents: float  # billed - continuous
+    unpriced_rows: int
+    rule: str = "each line's continuous total rounded half up to a whole cent"
+
+
 class Usage:
     """Validated usage rows of the normalized table, ready to query.
 
-    Made by :func:`usagekit.load`. Rows stay in the embedded engine (a lazy plan over the
-    files, or columnar memory for parsed text): only results become pandas frames.
+    Made by :func:`usagekit.load`. Attributes: ``load_report`` (rows read / kept / rejected
+    / duplicates per file), ``keys`` (the key registry), ``tz`` (time zone days are
+    bucketed in; data itself is UTC), ``engine``.
 
-    Attributes
-    ----------
-    load_report : LoadReport
-        rows read / kept / rejected / duplicates per file; ``print()`` it.
-    tz : str
-        time zone days are bucketed in (data itself is UTC).
+    >>> usage = usagekit.load("demo/2026-10")                    # doctest: +SKIP
+    >>> usage.filter(month="2026-10").daily(by="model").head()   # doctest: +SKIP
     """
 
     def __init__(self, rows: pl.LazyFrame, registry: pl.DataFrame, report: LoadReport,
-                 rejected: pl.LazyFrame, *, tz: str = "UTC"):
-        self._rows = rows
+                 rejected: pl.LazyFrame, *, tz: str = "UTC", engine="polars", _frame=None, _scope=None):
+        self._rows = rows  # polars LazyFrame, normalized columns
         self._registry = registry
         self.load_report = report
         self._rejected = rejected
         self.tz = tz
+        self._session = engine if not isinstance(engine, str) else None
+        self.engine = engine if isinstance(engine, str) else "spark"
+        if self.engine not in ENGINES:
+            raise UsagekitError(f"unknown engine '{engine}'; expected one of: {', '.join(ENGINES)} "
+                                "(or a SparkSession)")
+        self._base = _frame if _frame is not None else _to_engine(derive(rows, tz), self.engine, self._session)
+        self._scope = _scope or Scope()
+        self._frame = self._base
+
+    # -- scope --------------------------------------------------------------------------
+    def _child(self, frame, scope) -> "Usage":
+        new = object.__new__(Usage)
+        new.__dict__.update(self.__dict__)
+        new._frame = frame
+        new._scope = scope
+        return new
+
+    def filter(self, start=None, end=None, account=None, providers=None, keys=None, models=None,
+               agents=None, axis=None, *, month: str | None = None) -> "Usage":
+        """Restrict to a date range and filters; returns a new :class:`Usage`.
+
+        ``start`` and ``end`` are calendar days in the report time zone, both inclusive
+        (``end=None`` with a ``start`` means through the end of ``start``'s month). With no
+        dates and no ``month``, the range is the current month. ``keys`` and ``agents``
+        match ids or names; every filter takes one value or a list.
+        """
+        if month is not None:
+            s, e = month_range(month)
+        elif start is None and end is None:
+            s, e = month_range(dt.datetime.now(ZoneInfo(self.tz)).strftime("%Y-%m"))
+        else:
+            s = parse_day(start) if start is not None else None
+            e = parse_day(end) + dt.timedelta(days=1) if end is not None else None
+            if s is None:
+                s = e.replace(day=1) if e else None
+            if e is None:
+                e = month_range(f"{s:%Y-%m}")[1]
+        if e <= s:
+            raise QueryError(f"the range ends ({e - dt.timedelta(days=1)}) before it starts ({s})")
+        if axis is not None:
+            bad = [a for a in ([axis] if isinstance(axis, str) else axis) if a not in AXES]
+            if bad:
+                raise QueryError(f"unknown axis '{bad[0]}'; expected one of: {', '.join(AXES)}")
+        given = dict(account=account, providers=providers, keys=keys, models=models, agents=agents, axis=axis)
+        frame = q.restrict(self._base, start_day=q.day_number(s), end_day=q.day_number(e), **given)
+        # filters stack on earlier ones, except the range which is replaced
+        for name, value in self._scope.filters:
+            frame = q.restrict(frame, start_day=None, end_day=None, **{name: value})
+        filters = self._scope.filters + tuple((k, v) for k, v in given.items() if v is not None)
+        return self._child(frame, Scope(s, e, filters))
+
+    @property
+    def scope(self) -> Scope:
+        return self._scope
+
+    def describe_scope(self) -> str:
+        """The range and filters in force, in words (reports print this)."""
+        return self._scope.describe(self.tz)
+
+    def _range(self) -> tuple[int, int]:
+        if self._scope.start is not None:
+            return q.day_number(self._scope.start), q.day_number(self._scope.end)
+        span = q.to_pandas(self._frame.select(nw.col("_day").min().alias("a"), nw.col("_day").max().alias("b")))
+        a, b = span["a"].iloc[0], span["b"].iloc[0]
+        if pd.isna(a):
+            today = q.day_number(dt.datetime.now(ZoneInfo(self.tz)).date())
+            return today, today + 1
+        return int(a), int(b) + 1
 
     # -- the data -------------------------------------------------------------------------
     @property
+    def frame(self) -> nw.LazyFrame:
+        """The rows in scope as a narwhals LazyFrame on the chosen engine (with ``_day``)."""
+        return self._frame
+
+    @property
     def lazy(self) -> pl.LazyFrame:
-        """The rows as a polars LazyFrame (normalized columns)."""
+        """All loaded rows (unscoped) as a polars LazyFrame of the normalized columns."""
         return self._rows
 
     @property
@@ -66,8 +253,19 @@ class Usage:
         return path
 
     def to_pandas(self) -> pd.DataFrame:
-        """All kept rows as one pandas frame (materializes: mind the size)."""
-        return to_pandas(self._rows.collect())
+        """The rows in scope as one pandas frame of the normalized columns (materializes)."""
+        if self._scope.start is None and self.engine == "polars" and self._frame is self._base:
+            return to_pandas(self._rows.collect())
+        df = q.to_pandas(self._frame.select(list(USAGE_COLUMNS)))
+        for c in ("requests", "input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens",
+                  "characters"):
+            df[c] = pd.to_numeric(df[c], errors="coerce").astype("Int64")
+        return df
+
+    def to_engine(self, engine) -> "Usage":
+        """The same rows on another engine (``polars``, ``duckdb``, ``spark`` or a SparkSession)."""
+        new = Usage(self._rows, self._registry, self.load_report, self._rejected, tz=self.tz, engine=engine)
+        return new._child(_reapply(new._base, self._scope), self._scope) if self._scope.start else new
 
     def __len__(self) -> int:
         return self.load_report.kept
@@ -75,39 +273,230 @@ class Usage:
     def __repr__(self) -> str:
         r = self.load_report
         span = f"{r.first_ts:%Y-%m-%d} .. {r.last_ts:%Y-%m-%d}" if r.first_ts else "no rows"
-        return f"<Usage {r.kept:,} rows from {len(r.files)} file(s), {span} UTC, days bucketed in {self.tz}>"
+        return (f"<Usage {r.kept:,} rows from {len(r.files)} file(s), {span} UTC; scope: "
+                f"{self.describe_scope()}; engine {self.engine}>")
+
+    # -- totals and breakdowns ------------------------------------------------------------
+    def total(self) -> dict:
+        """Cost (exact continuous cents), requests, rows and unpriced rows in scope."""
+        return q.total(self._frame)
 
     def totals(self) -> dict:
-        """Total cost (cents), requests and rows, overall and per axis."""
-        agg = (self._rows.group_by("axis")
-               .agg(cost_cents=pl.col("cost_cents").sum(), requests=pl.col("requests").sum(),
-                    rows=pl.len(), unpriced=pl.col("cost_cents").is_null().sum())
-               .collect())
-        by_axis = {a: {"cost_cents": 0.0, "requests": 0, "rows": 0, "unpriced": 0} for a in AXES}
-        for row in agg.iter_rows(named=True):
-            by_axis[row["axis"]] = {k: row[k] for k in ("cost_cents", "requests", "rows", "unpriced")}
-        return {
-            "cost_cents": sum(v["cost_cents"] for v in by_axis.values()),
-            "requests": sum(v["requests"] for v in by_axis.values()),
-            "rows": sum(v["rows"] for v in by_axis.values()),
-            "by_axis": by_axis,
-        }
+        """:meth:`total` plus the same per axis (compute, llm, voice)."""
+        per = self.breakdown("axis")
+        by_axis = {a: {"cost_cents": 0.0, "requests": 0, "rows": 0} for a in AXES}
+        for row in per.itertuples():
+            by_axis[row.axis] = {"cost_cents": row.cost_cents, "requests": int(row.requests), "rows": 0}
+        out = self.total()
+        out["by_axis"] = by_axis
+        return out
+
+    def daily(self, by: str = "model") -> pd.DataFrame:
+        """Spend per day and ``by`` (model | provider | key | agent | axis | account).
+
+        Columns ``date, <by>, cost_cents, requests, input_tokens, output_tokens,
+        unpriced_rows`` (plus ``<by>_name`` for key and agent); every day of the range is
+        present for every value, with zeros, so stacked bars have no gaps. Rows without the
+        dimension (compute has no model) are grouped as ``(none)``.
+        """
+        start, end = self._range()
+        return q.daily(self._frame, by=by, start_day=start, end_day=end)
+
+    def breakdown(self, by: str = "model") -> pd.DataFrame:
+        """Totals per ``by`` value in scope, largest first, with ``share`` of the total."""
+        return q.breakdown(self._frame, by=by)
+
+    # -- keys -------------------------------------------------------------------------------
+    def key_summary(self, as_of=None) -> pd.DataFrame:
+        """One row per virtual key: cap, spend in scope, % used, month-end projection.
+
+        Columns ``key_id, key_name, account_id, spend_cap_cents, spend_cents, pct_used,
+        requests, projected_cents, projected_cap_date``. The projection extends the run
+        rate so far (spend / elapsed days of the range at ``as_of``, default now) to the
+        range's end; a range already over is its own projection. ``projected_cap_date`` is
+        the day the cap is crossed at that rate (the actual day, once crossed); null when
+        there is no cap or it is never reached in the range. Keys of the registry with no
+        spend are listed with zero.
+        """
+        start_day, end_day = self._range()
+        per = q.per_key_day(self._frame)
+        names = q.to_pandas(self._frame.filter(~nw.col("key_id").is_null()).group_by("key_id").agg(
+            nw.col("key_name").max().alias("key_name_data"), nw.col("account_id").max().alias("account_id_data")))
+        reg = self.keys
+        reg = _scoped_registry(reg, self._scope)
+        spend = per.groupby("key_id").agg(spend_cents=("cost_cents", "sum"), requests=("requests", "sum"))
+        out = pd.DataFrame({"key_id": sorted(set(reg["key_id"]) | set(spend.index) | set(names["key_id"]))})
+        out = out.merge(reg[["key_id", "key_name", "account_id", "spend_cap_cents"]], on="key_id", how="left")
+        out = out.merge(names, on="key_id", how="left")
+        out["key_name"] = out["key_name"].fillna(out.pop("key_name_data"))
+        out["account_id"] = out["account_id"].fillna(out.pop("account_id_data"))
+        out = out.merge(spend, left_on="key_id", right_index=True, how="left")
+        out["spend_cents"] = out["spend_cents"].fillna(0.0)
+        out["requests"] = out["requests"].fillna(0).astype("int64")
+        cap = pd.to_numeric(out["spend_cap_cents"], errors="coerce")
+        out["pct_used"] = (out["spend_cents"] / cap * 100).where(cap > 0)
+
+        now = pd.Timestamp(as_of if as_of is not None else pd.Timestamp.now(tz="UTC"))
+        now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
+        zone = ZoneInfo(self.tz)
+        range_start = pd.Timestamp(dt.datetime.combine(q.day_date(start_day), dt.time(), zone)).tz_convert("UTC")
+        range_end = pd.Timestamp(dt.datetime.combine(q.day_date(end_day), dt.time(), zone)).tz_convert("UTC")
+        total_days = (range_end - range_start) / pd.Timedelta(days=1)
+        elapsed = min(max((now - range_start) / pd.Timedelta(days=1), 0.0), total_days)
+        complete = elapsed >= total_days
+        rate = out["spend_cents"] / elapsed if elapsed > 0 else out["spend_cents"] * 0
+        out["projected_cents"] = out["spend_cents"] if complete else out["spend_cents"] + rate * (total_days - elapsed)
+
+        crossed = _crossing_days(per, cap_by_key=dict(zip(out["key_id"], cap)))
+        dates = []
+        for kid, s, c, r in zip(out["key_id"], out["spend_cents"], cap, rate):
+            if pd.isna(c):
+                dates.append(None)
+            elif kid in crossed:
+                dates.append(crossed[kid])
+            elif not complete and r > 0 and (c - s) / r < total_days - elapsed:
+                when = now + pd.Timedelta(days=(c - s) / r)
+                dates.append(when.tz_convert(self.tz).date())
+            else:
+                dates.append(None)
+        out["projected_cap_date"] = dates
+        out["spend_cap_cents"] = cap
+        out.attrs.update(as_of=now, scope=self.describe_scope(), complete=complete)
+        return out[["key_id", "key_name", "account_id", "spend_cap_cents", "spend_cents", "pct_used", "requests",
+                    "projected_cents", "projected_cap_date"]].sort_values(
+            ["spend_cents", "key_id"], ascending=[False, True]).reset_index(drop=True)
+
+    # -- drill-down -------------------------------------------------------------------------
+    def day(self, date, key=None, model=None, page: int = 1, page_size: int = 100) -> pd.DataFrame:
+        """That day's requests (in the report time zone), newest first, one page at a time.
+
+        ``df.attrs`` carries ``total_rows``, ``page``, ``pages``.
+        """
+        return q.day_log(self._frame, day=q.day_number(parse_day(date)), key=key, model=model, page=page,
+                         page_size=page_size)
+
+    def day_summary(self, date, key=None, model=None) -> pd.DataFrame:
+        """Per model on that day: ``model, provider, requests, cost_cents, rows`` (largest first)."""
+        return q.day_summary(self._frame, day=q.day_number(parse_day(date)), key=key, model=model)
+
+    # -- API shape, invoice, freshness --------------------------------------------------------
+    def api_usage(self, month=None, account_id=None, agent_id=None, model=None, voice_model=None,
+                  admin: bool = False) -> dict:
+        """The ``GET /api/usage`` response for a month, computed from these rows.
+
+        Shape and field names follow the spec (see :mod:`usagekit.sources.api_usage` for the
+        daily entries of llm and voice). Without ``admin``, the response covers one account:
+        pass ``account_id`` when the data holds several.
+        """
+        from .api_shape import build_api_usage
+        return build_api_usage(self, month=month, account_id=account_id, agent_id=agent_id, model=model,
+                               voice_model=voice_model, admin=admin)
+
+    def invoice(self, month=None, by_model: bool = False) -> Invoice:
+        """Whole-cent invoice lines per account and key (and model), reconciled; see :class:`Invoice`."""
+        month = month or (f"{self._scope.start:%Y-%m}" if self._scope.start else None)
+        if month is None:
+            raise QueryError("invoice() needs a month, e.g. invoice('2026-10')")
+        first, after = month_range(month)
+        scope = replace(self._scope, start=first, end=after)
+        scoped = self._child(_reapply(self._base, scope), scope)
+        keys = [nw.col("account_id").fill_null(q.NONE_LABEL).alias("account_id"),
+                nw.col("key_id").fill_null(q.NONE_LABEL).alias("key_id")]
+        if by_model:
+            keys.append(nw.col("model").fill_null(q.NONE_LABEL).alias("model"))
+        res = q.finish_money(q.to_pandas(scoped._frame.group_by(*keys).agg(
+            nw.col("key_name").max().alias("key_name"), *q.money_aggs(),
+            nw.col("requests").sum().alias("requests"),
+            nw.col("cost_cents").is_null().cast(nw.Int64).sum().alias("unpriced_rows"))))
+        res = q._ints(res, ["requests", "unpriced_rows"])
+        res["amount_cents"] = [invoice_cents(c) for c in res["cost_cents"]]
+        order = ["account_id", "key_id"] + (["model"] if by_model else [])
+        res = res.sort_values(order).reset_index(drop=True)
+        cols = order[:2] + ["key_name"] + order[2:] + ["requests", "cost_cents", "amount_cents", "unpriced_rows"]
+        continuous = scoped.total()["cost_cents"]
+        billed = int(res["amount_cents"].sum())
+        return Invoice(month=month, lines=res[cols], continuous_total_cents=continuous, billed_total_cents=billed,
+                       rounding_difference_cents=billed - continuous,
+                       unpriced_rows=int(res["unpriced_rows"].sum()))
+
+    def freshness(self, now=None) -> Freshness:
+        """Newest event in scope, its lag behind ``now`` and whether its day is still going."""
+        now = pd.Timestamp(now if now is not None else pd.Timestamp.now(tz="UTC"))
+        now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
+        res = q.to_pandas(self._frame.select(nw.col("ts").max().alias("newest")))
+        newest = res["newest"].iloc[0]
+        if pd.isna(newest):
+            return Freshness(None, now, None, None, False, self.tz)
+        newest = pd.Timestamp(newest)
+        newest = newest.tz_localize("UTC") if newest.tzinfo is None else newest.tz_convert("UTC")
+        last_day = newest.tz_convert(self.tz).date()
+        day_end = pd.Timestamp(dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(),
+                                                   ZoneInfo(self.tz))).tz_convert("UTC")
+        return Freshness(newest, now, now - newest, last_day, bool(now < day_end), self.tz)
 
     def summary(self) -> str:
         """A few lines for people: span, totals per axis, keys, accounts."""
         t = self.totals()
-        counts = self._rows.select(
-            keys=pl.col("key_id").n_unique(), accounts=pl.col("account_id").drop_nulls().n_unique(),
-            models=pl.col("model").drop_nulls().n_unique(),
-            providers=pl.col("provider").drop_nulls().n_unique()).collect().row(0, named=True)
+        counts = q.to_pandas(self._frame.select(
+            nw.col("key_id").n_unique().alias("keys"), nw.col("account_id").n_unique().alias("accounts"),
+            nw.col("model").n_unique().alias("models"), nw.col("provider").n_unique().alias("providers"))).iloc[0]
+        from .money import format_usd
         lines = [repr(self),
-                 f"total ${t['cost_cents'] / 100:,.2f} over {t['requests']:,} requests; "
-                 f"{counts['accounts']} accounts, {counts['keys']} keys, {counts['models']} models, "
-                 f"{counts['providers']} providers"]
+                 f"total {format_usd(t['cost_cents'])} over {t['requests']:,} requests; "
+                 f"~{counts['accounts']} accounts, ~{counts['keys']} keys, ~{counts['models']} models, "
+                 f"~{counts['providers']} providers (counts include 'none')"]
         for axis, v in t["by_axis"].items():
-            if v["rows"]:
-                lines.append(f"  {axis:<8} ${v['cost_cents'] / 100:>12,.2f}  {v['requests']:>12,} requests")
+            if v["cost_cents"] or v["requests"]:
+                lines.append(f"  {axis:<8} {format_usd(v['cost_cents'], precise=False):>14}  {v['requests']:>12,} requests")
+        if t["unpriced_rows"]:
+            lines.append(f"  {t['unpriced_rows']:,} rows are unpriced (usage with no cost): not counted as $0")
         return "\n".join(lines)
 
 
-__all__ = ["Usage", "to_pandas", "USAGE_COLUMNS", "INT_COLUMNS"]
+def _scoped_registry(reg: pd.DataFrame, scope: Scope) -> pd.DataFrame:
+    for name, value in scope.filters:
+        vals = [value] if isinstance(value, str) else list(value)
+        if name == "account":
+            reg = reg[reg["account_id"].isin(vals)]
+        elif name == "keys":
+            reg = reg[reg["key_id"].isin(vals) | reg["key_name"].isin(vals)]
+        elif name in ("providers", "models", "axis"):
+            reg = reg.iloc[0:0]  # a key's registry entry says nothing of these: list keys with spend only
+        elif name == "agents":
+            reg = reg[reg["agent_id"].isin(vals)]
+    return reg
+
+
+def _crossing_days(per: pd.DataFrame, cap_by_key: dict) -> dict:
+    """Key -> the day its cumulative spend in range first exceeded its cap."""
+    out = {}
+    for kid, grp in per.sort_values("_day").groupby("key_id"):
+        cap = cap_by_key.get(kid)
+        if cap is None or pd.isna(cap):
+            continue
+        cum = grp["cost_cents"].cumsum()
+        over = grp.loc[cum > cap, "_day"]
+        if len(over):
+            out[kid] = q.day_date(over.iloc[0])
+    return out
+
+
+def _reapply(base: nw.LazyFrame, scope: Scope) -> nw.LazyFrame:
+    frame = q.restrict(base, start_day=q.day_number(scope.start) if scope.start else None,
+                       end_day=q.day_number(scope.end) if scope.end else None)
+    for name, value in scope.filters:
+        frame = q.restrict(frame, start_day=None, end_day=None, **{name: value})
+    return frame
+
+
+def _to_engine(rows: pl.LazyFrame, engine: str, session=None) -> nw.LazyFrame:
+    if engine == "polars":
+        return nw.from_native(rows)
+    if engine == "duckdb":
+        import duckdb
+        return nw.from_native(duckdb.from_arrow(rows.collect().to_arrow()))
+    from .spark import spark_frame
+    return spark_frame(rows, session)
+
+
+__all__ = ["Usage", "Scope", "Invoice", "Freshness", "to_pandas", "derive", "month_range"]

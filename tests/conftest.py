@@ -1,0 +1,55 @@
+"""Shared fixtures: engines to run the query tests on, and the demo month."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+IN_CI = bool(os.environ.get("CI"))
+
+
+def require(condition: bool, why: str) -> None:
+    """Skip locally when an optional binary is missing; fail under CI, where it must be there."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"{why} (CI must provide it: see .ci/run)")
+    pytest.skip(why)
+
+
+def spark_available() -> tuple[bool, str]:
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        return False, "PySpark is not installed (pip install -e '.[spark]')"
+    if not (shutil.which("java") or os.environ.get("JAVA_HOME")):
+        return False, "no Java runtime for Spark (apt-get install openjdk-17-jre-headless)"
+    return True, ""
+
+
+ENGINES = [
+    "polars",
+    "duckdb",
+    pytest.param("spark", marks=pytest.mark.spark),
+]
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request):
+    if request.param == "spark":
+        ok, why = spark_available()
+        require(ok, why)
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory) -> Path:
+    """A small demo month (2026-10 with one month of history), generated once per test run."""
+    from usagekit.demo import generate
+    out = tmp_path_factory.mktemp("demo") / "2026-10"
+    generate(out, month="2026-10", requests=40_000, seed=7, history_months=1, progress=False)
+    return out

@@ -1,0 +1,208 @@
+"""Queries over the normalized table, written once on narwhals' lazy API.
+
+Every function here takes a narwhals ``LazyFrame`` of usage rows (any engine: Polars,
+DuckDB, PySpark) carrying three derived columns that :class:`~usagekit.usage.Usage` adds
+once, at the edge:
+
+``_day``
+    the event's calendar day in the report time zone, as days since 1970-01-01 (an
+    integer: bucketing on it is several times cheaper than truncating tz-aware times)
+``_c_hi``, ``_c_lo``
+    ``cost_cents`` split into whole nano-cents (int64, summed exactly) and the float
+    remainder (below 5e-10 cents), so a sum of 100M sub-cent costs stays exact to far
+    better than 1e-6 cent on engines whose float ``sum`` is not compensated.
+
+Results come back as small pandas frames; nothing here materializes the rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import narwhals as nw
+import pandas as pd
+
+from .errors import QueryError
+
+NANO = 1_000_000_000
+NONE_LABEL = "(none)"
+EPOCH = dt.date(1970, 1, 1)
+
+#: breakdown name -> (id column, label column or None)
+DIMENSIONS: dict[str, tuple[str, str | None]] = {
+    "model": ("model", None),
+    "provider": ("provider", None),
+    "key": ("key_id", "key_name"),
+    "agent": ("agent_id", "agent_name"),
+    "axis": ("axis", None),
+    "account": ("account_id", None),
+}
+
+
+def day_number(day: dt.date) -> int:
+    return (day - EPOCH).days
+
+
+def day_date(n: int) -> dt.date:
+    return EPOCH + dt.timedelta(days=int(n))
+
+
+def dimension(by: str) -> tuple[str, str | None]:
+    key = by[:-3] if by.endswith("_id") else by
+    if key not in DIMENSIONS:
+        raise QueryError(f"unknown breakdown '{by}'; expected one of: {', '.join(DIMENSIONS)}")
+    return DIMENSIONS[key]
+
+
+def money_aggs(prefix: str = "") -> list:
+    """Aggregations whose results :func:`finish_money` turns into exact ``cost_cents``."""
+    return [nw.col("_c_hi").sum().alias(f"{prefix}_c_hi"), nw.col("_c_lo").sum().alias(f"{prefix}_c_lo")]
+
+
+def finish_money(df: pd.DataFrame, out: str = "cost_cents", prefix: str = "") -> pd.DataFrame:
+    hi = pd.to_numeric(df.pop(f"{prefix}_c_hi"), errors="coerce").fillna(0)
+    lo = pd.to_numeric(df.pop(f"{prefix}_c_lo"), errors="coerce").fillna(0.0)
+    # int part exactly in Python ints, then one rounding to float
+    df[out] = [int(h) / NANO + float(l) for h, l in zip(hi.astype("int64"), lo.astype("float64"))]
+    return df
+
+
+def to_pandas(frame: nw.LazyFrame) -> pd.DataFrame:
+    native = frame.collect()
+    try:
+        return native.to_pandas()
+    except Exception:  # noqa: BLE001 - a backend without a direct route
+        return frame.collect(backend="pandas").to_native()
+
+
+def _ints(df: pd.DataFrame, cols) -> pd.DataFrame:
+    for c in cols:
+        if c in df:
+            df[c] = pd.to_numeric(df[c], errors="coerce").fillna(0).astype("int64")
+    return df
+
+
+# -- filters ------------------------------------------------------------------------------
+
+def restrict(frame: nw.LazyFrame, *, start_day: int | None, end_day: int | None, account=None,
+             providers=None, keys=None, models=None, agents=None, axis=None) -> nw.LazyFrame:
+    """Rows with ``start_day <= _day < end_day`` matching every given filter."""
+    preds = []
+    if start_day is not None:
+        preds.append(nw.col("_day") >= start_day)
+    if end_day is not None:
+        preds.append(nw.col("_day") < end_day)
+
+    def many(col, value):
+        vals = [value] if isinstance(value, str) else list(value)
+        return nw.col(col).is_in(vals)
+
+    if account is not None:
+        preds.append(many("account_id", account))
+    if providers is not None:
+        preds.append(many("provider", [p.lower() for p in ([providers] if isinstance(providers, str) else providers)]))
+    if keys is not None:
+        vals = [keys] if isinstance(keys, str) else list(keys)
+        preds.append(nw.col("key_id").is_in(vals) | nw.col("key_name").is_in(vals))
+    if models is not None:
+        preds.append(many("model", models))
+    if agents is not None:
+        vals = [agents] if isinstance(agents, str) else list(agents)
+        preds.append(nw.col("agent_id").is_in(vals) | nw.col("agent_name").is_in(vals))
+    if axis is not None:
+        preds.append(many("axis", axis))
+    return frame.filter(*preds) if preds else frame
+
+
+# -- breakdowns ---------------------------------------------------------------------------
+
+def daily(frame: nw.LazyFrame, *, by: str, start_day: int, end_day: int) -> pd.DataFrame:
+    """Spend per day and ``by`` value; every (day, value) pair of the range is present."""
+    col, label = dimension(by)
+    keys = [nw.col(col).fill_null(NONE_LABEL).alias(by)]
+    aggs = [*money_aggs(), nw.col("requests").sum().alias("requests"),
+            nw.col("input_tokens").sum().alias("input_tokens"), nw.col("output_tokens").sum().alias("output_tokens"),
+            nw.col("cost_cents").is_null().cast(nw.Int64).sum().alias("unpriced_rows")]
+    if label:
+        aggs.append(nw.col(label).max().alias(f"{by}_name"))
+    res = to_pandas(frame.group_by("_day", *keys).agg(*aggs))
+    res = finish_money(res)
+    days = range(start_day, end_day)
+    values = sorted(res[by].astype(str).unique()) if len(res) else []
+    grid = pd.MultiIndex.from_product([list(days), values], names=["_day", by])
+    res = res.set_index(["_day", by])
+    names = res[f"{by}_name"].groupby(level=by).max() if label and len(res) else None
+    res = res.reindex(grid)
+    res = _ints(res.reset_index(), ["requests", "input_tokens", "output_tokens", "unpriced_rows"])
+    res["cost_cents"] = res["cost_cents"].fillna(0.0)
+    if label:
+        res[f"{by}_name"] = res[by].map(names) if names is not None else None
+    res.insert(0, "date", [day_date(d) for d in res.pop("_day")])
+    cols = ["date", by] + ([f"{by}_name"] if label else []) + ["cost_cents", "requests", "input_tokens",
+                                                              "output_tokens", "unpriced_rows"]
+    return res[cols].sort_values(["date", by], kind="stable").reset_index(drop=True)
+
+
+def breakdown(frame: nw.LazyFrame, *, by: str) -> pd.DataFrame:
+    """Totals per ``by`` value over the whole frame, largest spend first, with share of total."""
+    col, label = dimension(by)
+    aggs = [*money_aggs(), nw.col("requests").sum().alias("requests"),
+            nw.col("input_tokens").sum().alias("input_tokens"), nw.col("output_tokens").sum().alias("output_tokens"),
+            nw.col("cost_cents").is_null().cast(nw.Int64).sum().alias("unpriced_rows")]
+    if label:
+        aggs.append(nw.col(label).max().alias(f"{by}_name"))
+    res = finish_money(to_pandas(frame.group_by(nw.col(col).fill_null(NONE_LABEL).alias(by)).agg(*aggs)))
+    res = _ints(res, ["requests", "input_tokens", "output_tokens", "unpriced_rows"])
+    total = res["cost_cents"].sum()
+    res["share"] = res["cost_cents"] / total if total else 0.0
+    cols = [by] + ([f"{by}_name"] if label else []) + ["cost_cents", "share", "requests", "input_tokens",
+                                                      "output_tokens", "unpriced_rows"]
+    return res[cols].sort_values(["cost_cents", by], ascending=[False, True]).reset_index(drop=True)
+
+
+def total(frame: nw.LazyFrame) -> dict:
+    res = finish_money(to_pandas(frame.select(
+        *money_aggs(), nw.col("requests").sum().alias("requests"), nw.len().alias("rows"),
+        nw.col("cost_cents").is_null().cast(nw.Int64).sum().alias("unpriced_rows"))))
+    row = res.iloc[0]
+    return {"cost_cents": float(row["cost_cents"]), "requests": int(row["requests"] or 0),
+            "rows": int(row["rows"] or 0), "unpriced_rows": int(row["unpriced_rows"] or 0)}
+
+
+def per_key_day(frame: nw.LazyFrame) -> pd.DataFrame:
+    """Spend per key per day (small: keys x days), for projections and detectors."""
+    res = to_pandas(frame.filter(~nw.col("key_id").is_null()).group_by("key_id", "_day").agg(
+        *money_aggs(), nw.col("requests").sum().alias("requests")))
+    return _ints(finish_money(res), ["requests"])
+
+
+# -- drill-down ---------------------------------------------------------------------------
+
+LOG_COLUMNS = ["ts", "request_id", "key_id", "key_name", "agent_name", "model", "provider", "axis", "requests",
+               "input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens", "characters",
+               "cost_cents", "status"]
+
+
+def day_log(frame: nw.LazyFrame, *, day: int, key=None, model=None, page: int = 1,
+            page_size: int = 100) -> pd.DataFrame:
+    if page < 1 or page_size < 1:
+        raise QueryError("page and page_size start at 1")
+    rows = restrict(frame, start_day=day, end_day=day + 1, keys=key, models=model)
+    n = int(to_pandas(rows.select(nw.len().alias("n")))["n"].iloc[0])
+    res = to_pandas(rows.select(LOG_COLUMNS).sort("ts", "request_id", descending=True, nulls_last=True)
+                    .head(page * page_size))
+    res = res.iloc[(page - 1) * page_size:].reset_index(drop=True)
+    for c in ("requests", "input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens", "characters"):
+        res[c] = pd.to_numeric(res[c], errors="coerce").astype("Int64")
+    res.attrs.update(total_rows=n, page=page, page_size=page_size, pages=max(1, -(-n // page_size)))
+    return res
+
+
+def day_summary(frame: nw.LazyFrame, *, day: int, key=None, model=None) -> pd.DataFrame:
+    rows = restrict(frame, start_day=day, end_day=day + 1, keys=key, models=model)
+    res = finish_money(to_pandas(rows.group_by(nw.col("model").fill_null(NONE_LABEL).alias("model")).agg(
+        nw.col("provider").max().alias("provider"), nw.col("requests").sum().alias("requests"), *money_aggs(),
+        nw.len().alias("rows"))))
+    res = _ints(res, ["requests", "rows"])
+    return res[["model", "provider", "requests", "cost_cents", "rows"]].sort_values(
+        ["cost_cents", "model"], ascending=[False, True]).reset_index(drop=True)
