@@ -325,7 +325,10 @@ class Usage:
         reg = self.keys
         reg = _scoped_registry(reg, self._scope)
         spend = per.groupby("key_id").agg(spend_cents=("cost_cents", "sum"), requests=("requests", "sum"))
-        out = pd.DataFrame({"key_id": sorted(set(reg["key_id"]) | set(spend.index) | set(names["key_id"]))})
+        ids = sorted(set(reg["key_id"]) | set(spend.index) | set(names["key_id"]))
+        out = pd.DataFrame({"key_id": pd.Series(ids, dtype=object)})
+        names = names.astype({"key_id": object})
+        spend.index = spend.index.astype(object)
         out = out.merge(reg[["key_id", "key_name", "account_id", "spend_cap_cents"]], on="key_id", how="left")
         out = out.merge(names, on="key_id", how="left")
         out["key_name"] = out["key_name"].fillna(out.pop("key_name_data"))
