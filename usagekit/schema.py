@@ -30,7 +30,7 @@ USAGE_SCHEMA: dict[str, tuple[pl.DataType, str]] = {
     "agent_name": (pl.String(), "agent display name"),
     "plain_vm_id": (pl.String(), "plain VM (compute without an agent)"),
     "plain_vm_name": (pl.String(), "plain VM display name"),
-    "axis": (pl.String(), "llm | voice | compute"),
+    "axis": (pl.String(), "llm, voice or compute"),
     "provider": (pl.String(), "upstream provider, lower case (openai, anthropic, ...)"),
     "model": (pl.String(), "model name as billed"),
     "requests": (pl.Int64(), "requests in this row: 1 for a request, n for a bucket, 0 for compute time"),
@@ -40,9 +40,9 @@ USAGE_SCHEMA: dict[str, tuple[pl.DataType, str]] = {
     "reasoning_tokens": (pl.Int64(), "reasoning tokens (part of output_tokens)"),
     "characters": (pl.Int64(), "voice: characters synthesised"),
     "hours": (pl.Float64(), "compute: VM hours"),
-    "state": (pl.String(), "compute: running | paused"),
+    "state": (pl.String(), "compute: running or paused"),
     "cost_cents": (pl.Float64(), "cost in US cents, continuous; null = unpriced"),
-    "status": (pl.String(), "success | error"),
+    "status": (pl.String(), "success or error"),
     "source": (pl.String(), "loader that produced the row (canonical, litellm, ...)"),
 }
 
@@ -90,5 +90,6 @@ def markdown_table() -> str:
     """The schema as a Markdown table (the README's copy is generated from this)."""
     lines = ["| column | type | meaning |", "|---|---|---|"]
     for name, (dtype, meaning) in USAGE_SCHEMA.items():
-        lines.append(f"| `{name}` | {dtype} | {meaning} |")
+        short = "timestamp (UTC, µs)" if isinstance(dtype, pl.Datetime) else str(dtype).lower()
+        lines.append(f"| `{name}` | {short} | {meaning} |")
     return "\n".join(lines)
