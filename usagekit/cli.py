@@ -51,6 +51,37 @@ def cmd_demo_data(args) -> int:
     return EXIT_OK
 
 
+def cmd_anomalies(args) -> int:
+    import json
+
+    from .anomalies import detect
+    from .load import load
+    usage = load(args.source, keys=args.keys, tz=args.tz)
+    found = detect(usage, month=args.month, as_of=args.as_of)
+    if args.json:
+        records = []
+        for row in found.drop(columns=["series"]).to_dict(orient="records"):
+            records.append({k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()})
+        print(json.dumps({"month": found.attrs.get("month", args.month), "tz": usage.tz,
+                          "as_of": str(found.attrs.get("as_of", "")), "findings": records}, indent=2, default=str))
+    elif found.empty:
+        print(f"no anomalies found ({usage.describe_scope() if usage.scope.start else 'month ' + str(args.month)}, "
+              f"days in {usage.tz}).")
+    else:
+        from .money import format_usd
+        print(f"{len(found)} finding(s), days in {usage.tz}:\n")
+        for r in found.itertuples():
+            print(f"[{r.severity}] {r.kind:<8} {r.day}  {r.key_name} ({r.key_id}, account {r.account_id})  "
+                  f"observed {format_usd(r.observed_cents)}")
+            print(f"    {r.explanation}")
+            print(f"    next: {r.action}\n")
+    bad = found[found["severity"].isin(_SEVERITIES[_SEVERITIES.index(args.fail_on):])] if args.fail_on else found[:0]
+    return EXIT_PROBLEMS if len(bad) else EXIT_OK
+
+
+_SEVERITIES = ["info", "warning", "critical"]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="usagekit",
@@ -86,6 +117,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="load the result back and print the row accounting")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_demo_data)
+    p = sub.add_parser("anomalies", help="find leaked-key spikes, keys heading for their cap, runaway days",
+                       description="Detect anomalies in one month of SOURCE and print them with an explanation and "
+                                   "the recommended next step. Exit code 1 when a finding reaches --fail-on.")
+    p.add_argument("source", nargs="+", help="usage file(s), directory or glob")
+    p.add_argument("--keys", action="append", help="key registry file (caps live there)")
+    p.add_argument("--month", type=_month, help="month to check, YYYY-MM (default: the current month)")
+    p.add_argument("--as-of", help="only use data before this time (ISO timestamp, or a date = end of that day)")
+    p.add_argument("--tz", default="UTC", help="time zone days are bucketed in (default %(default)s)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.add_argument("--fail-on", choices=_SEVERITIES, help="exit 1 when a finding of this severity or worse exists")
+    p.set_defaults(func=cmd_anomalies)
     return parser
 
 

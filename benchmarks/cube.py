@@ -1,0 +1,165 @@
+"""Benchmark: the month cube (daily by model + key summary) via usagekit vs raw engines.
+
+    python benchmarks/cube.py                      # 10M requests (demo data generated once, cached)
+    python benchmarks/cube.py --requests 100000000 # the full run (pandas is skipped above 20M rows)
+
+Each contender runs in its own process so its peak RSS is its own. All compute the same numbers
+(checked against each other): per day and model, cost and requests; per key, spend and requests.
+Printed as a table with each time's ratio to the fastest raw engine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+MONTH = "2026-10"
+START, END = "2026-10-01T00:00:00+00:00", "2026-11-01T00:00:00+00:00"
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_usagekit(data: Path, engine: str) -> dict:
+    import usagekit
+    t0 = time.perf_counter()
+    usage = usagekit.load(data, engine=engine)
+    t1 = time.perf_counter()
+    oct_ = usage.filter(month=MONTH)
+    daily = oct_.daily(by="model")
+    keys = oct_.key_summary(as_of="2026-11-01T00:00:00Z")
+    t2 = time.perf_counter()
+    return {"load_s": t1 - t0, "query_s": t2 - t1, "total_cents": float(daily["cost_cents"].sum()),
+            "keys_cents": float(keys["spend_cents"].sum()), "rows": len(daily)}
+
+
+def run_duckdb(data: Path) -> dict:
+    import duckdb
+    t0 = time.perf_counter()
+    con = duckdb.connect()
+    src = f"read_parquet('{data}/usage/*.parquet')"
+    where = f"ts >= TIMESTAMPTZ '{START}' AND ts < TIMESTAMPTZ '{END}'"
+    daily = con.sql(f"""SELECT CAST(epoch(ts) // 86400 AS INTEGER) AS day, model, sum(cost_cents) AS cost,
+                        sum(requests) AS requests, sum(input_tokens), sum(output_tokens)
+                        FROM {src} WHERE {where} GROUP BY ALL""").df()
+    keys = con.sql(f"""SELECT key_id, sum(cost_cents) AS cost, sum(requests) AS requests
+                       FROM {src} WHERE {where} AND key_id IS NOT NULL GROUP BY key_id""").df()
+    t1 = time.perf_counter()
+    return {"load_s": 0.0, "query_s": t1 - t0, "total_cents": float(daily["cost"].sum()),
+            "keys_cents": float(keys["cost"].sum()), "rows": len(daily)}
+
+
+def run_polars(data: Path) -> dict:
+    import datetime as dt
+
+    import polars as pl
+    t0 = time.perf_counter()
+    lf = pl.scan_parquet(f"{data}/usage/*.parquet").filter(
+        pl.col("ts").is_between(dt.datetime.fromisoformat(START), dt.datetime.fromisoformat(END), closed="left"))
+    daily = lf.group_by(pl.col("ts").dt.epoch("d").alias("day"), "model").agg(
+        pl.col("cost_cents").sum(), pl.col("requests").sum(), pl.col("input_tokens").sum(),
+        pl.col("output_tokens").sum())
+    keys = lf.filter(pl.col("key_id").is_not_null()).group_by("key_id").agg(
+        pl.col("cost_cents").sum(), pl.col("requests").sum())
+    daily, keys = pl.collect_all([daily, keys])
+    t1 = time.perf_counter()
+    return {"load_s": 0.0, "query_s": t1 - t0, "total_cents": float(daily["cost_cents"].sum()),
+            "keys_cents": float(keys["cost_cents"].sum()), "rows": daily.height}
+
+
+def run_pandas(data: Path) -> dict:
+    import pandas as pd
+    t0 = time.perf_counter()
+    df = pd.read_parquet(data / "usage")
+    df = df[(df.ts >= START) & (df.ts < END)]
+    df["day"] = df["ts"].dt.floor("D")
+    daily = df.groupby(["day", "model"], dropna=False)[["cost_cents", "requests", "input_tokens",
+                                                         "output_tokens"]].sum()
+    keys = df.dropna(subset=["key_id"]).groupby("key_id")[["cost_cents", "requests"]].sum()
+    t1 = time.perf_counter()
+    return {"load_s": 0.0, "query_s": t1 - t0, "total_cents": float(daily["cost_cents"].sum()),
+            "keys_cents": float(keys["cost_cents"].sum()), "rows": len(daily)}
+
+
+CONTENDERS = {
+    "usagekit (polars)": lambda d: run_usagekit(d, "polars"),
+    "usagekit (duckdb)": lambda d: run_usagekit(d, "duckdb"),
+    "raw DuckDB SQL": run_duckdb,
+    "raw Polars": run_polars,
+    "pandas read_parquet+groupby": run_pandas,
+}
+RAW = ("raw DuckDB SQL", "raw Polars")
+
+
+def ensure_data(requests: int) -> Path:
+    out = HERE / ".data" / f"{MONTH}-{requests}"
+    if not (out / "labels.json").exists():
+        from usagekit.demo import generate
+        print(f"generating {requests:,} demo requests into {out} (once; cached for later runs)", flush=True)
+        generate(out, month=MONTH, requests=requests, seed=7, history_months=0, progress=True)
+    return out
+
+
+def child(name: str, data: Path) -> None:
+    result = CONTENDERS[name](data)
+    result["peak_mb"] = _peak_mb()
+    print(json.dumps(result))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--requests", type=int, default=10_000_000, help="demo requests in the month (default 10M)")
+    ap.add_argument("--only", action="append", choices=list(CONTENDERS), help="run only these contenders")
+    ap.add_argument("--repeat", type=int, default=2, help="runs per contender; the best is reported")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child(args.child, args.data)
+        return 0
+    data = ensure_data(args.requests)
+    names = args.only or list(CONTENDERS)
+    if args.requests > 20_000_000 and not args.only:
+        names = [n for n in names if not n.startswith("pandas")]
+        print("pandas skipped: at this size it needs more memory than the machine has (run it with --only)")
+    results = {}
+    for name in names:
+        best = None
+        for _ in range(args.repeat):
+            proc = subprocess.run([sys.executable, __file__, "--child", name, "--data", str(data)],
+                                  capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+            if proc.returncode != 0:
+                print(f"{name}: failed (exit {proc.returncode}): {proc.stderr.strip().splitlines()[-1:]}")
+                break
+            r = json.loads(proc.stdout.strip().splitlines()[-1])
+            if best is None or r["query_s"] + r["load_s"] < best["query_s"] + best["load_s"]:
+                best = r
+        if best:
+            results[name] = best
+            print(f"  {name}: {best['load_s'] + best['query_s']:.2f} s", flush=True)
+    fastest = min((results[n]["query_s"] for n in RAW if n in results), default=None)
+    ref = next(iter(results.values()))
+    print(f"\n{args.requests:,} requests, month {MONTH}: daily by model + key summary\n")
+    print(f"{'contender':<30} {'load s':>8} {'query s':>8} {'total s':>8} {'x fastest raw':>14} {'peak RSS MB':>12}"
+          f"  {'same numbers':>12}")
+    for name, r in results.items():
+        tot = r["load_s"] + r["query_s"]
+        ratio = f"{tot / fastest:.2f}" if fastest else "-"
+        same = (abs(r["total_cents"] - ref["total_cents"]) < 1e-3 * max(1, abs(ref["total_cents"]) / 1e6)
+                and abs(r["keys_cents"] - ref["keys_cents"]) < 1e-3 * max(1, abs(ref["keys_cents"]) / 1e6))
+        print(f"{name:<30} {r['load_s']:>8.2f} {r['query_s']:>8.2f} {tot:>8.2f} {ratio:>14} {r['peak_mb']:>12.0f}"
+              f"  {'yes' if same else 'NO'}")
+    print("\nratios compare total time (load + query) with the fastest raw engine's query time.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
