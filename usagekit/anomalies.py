@@ -52,7 +52,7 @@ class Thresholds:
     min_impact_cents: float = 100.0  # excess over baseline below this never alerts (cent-level noise)
     quiet_cents: float = 1.0  # a day below this counts as a zero day
     runaway_share: float = 0.6  # the day carries at least this share of the key's month so far
-    runaway_quiet_share: float = 0.7  # ...and at least this share of the key's other days are zero days
+    runaway_quiet_share: float = 0.7  # ...and at least this share of its trailing lookback days were zero days
     rate_window: int = 7  # days of the trimmed run rate (largest day dropped) for cap projections
     cap_levels: tuple = (0.8, 0.9, 1.0)  # month-to-date shares of the cap reported as info / warning / critical
 
@@ -221,15 +221,17 @@ class _Context:
             if in_run:
                 continue  # one finding per run of anomalous days: its first day
             in_run = True
-            month_vals = np.array([values[x] for x in month_cols if x <= self.last_day_n])
-            others = np.array([values[x] for x in month_cols if x != d and x <= self.last_day_n])
-            share = obs / month_vals.sum() if month_vals.sum() > 0 else 0.0
-            quiet = float((others < th.quiet_cents).mean()) if len(others) else 1.0
+            aged = first_seen is not None and d - first_seen >= th.min_history_days
+            if not aged:
+                continue  # a key's first days have no baseline to be anomalous against
+            # only days up to d: a replay of the month judges d exactly as a run on that night did
+            mtd = sum(values[x] for x in month_cols if x <= d)
+            share = obs / mtd if mtd > 0 else 0.0
+            quiet = float((hist < th.quiet_cents).mean()) if len(hist) else 1.0
             detail = self._day_detail(key_id, d)
             models = ", ".join(detail["models"]) or "no model"
             agent = f", agent {detail['agent']}" if detail["agent"] and detail["agent"] != q.NONE_LABEL else ""
-            aged = first_seen is not None and d - first_seen >= th.min_history_days
-            if share >= th.runaway_share and quiet >= th.runaway_quiet_share and len(others) >= 2:
+            if share >= th.runaway_share and quiet >= th.runaway_quiet_share:
                 text = (f"{format_usd(obs)} on {q.day_date(d)}: {share:.0%} of the key's month so far, while "
                         f"{quiet:.0%} of its other days were near zero; {detail['requests']:,} requests, "
                         f"mostly {models}{agent}.")
@@ -237,7 +239,7 @@ class _Context:
                           f"{detail['model']} ({detail['requests']:,} requests) and stop the caller.")
                 sev = "critical" if obs >= 10 * th.min_impact_cents else "warning"
                 out.append(self._base(key_id, "runaway", sev, d, obs, med, share, text, action, detail, series))
-            elif aged:
+            else:
                 quiet_key = med < 10 * th.quiet_cents or ratio >= 20
                 text = (f"{format_usd(obs)} on {q.day_date(d)} against a usual {format_usd(med)} a day "
                         f"({ratio:,.0f}x, robust z {min(z, 9999):,.0f}){' on a previously quiet key' if quiet_key else ''}; "
@@ -262,18 +264,18 @@ class _Context:
         end_n = q.day_number(self.after)
         mtd = 0.0
         hit = None
+        last = None
         for d in month_cols:
             mtd += values[d]
             window = sorted((values[x] for x in range(d - th.rate_window + 1, d + 1) if x in values), reverse=True)
-            window = [w for w in window]
             if len(window) < 3:
                 continue
             rate = float(np.mean(window[1:]))  # drop the largest day: one spike must not project a month
-            remaining = end_n - d - 1
-            projected = mtd + rate * remaining
-            if projected >= cap or mtd >= th.cap_levels[0] * cap:
-                if hit is None:
-                    hit = d
+            projected = mtd + rate * (end_n - d - 1)
+            alarming = (projected >= cap or mtd >= th.cap_levels[0] * cap) and \
+                max(mtd, projected) >= th.min_impact_cents
+            # the finding dates from the start of the current run of alarming days
+            hit = (hit if hit is not None else d) if alarming else None
             last = (d, mtd, rate, projected)
         if hit is None:
             return []
