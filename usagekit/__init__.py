@@ -10,6 +10,7 @@ from __future__ import annotations
 from .accounting import LoadReport
 from .errors import FetchError, FormatError, SourceError, UsagekitError
 from .anomalies import detect
+from .explorer import explore
 from .load import load
 from .usage import Usage
 
@@ -22,5 +23,5 @@ def fetch_api_usage(*args, **kwargs):
     return _fetch(*args, **kwargs)
 
 
-__all__ = ["load", "detect", "fetch_api_usage", "Usage", "LoadReport", "UsagekitError", "SourceError",
+__all__ = ["load", "detect", "explore", "fetch_api_usage", "Usage", "LoadReport", "UsagekitError", "SourceError",
            "FormatError", "FetchError", "__version__"]

@@ -188,7 +188,7 @@ def key_cards_html(summary: pd.DataFrame, limit: int | None = None) -> str:
         width = min(100.0, pct or 0.0)
         cards.append(
             f'<div class="uk-card {cls}" data-key="{esc(r.key_id)}">'
-            f'<div class="name">{esc(r.key_name or mask_key(r.key_id))}</div>'
+            f'<div class="name">{esc(r.key_name if isinstance(r.key_name, str) else mask_key(r.key_id))}</div>'
             f'<div class="acct">{esc(mask_key(r.key_id))} &middot; {esc(r.account_id)}</div>'
             f'<div class="spend">{format_usd(r.spend_cents)}</div>'
             f'<div class="uk-bar"><span style="width:{width:.1f}%"></span></div>'
