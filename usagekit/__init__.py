@@ -10,11 +10,16 @@ from __future__ import annotations
 from .accounting import LoadReport
 from .errors import FetchError, FormatError, SourceError, UsagekitError
 from .anomalies import detect
-from .explorer import explore
 from .load import load
 from .usage import Usage
 
 __version__ = "0.1.0"
+
+
+def explore(usage, month=None, detect_anomalies=True):
+    """The usage dashboard as ipywidgets; see :func:`usagekit.explorer.explore`."""
+    from .explorer import explore as _explore
+    return _explore(usage, month=month, detect_anomalies=detect_anomalies)
 
 
 def fetch_api_usage(*args, **kwargs):
