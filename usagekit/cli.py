@@ -82,6 +82,19 @@ def cmd_anomalies(args) -> int:
 _SEVERITIES = ["info", "warning", "critical"]
 
 
+def cmd_report(args) -> int:
+    from .report import publish
+    if args.demo and args.source:
+        raise UsagekitError("pass either --demo or --source, not both")
+    month = args.month or ("2026-10" if args.demo else None)
+    published = publish(month=month, source=args.source, keys=args.keys, account_id=args.account, out=args.out,
+                        tz=args.tz, as_of=args.as_of, progress=not args.quiet)
+    print(published)
+    print(f"report: {published.html.resolve()}")
+    print(f"index:  {published.index.resolve()}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="usagekit",
@@ -128,6 +141,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument("--fail-on", choices=_SEVERITIES, help="exit 1 when a finding of this severity or worse exists")
     p.set_defaults(func=cmd_anomalies)
+
+    p = sub.add_parser("report", help="publish the monthly HTML report (papermill + nbconvert)",
+                       description="Execute notebooks/monthly_report.ipynb for MONTH and publish one self-contained "
+                                   "HTML page (no code, no network) to OUT/<month>/<account or all>/report.html, then "
+                                   "regenerate OUT/index.html. A failed run exits non-zero, keeps the previous report "
+                                   "and saves the failed notebook beside it.")
+    p.add_argument("--month", type=_month, help="YYYY-MM (default: the previous full month; 2026-10 with --demo)")
+    p.add_argument("--source", nargs="+", help="usage file(s), directory or glob")
+    p.add_argument("--keys", action="append", help="key registry file")
+    p.add_argument("--account", help="publish for one account only (its rows and keys, nothing else)")
+    p.add_argument("--out", default="reports", type=Path, help="output directory (default %(default)s)")
+    p.add_argument("--tz", default="UTC", help="time zone days are bucketed in (default %(default)s)")
+    p.add_argument("--as-of", help="only data before this time (a replay of a scheduled run)")
+    p.add_argument("--demo", action="store_true", help="use the built-in demo data")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_report)
     return parser
 
 

@@ -1,0 +1,215 @@
+"""Publish the monthly report: run the notebook with papermill, convert it to one offline HTML.
+
+Publishing is safe to schedule: output is written to a temporary directory beside the target
+and renamed into place, so readers never see a half-written page; a failed run exits with an
+error, keeps the previous good report and saves the failed notebook (error cell visible)
+beside it; a lock serialises two runs for the same month and account; re-running a month
+replaces its report with an identical one.
+
+Layout: ``<out>/<month>/<account or all>/report.html`` with ``report.ipynb`` (the executed
+notebook) and ``report.json`` (totals for the index) beside it, and ``<out>/index.html``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import UsagekitError, display_path
+
+PACKAGE = Path(__file__).resolve().parent
+NOTEBOOK = PACKAGE.parent / "notebooks" / "monthly_report.ipynb"
+TEMPLATES = PACKAGE / "templates"
+
+
+class ReportError(UsagekitError):
+    """Publishing failed; ``failed_notebook`` is where the executed notebook was saved, if anywhere."""
+
+    def __init__(self, message: str, failed_notebook: Path | None = None):
+        self.failed_notebook = failed_notebook
+        super().__init__(message)
+
+
+@dataclass
+class Published:
+    html: Path
+    notebook: Path
+    index: Path
+    size_bytes: int
+    seconds: float
+    summary: dict
+
+    def __str__(self) -> str:
+        return (f"published {display_path(self.html)} ({self.size_bytes / 1e6:.2f} MB, {self.seconds:.1f} s); "
+                f"index {display_path(self.index)}")
+
+
+def previous_month(today: dt.date | None = None) -> str:
+    today = today or dt.date.today()
+    last = today.replace(day=1) - dt.timedelta(days=1)
+    return f"{last:%Y-%m}"
+
+
+def notebook_path() -> Path:
+    if not NOTEBOOK.exists():
+        raise ReportError(f"the report notebook is missing at {NOTEBOOK}; reinstall usagekit from its source tree")
+    return NOTEBOOK
+
+
+@contextlib.contextmanager
+def _lock(path: Path, wait_seconds: float = 1800):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as fh:
+        deadline = time.monotonic() + wait_seconds
+        announced = False
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not announced:
+                    print(f"waiting: another run is publishing {display_path(path.parent)}", flush=True)
+                    announced = True
+                if time.monotonic() > deadline:
+                    raise ReportError(f"gave up after {wait_seconds:.0f} s waiting for another run publishing "
+                                      f"{display_path(path.parent)} (lock {display_path(path)})") from None
+                time.sleep(0.5)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def to_html(executed: Path) -> str:
+    """The executed notebook as one self-contained HTML page without code cells."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(executed, as_version=4)
+    exporter = HTMLExporter(template_name="usagekit_report", extra_template_basedirs=[str(TEMPLATES)],
+                            exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": "usage report"}})
+    return body
+
+
+def publish(month: str | None = None, source=None, keys=None, account_id: str | None = None,
+            out="reports", tz: str = "UTC", as_of: str | None = None, progress: bool = True,
+            cell_timeout: int = 900) -> Published:
+    """Execute the report notebook for ``month`` and publish its HTML; see the module docstring.
+
+    ``source=None`` uses the built-in demo data. Returns a :class:`Published`; raises
+    :class:`ReportError` (previous report untouched, failed notebook saved) on failure.
+    """
+    import papermill as pm
+    from nbclient.exceptions import CellTimeoutError
+
+    from .load import check_tz
+    from .usage import month_range
+
+    month = month or previous_month()
+    month_range(month)  # validates YYYY-MM
+    check_tz(tz)
+    if source is None:
+        from .demo import default_source
+        source = default_source()
+    sources = [str(Path(s).resolve()) for s in (source if isinstance(source, (list, tuple)) else [source])]
+    keys_arg = None if keys is None else [str(Path(k).resolve()) for k in (keys if isinstance(keys, (list, tuple))
+                                                                           else [keys])]
+    out = Path(out)
+    target = out / month / (account_id or "all")
+    run_id = f"{month}/{account_id or 'all'}@{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ}"
+    started = time.monotonic()
+    with _lock(out / month / f".{account_id or 'all'}.lock"):
+        target.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".run-", dir=target.parent))
+        try:
+            executed = tmp / "report.ipynb"
+            summary_path = tmp / "report.json"
+            params = dict(month=month, source=sources if len(sources) > 1 else sources[0], keys=keys_arg,
+                          account_id=account_id, tz=tz, as_of=as_of, run_id=run_id, summary_path=str(summary_path))
+            env_before = os.environ.get("PLOTLY_RENDERER")
+            os.environ["PLOTLY_RENDERER"] = "notebook"
+            try:
+                pm.execute_notebook(str(notebook_path()), str(executed), parameters=params, kernel_name="python3",
+                                    progress_bar=progress, execution_timeout=cell_timeout,
+                                    cwd=str(notebook_path().parent))
+            except (pm.PapermillExecutionError, CellTimeoutError, Exception) as exc:  # noqa: BLE001
+                failed = target / "report.failed.ipynb"
+                if executed.exists():
+                    os.replace(executed, failed)
+                else:
+                    failed = None
+                where = f"; the failed notebook is saved at {display_path(failed)}" if failed else ""
+                what = _describe_failure(exc)
+                raise ReportError(f"the report for {month} ({account_id or 'all accounts'}) failed: {what}; "
+                                  f"the previous report (if any) is untouched{where}", failed) from None
+            finally:
+                if env_before is None:
+                    os.environ.pop("PLOTLY_RENDERER", None)
+                else:
+                    os.environ["PLOTLY_RENDERER"] = env_before
+            html = to_html(executed)
+            (tmp / "report.html").write_text(html, encoding="utf-8")
+            summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+            summary.update(month=month, account=account_id or "all", tz=tz, run_id=run_id,
+                           generated_at=f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M}",
+                           size_bytes=len(html.encode()))
+            summary_path.write_text(json.dumps(summary, indent=2, default=str))
+            for name in ("report.ipynb", "report.json", "report.html"):  # the page last: it is what readers open
+                os.replace(tmp / name, target / name)
+            with contextlib.suppress(FileNotFoundError):
+                (target / "report.failed.ipynb").unlink()
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    index = write_index(out)
+    return Published(html=target / "report.html", notebook=target / "report.ipynb", index=index,
+                     size_bytes=(target / "report.html").stat().st_size, seconds=time.monotonic() - started,
+                     summary=summary)
+
+
+def _describe_failure(exc) -> str:
+    name = getattr(exc, "ename", None) or type(exc).__name__
+    value = getattr(exc, "evalue", None) or str(exc)
+    cell = getattr(exc, "exec_count", None)
+    first = str(value).strip().splitlines()[0] if str(value).strip() else ""
+    return f"{name}: {first}" + (f" (cell {cell})" if cell else "")
+
+
+def write_index(out) -> Path:
+    """Regenerate ``<out>/index.html`` listing every published report (atomically)."""
+    import jinja2
+
+    from .money import format_usd
+
+    out = Path(out)
+    rows = []
+    for meta in sorted(out.glob("*/*/report.json"), reverse=True):
+        if not (meta.parent / "report.html").exists():
+            continue
+        try:
+            info = json.loads(meta.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        rows.append({"month": info.get("month", meta.parent.parent.name), "account": info.get("account", meta.parent.name),
+                     "total": format_usd(info.get("total_cents"), precise=False) if info.get("total_cents") is not None
+                     else "-", "anomalies": info.get("anomalies", "-"), "tz": info.get("tz", "UTC"),
+                     "generated_at": info.get("generated_at", ""),
+                     "href": f"{meta.parent.parent.name}/{meta.parent.name}/report.html"})
+    rows.sort(key=lambda r: (r["month"], r["account"] != "all", r["account"]), reverse=False)
+    rows = sorted(rows, key=lambda r: r["month"], reverse=True)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True)
+    page = env.get_template("index.html.j2").render(
+        reports=rows, generated=f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M}")
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / ".index.html.tmp"
+    tmp.write_text(page, encoding="utf-8")
+    os.replace(tmp, out / "index.html")
+    return out / "index.html"

@@ -1,0 +1,207 @@
+"""The monthly report, one function per section (the notebook calls them in order).
+
+Each function takes a :class:`~usagekit.usage.Usage` already scoped to the report's month
+and account (see :func:`scope_for_report`) and returns something Jupyter displays: an
+:class:`HTML` block or a plotly figure. Every name printed is escaped; key ids are masked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+from . import charts
+from .charts import esc, mask_key
+from .money import format_usd
+from .usage import Usage, month_range
+
+
+class HTML(str):
+    """A block of (already escaped) HTML that Jupyter renders."""
+
+    def _repr_html_(self) -> str:
+        return str(self)
+
+
+STYLE = """<style>
+.uk h2{margin:.2em 0}.uk .tiles{display:flex;flex-wrap:wrap;gap:12px;margin:8px 0}
+.uk .tile{border:1px solid #ddd;border-radius:6px;padding:8px 14px;min-width:150px;background:#fafafa}
+.uk .tile b{display:block;font-size:150%}.uk .up{color:#C62828}.uk .down{color:#2E7D32}
+.uk table{border-collapse:collapse;font-size:90%}.uk td,.uk th{border-bottom:1px solid #eee;padding:3px 8px}
+.uk td.n{text-align:right;font-variant-numeric:tabular-nums}.uk .finding{border-left:5px solid #ccc;padding:4px 12px;
+ margin:12px 0}.uk .critical{border-color:#C62828}.uk .warning{border-color:#EF6C00}.uk .info{border-color:#1565C0}
+.uk .muted{color:#666}
+</style>"""
+
+
+def previous_month(month: str) -> str:
+    first, _ = month_range(month)
+    prev = first - dt.timedelta(days=1)
+    return f"{prev:%Y-%m}"
+
+
+def scope_for_report(usage: Usage, month: str, account_id: str | None = None) -> Usage:
+    """The report's rows: one month, and one account when given (nothing of any other account)."""
+    return usage.filter(month=month, account=account_id)
+
+
+def _table(df: pd.DataFrame, cols: dict, money=(), pct=(), ints=()) -> str:
+    head = "".join(f"<th>{esc(label)}</th>" for label in cols.values())
+    rows = []
+    for rec in df.to_dict(orient="records"):
+        cells = []
+        for c in cols:
+            v = rec.get(c)
+            if c in money:
+                cells.append(f"<td class='n'>{format_usd(v) if v is not None and not pd.isna(v) else '-'}</td>")
+            elif c in pct:
+                cells.append(f"<td class='n'>{'-' if v is None or pd.isna(v) else f'{v:.1f}%'}</td>")
+            elif c in ints:
+                cells.append(f"<td class='n'>{'-' if v is None or pd.isna(v) else f'{int(v):,}'}</td>")
+            else:
+                cells.append(f"<td>{'' if v is None or (not isinstance(v, str) and pd.isna(v)) else esc(v)}</td>")
+        rows.append(f"<tr>{''.join(cells)}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def headline(usage: Usage, report: Usage, month: str, account_id: str | None = None) -> HTML:
+    """Total, change vs the previous month, compute / LLM / voice split, requests, data cut-off."""
+    tot = report.totals()
+    prev = usage.filter(month=previous_month(month), account=account_id).total()["cost_cents"]
+    change = ""
+    if prev:
+        delta = (tot["cost_cents"] - prev) / prev
+        cls = "up" if delta > 0 else "down"
+        change = f"<span class='{cls}'>{delta:+.1%}</span> vs {previous_month(month)} ({format_usd(prev)})"
+    else:
+        change = f"no spend in {previous_month(month)}"
+    fresh = report.freshness()
+    who = f"account {esc(account_id)}" if account_id else "all accounts"
+    tiles = [f"<div class='tile'>total<b>{format_usd(tot['cost_cents'], precise=False)}</b>{change}</div>"]
+    for axis, label in (("llm", "LLM"), ("voice", "voice"), ("compute", "compute")):
+        v = tot["by_axis"][axis]
+        tiles.append(f"<div class='tile'>{label}<b>{format_usd(v['cost_cents'], precise=False)}</b>"
+                     f"{v['requests']:,} requests</div>")
+    tiles.append(f"<div class='tile'>requests<b>{tot['requests']:,}</b>{tot['unpriced_rows']:,} unpriced rows</div>")
+    return HTML(f"{STYLE}<div class='uk'><h2>Usage report {esc(month)} &middot; {who}</h2>"
+                f"<div class='tiles'>{''.join(tiles)}</div>"
+                f"<p class='muted'>Days are bucketed in <b>{esc(report.tz)}</b>. {esc(str(fresh))}</p></div>")
+
+
+def key_section(report: Usage, as_of=None) -> HTML:
+    """Per-key cards and a table: cap, accrued, % used, projected month end, projected cap date."""
+    summary = report.key_summary(as_of=as_of)
+    if summary.empty:
+        return HTML(f"{STYLE}<div class='uk'><p>No virtual keys in this report.</p></div>")
+    table = summary.assign(key=[mask_key(k) for k in summary["key_id"]])
+    cols = {"key_name": "key", "key": "key id", "account_id": "account", "spend_cap_cents": "cap",
+            "spend_cents": "accrued", "pct_used": "% used", "projected_cents": "projected month end",
+            "projected_cap_date": "projected cap date", "requests": "requests"}
+    return HTML(f"{STYLE}<div class='uk'>{charts.key_cards_html(summary)}<br>"
+                f"{_table(table, cols, money=('spend_cap_cents', 'spend_cents', 'projected_cents'), pct=('pct_used',), ints=('requests',))}"
+                f"<p class='muted'>Keys without a cap show '-' for cap and % used.</p></div>")
+
+
+def daily_chart(report: Usage):
+    """Daily spend stacked by model (top 9 + Other)."""
+    return charts.daily_stacked(report.daily("model"), by="model", tz=report.tz, title="Daily spend by model")
+
+
+def breakdown_chart(report: Usage, by: str):
+    """Spend per provider, model or agent, largest first."""
+    return charts.breakdown_bar(report.breakdown(by), by=by, title=f"Spend by {by}")
+
+
+def findings(usage: Usage, month: str, account_id: str | None = None, as_of=None) -> pd.DataFrame:
+    scoped = usage.filter(month=month, account=account_id)
+    from .anomalies import detect
+    return detect(scoped, month=month, as_of=as_of)
+
+
+def anomaly_parts(found: pd.DataFrame) -> list:
+    """One subsection per finding (what happened, evidence chart, explanation, next step)."""
+    if found.empty:
+        return [HTML(f"{STYLE}<div class='uk'><p><b>No anomalies found</b> this month: no leaked-key "
+                     "spikes, no key heading for its cap, no runaway days.</p></div>")]
+    parts = [HTML(f"{STYLE}<div class='uk'><p>{len(found)} finding(s), most severe first.</p></div>")]
+    for r in found.itertuples():
+        parts.append(HTML(
+            f"{STYLE}<div class='uk'><div class='finding {esc(r.severity)}'>"
+            f"<h3>{esc(r.kind)} &middot; {esc(r.key_name)} ({esc(mask_key(r.key_id))}) &middot; {r.day}</h3>"
+            f"<p><b>{esc(r.severity)}</b>, account {esc(r.account_id)}. {esc(r.explanation)}</p>"
+            f"<p>Observed {format_usd(r.observed_cents)} against {format_usd(r.baseline_cents)}.</p>"
+            f"<p><b>Next step:</b> {esc(r.action)}</p></div></div>"))
+        if r.series is not None:
+            parts.append(charts.anomaly_evidence(r._asdict() | {"series": r.series},
+                                                 title=f"{r.key_name}: daily spend"))
+    return parts
+
+
+def invoice_section(report: Usage, month: str) -> HTML:
+    """Whole-cent invoice lines and their reconciliation with the continuous total."""
+    inv = report.invoice(month)
+    lines = inv.lines.assign(key=[mask_key(k) for k in inv.lines["key_id"]])
+    cols = {"account_id": "account", "key_name": "key", "key": "key id", "requests": "requests",
+            "cost_cents": "continuous", "amount_cents": "invoiced (cents)"}
+    recon = (f"Sum of invoiced lines <b>{inv.billed_total_cents:,} cents</b>; continuous total "
+             f"<b>{inv.continuous_total_cents:,.6f} cents</b>; rounding difference "
+             f"<b>{inv.rounding_difference_cents:+.6f} cents</b>. Rule: {esc(inv.rule)}.")
+    if inv.unpriced_rows:
+        recon += f" {inv.unpriced_rows:,} unpriced rows are not in any amount."
+    return HTML(f"{STYLE}<div class='uk'>{_table(lines, cols, money=('cost_cents',), ints=('requests', 'amount_cents'))}"
+                f"<p>{recon}</p></div>")
+
+
+def data_quality(usage: Usage, report: Usage, account_id: str | None = None) -> HTML:
+    """Rows read / kept / rejected / duplicates / unpriced (per file for all accounts)."""
+    t = report.total()
+    if account_id is None:
+        lr = usage.load_report
+        df = lr.to_frame()
+        table = _table(df, {"file": "file", "format": "format", "read": "read", "kept": "kept",
+                            "rejected": "rejected", "duplicates": "duplicates", "unpriced": "unpriced",
+                            "naive_ts": "naive ts", "reasons": "rejected because"},
+                       ints=("read", "kept", "rejected", "duplicates", "unpriced", "naive_ts"))
+        balance = ("holds" if lr.balanced else "DOES NOT HOLD")
+        body = (f"{table}<p>read = kept + rejected + duplicates {balance}: {lr.read:,} = {lr.kept:,} + "
+                f"{lr.rejected:,} + {lr.duplicates:,}.</p>")
+    else:
+        body = ("<p class='muted'>Per-file accounting spans every account, so it is in the all-accounts report; "
+                "this report counts only this account's rows.</p>")
+    return HTML(f"{STYLE}<div class='uk'>{body}<p>This report: {t['rows']:,} rows, {t['requests']:,} requests, "
+                f"{t['unpriced_rows']:,} unpriced rows (usage with no cost; not counted as $0).</p></div>")
+
+
+def method_notes(report: Usage, month: str, thresholds: dict | None = None, run_id: str | None = None) -> HTML:
+    """Time zone, date convention, data lag, estimate vs invoice, anomaly thresholds, run id."""
+    from .anomalies import Thresholds
+    th = thresholds or Thresholds().__dict__
+    first, after = month_range(month)
+    items = [
+        f"Period: {first} to {after - dt.timedelta(days=1)} inclusive, days bucketed in {esc(report.tz)}; "
+        f"stored times are UTC.",
+        "Spend is the gateway's recorded cost in continuous cents (sub-cent precision kept); only invoice lines "
+        "are rounded, half up, per line, and the rounding difference is shown.",
+        "Aggregated spend can trail live usage by about two minutes; the data cut-off is in the headline.",
+        "Unpriced rows (usage with no cost) are counted, never treated as $0.",
+        "Anomaly thresholds: " + ", ".join(f"{esc(k)}={esc(v)}" for k, v in th.items()) + ".",
+    ]
+    if run_id:
+        items.append(f"Run: {esc(run_id)}.")
+    return HTML(f"{STYLE}<div class='uk'><ul>{''.join(f'<li>{i}</li>' for i in items)}</ul></div>")
+
+
+def save_summary(report: Usage, found: pd.DataFrame, path) -> dict:
+    """Totals the publisher lists in the index; written to ``path`` when given."""
+    t = report.totals()
+    summary = {"total_cents": t["cost_cents"], "requests": t["requests"], "unpriced_rows": t["unpriced_rows"],
+               "by_axis": {a: v["cost_cents"] for a, v in t["by_axis"].items()},
+               "anomalies": int((found["kind"] != "unpriced").sum()) if len(found) else 0,
+               "findings": [{"kind": r.kind, "key_id": r.key_id, "day": str(r.day), "severity": r.severity}
+                            for r in found.itertuples()] if len(found) else []}
+    if path:
+        import json
+        from pathlib import Path
+        Path(path).write_text(json.dumps(summary, indent=2, default=str))
+    return summary
