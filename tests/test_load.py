@@ -87,13 +87,15 @@ def test_gzip_compressed_text_reads_the_same(tmp_path, name):
     pd.testing.assert_frame_equal(plain.drop(columns="source"), packed.drop(columns="source"))
 
 
-def test_parquet_is_scanned_lazily_and_equals_csv(tmp_path):
+def test_parquet_is_scanned_lazily_and_equals_csv(tmp_path, monkeypatch):
+    import usagekit.loading as load_mod
     csv = usagekit.load(DATA / "usage.csv")
     path = tmp_path / "u.parquet"
     csv.lazy.collect().write_parquet(path)
+    monkeypatch.setattr(load_mod, "MEMORY_BYTES", 0)  # as if the file were big
     usage = usagekit.load(path)
     assert isinstance(usage.lazy, pl.LazyFrame)
-    assert "Parquet SCAN" in usage.lazy.explain() or "SCAN" in usage.lazy.explain()
+    assert "PARQUET SCAN" in usage.lazy.explain().upper()
     assert usage.to_pandas()["cost_cents"].sum() == pytest.approx(CSV_TOTAL_CENTS, abs=1e-12)
     assert usage.load_report.kept == 8
 

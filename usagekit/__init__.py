@@ -10,7 +10,7 @@ from __future__ import annotations
 from .accounting import LoadReport
 from .errors import FetchError, FormatError, SourceError, UsagekitError
 from .anomalies import detect
-from .load import load
+from .loading import load
 from .usage import Usage
 
 __version__ = "0.1.0"

@@ -23,7 +23,7 @@ def _month(text: str) -> str:
 
 
 def cmd_check(args) -> int:
-    from .load import load
+    from .loading import load
     usage = load(args.source, keys=args.keys, format=args.format, progress=True)
     print(usage.load_report)
     print()
@@ -44,7 +44,7 @@ def cmd_demo_data(args) -> int:
                       history_months=args.history_months, progress=not args.quiet)
     print(result.summary())
     if args.check:
-        from .load import load
+        from .loading import load
         usage = load(Path(args.out))
         print()
         print(usage.load_report)
@@ -55,7 +55,7 @@ def cmd_anomalies(args) -> int:
     import json
 
     from .anomalies import detect
-    from .load import load
+    from .loading import load
     usage = load(args.source, keys=args.keys, tz=args.tz)
     found = detect(usage, month=args.month, as_of=args.as_of)
     if args.json:

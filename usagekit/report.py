@@ -111,7 +111,7 @@ def publish(month: str | None = None, source=None, keys=None, account_id: str | 
     import papermill as pm
     from nbclient.exceptions import CellTimeoutError
 
-    from .load import check_tz
+    from .loading import check_tz
     from .usage import month_range
 
     month = month or previous_month()

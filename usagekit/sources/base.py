@@ -21,6 +21,7 @@ class Loaded:
     keys: pl.DataFrame | None = None  # rows of the key registry (schema.KEY_COLUMNS)
     notes: list[str] = field(default_factory=list)
     in_memory: bool = True  # False when ``usage`` still scans a file lazily
+    scan_bytes: int = 0  # size on disk of a lazily scanned file
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ..errors import SourceError
+from ..errors import SourceError, display_path
 from ..schema import USAGE_COLUMNS
 from ._io import Probe, read_csv_strings, read_jsonl_records
 from ._stage import stage
@@ -42,14 +42,13 @@ def _check_columns(columns, shown: str) -> list[str]:
 
 def read(path: Path, probe: Probe) -> Loaded:
     if probe.kind == "parquet":
-        shown = str(probe.path)
-        from ..errors import display_path
         shown = display_path(path)
         extra = _check_columns(probe.header, shown)
         lf = pl.scan_parquet(path, row_index_name="_row", row_index_offset=1)
         keep = [c for c in probe.header if c.lower() in USAGE_COLUMNS]
         lf = lf.select("_row", *[pl.col(c).alias(c.lower()) for c in keep])
-        loaded = Loaded("canonical", shown, stage(lf, file=shown, source="canonical"), in_memory=False)
+        loaded = Loaded("canonical", shown, stage(lf, file=shown, source="canonical"), in_memory=False,
+                        scan_bytes=path.stat().st_size)
     else:
         df, shown = (read_csv_strings(path) if probe.kind == "csv" else read_jsonl_records(path))
         extra = _check_columns(df.columns, shown)

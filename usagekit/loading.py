@@ -22,6 +22,9 @@ from .sources._io import SUFFIXES
 from .sources._stage import stage
 from .usage import Usage
 
+#: lazily scanned inputs up to this many bytes on disk are collected into memory after loading
+MEMORY_BYTES = 256 * 1024 * 1024
+
 #: files a directory scan passes over without complaint (they are not usage data)
 _NOT_USAGE = ("labels.json", "manifest.json")
 
@@ -169,7 +172,10 @@ def _merge_keys(frames: list[pl.DataFrame]) -> pl.DataFrame:
 
 def _assemble(usage_parts, key_parts, registry: pl.DataFrame, skipped, tz: str, engine) -> Usage:
     staged = pl.concat([x.usage for x in usage_parts], how="vertical")
-    in_memory = all(x.in_memory for x in usage_parts)
+    # Parquet under this size is read into memory once (queries then cost no file scans);
+    # bigger inputs stay lazy scans so a 100M-row month never has to fit in memory.
+    scanned = sum(x.scan_bytes for x in usage_parts)
+    in_memory = all(x.in_memory for x in usage_parts) or scanned <= MEMORY_BYTES
     if in_memory:
         staged = staged.collect().lazy()  # parse text once; every query reuses the result
 
