@@ -94,8 +94,12 @@ def to_html(executed: Path) -> str:
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(executed, as_version=4)
+    from nbconvert.preprocessors import TagRemovePreprocessor
+
     exporter = HTMLExporter(template_name="usagekit_report", extra_template_basedirs=[str(TEMPLATES)],
                             exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={"remove-cell"},
+                                                         remove_all_outputs_tags={"remove-output"}), enabled=True)
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": "usage report"}})
     return body
 
@@ -135,8 +139,6 @@ def publish(month: str | None = None, source=None, keys=None, account_id: str | 
             summary_path = tmp / "report.json"
             params = dict(month=month, source=sources if len(sources) > 1 else sources[0], keys=keys_arg,
                           account_id=account_id, tz=tz, as_of=as_of, run_id=run_id, summary_path=str(summary_path))
-            env_before = os.environ.get("PLOTLY_RENDERER")
-            os.environ["PLOTLY_RENDERER"] = "notebook"
             try:
                 pm.execute_notebook(str(notebook_path()), str(executed), parameters=params, kernel_name="python3",
                                     progress_bar=progress, execution_timeout=cell_timeout,
@@ -151,11 +153,6 @@ def publish(month: str | None = None, source=None, keys=None, account_id: str | 
                 what = _describe_failure(exc)
                 raise ReportError(f"the report for {month} ({account_id or 'all accounts'}) failed: {what}; "
                                   f"the previous report (if any) is untouched{where}", failed) from None
-            finally:
-                if env_before is None:
-                    os.environ.pop("PLOTLY_RENDERER", None)
-                else:
-                    os.environ["PLOTLY_RENDERER"] = env_before
             html = to_html(executed)
             (tmp / "report.html").write_text(html, encoding="utf-8")
             summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
