@@ -164,3 +164,33 @@ def test_two_runs_for_the_same_month_are_serialised_by_a_lock(tmp_path):
         with _lock(lock):
             with _lock(lock, wait_seconds=0.5):
                 pass
+
+
+@pytest.mark.browser
+def test_published_page_renders_every_chart_offline_in_chromium(published, browser, tmp_path):
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    errors, dialogs, remote = [], [], []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def block(route):
+        if route.request.url.startswith("file:"):
+            route.continue_()
+        else:
+            remote.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", block)
+    page.goto(published.html.as_uri())
+    evidence = sum(1 for f in published.summary["findings"] if f["kind"] != "unpriced")
+    expected = 1 + 3 + evidence  # daily, provider / model / agent breakdowns, one per finding
+    page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot').length >= {expected}", timeout=30_000)
+    page.wait_for_timeout(500)
+    assert page.locator(".js-plotly-plot").count() == expected
+    assert page.locator(".js-plotly-plot .main-svg").count() >= expected  # actually drawn, not empty divs
+    assert errors == [] and dialogs == [] and remote == []
+    assert page.get_by_text(EVIL, exact=True).count() >= 1  # shown as text
+    assert page.locator("img[src='x']").count() == 0
+    page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+    assert (tmp_path / "report.png").stat().st_size > 10_000
