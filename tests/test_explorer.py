@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from plotly.callbacks import Points
 
@@ -23,7 +24,7 @@ def click(fig, trace_name: str, day: dt.date):
     """Simulate plotly's click message: every trace's handler is called, only one has points."""
     for i, trace in enumerate(fig.data):
         if trace.name == trace_name:
-            idx = [x.date() for x in trace.x].index(day)
+            idx = [pd.Timestamp(x).date() for x in trace.x].index(day)
             pts = Points(point_inds=[idx], xs=[trace.x[idx]], ys=[trace.y[idx]], trace_name=trace.name, trace_index=i)
         else:
             pts = Points(point_inds=[], xs=[], ys=[], trace_name=trace.name, trace_index=i)
@@ -35,6 +36,7 @@ def test_defaults_show_the_month_every_model_and_a_card_per_key(app):
     assert {t.name for t in app.figure.data} == {"claude-sonnet-4", "(none)", "tts-1", "o3-mini", "gpt-4o",
                                                  "gpt-4o-mini", "mistral-large-2411"}
     assert all(len(t.x) == 31 for t in app.figure.data)
+    assert app.figure.layout.xaxis.type == "date"
     assert app.cards.value.count('class="uk-card ') == 4
     assert "$0.150319" in app.scope_label.value
 
@@ -46,6 +48,7 @@ def test_provider_filter_updates_the_same_figure_and_cards(app):
     assert [t.name for t in fig.data] == ["claude-sonnet-4"]
     assert app.cards.value.count('class="uk-card ') == 1
     assert "batch-summariser" in app.cards.value and "support-bot-prod" not in app.cards.value
+    assert "cap $1,200.00" in app.cards.value  # the key keeps its cap under a provider filter
     app.provider.value = "(all)"
     assert len(fig.data) == 7
 

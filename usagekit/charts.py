@@ -86,7 +86,7 @@ def daily_stacked(daily: pd.DataFrame, by: str = "model", top: int = 9, title: s
         label = esc(name if by != "key" or f"{by}_name" not in part else (part[f"{by}_name"].dropna().iloc[0]
                     if part[f"{by}_name"].notna().any() else name))
         fig.add_bar(
-            x=[pd.Timestamp(x) for x in part["date"]], y=(part["cost_cents"] / 100).tolist(), name=label,
+            x=[f"{pd.Timestamp(x):%Y-%m-%d}" for x in part["date"]], y=(part["cost_cents"] / 100).tolist(), name=label,
             marker_color=color_for(name), customdata=[[str(name)]] * len(part),
             hovertext=[f"{label}<br>{x:%a %d %b %Y}<br>{format_usd(c)} ({c:,.6f} cents)<br>{int(r):,} requests"
                        for x, c, r in zip(pd.to_datetime(part["date"]), part["cost_cents"], part["requests"])],
@@ -95,6 +95,7 @@ def daily_stacked(daily: pd.DataFrame, by: str = "model", top: int = 9, title: s
                       xaxis_title=f"day ({tz})", legend_title_text=esc(by), hovermode="closest",
                       margin=dict(l=60, r=20, t=50 if title else 20, b=40), template="plotly_white", height=420)
     fig.update_yaxes(tickprefix="$")
+    fig.update_xaxes(type="date")
     return fig
 
 
@@ -128,19 +129,20 @@ def anomaly_evidence(finding, title: str | None = None) -> go.Figure:
     s = finding["series"] if isinstance(finding, dict) else finding.series
     kind = finding["kind"] if isinstance(finding, dict) else finding.kind
     day = finding["day"] if isinstance(finding, dict) else finding.day
-    x = [pd.Timestamp(d) for d in s.index]
+    x = [f"{pd.Timestamp(d):%Y-%m-%d}" for d in s.index]
     colors = [SEVERITY_COLORS["critical"] if d == day else "#9DB4CF" for d in s.index]
     fig = go.Figure(go.Bar(x=x, y=(s.values / 100).tolist(), marker_color=colors, name="daily spend",
-                           hovertext=[f"{d:%a %d %b}: {format_usd(v)}" for d, v in zip(x, s.values)],
+                           hovertext=[f"{pd.Timestamp(d):%a %d %b}: {format_usd(v)}" for d, v in zip(x, s.values)],
                            hoverinfo="text"))
     if kind == "cap":
         cap = finding["baseline_cents"] if isinstance(finding, dict) else finding.baseline_cents
         month = [d for d in s.index if (d.year, d.month) == (day.year, day.month)]
         cum = s.loc[month].cumsum()
-        fig.add_scatter(x=[pd.Timestamp(d) for d in month], y=(cum / 100).tolist(), mode="lines",
+        fig.add_scatter(x=[f"{pd.Timestamp(d):%Y-%m-%d}" for d in month], y=(cum / 100).tolist(), mode="lines",
                         name="month to date", line_color="#37474F")
         fig.add_hline(y=cap / 100, line_dash="dash", line_color=SEVERITY_COLORS["critical"],
                       annotation_text=f"cap {format_usd(cap)}")
+    fig.update_xaxes(type="date")
     fig.update_layout(title=esc(title) if title else None, template="plotly_white", height=260, showlegend=kind == "cap",
                       margin=dict(l=60, r=20, t=40 if title else 10, b=30), yaxis_tickprefix="$")
     return fig

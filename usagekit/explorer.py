@@ -70,8 +70,7 @@ class Explorer:
         self.drill_table = W.HTML()
         self.drill_summary = pd.DataFrame()
         self.drill_rows = pd.DataFrame()
-        self.figure = go.FigureWidget()
-        self.figure.update_layout(barmode="stack", template="plotly_white", height=420)
+        self.figure: go.FigureWidget | None = None  # made from the first query's figure in refresh()
         for w in (self.start, self.end, self.provider, self.key, self.model):
             w.observe(self._changed, names="value")
         self.refresh()
@@ -110,17 +109,22 @@ class Explorer:
             daily = self.current.daily("model")
             summary = self.current.key_summary()
             fig = charts.daily_stacked(daily, by="model", tz=self.usage.tz)
-            with self.figure.batch_update():
-                self.figure.data = ()
-                self.figure.add_traces(list(fig.data))
-                self.figure.layout.yaxis.title = fig.layout.yaxis.title
-                self.figure.layout.xaxis.title = fig.layout.xaxis.title
-                self.figure.layout.shapes = ()
-                self.figure.layout.annotations = ()
+            if self.figure is None:
+                # built from a full figure, so its first render already knows the axis is a date axis
+                self.figure = go.FigureWidget(fig)
                 self._mark_anomalies(f)
+            else:
+                with self.figure.batch_update():
+                    self.figure.data = ()
+                    self.figure.add_traces(list(fig.data))
+                    self.figure.update_layout(xaxis=fig.layout.xaxis, yaxis=fig.layout.yaxis)
+                    self.figure.layout.shapes = ()
+                    self.figure.layout.annotations = ()
+                    self._mark_anomalies(f)
             for trace in self.figure.data:
                 trace.on_click(self._on_click)
-            self.cards.value = charts.key_cards_html(summary)
+            self.cards.value = (f"<div style='max-height:330px;overflow-y:auto'>"
+                                f"{charts.key_cards_html(summary)}</div>")
             total = self.current.total()
             self.scope_label.value = (f"<b>{format_usd(total['cost_cents'])}</b> over {total['requests']:,} requests "
                                       f"&middot; {esc(self.current.describe_scope())}")
@@ -151,10 +155,13 @@ class Explorer:
     def _on_click(self, trace, points, selector=None) -> None:
         if not points.point_inds:  # plotly calls every trace's handler; only the clicked one has points
             return
-        i = points.point_inds[0]
-        day = pd.Timestamp(trace.x[i]).date()
-        model = trace.customdata[i][0] if trace.customdata is not None else None
-        self.show_day(day, None if model in ("Other", "(none)") else model)
+        try:
+            i = points.point_inds[0]
+            day = pd.Timestamp(trace.x[i]).date()
+            model = trace.customdata[i][0] if trace.customdata is not None else None
+            self.show_day(day, None if model in ("Other", "(none)") else model)
+        except Exception as exc:  # noqa: BLE001 - a widget callback has nowhere else to report
+            self.drill_title.value = f"<p style='color:#C62828'>could not load that day: {esc(exc)}</p>"
 
     def show_day(self, day: dt.date, model: str | None = None) -> None:
         """Fill the drill-down with ``day``'s requests (for ``model``, and the key filter in force)."""

@@ -322,8 +322,7 @@ class Usage:
         per = q.per_key_day(self._frame)
         names = q.to_pandas(self._frame.filter(~nw.col("key_id").is_null()).group_by("key_id").agg(
             nw.col("key_name").max().alias("key_name_data"), nw.col("account_id").max().alias("account_id_data")))
-        reg = self.keys
-        reg = _scoped_registry(reg, self._scope)
+        reg = _scoped_registry(self.keys, self._scope, seen=set(names["key_id"]))
         spend = per.groupby("key_id").agg(spend_cents=("cost_cents", "sum"), requests=("requests", "sum"))
         ids = sorted(set(reg["key_id"]) | set(spend.index) | set(names["key_id"]))
         out = pd.DataFrame({"key_id": pd.Series(ids, dtype=object)})
@@ -456,7 +455,7 @@ class Usage:
         return "\n".join(lines)
 
 
-def _scoped_registry(reg: pd.DataFrame, scope: Scope) -> pd.DataFrame:
+def _scoped_registry(reg: pd.DataFrame, scope: Scope, seen: set) -> pd.DataFrame:
     for name, value in scope.filters:
         vals = [value] if isinstance(value, str) else list(value)
         if name == "account":
@@ -464,7 +463,7 @@ def _scoped_registry(reg: pd.DataFrame, scope: Scope) -> pd.DataFrame:
         elif name == "keys":
             reg = reg[reg["key_id"].isin(vals) | reg["key_name"].isin(vals)]
         elif name in ("providers", "models", "axis"):
-            reg = reg.iloc[0:0]  # a key's registry entry says nothing of these: list keys with spend only
+            reg = reg[reg["key_id"].isin(seen)]  # the registry cannot say which keys use a provider: the data can
         elif name == "agents":
             reg = reg[reg["agent_id"].isin(vals)]
     return reg
