@@ -24,9 +24,10 @@ $(TEST_STAMP): $(STAMP)
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/usagekit demo-data --month $(MONTH) --out $(DEMO) --check
+	$(BIN)/usagekit demo-data --month $(MONTH) --out $(DEMO)
 
 report: demo
+	$(BIN)/usagekit report --month $(MONTH) --source $(DEMO) --out reports
 
 test: $(TEST_STAMP)
 	$(BIN)/python -m pytest

@@ -100,3 +100,17 @@ def test_anomalies_are_listed_beside_the_chart(tmp_path):
     app = explore(usagekit.load(tmp_path / "u.csv"), month="2026-10")
     assert "spike" in app.anomaly_list.value and "2026-10-17" in app.anomaly_list.value
     assert len(app.figure.layout.shapes) == 1
+
+
+def test_explore_notebook_runs_under_papermill_on_the_demo_month(demo_dir, tmp_path):
+    import papermill as pm
+
+    out = tmp_path / "explore.out.ipynb"
+    root = Path(__file__).resolve().parents[1]
+    pm.execute_notebook(str(root / "notebooks" / "explore.ipynb"), str(out),
+                        parameters={"source": str(demo_dir), "month": "2026-10"}, kernel_name="python3",
+                        progress_bar=False, cwd=str(root / "notebooks"), store_widget_state=False)
+    text = out.read_text()
+    assert "read = kept + rejected + duplicates holds" in text
+    assert '"ename"' not in text  # no cell raised
+    assert out.stat().st_size < 2_000_000  # no widget state bloat
