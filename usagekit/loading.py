@@ -19,11 +19,11 @@ from .accounting import FileReport, LoadReport
 from .errors import FormatError, SourceError, UsagekitError, display_path
 from .schema import KEY_COLUMNS, KEY_DTYPES, USAGE_COLUMNS, USAGE_DTYPES, empty_keys
 from .sources._io import SUFFIXES
-from .sources._stage import stage
+from .sources._stage import rejected_value, stage
 from .usage import Usage
 
 #: lazily scanned inputs up to this many bytes on disk are collected into memory after loading
-MEMORY_BYTES = 256 * 1024 * 1024
+MEMORY_BYTES = 64 * 1024 * 1024
 
 #: files a directory scan passes over without complaint (they are not usage data)
 _NOT_USAGE = ("labels.json", "manifest.json")
@@ -171,7 +171,7 @@ def _merge_keys(frames: list[pl.DataFrame]) -> pl.DataFrame:
 
 
 def _assemble(usage_parts, key_parts, registry: pl.DataFrame, skipped, tz: str, engine) -> Usage:
-    staged = pl.concat([x.usage for x in usage_parts], how="vertical")
+    staged = pl.concat([x.usage for x in usage_parts], how="diagonal_relaxed")
     # Parquet under this size is read into memory once (queries then cost no file scans);
     # bigger inputs stay lazy scans so a 100M-row month never has to fit in memory.
     scanned = sum(x.scan_bytes for x in usage_parts)
@@ -181,14 +181,17 @@ def _assemble(usage_parts, key_parts, registry: pl.DataFrame, skipped, tz: str, 
 
     ok = pl.col("_reject").is_null()
     rid = pl.when(ok).then(pl.col("request_id"))
-    need_dedup = True
-    if not in_memory:  # one cheap pass on big scans: are there repeated ids at all?
-        c = staged.select(n=rid.count(), u=rid.drop_nulls().hash(7).n_unique()).collect()
-        need_dedup = c["n"][0] != c["u"][0]
+    # one cheap pass: are there repeated ids at all? (hashes; exact de-duplication only if so)
+    c = staged.select(n=rid.count(), u=rid.drop_nulls().hash(7).n_unique()).collect()
+    need_dedup = c["n"][0] != c["u"][0]
     dup = (rid.is_not_null() & ~rid.is_first_distinct()) if need_dedup else pl.lit(False)
-    marked = staged.with_columns(dup.alias("_dup"))
-    if in_memory or need_dedup:
-        marked = marked.collect().lazy() if in_memory else marked
+    marked = _apply_registry(staged.with_columns(dup.alias("_dup")), registry)
+    if in_memory:
+        marked = marked.collect().lazy()
+    else:
+        # validate once: the checked, joined rows go to a temporary Parquet file that every
+        # later query scans, instead of re-running every check on every query
+        marked = _spill(marked)
     good = ok & ~pl.col("_dup")
 
     stats = marked.group_by("_file", maintain_order=True).agg(
@@ -227,14 +230,27 @@ def _assemble(usage_parts, key_parts, registry: pl.DataFrame, skipped, tz: str, 
     for x in key_parts:
         report.files.append(FileReport(file=x.file, format=x.format, keys=x.keys.height, notes=notes.get(x.file, [])))
 
-    rows = _apply_registry(marked.filter(good).select(USAGE_COLUMNS), registry)
+    rows = marked.filter(good).select(USAGE_COLUMNS)
     rejected = marked.filter(~good).select(
         pl.col("_file").alias("file"), pl.col("_row").alias("row"), pl.col("_field").alias("field"),
         pl.when(pl.col("_dup")).then(pl.lit("duplicate request_id")).otherwise(pl.col("_reject")).alias("reason"),
-        pl.col("_value").alias("value"), *USAGE_COLUMNS)
+        rejected_value(marked.collect_schema().names()).alias("value"), *USAGE_COLUMNS)
     if in_memory:
         rows = rows.collect().lazy()
     return Usage(rows, registry, report, rejected, tz=tz, engine=engine)
+
+
+def _spill(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Stream ``frame`` to a temporary Parquet file (removed at exit) and scan it back."""
+    import atexit
+    import shutil
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix="usagekit-"))
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
+    path = tmp / "validated.parquet"
+    frame.sink_parquet(path, compression="lz4")
+    return pl.scan_parquet(path)
 
 
 def _apply_registry(rows: pl.LazyFrame, registry: pl.DataFrame) -> pl.LazyFrame:
@@ -248,4 +264,4 @@ def _apply_registry(rows: pl.LazyFrame, registry: pl.DataFrame) -> pl.LazyFrame:
             .with_columns(pl.coalesce("_k_name", "key_name").alias("key_name"),
                           pl.coalesce("account_id", "_k_account").alias("account_id"),
                           pl.coalesce("agent_id", "_k_agent").alias("agent_id"))
-            .select(USAGE_COLUMNS).cast(USAGE_DTYPES))
+            .drop("_k_name", "_k_account", "_k_agent"))

@@ -7,7 +7,10 @@ normalized columns plus bookkeeping columns:
 ``_file``, ``_row``
     where the row came from (1-based data row, or line number for JSON Lines)
 ``_reject``, ``_field``, ``_value``
-    why the row was rejected (null = kept), which field, and the offending raw value
+    why the row was rejected (null = kept), which field, and a reader's own note of the
+    offending text (:func:`rejected_value` gives the cell for any rejected row)
+``_raw_<field>``
+    for text inputs, the cell as written beside its parsed value
 ``_naive``
     the timestamp had no UTC offset and was taken as UTC
 
@@ -21,6 +24,8 @@ import polars as pl
 from ..schema import AXES, INT_COLUMNS, STATES, USAGE_COLUMNS, USAGE_DTYPES
 
 BOOKKEEPING = ("_file", "_row", "_reject", "_field", "_value", "_naive")
+#: fields that are checked, so a rejected row may name one of them
+CHECKED = ("ts", "cost_cents", *INT_COLUMNS, "hours", "axis", "status", "state")
 
 _OFFSET = r"(Z|z|[+-]\d{2}:?\d{2})$"
 _STATUS_MAP = {
@@ -77,19 +82,23 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str,
     for col in ("_reject", "_field", "_value"):
         if col not in have:
             lf = lf.with_columns(pl.lit(None, pl.String).alias(col))
-    checks: list[tuple[pl.Expr, str, str, pl.Expr]] = []  # (bad?, field, reason, raw value)
+    checks: list[tuple[pl.Expr, str, str]] = []  # (bad?, field, reason)
     out: dict[str, pl.Expr] = {}
+    # Text inputs keep their raw cells beside the parsed values so a rejected row can show what
+    # was written; typed inputs (Parquet) show the typed value, computed only for rejected rows.
+    text = schema.get("ts") == pl.String
+    raw_cols = [c for c in CHECKED if c in have and schema[c] == pl.String]
 
-    def raw_str(col: str) -> pl.Expr:
-        return pl.col(col).cast(pl.String)
+    def clean(col: str) -> pl.Expr:
+        e = pl.col(col).cast(pl.String)
+        return e.str.strip_chars() if schema[col] == pl.String and text else e
 
     # -- time
     ts_type = schema.get("ts")
     if ts_type == pl.String:
         ts, naive = parse_timestamps(pl.col("ts"))
-        checks.append((pl.col("ts").is_null() | (pl.col("ts").str.strip_chars() == ""),
-                       "ts", "missing timestamp", raw_str("ts")))
-        checks.append((ts.is_null(), "ts", "unparseable timestamp", raw_str("ts")))
+        checks.append((pl.col("ts").is_null() | (pl.col("ts").str.strip_chars() == ""), "ts", "missing timestamp"))
+        checks.append((ts.is_null(), "ts", "unparseable timestamp"))
     elif isinstance(ts_type, pl.Datetime):
         if ts_type.time_zone is None:
             ts = pl.col("ts").dt.replace_time_zone("UTC").dt.cast_time_unit("us")
@@ -97,7 +106,7 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str,
         else:
             ts = pl.col("ts").dt.convert_time_zone("UTC").dt.cast_time_unit("us")
             naive = pl.lit(False)
-        checks.append((pl.col("ts").is_null(), "ts", "missing timestamp", raw_str("ts")))
+        checks.append((pl.col("ts").is_null(), "ts", "missing timestamp"))
     else:
         raise TypeError(f"stage(): ts must be text or datetime, got {ts_type}")
     out["ts"] = ts
@@ -105,14 +114,14 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str,
     # -- money: null stays null (unpriced); bad text, negatives and infinities are rejected
     if "cost_cents" in have:
         ctype = schema["cost_cents"]
-        cost = _number(pl.col("cost_cents"), ctype) * cost_scale
-        present = pl.col("cost_cents").is_not_null()
+        cost = _number(pl.col("cost_cents"), ctype)
+        if cost_scale != 1.0:
+            cost = cost * cost_scale
         if ctype == pl.String:
-            present = present & (pl.col("cost_cents").str.strip_chars() != "")
-        checks.append((present & cost.is_null(), "cost_cents", "cost is not a number", raw_str("cost_cents")))
-        checks.append((cost.is_nan() | cost.is_infinite(), "cost_cents", "cost is not a finite number",
-                       raw_str("cost_cents")))
-        checks.append((cost < 0, "cost_cents", "negative cost", raw_str("cost_cents")))
+            present = pl.col("cost_cents").is_not_null() & (pl.col("cost_cents").str.strip_chars() != "")
+            checks.append((present & cost.is_null(), "cost_cents", "cost is not a number"))
+        checks.append((cost.is_nan() | cost.is_infinite(), "cost_cents", "cost is not a finite number"))
+        checks.append((cost < 0, "cost_cents", "negative cost"))
         out["cost_cents"] = pl.when(cost.is_nan() | cost.is_infinite()).then(None).otherwise(cost)
     else:
         out["cost_cents"] = pl.lit(None, pl.Float64)
@@ -122,14 +131,17 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str,
         if col not in have:
             continue
         ctype = schema[col]
+        if ctype.is_integer():  # typed already: only the sign can be wrong
+            checks.append((pl.col(col) < 0, col, f"negative {col}"))
+            out[col] = pl.col(col).cast(pl.Float64 if col == "hours" else pl.Int64)
+            continue
         num = _number(pl.col(col), ctype)
-        present = pl.col(col).is_not_null()
         if ctype == pl.String:
-            present = present & (pl.col(col).str.strip_chars() != "")
-        checks.append((present & num.is_null(), col, f"{col} is not a number", raw_str(col)))
-        checks.append((num < 0, col, f"negative {col}", raw_str(col)))
+            present = pl.col(col).is_not_null() & (pl.col(col).str.strip_chars() != "")
+            checks.append((present & num.is_null(), col, f"{col} is not a number"))
+        checks.append((num < 0, col, f"negative {col}"))
         if col != "hours":
-            checks.append((num != num.floor(), col, f"{col} is not a whole number", raw_str(col)))
+            checks.append((num != num.floor(), col, f"{col} is not a whole number"))
             out[col] = pl.when(num == num.floor()).then(num).cast(pl.Int64)
         else:
             out[col] = num
@@ -138,51 +150,46 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str,
     for col in ("request_id", "account_id", "key_id", "key_name", "agent_id", "agent_name",
                 "plain_vm_id", "plain_vm_name", "model"):
         if col in have:
-            v = pl.col(col).cast(pl.String).str.strip_chars()
+            v = clean(col)
             out[col] = pl.when(v == "").then(None).otherwise(v)
     if "provider" in have:
-        v = pl.col("provider").cast(pl.String).str.strip_chars().str.to_lowercase()
+        v = clean("provider").str.to_lowercase()
         out["provider"] = pl.when(v == "").then(None).otherwise(v)
 
-    axis = (pl.col("axis").cast(pl.String).str.strip_chars().str.to_lowercase() if "axis" in have
-            else pl.lit(None, pl.String))
+    axis = clean("axis").str.to_lowercase() if "axis" in have else pl.lit(None, pl.String)
     checks.append((axis.is_not_null() & (axis != "") & ~axis.is_in(list(AXES)), "axis",
-                   f"unknown axis (expected one of: {', '.join(AXES)})", axis))
+                   f"unknown axis (expected one of: {', '.join(AXES)})"))
     out["axis"] = pl.when(axis.is_null() | (axis == "")).then(pl.lit("llm")).otherwise(axis)
 
     if "status" in have:
-        st_raw = pl.col("status").cast(pl.String).str.strip_chars().str.to_lowercase()
+        st_raw = clean("status").str.to_lowercase()
         st = st_raw.replace_strict(_STATUS_MAP, default=None, return_dtype=pl.String)
         checks.append((st_raw.is_not_null() & (st_raw != "") & st.is_null(), "status",
-                       "unknown status (expected success or error)", pl.col("status").cast(pl.String)))
+                       "unknown status (expected success or error)"))
         out["status"] = pl.coalesce(st, pl.lit("success"))
     else:
         out["status"] = pl.lit("success")
 
     if "state" in have:
-        state = pl.col("state").cast(pl.String).str.strip_chars().str.to_lowercase()
+        state = clean("state").str.to_lowercase()
         checks.append((state.is_not_null() & (state != "") & ~state.is_in(list(STATES)), "state",
-                       "unknown state (expected running or paused)", state))
+                       "unknown state (expected running or paused)"))
         out["state"] = pl.when(state == "").then(None).otherwise(state)
 
     out["source"] = pl.lit(source)
 
     # reasons: a reader's own reason first, then the first failing check (coalesce keeps
     # the plan linear in the number of checks)
-    flags = [bad.fill_null(False).alias(f"_chk{i}") for i, (bad, _, _, _) in enumerate(checks)]
-    raws = [raw.cast(pl.String).alias(f"_raw{i}") for i, (_, _, _, raw) in enumerate(checks)]
-    lf = lf.with_columns(*flags, *raws, naive.fill_null(False).alias("_naive"))
-    hits = [(pl.col(f"_chk{i}"), f, why, pl.col(f"_raw{i}")) for i, (_, f, why, _) in enumerate(checks)]
+    flags = [bad.fill_null(False).alias(f"_chk{i}") for i, (bad, _, _) in enumerate(checks)]
+    lf = lf.with_columns(*flags, naive.fill_null(False).alias("_naive"),
+                         *[pl.col(c).alias(f"_raw_{c}") for c in raw_cols])
+    hits = [(pl.col(f"_chk{i}"), f, why) for i, (_, f, why) in enumerate(checks)]
     pre = pl.col("_reject").is_not_null()
     lf = lf.with_columns(
-        pl.coalesce(pl.col("_reject"), *[pl.when(h).then(pl.lit(why)) for h, _, why, _ in hits]).alias("_reject"),
+        pl.coalesce(pl.col("_reject"), *[pl.when(h).then(pl.lit(why)) for h, _, why in hits]).alias("_reject"),
         pl.when(pre).then(pl.col("_field"))
-        .otherwise(pl.coalesce(*[pl.when(h).then(pl.lit(f)) for h, f, _, _ in hits], pl.lit(None, pl.String)))
+        .otherwise(pl.coalesce(*[pl.when(h).then(pl.lit(f)) for h, f, _ in hits], pl.lit(None, pl.String)))
         .alias("_field"),
-        pl.when(pre).then(pl.col("_value"))
-        .otherwise(pl.coalesce(*[pl.when(h).then(pl.coalesce(r, pl.lit(""))) for h, _, _, r in hits],
-                               pl.lit(None, pl.String)))
-        .alias("_value"),
     )
     lf = lf.with_columns(**out)
 
@@ -200,5 +207,17 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str,
         dtype = USAGE_DTYPES[col]
         cols.append(pl.col(col).cast(dtype) if col in names else pl.lit(None, dtype).alias(col))
     return lf.select(*cols, pl.lit(file).alias("_file"), pl.col("_row").cast(pl.Int64),
-                     pl.col("_reject"), pl.col("_field"), pl.col("_value"), pl.col("_naive"))
+                     pl.col("_reject"), pl.col("_field"), pl.col("_value"), pl.col("_naive"),
+                     *[pl.col(f"_raw_{c}") for c in raw_cols])
+
+
+def rejected_value(columns) -> pl.Expr:
+    """The offending cell of a rejected row, as written: evaluate on rejected rows only.
+
+    ``columns`` are the staged frame's column names (raw cells exist only for text inputs).
+    """
+    def cell(c):
+        typed = pl.col(c).cast(pl.String)
+        return pl.coalesce(pl.col(f"_raw_{c}").cast(pl.String), typed) if f"_raw_{c}" in columns else typed
+    return pl.coalesce(pl.col("_value"), *[pl.when(pl.col("_field") == c).then(cell(c)) for c in CHECKED])
 
