@@ -258,3 +258,19 @@ def probe(path: Path) -> Probe:
         header = next(csv.reader([first_line], delimiter=sep), [])
         return Probe(path, "csv", header=[h.strip() for h in header])
     return Probe(path, "unknown")
+
+
+def records_frame(records: list[dict]) -> pl.DataFrame:
+    """Records (dicts) -> an all-string frame with ``_row`` = position (1-based) unless given."""
+    columns: dict[str, None] = {}
+    for rec in records:
+        columns.update(dict.fromkeys(rec))
+    data = {}
+    for c in columns:
+        if c == "_row":
+            data[c] = pl.Series(c, [rec.get(c) for rec in records], dtype=pl.Int64)
+        else:
+            data[c] = pl.Series(c, [_stringify(rec.get(c)) for rec in records], dtype=pl.String)
+    if "_row" not in data:
+        data["_row"] = pl.Series("_row", range(1, len(records) + 1), dtype=pl.Int64)
+    return pl.DataFrame(data)

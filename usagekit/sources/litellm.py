@@ -1,0 +1,140 @@
+"""LiteLLM proxy exports: the per-request spend log and the virtual key table.
+
+``LiteLLM_SpendLogs`` (CSV, gzip allowed): one row per request. ``spend`` is US dollars;
+``api_key`` is the SHA-256 hash of the virtual key (never the secret) and becomes ``key_id``;
+``"startTime"`` is UTC; ``call_type`` ``aspeech`` / ``atranscription`` (and their sync forms)
+are the voice axis. Provider cache tokens come from the ``metadata`` JSON (``usage_object``
+or ``additional_usage_values``); ``cache_hit`` is LiteLLM's own response cache and is not
+read as provider caching. The key alias, team and organisation also come from ``metadata``
+when their columns are empty.
+
+``LiteLLM_VerificationToken`` (CSV): ``token`` (the hash) joins ``api_key``; ``key_alias``
+(else the masked ``key_name``) names the key; ``max_budget`` (USD, empty = no cap) becomes
+``spend_cap_cents``; ``organization_id`` (else ``team_id``) is the account.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from ..errors import SourceError
+from ._io import Probe, read_csv_strings
+from ._stage import stage
+from .base import Format, Loaded, pick
+from .keys import registry_from_strings
+
+VOICE_CALLS = ("aspeech", "speech", "atranscription", "transcription")
+
+
+def _cols(probe: Probe) -> set[str]:
+    return probe.columns
+
+
+def sniff_logs(probe: Probe) -> bool:
+    c = _cols(probe)
+    return {"request_id", "api_key", "spend"} <= c and bool(c & {"starttime", "start_time"})
+
+
+def sniff_keys(probe: Probe) -> bool:
+    c = _cols(probe)
+    return "token" in c and bool(c & {"max_budget", "key_alias", "key_name"}) and "request_id" not in c
+
+
+def _meta(path: str) -> pl.Expr:
+    return pl.col("metadata").str.json_path_match(path)
+
+
+def read_logs(path: Path, probe: Probe) -> Loaded:
+    df, shown = read_csv_strings(path)
+    cols = set(df.columns)
+    need = {"request_id": pick(cols, "request_id"), "startTime": pick(cols, "startTime", "start_time"),
+            "spend": pick(cols, "spend"), "api_key": pick(cols, "api_key")}
+    missing = [k for k, v in need.items() if v is None]
+    if missing:
+        raise SourceError(shown, f"missing required column '{missing[0]}'", field=missing[0],
+                          expected="a LiteLLM_SpendLogs export (request_id, api_key, spend, startTime, ...)")
+    if "metadata" not in cols:
+        df = df.with_columns(pl.lit(None, pl.String).alias("metadata"))
+
+    def col(*names) -> pl.Expr:
+        found = pick(cols, *names)
+        return pl.col(found) if found else pl.lit(None, pl.String)
+
+    def first(*exprs) -> pl.Expr:
+        cleaned = [pl.when(e.str.strip_chars() == "").then(None).otherwise(e) for e in exprs]
+        return pl.coalesce(cleaned)
+
+    call = col("call_type").str.strip_chars().str.to_lowercase()
+    status = col("status").str.strip_chars().str.to_lowercase()
+    mapped = df.select(
+        "_row", "_reject", "_field", "_value",
+        pl.col(need["request_id"]).alias("request_id"),
+        pl.col(need["startTime"]).alias("ts"),
+        pl.col(need["api_key"]).alias("key_id"),
+        first(_meta("$.user_api_key_alias"), col("key_alias")).alias("key_name"),
+        first(col("organization_id"), _meta("$.user_api_key_org_id"), col("team_id"),
+              _meta("$.user_api_key_team_id")).alias("account_id"),
+        first(col("agent_id")).alias("agent_id"),
+        pl.when(call.is_in(list(VOICE_CALLS))).then(pl.lit("voice")).otherwise(pl.lit("llm")).alias("axis"),
+        col("custom_llm_provider").alias("provider"),
+        first(col("model"), col("model_group")).alias("model"),
+        col("prompt_tokens").alias("input_tokens"),
+        col("completion_tokens").alias("output_tokens"),
+        first(_meta("$.usage_object.prompt_tokens_details.cached_tokens"),
+              _meta("$.usage_object.cache_read_input_tokens"),
+              _meta("$.additional_usage_values.cache_read_input_tokens"),
+              _meta("$.additional_usage_values.prompt_tokens_details.cached_tokens")).alias("cached_input_tokens"),
+        first(_meta("$.usage_object.completion_tokens_details.reasoning_tokens"),
+              _meta("$.additional_usage_values.completion_tokens_details.reasoning_tokens")).alias("reasoning_tokens"),
+        pl.col(need["spend"]).alias("cost_cents"),
+        pl.when(status.is_in(["failure", "failed", "error"])).then(pl.lit("error"))
+        .when(status.is_null() | (status == "") | (status == "success")).then(pl.lit("success"))
+        .otherwise(status).alias("status"),
+    )
+    return Loaded("litellm", shown, stage(mapped, file=shown, source="litellm", cost_scale=100.0))
+
+
+def read_keys(path: Path, probe: Probe) -> Loaded:
+    df, shown = read_csv_strings(path)
+    cols = set(df.columns)
+    if pick(cols, "token") is None:
+        raise SourceError(shown, "missing required column 'token'", field="token",
+                          expected="a LiteLLM_VerificationToken export (token, key_alias, max_budget, ...)")
+
+    def col(*names) -> pl.Expr:
+        found = pick(cols, *names)
+        e = pl.col(found) if found else pl.lit(None, pl.String)
+        return pl.when(e.str.strip_chars() == "").then(None).otherwise(e)
+
+    mapped = df.select(
+        "_row",
+        col("token").alias("key_id"),
+        pl.coalesce(col("key_alias"), col("key_name")).alias("key_name"),
+        pl.coalesce(col("organization_id"), col("team_id")).alias("account_id"),
+        col("max_budget").alias("max_budget"),
+        col("agent_id").alias("agent_id"),
+        col("created_at").alias("created_at"),
+    )
+    keys = registry_from_strings(mapped, shown, cap_scale=100.0, cap_column="max_budget")
+    notes = []
+    spend_col = pick(cols, "spend")
+    if spend_col:
+        total = df[spend_col].cast(pl.Float64, strict=False).sum() * 100
+        notes.append(f"the key export's own spend column totals {total:,.6f} cents (a cross-check for the logs)")
+    durations = pick(cols, "budget_duration")
+    if durations:
+        other = df.filter(pl.col(durations).is_not_null() & ~pl.col(durations).str.strip_chars().is_in(
+            ["30d", "1mo", "1m", "monthly", ""])).height
+        if other:
+            notes.append(f"{other} key(s) have a budget period other than a month; their max_budget is used as a "
+                         "monthly cap")
+    return Loaded("litellm_keys", shown, keys=keys, notes=notes)
+
+
+FORMATS = (
+    Format("litellm_keys", "LiteLLM_VerificationToken export (virtual keys, max_budget)", ("csv",), sniff_keys,
+           read_keys),
+    Format("litellm", "LiteLLM_SpendLogs export (one row per request)", ("csv",), sniff_logs, read_logs),
+)
