@@ -1,0 +1,91 @@
+"""Anthropic admin cost report (``/v1/organizations/cost_report``).
+
+``{"data": [{"starting_at": "...Z", "ending_at": "...Z", "results": [{"amount": "123.45",
+"currency": "USD", "cost_type": "tokens|web_search|code_execution", "token_type": ...,
+"description": ..., "model": ..., "workspace_id": ...}]}], "has_more": ..., "next_page": ...}``
+
+``amount`` is a decimal string already in **cents** (``"123.45"`` is $1.2345): it is read as
+cents, not scaled. Web search and code execution are their own lines (model may be null).
+The workspace is the account (null = the default workspace). A cost line is not a request
+count, so ``requests`` is 0; rows are buckets (``request_id`` null, ``ts`` = ``starting_at``).
+A file may hold one report page, a JSON array of pages, or one page per line.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+
+from ..errors import SourceError, display_path
+from ._io import Probe, decode, read_bytes, records_frame
+from ._stage import stage
+from .base import Format, Loaded
+
+
+def _pages(doc) -> list:
+    return doc if isinstance(doc, list) else [doc]
+
+
+def _looks(page) -> bool:
+    if not isinstance(page, dict) or not isinstance(page.get("data"), list):
+        return False
+    data = page["data"]
+    return (not data and "has_more" in page) or (isinstance(data[0], dict) and "starting_at" in data[0])
+
+
+def sniff(probe: Probe) -> bool:
+    if probe.kind == "jsonl":
+        return _looks(probe.first or {})
+    pages = _pages(probe.doc())
+    return bool(pages) and _looks(pages[0])
+
+
+def read_document(doc, shown: str) -> Loaded:
+    records = []
+    for p, page in enumerate(_pages(doc)):
+        where = f"[{p}]" if isinstance(doc, list) else ""
+        if not isinstance(page, dict) or not isinstance(page.get("data"), list):
+            raise SourceError(shown, "a page has no 'data' list", field=f"{where}data",
+                              expected='an Anthropic cost report {"data": [{"starting_at", "results"}]}')
+        for b, bucket in enumerate(page["data"]):
+            path = f"{where}data[{b}]"
+            if not isinstance(bucket, dict) or "starting_at" not in bucket:
+                raise SourceError(shown, "a bucket has no starting_at", field=f"{path}.starting_at",
+                                  expected="an ISO-8601 time such as 2026-10-01T00:00:00Z")
+            results = bucket.get("results") or []
+            if not isinstance(results, list):
+                raise SourceError(shown, "results is not a list", field=f"{path}.results", expected="a list")
+            for res in results:
+                rec = {"_row": len(records) + 1, "ts": bucket["starting_at"], "provider": "anthropic",
+                       "model": res.get("model"), "account_id": res.get("workspace_id"), "requests": 0,
+                       "cost_cents": res.get("amount")}
+                currency = str(res.get("currency") or "USD").upper()
+                if currency != "USD":
+                    rec.update(_reject=f"currency {currency} is not USD", _field="currency", _value=currency)
+                if res.get("model") is None and res.get("cost_type") not in (None, "tokens"):
+                    rec["model"] = str(res.get("cost_type"))  # web_search / code_execution as their own line
+                records.append(rec)
+    frame = records_frame(records) if records else pl.DataFrame(
+        {"ts": pl.Series([], dtype=pl.String), "_row": pl.Series([], dtype=pl.Int64)})
+    return Loaded("anthropic", shown, stage(frame, file=shown, source="anthropic", cost_scale=1.0))
+
+
+def read(path: Path, probe: Probe) -> Loaded:
+    shown = display_path(path)
+    if probe.kind == "jsonl":
+        pages = []
+        for lineno, line in enumerate(decode(read_bytes(path), shown).splitlines(), start=1):
+            if line.strip():
+                try:
+                    pages.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise SourceError(shown, f"line {lineno} is not valid JSON ({exc.msg})", row=lineno,
+                                      expected="one report page per line (is the file truncated?)") from None
+        return read_document(pages, shown)
+    return read_document(probe.doc(), shown)
+
+
+FORMAT = Format("anthropic", "Anthropic admin cost report (amounts in cents)", ("json", "jsonl"), sniff, read,
+                read_document)

@@ -1,0 +1,131 @@
+"""OpenRouter exports: the activity (generation log) CSV and the daily activity API rows.
+
+The generation export's columns drift between versions (added, dropped, renamed, reordered),
+so every field is found through a list of aliases; only an id, a time and a cost column are
+required. Costs are US dollars; an empty cost cell is unpriced, never $0. Booleans are
+``true`` / ``false``. ``api_key_name`` is a label (not a secret) and names the key;
+``app_name`` is taken as the agent. Upstream provider names (``Google AI Studio``) are mapped
+to usagekit's provider names (``google``).
+
+The activity API rows (``date, model, model_permaslug, endpoint_id, provider_name, usage,
+byok_usage_inference, requests, prompt_tokens, completion_tokens, reasoning_tokens``; CSV or
+JSON Lines) are daily buckets: ``request_id`` null, ``requests`` from the row.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from ..errors import SourceError
+from ._io import Probe, read_csv_strings, read_jsonl_records
+from ._stage import stage
+from .base import Format, Loaded, pick
+
+ALIASES = {
+    "request_id": ("generation_id", "id", "generationid", "generation"),
+    "ts": ("created_at", "createdat", "created", "timestamp", "date"),
+    "cost_cents": ("cost_total", "total_cost", "cost", "usage", "cost_usd"),
+    "input_tokens": ("tokens_prompt", "native_tokens_prompt", "prompt_tokens", "tokens_input"),
+    "output_tokens": ("tokens_completion", "native_tokens_completion", "completion_tokens", "tokens_output"),
+    "reasoning_tokens": ("tokens_reasoning", "native_tokens_reasoning", "reasoning_tokens"),
+    "cached_input_tokens": ("tokens_cached", "native_tokens_cached", "cached_tokens", "tokens_cache_read"),
+    "model": ("model_permaslug", "model", "model_slug", "slug"),
+    "provider": ("provider_name", "provider"),
+    "key": ("api_key_name", "key_name", "api_key_label", "api_key"),
+    "app": ("app_name", "app", "origin"),
+    "finish": ("finish_reason_normalized", "finish_reason", "finish_reason_raw"),
+}
+PROVIDERS = {
+    "openai": "openai", "azure": "azure", "anthropic": "anthropic", "amazon bedrock": "bedrock",
+    "google": "google", "google ai studio": "google", "google vertex": "google", "vertex ai": "google",
+    "mistral": "mistral", "deepseek": "deepseek", "groq": "groq", "together": "together", "fireworks": "fireworks",
+    "xai": "xai", "x-ai": "xai", "cohere": "cohere", "perplexity": "perplexity", "cerebras": "cerebras",
+    "deepinfra": "deepinfra", "novita": "novita", "lambda": "lambda", "nebius": "nebius",
+}
+
+
+def _find(cols, field):
+    return pick(cols, *ALIASES[field])
+
+
+def sniff_generations(probe: Probe) -> bool:
+    c = probe.columns if probe.kind == "csv" else {k.lower() for k in (probe.first or {})}
+    has_id = bool(c & {"generation_id", "generationid"})
+    tokens = bool(c & {"tokens_prompt", "native_tokens_prompt"})
+    return (has_id or tokens) and bool(c & {"cost_total", "total_cost", "cost", "usage"}) and "ts" not in c
+
+
+def sniff_activity(probe: Probe) -> bool:
+    c = probe.columns if probe.kind == "csv" else {k.lower() for k in (probe.first or {})}
+    return {"date", "requests", "usage"} <= c and bool(c & {"model_permaslug", "model"}) and \
+        "generation_id" not in c
+
+
+def _provider(expr: pl.Expr) -> pl.Expr:
+    low = expr.str.strip_chars().str.to_lowercase()
+    return low.replace(PROVIDERS)
+
+
+def _read(path: Path, probe: Probe):
+    return read_csv_strings(path) if probe.kind == "csv" else read_jsonl_records(path)
+
+
+def read_generations(path: Path, probe: Probe) -> Loaded:
+    df, shown = _read(path, probe)
+    cols = set(df.columns)
+    found = {f: _find(cols, f) for f in ALIASES}
+    for f in ("request_id", "ts", "cost_cents"):
+        if found[f] is None:
+            raise SourceError(shown, f"no {f.replace('_', ' ')} column", field=ALIASES[f][0],
+                              expected=f"an OpenRouter activity export with one of: {', '.join(ALIASES[f])}")
+
+    def col(f) -> pl.Expr:
+        return pl.col(found[f]) if found[f] else pl.lit(None, pl.String)
+
+    finish = col("finish").str.to_lowercase()
+    mapped = df.select(
+        "_row", "_reject", "_field", "_value",
+        col("request_id").alias("request_id"), col("ts").alias("ts"), col("cost_cents").alias("cost_cents"),
+        col("input_tokens").alias("input_tokens"), col("output_tokens").alias("output_tokens"),
+        col("reasoning_tokens").alias("reasoning_tokens"), col("cached_input_tokens").alias("cached_input_tokens"),
+        col("model").alias("model"), _provider(col("provider")).alias("provider"),
+        col("key").alias("key_id"), col("key").alias("key_name"),
+        col("app").alias("agent_id"), col("app").alias("agent_name"),
+        pl.when(finish.str.contains("error")).then(pl.lit("error")).otherwise(pl.lit("success")).alias("status"),
+    )
+    notes = [f"column '{found['cost_cents']}' read as the cost (USD)"] if found["cost_cents"] != "cost_total" else []
+    return Loaded("openrouter", shown, stage(mapped, file=shown, source="openrouter", cost_scale=100.0), notes=notes)
+
+
+def read_activity(path: Path, probe: Probe) -> Loaded:
+    df, shown = _read(path, probe)
+    cols = set(df.columns)
+    for need in ("date", "usage"):
+        if pick(cols, need) is None:
+            raise SourceError(shown, f"missing required column '{need}'", field=need,
+                              expected="OpenRouter activity rows (date, model, usage, requests, ...)")
+
+    def col(*names) -> pl.Expr:
+        f = pick(cols, *names)
+        return pl.col(f) if f else pl.lit(None, pl.String)
+
+    mapped = df.select(
+        "_row", "_reject", "_field", "_value",
+        col("date").alias("ts"), col("usage").alias("cost_cents"), col("requests").alias("requests"),
+        col("prompt_tokens").alias("input_tokens"), col("completion_tokens").alias("output_tokens"),
+        col("reasoning_tokens").alias("reasoning_tokens"),
+        pl.coalesce(col("model_permaslug"), col("model")).alias("model"),
+        _provider(col("provider_name")).alias("provider"),
+    )
+    return Loaded("openrouter_activity", shown,
+                  stage(mapped, file=shown, source="openrouter_activity", cost_scale=100.0))
+
+
+FORMATS = (
+    Format("openrouter", "OpenRouter activity export (one row per generation)", ("csv", "jsonl"),
+           sniff_generations, read_generations),
+    Format("openrouter_activity", "OpenRouter activity API rows (daily per model)", ("csv", "jsonl"),
+           sniff_activity, read_activity),
+)
