@@ -176,8 +176,13 @@ def _assemble(usage_parts, key_parts, registry: pl.DataFrame, skipped, tz: str, 
     # bigger inputs stay lazy scans so a 100M-row month never has to fit in memory.
     scanned = sum(x.scan_bytes for x in usage_parts)
     in_memory = all(x.in_memory for x in usage_parts) or scanned <= MEMORY_BYTES
+    staged = _apply_registry(staged, registry)
     if in_memory:
         staged = staged.collect().lazy()  # parse text once; every query reuses the result
+    else:
+        # validate once: the checked, joined rows go to a temporary Parquet file that every
+        # later query scans, instead of re-running every check on every query
+        staged = _spill(staged)
 
     ok = pl.col("_reject").is_null()
     rid = pl.when(ok).then(pl.col("request_id"))
@@ -185,13 +190,9 @@ def _assemble(usage_parts, key_parts, registry: pl.DataFrame, skipped, tz: str, 
     c = staged.select(n=rid.count(), u=rid.drop_nulls().hash(7).n_unique()).collect()
     need_dedup = c["n"][0] != c["u"][0]
     dup = (rid.is_not_null() & ~rid.is_first_distinct()) if need_dedup else pl.lit(False)
-    marked = _apply_registry(staged.with_columns(dup.alias("_dup")), registry)
-    if in_memory:
-        marked = marked.collect().lazy()
-    else:
-        # validate once: the checked, joined rows go to a temporary Parquet file that every
-        # later query scans, instead of re-running every check on every query
-        marked = _spill(marked)
+    marked = staged.with_columns(dup.alias("_dup"))
+    if need_dedup:
+        marked = marked.collect().lazy() if in_memory else _spill(marked)
     good = ok & ~pl.col("_dup")
 
     stats = marked.group_by("_file", maintain_order=True).agg(
