@@ -216,3 +216,19 @@ def test_sum_of_many_sub_cent_costs_matches_the_exact_decimal_sum(engine):
     exact = sum(Decimal(float(c)) for c in costs)
     got = usagekit.load(df, engine=engine).filter(month=OCT).total()["cost_cents"]
     assert abs(Decimal(got) - exact) < Decimal("1e-9")
+
+
+def test_rollup_gives_the_same_numbers_on_far_fewer_rows(demo_dir):
+    usage = usagekit.load(demo_dir)
+    cube = usage.rollup()
+    a, b = usage.filter(month=OCT), cube.filter(month=OCT)
+    assert b.total()["rows"] < a.total()["rows"] / 5
+    assert b.total()["cost_cents"] == pytest.approx(a.total()["cost_cents"], abs=1e-6)
+    assert b.total()["requests"] == a.total()["requests"]
+    pd.testing.assert_frame_equal(a.daily("model").drop(columns="unpriced_rows"),
+                                  b.daily("model").drop(columns="unpriced_rows"), atol=1e-6)
+    ka = a.key_summary(as_of="2026-10-20T00:00:00Z")
+    kb = b.key_summary(as_of="2026-10-20T00:00:00Z")
+    pd.testing.assert_frame_equal(ka, kb, atol=1e-6)
+    assert b.filter(month=OCT, providers="anthropic").total()["cost_cents"] == pytest.approx(
+        a.filter(month=OCT, providers="anthropic").total()["cost_cents"], abs=1e-6)

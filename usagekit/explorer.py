@@ -30,7 +30,7 @@ class Explorer:
 
     State useful to tests and scripts: ``figure`` (the FigureWidget), ``cards`` (HTML),
     ``drill_summary`` and ``drill_rows`` (the frames shown after a click), ``current``
-    (the filtered :class:`Usage`).
+    (the filtered per-day buckets, see :meth:`Usage.rollup`) and ``requests`` (the filtered rows).
     """
 
     def __init__(self, usage: Usage, month: str | None = None, detect_anomalies: bool = True):
@@ -44,7 +44,9 @@ class Explorer:
         if detect_anomalies:
             from .anomalies import detect
             self.findings = detect(usage, month=month)
-        everything = usage.filter(month=month)
+        # charts and cards redraw from per-day buckets; the click drill-down reads the requests
+        self.cube = usage.rollup()
+        everything = self.cube.filter(month=month)
         providers = sorted(p for p in everything.breakdown("provider")["provider"] if p != "(none)")
         keys = everything.key_summary()
         self._key_labels = {
@@ -105,7 +107,8 @@ class Explorer:
             return
         self.busy.value = "<span>&#8987; updating...</span>"
         try:
-            self.current = self.usage.filter(**f)
+            self.current = self.cube.filter(**f)
+            self.requests = self.usage.filter(**f)
             daily = self.current.daily("model")
             summary = self.current.key_summary()
             fig = charts.daily_stacked(daily, by="model", tz=self.usage.tz)
@@ -168,8 +171,8 @@ class Explorer:
         self.busy.value = "<span>&#8987; loading requests...</span>"
         try:
             keys = self._filters()["keys"]
-            self.drill_summary = self.current.day_summary(day, key=keys, model=model)
-            self.drill_rows = self.current.day(day, key=keys, model=model, page_size=50)
+            self.drill_summary = self.requests.day_summary(day, key=keys, model=model)
+            self.drill_rows = self.requests.day(day, key=keys, model=model, page_size=50)
             n = int(self.drill_summary["requests"].sum()) if len(self.drill_summary) else 0
             cost = float(self.drill_summary["cost_cents"].sum()) if len(self.drill_summary) else 0.0
             what = esc(model) if model else "all models"

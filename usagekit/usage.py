@@ -21,7 +21,7 @@ from . import queries as q
 from .accounting import LoadReport
 from .errors import QueryError, UsagekitError
 from .money import invoice_cents
-from .schema import AXES, KEY_COLUMNS, USAGE_COLUMNS
+from .schema import AXES, KEY_COLUMNS, USAGE_COLUMNS, USAGE_DTYPES
 
 ENGINES = ("polars", "duckdb", "spark")
 
@@ -265,6 +265,34 @@ class Usage:
     def to_engine(self, engine) -> "Usage":
         """The same rows on another engine (``polars``, ``duckdb``, ``spark`` or a SparkSession)."""
         new = Usage(self._rows, self._registry, self.load_report, self._rejected, tz=self.tz, engine=engine)
+        return new._child(_reapply(new._base, self._scope), self._scope) if self._scope.start else new
+
+    def rollup(self) -> "Usage":
+        """The same usage pre-aggregated per day and dimension: one bucket row per (day, account,
+        key, agent, VM, axis, provider, model, state, status, priced?).
+
+        Every query gives the same numbers on it (totals, breakdowns, key summaries; not the
+        per-request ``day()`` log), on a table thousands of times smaller: the explorer
+        redraws from it. Days are bucketed in this usage's time zone.
+        """
+        dims = ["_day", "account_id", "key_id", "key_name", "agent_id", "agent_name", "plain_vm_id", "plain_vm_name",
+                "axis", "provider", "model", "state", "status"]
+        agg = q.to_pandas(self._base.with_columns(nw.col("cost_cents").is_null().alias("_unpriced")).group_by(
+            *dims, "_unpriced").agg(
+            *q.money_aggs(), *[nw.col(c).sum().alias(c) for c in ("requests", "input_tokens", "output_tokens",
+                                                                  "cached_input_tokens", "reasoning_tokens",
+                                                                  "characters", "hours")]))
+        agg = q.finish_money(agg)
+        frame = pl.from_pandas(agg)
+        zone = ZoneInfo(self.tz)
+        starts = {d: dt.datetime.combine(q.day_date(d), dt.time(), zone).astimezone(dt.timezone.utc)
+                  for d in frame["_day"].unique().to_list()}
+        frame = frame.with_columns(
+            pl.col("_day").replace_strict(starts, return_dtype=pl.Datetime("us", "UTC")).alias("ts"),
+            pl.when(pl.col("_unpriced")).then(None).otherwise(pl.col("cost_cents")).alias("cost_cents"),
+            pl.lit(None, pl.String).alias("request_id"), pl.lit("rollup").alias("source"))
+        rows = frame.select([pl.col(c).cast(t) for c, t in USAGE_DTYPES.items()]).lazy()
+        new = Usage(rows, self._registry, self.load_report, self._rejected, tz=self.tz, engine="polars")
         return new._child(_reapply(new._base, self._scope), self._scope) if self._scope.start else new
 
     def __len__(self) -> int:
