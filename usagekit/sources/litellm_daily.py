@@ -1,0 +1,64 @@
+"""LiteLLM daily spend roll-ups (``LiteLLM_DailyUserSpend``, ``...TeamSpend``, ``...OrganizationSpend``,
+``...EndUserSpend``, ``...AgentSpend``, ``...TagSpend``), exported as CSV.
+
+One shape for all: ``<entity>_id, date, api_key, model, model_group, custom_llm_provider,
+endpoint, prompt_tokens, completion_tokens, cache_read_input_tokens,
+cache_creation_input_tokens, spend, api_requests, successful_requests, failed_requests``.
+Rows are daily buckets (``request_id`` null, ``ts`` = the date at 00:00 UTC, ``requests`` =
+``api_requests``). The entity column gives the account (organisation or team) or the agent.
+LiteLLM's roll-ups are known to under-count in some versions: the request log is the truth and
+these are a cross-check, so a row's failed requests are kept in its count (and in a note), not
+split off with an invented cost.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from ..errors import SourceError
+from ._io import Probe, read_csv_strings
+from ._stage import stage
+from .base import Format, Loaded, pick
+
+
+def sniff(probe: Probe) -> bool:
+    c = probe.columns
+    return {"date", "api_key", "spend"} <= c and bool(c & {"api_requests", "successful_requests"})
+
+
+def read(path: Path, probe: Probe) -> Loaded:
+    df, shown = read_csv_strings(path)
+    cols = set(df.columns)
+    for need in ("date", "api_key", "spend"):
+        if pick(cols, need) is None:
+            raise SourceError(shown, f"missing required column '{need}'", field=need,
+                              expected="a LiteLLM daily spend export (date, api_key, model, spend, api_requests, ...)")
+
+    def col(*names) -> pl.Expr:
+        f = pick(cols, *names)
+        return pl.col(f) if f else pl.lit(None, pl.String)
+
+    mapped = df.select(
+        "_row", "_reject", "_field", "_value",
+        col("date").alias("ts"), col("api_key").alias("key_id"),
+        pl.coalesce(col("model"), col("model_group")).alias("model"), col("custom_llm_provider").alias("provider"),
+        col("prompt_tokens").alias("input_tokens"), col("completion_tokens").alias("output_tokens"),
+        col("cache_read_input_tokens").alias("cached_input_tokens"), col("spend").alias("cost_cents"),
+        pl.coalesce(col("api_requests"), col("successful_requests")).alias("requests"),
+        pl.coalesce(col("organization_id"), col("team_id")).alias("account_id"),
+        col("agent_id").alias("agent_id"),
+    )
+    notes = []
+    failed = pick(cols, "failed_requests")
+    if failed:
+        n = df[failed].cast(pl.Int64, strict=False).sum()
+        if n:
+            notes.append(f"{n:,} failed requests are included in the request counts (the roll-up gives no "
+                         "separate cost for them)")
+    return Loaded("litellm_daily", shown, stage(mapped, file=shown, source="litellm_daily", cost_scale=100.0),
+                  notes=notes)
+
+
+FORMAT = Format("litellm_daily", "LiteLLM daily spend roll-up export (per key, model and day)", ("csv",), sniff, read)
