@@ -130,10 +130,12 @@ def test_failed_run_keeps_the_previous_report_and_saves_the_failed_notebook(sour
     assert not list(good.html.parent.parent.glob(".run-*"))  # no temporary leftovers
 
 
-def test_rerun_is_idempotent_and_clears_a_failed_notebook(source, tmp_path):
-    a = publish(month="2026-10", source=source, out=tmp_path, progress=False)
+def test_rerun_is_idempotent_and_clears_a_failed_notebook(source, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a relative output directory, as `make report` passes it
+    a = publish(month="2026-10", source=source, out="reports", progress=False)
     (a.html.parent / "report.failed.ipynb").write_text("{}")
-    b = publish(month="2026-10", source=source, out=tmp_path, progress=False)
+    b = publish(month="2026-10", source=source, out="reports", progress=False)
+    assert b.summary["anomalies"] >= 3
     assert a.summary["total_cents"] == b.summary["total_cents"]
     assert sorted(p.name for p in b.html.parent.iterdir()) == ["report.html", "report.ipynb", "report.json"]
     strip = lambda t: re.sub(r"uk-[0-9a-f]{12}|20\d\d-\d\d-\d\dT\d\d:\d\d:\d\dZ|\d+\.\d+ s\b|generated[^<]*|"  # noqa: E731

@@ -133,7 +133,7 @@ def publish(month: str | None = None, source=None, keys=None, account_id: str | 
     started = time.monotonic()
     with _lock(out / month / f".{account_id or 'all'}.lock"):
         target.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".run-", dir=target.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=".run-", dir=target.parent)).resolve()
         try:
             executed = tmp / "report.ipynb"
             summary_path = tmp / "report.json"
