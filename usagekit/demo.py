@@ -641,7 +641,7 @@ def _strings(values: list[str | None], idx: np.ndarray) -> pa.Array:
 
 class _Tables:
     def __init__(self, world: _World):
-        w = self.w = world
+        self.w = world
         self.schema = schema.arrow_schema()
         self.providers = [m.provider for m in MODELS] + ["compute"]
         self.model_names = [m.name for m in MODELS]

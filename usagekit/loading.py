@@ -17,7 +17,7 @@ import polars as pl
 from . import sources
 from .accounting import FileReport, LoadReport
 from .errors import FormatError, SourceError, UsagekitError, display_path
-from .schema import KEY_COLUMNS, KEY_DTYPES, USAGE_COLUMNS, USAGE_DTYPES, empty_keys
+from .schema import KEY_COLUMNS, KEY_DTYPES, USAGE_COLUMNS, empty_keys
 from .sources._io import SUFFIXES
 from .sources._stage import rejected_value, stage
 from .usage import Usage

@@ -58,7 +58,6 @@ window.ukPlotly = window.ukPlotly || [];
 
 
 def _safe_json(obj) -> str:
-    from plotly.io import to_json
     text = obj if isinstance(obj, str) else json.dumps(obj)
     # no way out of the <script> element whatever the strings hold
     return text.replace("</", "<\\/").replace("<!--", "<\\!--")

@@ -274,3 +274,19 @@ def records_frame(records: list[dict]) -> pl.DataFrame:
     if "_row" not in data:
         data["_row"] = pl.Series("_row", range(1, len(records) + 1), dtype=pl.Int64)
     return pl.DataFrame(data)
+
+
+def read_pages(path: Path, probe: "Probe"):
+    """An API answer saved as one JSON document or as one page per line (JSON Lines)."""
+    shown = display_path(path)
+    if probe.kind != "jsonl":
+        return probe.doc()
+    pages = []
+    for lineno, line in enumerate(decode(read_bytes(path), shown).splitlines(), start=1):
+        if line.strip():
+            try:
+                pages.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise SourceError(shown, f"line {lineno} is not valid JSON ({exc.msg})", row=lineno,
+                                  expected="one API page per line (is the file truncated?)") from None
+    return pages

@@ -13,13 +13,12 @@ A file may hold one report page, a JSON array of pages, or one page per line.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import polars as pl
 
 from ..errors import SourceError, display_path
-from ._io import Probe, decode, read_bytes, records_frame
+from ._io import Probe, read_pages, records_frame
 from ._stage import stage
 from .base import Format, Loaded
 
@@ -73,18 +72,7 @@ def read_document(doc, shown: str) -> Loaded:
 
 
 def read(path: Path, probe: Probe) -> Loaded:
-    shown = display_path(path)
-    if probe.kind == "jsonl":
-        pages = []
-        for lineno, line in enumerate(decode(read_bytes(path), shown).splitlines(), start=1):
-            if line.strip():
-                try:
-                    pages.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise SourceError(shown, f"line {lineno} is not valid JSON ({exc.msg})", row=lineno,
-                                      expected="one report page per line (is the file truncated?)") from None
-        return read_document(pages, shown)
-    return read_document(probe.doc(), shown)
+    return read_document(read_pages(path, probe), display_path(path))
 
 
 FORMAT = Format("anthropic", "Anthropic admin cost report (amounts in cents)", ("json", "jsonl"), sniff, read,

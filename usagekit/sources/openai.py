@@ -19,13 +19,12 @@ once (from usage). Every row is a bucket: ``request_id`` is null, ``ts`` the buc
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
 import polars as pl
 
 from ..errors import SourceError, display_path
-from ._io import Probe, decode, read_bytes, records_frame
+from ._io import Probe, read_pages, records_frame
 from ._stage import stage
 from .base import Format, Loaded
 
@@ -122,18 +121,7 @@ def read_document(doc, shown: str) -> Loaded:
 
 
 def read(path: Path, probe: Probe) -> Loaded:
-    shown = display_path(path)
-    if probe.kind == "jsonl":
-        pages = []
-        for lineno, line in enumerate(decode(read_bytes(path), shown).splitlines(), start=1):
-            if line.strip():
-                try:
-                    pages.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise SourceError(shown, f"line {lineno} is not valid JSON ({exc.msg})", row=lineno,
-                                      expected="one API page per line (is the file truncated?)") from None
-        return read_document(pages, shown)
-    return read_document(probe.doc(), shown)
+    return read_document(read_pages(path, probe), display_path(path))
 
 
 FORMAT = Format("openai", "OpenAI admin costs / usage API pages", ("json", "jsonl"), sniff, read, read_document)
