@@ -172,7 +172,8 @@ def total(frame: nw.LazyFrame) -> dict:
 def per_key_day(frame: nw.LazyFrame) -> pd.DataFrame:
     """Spend per key per day (small: keys x days), for projections and detectors."""
     res = to_pandas(frame.filter(~nw.col("key_id").is_null()).group_by("key_id", "_day").agg(
-        *money_aggs(), nw.col("requests").sum().alias("requests")))
+        *money_aggs(), nw.col("requests").sum().alias("requests"), nw.col("key_name").max().alias("key_name"),
+        nw.col("account_id").max().alias("account_id")))
     return _ints(finish_money(res), ["requests"])
 
 

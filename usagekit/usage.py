@@ -347,9 +347,10 @@ class Usage:
         spend are listed with zero.
         """
         start_day, end_day = self._range()
-        per = q.per_key_day(self._frame)
-        names = q.to_pandas(self._frame.filter(~nw.col("key_id").is_null()).group_by("key_id").agg(
-            nw.col("key_name").max().alias("key_name_data"), nw.col("account_id").max().alias("account_id_data")))
+        per = q.per_key_day(self._frame)  # one scan: spend, requests and names per key and day
+        names = per.groupby("key_id", as_index=False).agg(key_name_data=("key_name", "max"),
+                                                          account_id_data=("account_id", "max"))
+        per = per.drop(columns=["key_name", "account_id"])
         reg = _scoped_registry(self.keys, self._scope, seen=set(names["key_id"]))
         spend = per.groupby("key_id").agg(spend_cents=("cost_cents", "sum"), requests=("requests", "sum"))
         ids = sorted(set(reg["key_id"]) | set(spend.index) | set(names["key_id"]))
