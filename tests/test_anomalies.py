@@ -173,3 +173,11 @@ def test_unpriced_usage_is_reported_as_info():
     found = detect(load(rows), month="2026-10", as_of="2026-11-01")
     assert found["kind"].tolist() == ["unpriced"] and found.iloc[0].severity == "info"
     assert "new-model" in found.iloc[0].explanation
+
+
+def test_the_planted_anomalies_of_the_demo_month_are_all_found(demo_dir):
+    import json
+    labels = json.loads((demo_dir / "labels.json").read_text())["anomalies"]
+    found = detect(usagekit.load(demo_dir), month="2026-10", as_of="2026-11-01T00:00:00Z")
+    alerts = {(r.kind, r.key_id, r.day.isoformat()) for r in found.itertuples() if r.severity != "info"}
+    assert alerts == {(a["kind"], a["key_id"], a["day"]) for a in labels}

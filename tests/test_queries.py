@@ -232,3 +232,22 @@ def test_rollup_gives_the_same_numbers_on_far_fewer_rows(demo_dir):
     pd.testing.assert_frame_equal(ka, kb, atol=1e-6)
     assert b.filter(month=OCT, providers="anthropic").total()["cost_cents"] == pytest.approx(
         a.filter(month=OCT, providers="anthropic").total()["cost_cents"], abs=1e-6)
+
+
+def test_api_usage_on_the_demo_month_matches_sums_computed_by_hand(demo_dir, engine):
+    raw = pd.concat(pd.read_parquet(p) for p in sorted((demo_dir / "usage").glob("2026-10-*.parquet")))
+    resp = usagekit.load(demo_dir, engine=engine).api_usage(month=OCT, admin=True)
+    for axis in ("llm", "voice", "compute"):
+        part = raw[raw.axis == axis]
+        assert resp[axis]["totalCents"] == pytest.approx(part["cost_cents"].sum(), abs=1e-6)
+        by_day = part.groupby(part.ts.dt.date)["cost_cents"].sum()
+        for entry in resp[axis]["daily"]:
+            want = by_day.get(dt.date.fromisoformat(entry["date"]), 0.0)
+            assert entry["totalCents"] == pytest.approx(want, abs=1e-6)
+    assert resp["voice"]["totalCharacters"] == int(raw.loc[raw.axis == "voice", "characters"].sum())
+    vm = raw[raw.plain_vm_id.notna()]
+    got = {v["plainVmId"]: v["costCents"] for v in resp["compute"]["plainVms"]}
+    for vid, cents in vm.groupby("plain_vm_id")["cost_cents"].sum().items():
+        assert got[vid] == pytest.approx(cents, abs=1e-6)
+    back = usagekit.load(resp).filter(month=OCT).total()["cost_cents"]
+    assert back == pytest.approx(raw["cost_cents"].sum(), abs=1e-6)
