@@ -197,3 +197,20 @@ def test_key_registry_bad_cap_names_row_and_field(tmp_path):
 def test_unknown_time_zone_is_refused():
     with pytest.raises(usagekit.UsagekitError, match="unknown time zone 'Mars/Olympus'"):
         usagekit.load(DATA / "usage.csv", tz="Mars/Olympus")
+
+
+@pytest.mark.parametrize("text, want, naive", [
+    ("2026-10-03 14:22:05.123+00", "2026-10-03T14:22:05.123Z", False),  # PostgreSQL timestamptz
+    ("2026-10-03 14:22:05+05:30", "2026-10-03T08:52:05Z", False),
+    ("2026-10-03T14:22:05-0700", "2026-10-03T21:22:05Z", False),
+    ("2026-10-03 14:22:05 UTC", "2026-10-03T14:22:05Z", False),
+    ("2026-10-03T14:22:05Z", "2026-10-03T14:22:05Z", False),
+    ("2026-10-03 14:22:05.123456789", "2026-10-03T14:22:05.123456Z", True),
+    ("2026-10-03", "2026-10-03T00:00:00Z", True),
+])
+def test_timestamp_spellings_become_utc(tmp_path, text, want, naive):
+    src = tmp_path / "u.csv"
+    src.write_text(f"ts,request_id,cost_cents\n{text},r1,1\n")
+    usage = usagekit.load(src)
+    assert usage.to_pandas()["ts"].iloc[0] == pd.Timestamp(want)
+    assert usage.load_report.naive_ts == int(naive)

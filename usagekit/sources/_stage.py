@@ -27,7 +27,8 @@ BOOKKEEPING = ("_file", "_row", "_reject", "_field", "_value", "_naive")
 #: fields that are checked, so a rejected row may name one of them
 CHECKED = ("ts", "cost_cents", *INT_COLUMNS, "hours", "axis", "status", "state")
 
-_OFFSET = r"(Z|z|[+-]\d{2}:?\d{2})$"
+_TIME = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
+_OFFSET = _TIME + r"\s*(?:Z|z|UTC|[+-]\d{2}(?::?\d{2})?)$"
 _STATUS_MAP = {
     "success": "success", "succeeded": "success", "ok": "success", "completed": "success",
     "true": "success", "200": "success",
@@ -45,7 +46,9 @@ def parse_timestamps(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     """
     s = raw.str.strip_chars()
     has_offset = s.str.contains(_OFFSET)
-    norm = s.str.replace(r"^(\d{4}-\d{2}-\d{2})[ T]", "${1}T").str.replace(r"[Zz]$", "+00:00")
+    # PostgreSQL writes "+00" and "+05:30"; some tools write "Z" or " UTC"
+    norm = (s.str.replace(r"^(\d{4}-\d{2}-\d{2})[ T]", "${1}T").str.replace(r"\s*(UTC|[Zz])$", "+00:00")
+            .str.replace("(" + _TIME + r")([+-]\d{2})$", "${1}${2}:00"))
     with_offset = pl.coalesce(
         norm.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_unit="us", time_zone="UTC"),
         norm.str.to_datetime("%Y-%m-%dT%H:%M%z", strict=False, time_unit="us", time_zone="UTC"),
