@@ -91,3 +91,22 @@ def test_missing_column_bad_timestamp_negative_cost_and_duplicates(tmp_path):
     rej = usage.rejected.set_index("reason")
     assert rej.loc["unparseable timestamp", "value"] == "03/10/2026 2pm"
     assert rej.loc["negative cost", "field"] == "cost_cents"
+
+
+def test_spend_logs_as_json_lines_with_metadata_objects(tmp_path):
+    rows = pl.read_csv(LOGS, infer_schema=False).to_dicts()
+    import json
+    lines = []
+    for r in rows:
+        meta = r.pop("metadata")
+        try:
+            r["metadata"] = json.loads(meta)  # an object, as a JSON export writes it
+        except (TypeError, ValueError):
+            r["metadata"] = meta
+        lines.append(json.dumps(r))
+    (tmp_path / "spend_logs.jsonl").write_text("\n".join(lines) + "\n")
+    assert detect(tmp_path / "spend_logs.jsonl")[0].name == "litellm"
+    a = usagekit.load(LOGS).to_pandas().set_index("request_id")
+    b = usagekit.load(tmp_path / "spend_logs.jsonl").to_pandas().set_index("request_id")
+    assert b.loc["chatcmpl-9f1a02", "cached_input_tokens"] == 2048 and b.loc["chatcmpl-9f1a02", "key_name"] == "support-bot"
+    assert b["cost_cents"].sum() == pytest.approx(a["cost_cents"].sum())

@@ -57,10 +57,14 @@ def read_document(doc, shown: str) -> Loaded:
             if not isinstance(results, list):
                 raise SourceError(shown, "results is not a list", field=f"{path}.results", expected="a list")
             for res in results:
+                amount = res.get("amount")
+                currency = res.get("currency")
+                if isinstance(amount, dict):  # tolerate {"value": "123.45", "currency": "USD"}
+                    amount, currency = amount.get("value"), amount.get("currency", currency)
                 rec = {"_row": len(records) + 1, "ts": bucket["starting_at"], "provider": "anthropic",
                        "model": res.get("model"), "account_id": res.get("workspace_id"), "requests": 0,
-                       "cost_cents": res.get("amount")}
-                currency = str(res.get("currency") or "USD").upper()
+                       "cost_cents": amount}
+                currency = str(currency or "USD").upper()
                 if currency != "USD":
                     rec.update(_reject=f"currency {currency} is not USD", _field="currency", _value=currency)
                 if res.get("model") is None and res.get("cost_type") not in (None, "tokens"):

@@ -1,6 +1,6 @@
 """LiteLLM proxy exports: the per-request spend log and the virtual key table.
 
-``LiteLLM_SpendLogs`` (CSV, gzip allowed): one row per request. ``spend`` is US dollars;
+``LiteLLM_SpendLogs`` (CSV or JSON Lines, gzip allowed): one row per request. ``spend`` is US dollars;
 ``api_key`` is the SHA-256 hash of the virtual key (never the secret) and becomes ``key_id``;
 ``"startTime"`` is UTC; ``call_type`` ``aspeech`` / ``atranscription`` (and their sync forms)
 are the voice axis. Provider cache tokens come from the ``metadata`` JSON (``usage_object``
@@ -20,7 +20,7 @@ from pathlib import Path
 import polars as pl
 
 from ..errors import SourceError
-from ._io import Probe, read_csv_strings
+from ._io import Probe, read_csv_strings, read_jsonl_records
 from ._stage import stage
 from .base import Format, Loaded, pick
 from .keys import registry_from_strings
@@ -29,7 +29,13 @@ VOICE_CALLS = ("aspeech", "speech", "atranscription", "transcription")
 
 
 def _cols(probe: Probe) -> set[str]:
+    if probe.kind == "jsonl":
+        return {k.lower() for k in (probe.first or {})}
     return probe.columns
+
+
+def _read(path: Path, probe: Probe):
+    return read_csv_strings(path) if probe.kind == "csv" else read_jsonl_records(path)
 
 
 def sniff_logs(probe: Probe) -> bool:
@@ -47,7 +53,7 @@ def _meta(path: str) -> pl.Expr:
 
 
 def read_logs(path: Path, probe: Probe) -> Loaded:
-    df, shown = read_csv_strings(path)
+    df, shown = _read(path, probe)
     cols = set(df.columns)
     need = {"request_id": pick(cols, "request_id"), "startTime": pick(cols, "startTime", "start_time"),
             "spend": pick(cols, "spend"), "api_key": pick(cols, "api_key")}
@@ -97,7 +103,7 @@ def read_logs(path: Path, probe: Probe) -> Loaded:
 
 
 def read_keys(path: Path, probe: Probe) -> Loaded:
-    df, shown = read_csv_strings(path)
+    df, shown = _read(path, probe)
     cols = set(df.columns)
     if pick(cols, "token") is None:
         raise SourceError(shown, "missing required column 'token'", field="token",
@@ -134,7 +140,7 @@ def read_keys(path: Path, probe: Probe) -> Loaded:
 
 
 FORMATS = (
-    Format("litellm_keys", "LiteLLM_VerificationToken export (virtual keys, max_budget)", ("csv",), sniff_keys,
-           read_keys),
-    Format("litellm", "LiteLLM_SpendLogs export (one row per request)", ("csv",), sniff_logs, read_logs),
+    Format("litellm_keys", "LiteLLM_VerificationToken export (virtual keys, max_budget)", ("csv", "jsonl"),
+           sniff_keys, read_keys),
+    Format("litellm", "LiteLLM_SpendLogs export (one row per request)", ("csv", "jsonl"), sniff_logs, read_logs),
 )
