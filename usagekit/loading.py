@@ -257,15 +257,30 @@ def _spill(frame: pl.LazyFrame) -> pl.LazyFrame:
 def _apply_registry(rows: pl.LazyFrame, registry: pl.DataFrame) -> pl.LazyFrame:
     """Fill key names, accounts and agents from the registry (registry names win: they are current).
 
-    A per-row dictionary lookup rather than a join: it keeps row order and streams.
+    Up to a few hundred keys this is a when-chain per column, which keeps row order and lets
+    polars stream (``replace`` and order-keeping joins do not); bigger registries join.
     """
     if registry.is_empty():
         return rows
+    if registry.height > 300:
+        reg = registry.lazy().select("key_id", pl.col("key_name").alias("_k_name"),
+                                     pl.col("account_id").alias("_k_account"), pl.col("agent_id").alias("_k_agent"))
+        return (rows.join(reg, on="key_id", how="left", maintain_order="left")
+                .with_columns(pl.coalesce("_k_name", "key_name").alias("key_name"),
+                              pl.coalesce("account_id", "_k_account").alias("account_id"),
+                              pl.coalesce("agent_id", "_k_agent").alias("agent_id"))
+                .drop("_k_name", "_k_account", "_k_agent"))
 
     def lookup(col: str) -> pl.Expr:
         pairs = registry.filter(pl.col(col).is_not_null()).select("key_id", col)
         mapping = dict(zip(pairs["key_id"].to_list(), pairs[col].to_list()))
-        return pl.col("key_id").replace_strict(mapping, default=None, return_dtype=pl.String)
+        if not mapping:
+            return pl.lit(None, pl.String)
+        chain = None
+        for key, value in mapping.items():
+            cond = pl.col("key_id") == key
+            chain = pl.when(cond).then(pl.lit(value)) if chain is None else chain.when(cond).then(pl.lit(value))
+        return chain.otherwise(pl.lit(None, pl.String))
 
     return rows.with_columns(pl.coalesce(lookup("key_name"), "key_name").alias("key_name"),
                              pl.coalesce("account_id", lookup("account_id")).alias("account_id"),

@@ -62,6 +62,19 @@ def parse_timestamps(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     return ts, (~has_offset & naive.is_not_null())
 
 
+def _map_words(expr: pl.Expr, mapping: dict) -> pl.Expr:
+    """``mapping[value]`` or null, as a when-chain: ``replace`` / ``replace_strict`` stop polars
+    from streaming (measured: 3.7 GB instead of 0.8 GB sinking 10M rows)."""
+    targets: dict[str, list[str]] = {}
+    for word, target in mapping.items():
+        targets.setdefault(target, []).append(word)
+    chain = None
+    for target, words in targets.items():
+        cond = expr.is_in(words)
+        chain = pl.when(cond).then(pl.lit(target)) if chain is None else chain.when(cond).then(pl.lit(target))
+    return chain.otherwise(pl.lit(None, pl.String))
+
+
 def _number(raw: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     if dtype == pl.String:
         return raw.str.strip_chars().str.replace_all(",", "").cast(pl.Float64, strict=False)
@@ -166,7 +179,7 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str,
 
     if "status" in have:
         st_raw = clean("status").str.to_lowercase()
-        st = st_raw.replace_strict(_STATUS_MAP, default=None, return_dtype=pl.String)
+        st = _map_words(st_raw, _STATUS_MAP)
         checks.append((st_raw.is_not_null() & (st_raw != "") & st.is_null(), "status",
                        "unknown status (expected success or error)"))
         out["status"] = pl.coalesce(st, pl.lit("success"))

@@ -64,8 +64,9 @@ def sniff_activity(probe: Probe) -> bool:
 
 
 def _provider(expr: pl.Expr) -> pl.Expr:
+    from ._stage import _map_words
     low = expr.str.strip_chars().str.to_lowercase()
-    return low.replace(PROVIDERS)
+    return pl.coalesce(_map_words(low, PROVIDERS), low)
 
 
 def _read(path: Path, probe: Probe):
