@@ -214,3 +214,20 @@ def test_timestamp_spellings_become_utc(tmp_path, text, want, naive):
     usage = usagekit.load(src)
     assert usage.to_pandas()["ts"].iloc[0] == pd.Timestamp(want)
     assert usage.load_report.naive_ts == int(naive)
+
+
+def test_big_inputs_dedupe_in_file_then_row_order(tmp_path, monkeypatch):
+    import usagekit.loading as load_mod
+    monkeypatch.setattr(load_mod, "MEMORY_BYTES", 0)  # the lazy, spilled path
+    base = usagekit.load(DATA / "usage.csv").lazy.collect()
+    base.write_parquet(tmp_path / "a.parquet")
+    base.head(3).with_columns(pl.col("cost_cents") * 2).write_parquet(tmp_path / "b.parquet")
+    keys = tmp_path / "keys.csv"
+    shutil.copy(DATA / "keys.csv", keys)
+    usage = usagekit.load([tmp_path / "a.parquet", tmp_path / "b.parquet"], keys=keys)
+    by_file = {Path(f.file).name: f for f in usage.load_report.files if f.read}
+    assert (by_file["a.parquet"].duplicates, by_file["b.parquet"].duplicates) == (0, 3)
+    assert [Path(f.file).name for f in usage.load_report.files][:2] == ["a.parquet", "b.parquet"]
+    assert usage.filter(month="2026-10").total()["cost_cents"] == pytest.approx(CSV_TOTAL_CENTS)
+    assert usage.rejected["row"].tolist() == [1, 2, 3]
+    assert set(usage.to_pandas()["key_name"].dropna()) >= {"support-bot-prod", "batch-summariser"}
