@@ -110,3 +110,52 @@ def test_spend_logs_as_json_lines_with_metadata_objects(tmp_path):
     b = usagekit.load(tmp_path / "spend_logs.jsonl").to_pandas().set_index("request_id")
     assert b.loc["chatcmpl-9f1a02", "cached_input_tokens"] == 2048 and b.loc["chatcmpl-9f1a02", "key_name"] == "support-bot"
     assert b["cost_cents"].sum() == pytest.approx(a["cost_cents"].sum())
+
+
+# -- a psql \copy export: '+00' offsets, cache tokens in additional_usage_values, every call type
+PSQL = DATA / "spend_logs_psql.csv"
+
+
+def test_psql_export_times_and_call_types():
+    df = usagekit.load(PSQL).to_pandas().set_index("request_id")
+    assert df.loc["chatcmpl-pg01", "ts"] == pd.Timestamp("2026-10-01T12:00:00.123Z")
+    assert df.loc["chatcmpl-pg01", "cost_cents"] == pytest.approx(0.28125)
+    assert df.loc["atr-pg02", "axis"] == "voice" and df.loc["spch-pg06", "axis"] == "voice"
+    assert df.loc["emb-pg03", "axis"] == "llm" and df.loc["pt-pg04", "status"] == "error"
+    assert df.loc["chatcmpl-pg01", "key_name"] == "pg-bot" and df.loc["chatcmpl-pg01", "account_id"] == "team_a"
+
+
+def test_cache_read_tokens_found_wherever_the_metadata_puts_them():
+    df = usagekit.load(PSQL).to_pandas().set_index("request_id")
+    # usage_object says 0 cached, additional_usage_values says 1200 read from the provider cache
+    assert df.loc["chatcmpl-pg01", "cached_input_tokens"] == 1200
+
+
+def test_zero_spend_on_a_successful_request_with_tokens_is_unpriced_not_free():
+    usage = usagekit.load(PSQL)
+    df = usage.to_pandas().set_index("request_id")
+    assert pd.isna(df.loc["emb-pg03", "cost_cents"])  # 512 tokens, spend 0.0: no price known to LiteLLM
+    assert df.loc["pt-pg04", "cost_cents"] == 0  # a failure really costs nothing
+    assert df.loc["chatcmpl-pg05", "cost_cents"] == 0  # LiteLLM's own response cache: free
+    assert usage.load_report.unpriced == 1
+    assert any("spend 0" in n for n in usage.load_report.files[0].notes)
+
+
+def test_an_unhashed_secret_in_api_key_is_hashed_like_litellm_does():
+    import hashlib
+    df = usagekit.load(PSQL).to_pandas().set_index("request_id")
+    key = df.loc["spch-pg06", "key_id"]
+    assert key == hashlib.sha256(b"sk-live-UnHashedSecret123").hexdigest()
+    assert "sk-live" not in df.to_csv()
+
+
+def test_psql_key_export_budgets_blocked_and_periods():
+    loaded = usagekit.sources.read(DATA / "verification_tokens_psql.csv")
+    assert loaded.format == "litellm_keys"
+    keys = loaded.keys.to_pandas().set_index("key_name")
+    assert keys.loc["pg-bot", "spend_cap_cents"] == 2550 and keys.loc["pg-bot", "account_id"] == "team_a"
+    assert pd.isna(keys.loc["sk-...x9Qa", "spend_cap_cents"])  # null max_budget: no cap
+    assert keys.loc["pg-bot", "created_at"] == pd.Timestamp("2026-09-01T08:00:00.5Z")
+    notes = " ".join(loaded.notes)
+    assert "1 key(s) are blocked" in notes
+    assert "1 key(s) have a budget period other than a month" in notes  # the uncapped 7d key is not counted

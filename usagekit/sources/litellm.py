@@ -1,8 +1,9 @@
 """LiteLLM proxy exports: the per-request spend log and the virtual key table.
 
 ``LiteLLM_SpendLogs`` (CSV or JSON Lines, gzip allowed): one row per request. ``spend`` is US dollars;
-``api_key`` is the SHA-256 hash of the virtual key (never the secret) and becomes ``key_id``;
-``"startTime"`` is UTC; ``call_type`` ``aspeech`` / ``atranscription`` (and their sync forms)
+``api_key`` is the SHA-256 hash of the virtual key and becomes ``key_id`` (a raw ``sk-`` secret
+found there is hashed the same way, never kept); ``"startTime"`` is UTC; a successful request
+with tokens but ``spend`` 0 (LiteLLM had no price) is unpriced, not free; ``call_type`` ``aspeech`` / ``atranscription`` (and their sync forms)
 are the voice axis. Provider cache tokens come from the ``metadata`` JSON (``usage_object``
 or ``additional_usage_values``); ``cache_hit`` is LiteLLM's own response cache and is not
 read as provider caching. The key alias, team and organisation also come from ``metadata``
@@ -26,6 +27,11 @@ from .base import Format, Loaded, pick
 from .keys import registry_from_strings
 
 VOICE_CALLS = ("aspeech", "speech", "atranscription", "transcription")
+#: metadata paths where LiteLLM versions put provider cache-read tokens (the largest found wins:
+#: ``usage_object.prompt_tokens_details.cached_tokens`` can say 0 beside a real cache read)
+CACHE_READ_PATHS = ("$.usage_object.prompt_tokens_details.cached_tokens", "$.usage_object.cache_read_input_tokens",
+                    "$.additional_usage_values.cache_read_input_tokens",
+                    "$.additional_usage_values.prompt_tokens_details.cached_tokens")
 
 
 def _cols(probe: Probe) -> set[str]:
@@ -52,6 +58,22 @@ def _meta(path: str) -> pl.Expr:
     return pl.col("metadata").str.json_path_match(path)
 
 
+def hash_secrets(df: pl.DataFrame, column: str) -> pl.DataFrame:
+    """Replace a raw ``sk-...`` key (not masked) by its SHA-256 hex, as LiteLLM stores it: a secret
+    must never become a key id."""
+    raw = df[column].str.strip_chars()
+    secret = raw.str.starts_with("sk-") & ~raw.str.contains("...", literal=True)
+    if not secret.any():
+        return df
+    import hashlib
+    hashed = {v: hashlib.sha256(v.encode()).hexdigest() for v in raw.filter(secret).unique().to_list()}
+    return df.with_columns(pl.when(secret).then(raw.replace(hashed)).otherwise(pl.col(column)).alias(column))
+
+
+def _number(e: pl.Expr) -> pl.Expr:
+    return e.str.strip_chars().cast(pl.Float64, strict=False)
+
+
 def read_logs(path: Path, probe: Probe) -> Loaded:
     df, shown = _read(path, probe)
     cols = set(df.columns)
@@ -63,6 +85,7 @@ def read_logs(path: Path, probe: Probe) -> Loaded:
                           expected="a LiteLLM_SpendLogs export (request_id, api_key, spend, startTime, ...)")
     if "metadata" not in cols:
         df = df.with_columns(pl.lit(None, pl.String).alias("metadata"))
+    df = hash_secrets(df, need["api_key"])
 
     def col(*names) -> pl.Expr:
         found = pick(cols, *names)
@@ -72,8 +95,17 @@ def read_logs(path: Path, probe: Probe) -> Loaded:
         cleaned = [pl.when(e.str.strip_chars() == "").then(None).otherwise(e) for e in exprs]
         return pl.coalesce(cleaned)
 
-    call = col("call_type").str.strip_chars().str.to_lowercase()
+    call = col("call_type").str.strip_chars().str.to_lowercase().str.replace(r"^calltypes\.", "")
     status = col("status").str.strip_chars().str.to_lowercase()
+    # LiteLLM writes spend 0.0 when it has no price for the model: a successful request with
+    # tokens, not served from LiteLLM's own response cache, is unpriced, not free
+    tokens = pl.max_horizontal(_number(col("total_tokens")), _number(col("prompt_tokens")),
+                               _number(col("completion_tokens")))
+    unpriced = ((_number(pl.col(need["spend"])) == 0) & (tokens > 0)
+                & ~status.is_in(["failure", "failed", "error"]).fill_null(False)
+                & ~col("cache_hit").str.strip_chars().str.to_lowercase().is_in(["true", "t", "1"]).fill_null(False)
+                ).fill_null(False)
+    cached = pl.max_horizontal(*[_number(_meta(p)) for p in CACHE_READ_PATHS])
     mapped = df.select(
         "_row", "_reject", "_field", "_value",
         pl.col(need["request_id"]).alias("request_id"),
@@ -88,18 +120,20 @@ def read_logs(path: Path, probe: Probe) -> Loaded:
         first(col("model"), col("model_group")).alias("model"),
         col("prompt_tokens").alias("input_tokens"),
         col("completion_tokens").alias("output_tokens"),
-        first(_meta("$.usage_object.prompt_tokens_details.cached_tokens"),
-              _meta("$.usage_object.cache_read_input_tokens"),
-              _meta("$.additional_usage_values.cache_read_input_tokens"),
-              _meta("$.additional_usage_values.prompt_tokens_details.cached_tokens")).alias("cached_input_tokens"),
+        cached.cast(pl.String).alias("cached_input_tokens"),
         first(_meta("$.usage_object.completion_tokens_details.reasoning_tokens"),
               _meta("$.additional_usage_values.completion_tokens_details.reasoning_tokens")).alias("reasoning_tokens"),
-        pl.col(need["spend"]).alias("cost_cents"),
+        pl.when(unpriced).then(None).otherwise(pl.col(need["spend"])).alias("cost_cents"),
         pl.when(status.is_in(["failure", "failed", "error"])).then(pl.lit("error"))
         .when(status.is_null() | (status == "") | (status == "success")).then(pl.lit("success"))
         .otherwise(status).alias("status"),
     )
-    return Loaded("litellm", shown, stage(mapped, file=shown, source="litellm", cost_scale=100.0))
+    notes = []
+    n_unpriced = df.select(unpriced.sum()).item()
+    if n_unpriced:
+        notes.append(f"{n_unpriced:,} successful request(s) with tokens but spend 0 read as unpriced "
+                     "(LiteLLM had no price for the model)")
+    return Loaded("litellm", shown, stage(mapped, file=shown, source="litellm", cost_scale=100.0), notes=notes)
 
 
 def read_keys(path: Path, probe: Probe) -> Loaded:
@@ -108,6 +142,7 @@ def read_keys(path: Path, probe: Probe) -> Loaded:
     if pick(cols, "token") is None:
         raise SourceError(shown, "missing required column 'token'", field="token",
                           expected="a LiteLLM_VerificationToken export (token, key_alias, max_budget, ...)")
+    df = hash_secrets(df, pick(cols, "token"))
 
     def col(*names) -> pl.Expr:
         found = pick(cols, *names)
@@ -129,13 +164,19 @@ def read_keys(path: Path, probe: Probe) -> Loaded:
     if spend_col:
         total = df[spend_col].cast(pl.Float64, strict=False).sum() * 100
         notes.append(f"the key export's own spend column totals {total:,.6f} cents (a cross-check for the logs)")
-    durations = pick(cols, "budget_duration")
-    if durations:
-        other = df.filter(pl.col(durations).is_not_null() & ~pl.col(durations).str.strip_chars().is_in(
+    durations, budget = pick(cols, "budget_duration"), pick(cols, "max_budget")
+    if durations and budget:
+        capped = pl.col(budget).str.strip_chars().cast(pl.Float64, strict=False).is_not_null()
+        other = df.filter(capped & pl.col(durations).is_not_null() & ~pl.col(durations).str.strip_chars().is_in(
             ["30d", "1mo", "1m", "monthly", ""])).height
         if other:
             notes.append(f"{other} key(s) have a budget period other than a month; their max_budget is used as a "
                          "monthly cap")
+    blocked = pick(cols, "blocked")
+    if blocked:
+        n = df.filter(pl.col(blocked).str.strip_chars().str.to_lowercase().is_in(["true", "t", "1"])).height
+        if n:
+            notes.append(f"{n} key(s) are blocked in LiteLLM (their usage, if any, is still counted)")
     return Loaded("litellm_keys", shown, keys=keys, notes=notes)
 
 
