@@ -45,3 +45,29 @@ def test_focus_without_a_cost_column_is_a_clear_error(tmp_path):
     bad.write_text("ChargePeriodStart,ServiceName,ListCost\n2026-10-01T00:00:00Z,gpt-4o,1\n")
     with pytest.raises(SourceError, match="BilledCost"):
         usagekit.load(bad, format="focus")
+
+
+def test_every_litellm_rollup_entity_variant_is_detected():
+    from usagekit.sources import detect
+    base = "date,api_key,model,model_group,custom_llm_provider,endpoint,prompt_tokens,completion_tokens," \
+           "cache_read_input_tokens,cache_creation_input_tokens,spend,api_requests,successful_requests,failed_requests"
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        for entity in ("user_id", "team_id", "organization_id", "end_user_id", "agent_id", "tag"):
+            p = Path(tmp) / f"{entity}.csv"
+            p.write_text(f"id,{entity},{base}\nx,e1,2026-10-01,abc,m,m,openai,/chat/completions,1,1,0,0,1e-05,1,1,0\n")
+            assert detect(p)[0].name == "litellm_daily", entity
+
+
+def test_litellm_tag_rollup_says_multi_tag_requests_count_once_per_tag():
+    usage = usagekit.load(DATA / "litellm_daily" / "daily_tag_spend.csv")
+    assert usage.to_pandas()["cached_input_tokens"].tolist() == [1200, 1200]
+    assert any("once per tag" in n for n in usage.load_report.files[0].notes)
+
+
+def test_litellm_rollup_as_json_lines():
+    usage = usagekit.load(DATA / "litellm_daily" / "daily_end_user_spend.jsonl")
+    assert usage.load_report.files[0].format == "litellm_daily"
+    df = usage.to_pandas()
+    assert df["cost_cents"].sum() == pytest.approx(7.48) and df["requests"].sum() == 2
+    assert df["ts"].min() == pd.Timestamp("2026-10-05T00:00:00Z")

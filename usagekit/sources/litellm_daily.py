@@ -1,5 +1,5 @@
 """LiteLLM daily spend roll-ups (``LiteLLM_DailyUserSpend``, ``...TeamSpend``, ``...OrganizationSpend``,
-``...EndUserSpend``, ``...AgentSpend``, ``...TagSpend``), exported as CSV.
+``...EndUserSpend``, ``...AgentSpend``, ``...TagSpend``), exported as CSV or JSON Lines.
 
 One shape for all: ``<entity>_id, date, api_key, model, model_group, custom_llm_provider,
 endpoint, prompt_tokens, completion_tokens, cache_read_input_tokens,
@@ -8,7 +8,8 @@ Rows are daily buckets (``request_id`` null, ``ts`` = the date at 00:00 UTC, ``r
 ``api_requests``). The entity column gives the account (organisation or team) or the agent.
 LiteLLM's roll-ups are known to under-count in some versions: the request log is the truth and
 these are a cross-check, so a row's failed requests are kept in its count (and in a note), not
-split off with an invented cost.
+split off with an invented cost. Each table counts the same requests again (the tag table once
+per tag of a request); the load report says so.
 """
 
 from __future__ import annotations
@@ -18,18 +19,22 @@ from pathlib import Path
 import polars as pl
 
 from ..errors import SourceError
-from ._io import Probe, read_csv_strings
+from ._io import Probe, read_csv_strings, read_jsonl_records
 from ._stage import stage
 from .base import Format, Loaded, pick
 
 
+#: the entity column of each roll-up table, most specific first
+ENTITIES = ("tag", "tag_id", "end_user_id", "end_user", "agent_id", "organization_id", "org_id", "team_id", "user_id")
+
+
 def sniff(probe: Probe) -> bool:
-    c = probe.columns
+    c = probe.columns if probe.kind == "csv" else {k.lower() for k in (probe.first or {})}
     return {"date", "api_key", "spend"} <= c and bool(c & {"api_requests", "successful_requests"})
 
 
 def read(path: Path, probe: Probe) -> Loaded:
-    df, shown = read_csv_strings(path)
+    df, shown = read_csv_strings(path) if probe.kind == "csv" else read_jsonl_records(path)
     cols = set(df.columns)
     for need in ("date", "api_key", "spend"):
         if pick(cols, need) is None:
@@ -47,10 +52,14 @@ def read(path: Path, probe: Probe) -> Loaded:
         col("prompt_tokens").alias("input_tokens"), col("completion_tokens").alias("output_tokens"),
         col("cache_read_input_tokens").alias("cached_input_tokens"), col("spend").alias("cost_cents"),
         pl.coalesce(col("api_requests"), col("successful_requests")).alias("requests"),
-        pl.coalesce(col("organization_id"), col("team_id")).alias("account_id"),
+        pl.coalesce(col("organization_id", "org_id"), col("team_id")).alias("account_id"),
         col("agent_id").alias("agent_id"),
     )
-    notes = []
+    entity = pick(cols, *ENTITIES)
+    notes = [f"a roll-up by {entity or 'an unknown entity'}: each roll-up table counts the same spend again, "
+             "so load one of them (or the request log) per report"]
+    if entity in ("tag", "tag_id"):
+        notes.append("a request with several tags is counted once per tag: totals here can exceed the real spend")
     failed = pick(cols, "failed_requests")
     if failed:
         n = df[failed].cast(pl.Int64, strict=False).sum()
@@ -61,4 +70,5 @@ def read(path: Path, probe: Probe) -> Loaded:
                   notes=notes)
 
 
-FORMAT = Format("litellm_daily", "LiteLLM daily spend roll-up export (per key, model and day)", ("csv",), sniff, read)
+FORMAT = Format("litellm_daily", "LiteLLM daily spend roll-up export (per key, model and day)", ("csv", "jsonl"),
+                sniff, read)
