@@ -128,3 +128,14 @@ def test_anthropic_bad_values_are_counted_and_bad_shapes_named(tmp_path):
     assert usage.load_report.reasons == {"negative cost": 1, "cost is not a number": 1, "unparseable timestamp": 1}
     with pytest.raises(SourceError, match=r"field 'data\[0\].starting_at'"):
         read_document({"data": [{"results": []}], "has_more": False}, "x.json", format="anthropic")
+
+
+def test_openrouter_reordered_export_cancelled_and_byok():
+    usage = usagekit.load(DATA / "openrouter" / "activity_reordered.csv")
+    df = usage.to_pandas().set_index("request_id")
+    assert df.loc["gen-r1", "cost_cents"] == pytest.approx(0.02) and df.loc["gen-r1", "status"] == "success"
+    assert df.loc["gen-r2", "status"] == "error"  # cancelled=true: not a success, its cost still counts
+    assert df.loc["gen-r2", "cost_cents"] == pytest.approx(1.38)
+    assert pd.isna(df.loc["gen-r3", "cost_cents"]) and usage.load_report.unpriced == 1
+    notes = " ".join(usage.load_report.files[0].notes)
+    assert "BYOK" in notes and "$0.010000" in notes  # inference billed on the user's own provider key

@@ -3,7 +3,9 @@
 The generation export's columns drift between versions (added, dropped, renamed, reordered),
 so every field is found through a list of aliases; only an id, a time and a cost column are
 required. Costs are US dollars; an empty cost cell is unpriced, never $0. Booleans are
-``true`` / ``false``. ``api_key_name`` is a label (not a secret) and names the key;
+``true`` / ``false``; a ``cancelled`` generation is an error whose cost still counts.
+``byok_usage_inference`` (inference billed on the user's own provider key) is not added to the
+cost: the load report gives its total. ``api_key_name`` is a label (not a secret) and names the key;
 ``app_name`` is taken as the agent. Upstream provider names (``Google AI Studio``) are mapped
 to usagekit's provider names (``google``).
 
@@ -36,6 +38,8 @@ ALIASES = {
     "key": ("api_key_name", "key_name", "api_key_label", "api_key"),
     "app": ("app_name", "app", "origin"),
     "finish": ("finish_reason_normalized", "finish_reason", "finish_reason_raw"),
+    "cancelled": ("cancelled", "canceled", "is_cancelled"),
+    "byok": ("byok_usage_inference", "byok_usage"),
 }
 PROVIDERS = {
     "openai": "openai", "azure": "azure", "anthropic": "anthropic", "amazon bedrock": "bedrock",
@@ -86,6 +90,7 @@ def read_generations(path: Path, probe: Probe) -> Loaded:
         return pl.col(found[f]) if found[f] else pl.lit(None, pl.String)
 
     finish = col("finish").str.to_lowercase()
+    cancelled = col("cancelled").str.strip_chars().str.to_lowercase().is_in(["true", "t", "1"]).fill_null(False)
     mapped = df.select(
         "_row", "_reject", "_field", "_value",
         col("request_id").alias("request_id"), col("ts").alias("ts"), col("cost_cents").alias("cost_cents"),
@@ -94,10 +99,24 @@ def read_generations(path: Path, probe: Probe) -> Loaded:
         col("model").alias("model"), _provider(col("provider")).alias("provider"),
         col("key").alias("key_id"), col("key").alias("key_name"),
         col("app").alias("agent_id"), col("app").alias("agent_name"),
-        pl.when(finish.str.contains("error")).then(pl.lit("error")).otherwise(pl.lit("success")).alias("status"),
+        pl.when(finish.str.contains("error") | cancelled).then(pl.lit("error")).otherwise(pl.lit("success"))
+        .alias("status"),
     )
     notes = [f"column '{found['cost_cents']}' read as the cost (USD)"] if found["cost_cents"] != "cost_total" else []
+    notes += _byok_note(df, found["byok"])
     return Loaded("openrouter", shown, stage(mapped, file=shown, source="openrouter", cost_scale=100.0), notes=notes)
+
+
+def _byok_note(df: pl.DataFrame, column: str | None) -> list[str]:
+    """BYOK inference is billed by the provider on the user's own key, not by OpenRouter: it is
+    not added to the cost (the provider's bill has it), only reported."""
+    if column is None:
+        return []
+    total = df[column].str.strip_chars().cast(pl.Float64, strict=False).sum()
+    if not total:
+        return []
+    return [f"BYOK inference of ${total:,.6f} was billed on your own provider keys; it is not in these costs "
+            "(only OpenRouter's fee is)"]
 
 
 def read_activity(path: Path, probe: Probe) -> Loaded:
@@ -121,7 +140,8 @@ def read_activity(path: Path, probe: Probe) -> Loaded:
         _provider(col("provider_name")).alias("provider"),
     )
     return Loaded("openrouter_activity", shown,
-                  stage(mapped, file=shown, source="openrouter_activity", cost_scale=100.0))
+                  stage(mapped, file=shown, source="openrouter_activity", cost_scale=100.0),
+                  notes=_byok_note(df, pick(cols, "byok_usage_inference", "byok_usage")))
 
 
 FORMATS = (
