@@ -139,3 +139,60 @@ def test_openrouter_reordered_export_cancelled_and_byok():
     assert pd.isna(df.loc["gen-r3", "cost_cents"]) and usage.load_report.unpriced == 1
     notes = " ".join(usage.load_report.files[0].notes)
     assert "BYOK" in notes and "$0.010000" in notes  # inference billed on the user's own provider key
+
+
+def _costs_pages():
+    return json.loads((DATA / "openai" / "costs_pages.json").read_text())
+
+
+def test_openai_json_array_of_pages_reads_every_page():
+    usage = usagekit.load(DATA / "openai" / "costs_pages.json")
+    assert usage.load_report.read == usage.load_report.kept == 4
+    assert usage.to_pandas()["cost_cents"].sum() == pytest.approx((0.1184 + 0.42 + 0.015) * 100)
+    assert usage.load_report.files[0].notes == []
+
+
+def test_openai_a_last_page_with_has_more_says_pages_are_missing(tmp_path):
+    (tmp_path / "p1.json").write_text(json.dumps(_costs_pages()[:1]))
+    notes = usagekit.load(tmp_path / "p1.json").load_report.files[0].notes
+    assert any("has_more" in n and "page_AAAAAGdGxdEPdX0Tjd_AAAAAABOAAAAAAAAA" in n for n in notes)
+
+
+def test_openai_a_page_saved_twice_is_counted_once(tmp_path):
+    p1, p2 = _costs_pages()
+    (tmp_path / "pages.jsonl").write_text("\n".join(json.dumps(p) for p in (p1, p1, p2)) + "\n")
+    usage = usagekit.load(tmp_path / "pages.jsonl")
+    r = usage.load_report
+    assert (r.read, r.kept, r.rejected) == (6, 4, 2)
+    assert list(r.reasons) == ["the same bucket result appears again (a page saved twice?)"]
+    assert usage.to_pandas()["cost_cents"].sum() == pytest.approx((0.1184 + 0.42 + 0.015) * 100)
+
+
+@pytest.mark.parametrize("fmt, doc, where", [
+    ("openai", {"object": "page", "data": [{"start_time": 1790812800, "results": [None]}]}, r"data\[0\].results\[0\]"),
+    ("anthropic", {"data": [{"starting_at": "2026-10-01T00:00:00Z", "results": ["x"]}], "has_more": False},
+     r"data\[0\].results\[0\]")])
+def test_a_result_that_is_not_an_object_is_a_clear_error(fmt, doc, where):
+    with pytest.raises(SourceError, match=rf"field '{where}'.*not an object"):
+        read_document(doc, "x.json", format=fmt)
+
+
+def test_openai_audio_tokens_in_completions_are_reported():
+    page = {"object": "page", "has_more": False, "next_page": None, "data": [
+        {"object": "bucket", "start_time": 1790812800, "end_time": 1790899200, "results": [
+            {"object": "organization.usage.completions.result", "input_tokens": 5000, "output_tokens": 900,
+             "input_cached_tokens": 0, "input_audio_tokens": 1200, "output_audio_tokens": 300,
+             "num_model_requests": 4, "project_id": None, "user_id": None, "api_key_id": None,
+             "model": "gpt-4o-audio-preview", "batch": None, "service_tier": None}]}]}
+    loaded = read_document(page, "x.json")
+    assert any("1,200 audio input" in n and "300 audio output" in n for n in loaded.notes)
+
+
+def test_anthropic_report_pages_saved_twice_and_missing_pages(tmp_path):
+    doc = json.loads((DATA / "anthropic" / "cost_report.json").read_text())
+    doc["has_more"], doc["next_page"] = True, "page_MjAyNi0xMC0wMw=="
+    (tmp_path / "report.jsonl").write_text(json.dumps(doc) + "\n" + json.dumps(doc) + "\n")
+    usage = usagekit.load(tmp_path / "report.jsonl")
+    r = usage.load_report
+    assert (r.read, r.kept, r.rejected) == (10, 5, 5)
+    assert any("page_MjAyNi0xMC0wMw==" in n for n in r.files[0].notes)

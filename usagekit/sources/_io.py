@@ -290,3 +290,33 @@ def read_pages(path: Path, probe: "Probe"):
                 raise SourceError(shown, f"line {lineno} is not valid JSON ({exc.msg})", row=lineno,
                                   expected="one API page per line (is the file truncated?)") from None
     return pages
+
+
+#: why a bucket result met before in the same file is rejected (a page fetched or saved twice)
+REPEATED = "the same bucket result appears again (a page saved twice?)"
+
+
+def page_results(bucket: dict, shown: str, path: str):
+    """The results of an API page's bucket, each checked to be an object."""
+    results = bucket.get("results") or []
+    if not isinstance(results, list):
+        raise SourceError(shown, "results is not a list", field=f"{path}.results", expected="a list")
+    for r, res in enumerate(results):
+        if not isinstance(res, dict):
+            raise SourceError(shown, f"a result is not an object (it is {type(res).__name__})",
+                              field=f"{path}.results[{r}]", expected="one JSON object per result")
+        yield res
+
+
+def repeat_key(start, res: dict) -> str:
+    """Identity of a bucket result: the API never returns two identical results for one bucket."""
+    return f"{start}|{json.dumps(res, sort_keys=True, default=str)}"
+
+
+def missing_pages_note(pages: list) -> list[str]:
+    """A note when every page says ``has_more``: the pages after the last one were not saved."""
+    dicts = [p for p in pages if isinstance(p, dict)]
+    if not dicts or not all(p.get("has_more") for p in dicts):
+        return []
+    return [f"every page says has_more: true (next_page {dicts[-1].get('next_page')!r}): later pages are "
+            "missing from this file, so its totals fall short"]

@@ -8,7 +8,8 @@
 cents, not scaled. Web search and code execution are their own lines (model may be null).
 The workspace is the account (null = the default workspace). A cost line is not a request
 count, so ``requests`` is 0; rows are buckets (``request_id`` null, ``ts`` = ``starting_at``).
-A file may hold one report page, a JSON array of pages, or one page per line.
+A file may hold one report page, a JSON array of pages, or one page per line; a result met twice
+(a page saved twice) is rejected as a repeat, and pages that all say ``has_more`` are noted.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 import polars as pl
 
 from ..errors import SourceError, display_path
-from ._io import Probe, read_pages, records_frame
+from ._io import REPEATED, Probe, missing_pages_note, page_results, read_pages, records_frame, repeat_key
 from ._stage import stage
 from .base import Format, Loaded
 
@@ -43,6 +44,7 @@ def sniff(probe: Probe) -> bool:
 
 def read_document(doc, shown: str) -> Loaded:
     records = []
+    seen: set[str] = set()
     for p, page in enumerate(_pages(doc)):
         where = f"[{p}]" if isinstance(doc, list) else ""
         if not isinstance(page, dict) or not isinstance(page.get("data"), list):
@@ -53,10 +55,7 @@ def read_document(doc, shown: str) -> Loaded:
             if not isinstance(bucket, dict) or "starting_at" not in bucket:
                 raise SourceError(shown, "a bucket has no starting_at", field=f"{path}.starting_at",
                                   expected="an ISO-8601 time such as 2026-10-01T00:00:00Z")
-            results = bucket.get("results") or []
-            if not isinstance(results, list):
-                raise SourceError(shown, "results is not a list", field=f"{path}.results", expected="a list")
-            for res in results:
+            for res in page_results(bucket, shown, path):
                 amount = res.get("amount")
                 currency = res.get("currency")
                 if isinstance(amount, dict):  # tolerate {"value": "123.45", "currency": "USD"}
@@ -65,14 +64,19 @@ def read_document(doc, shown: str) -> Loaded:
                        "model": res.get("model"), "account_id": res.get("workspace_id"), "requests": 0,
                        "cost_cents": amount}
                 currency = str(currency or "USD").upper()
-                if currency != "USD":
+                key = repeat_key(bucket["starting_at"], res)
+                if key in seen:
+                    rec.update(_reject=REPEATED, _field=path)
+                elif currency != "USD":
                     rec.update(_reject=f"currency {currency} is not USD", _field="currency", _value=currency)
                 if res.get("model") is None and res.get("cost_type") not in (None, "tokens"):
                     rec["model"] = str(res.get("cost_type"))  # web_search / code_execution as their own line
+                seen.add(key)
                 records.append(rec)
     frame = records_frame(records) if records else pl.DataFrame(
         {"ts": pl.Series([], dtype=pl.String), "_row": pl.Series([], dtype=pl.Int64)})
-    return Loaded("anthropic", shown, stage(frame, file=shown, source="anthropic", cost_scale=1.0))
+    return Loaded("anthropic", shown, stage(frame, file=shown, source="anthropic", cost_scale=1.0),
+                  notes=missing_pages_note(_pages(doc)))
 
 
 def read(path: Path, probe: Probe) -> Loaded:

@@ -12,7 +12,8 @@ hold one page, a JSON array of pages, or one page per line (JSON Lines).
   project_id, api_key_id, model``; ``characters`` for speech, ``seconds`` for transcription)
   carry no money: they load as unpriced buckets (speech and transcription on the voice axis).
 
-Loading costs and usage pages together counts money once (from costs) and requests and tokens
+A result met twice in one file (a page saved twice) is rejected as a repeat; a file whose pages
+all say ``has_more`` is noted as missing its later pages. Loading costs and usage pages together counts money once (from costs) and requests and tokens
 once (from usage). Every row is a bucket: ``request_id`` is null, ``ts`` the bucket start.
 """
 
@@ -24,7 +25,7 @@ from pathlib import Path
 import polars as pl
 
 from ..errors import SourceError, display_path
-from ._io import Probe, read_pages, records_frame
+from ._io import REPEATED, Probe, missing_pages_note, page_results, read_pages, records_frame, repeat_key
 from ._stage import stage
 from .base import Format, Loaded
 
@@ -68,6 +69,8 @@ def read_document(doc, shown: str) -> Loaded:
     records = []
     notes: list[str] = []
     seconds = 0.0
+    audio = [0, 0]  # input, output audio tokens inside completions usage
+    seen: set[str] = set()
     for p, page in enumerate(_pages(doc)):
         where = f"[{p}]" if isinstance(doc, list) else ""
         if not isinstance(page, dict) or not isinstance(page.get("data"), list):
@@ -83,11 +86,12 @@ def read_document(doc, shown: str) -> Loaded:
             except (TypeError, ValueError, OverflowError):
                 raise SourceError(shown, f"start_time {bucket['start_time']!r} is not unix seconds",
                                   field=f"{path}.start_time", expected="an integer number of seconds") from None
-            results = bucket.get("results") or []
-            if not isinstance(results, list):
-                raise SourceError(shown, "results is not a list", field=f"{path}.results", expected="a list")
-            for r, res in enumerate(results):
+            for res in page_results(bucket, shown, path):
                 rec = {"ts": start, "_row": len(records) + 1, "provider": "openai", "request_id": None}
+                key = repeat_key(bucket["start_time"], res)
+                if key in seen:
+                    rec.update(_reject=REPEATED, _field=path, _value=None)
+                seen.add(key)
                 kind = _kind(res)
                 if kind == "costs":
                     amount = res.get("amount") or {}
@@ -96,7 +100,7 @@ def read_document(doc, shown: str) -> Loaded:
                     item = res.get("line_item")
                     rec.update(cost_cents=value, account_id=res.get("project_id"), requests=0,
                                model=str(item).split(", ")[0] if item else None)
-                    if currency != "usd":
+                    if currency != "usd" and "_reject" not in rec:
                         rec.update(_reject=f"currency {currency.upper()} is not USD", _field="amount.currency",
                                    _value=currency)
                 else:
@@ -105,14 +109,22 @@ def read_document(doc, shown: str) -> Loaded:
                     if kind == "usage":
                         rec.update(input_tokens=res.get("input_tokens"), output_tokens=res.get("output_tokens"),
                                    cached_input_tokens=res.get("input_cached_tokens"))
+                        for i, f in enumerate(("input_audio_tokens", "output_audio_tokens")):
+                            if isinstance(res.get(f), (int, float)) and "_reject" not in rec:
+                                audio[i] += res[f]
                     elif kind == "speech":
                         rec.update(axis="voice", characters=res.get("characters"))
                     else:
                         rec.update(axis="voice")
-                        seconds += float(res.get("seconds") or 0)
+                        if "_reject" not in rec:
+                            seconds += float(res.get("seconds") or 0)
                 records.append(rec)
     if seconds:
         notes.append(f"{seconds:,.0f} seconds of audio transcription (no cost in usage pages)")
+    if any(audio):
+        notes.append(f"{audio[0]:,} audio input and {audio[1]:,} audio output tokens are inside the completions "
+                     "token counts (audio is priced higher than text)")
+    notes += missing_pages_note(_pages(doc))
     if not records:
         frame = pl.DataFrame({"ts": pl.Series([], dtype=pl.String), "_row": pl.Series([], dtype=pl.Int64)})
     else:
