@@ -13,8 +13,8 @@ hold one page, a JSON array of pages, or one page per line (JSON Lines).
   carry no money: they load as unpriced buckets (speech and transcription on the voice axis).
 
 A result met twice in one file (a page saved twice) is rejected as a repeat; a file whose pages
-all say ``has_more`` is noted as missing its later pages. Loading costs and usage pages together counts money once (from costs) and requests and tokens
-once (from usage). Every row is a bucket: ``request_id`` is null, ``ts`` the bucket start.
+all say ``has_more`` is noted as missing its later pages. Loading costs and usage pages
+together counts money once (from costs) and requests and tokens once (from usage). Every row is a bucket: ``request_id`` is null, ``ts`` the bucket start.
 """
 
 from __future__ import annotations
