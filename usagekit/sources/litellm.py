@@ -4,9 +4,10 @@
 ``api_key`` is the SHA-256 hash of the virtual key and becomes ``key_id`` (a raw ``sk-``
 secret found there is hashed the same way, never kept); ``"startTime"`` is UTC; a successful
 request with tokens but ``spend`` 0 (LiteLLM had no price) is unpriced, not free;
-``call_type`` ``aspeech`` / ``atranscription`` (and their sync forms) are the voice axis. Provider cache tokens come from the ``metadata`` JSON (``usage_object``
-or ``additional_usage_values``); ``cache_hit`` is LiteLLM's own response cache and is not
-read as provider caching. The key alias, team and organisation also come from ``metadata``
+``call_type`` ``aspeech`` / ``atranscription`` (and their sync forms) are the voice axis.
+Provider cache tokens come from the ``metadata`` JSON (``usage_object`` or
+``additional_usage_values``); ``cache_hit`` is LiteLLM's own response cache and is not read as
+provider caching. The key alias, team and organisation also come from ``metadata``
 when their columns are empty.
 
 ``LiteLLM_VerificationToken`` (CSV): ``token`` (the hash) joins ``api_key``; ``key_alias``
