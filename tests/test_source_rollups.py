@@ -71,3 +71,41 @@ def test_litellm_rollup_as_json_lines():
     df = usage.to_pandas()
     assert df["cost_cents"].sum() == pytest.approx(7.48) and df["requests"].sum() == 2
     assert df["ts"].min() == pd.Timestamp("2026-10-05T00:00:00Z")
+
+
+FOCUS_TOKENS = DATA / "focus" / "focus_tokens.csv"
+
+
+def test_focus_token_quantities_follow_their_units_and_meters():
+    df = usagekit.load(FOCUS_TOKENS).to_pandas()
+    by = df.set_index(df["cost_cents"].round(4))
+    assert by.loc[1.25, "input_tokens"] == 5000 and pd.isna(by.loc[1.25, "output_tokens"])
+    assert by.loc[4.0, "output_tokens"] == 5000 and pd.isna(by.loc[4.0, "input_tokens"])
+    assert by.loc[14.81, "input_tokens"] == 49380  # 49.38 x "1000 Tokens", direction from the description
+    assert by.loc[0.3, "cached_input_tokens"] == 10000 and by.loc[0.3, "input_tokens"] == 10000
+    assert by.loc[2.0, "requests"] == 2 and pd.isna(by.loc[2.0, "input_tokens"])  # unit Requests
+    assert by.loc[1.25, "model"] == "gpt-4.1-2025-04-14"  # x_Model beats ServiceName
+
+
+def test_focus_every_non_usage_charge_and_other_currency_is_a_counted_rejection():
+    usage = usagekit.load(FOCUS_TOKENS)
+    r = usage.load_report
+    assert (r.read, r.kept, r.rejected) == (9, 5, 4)
+    assert r.reasons == {"not a usage charge (ChargeCategory=Purchase)": 1,
+                         "not a usage charge (ChargeCategory=Credit)": 1,
+                         "not a usage charge (ChargeCategory=Adjustment)": 1, "currency EUR is not USD": 1}
+    assert usage.rejected.set_index("value").loc["EUR", "field"] == "BillingCurrency"
+
+
+def test_focus_parquet_export_reads_like_the_csv(tmp_path):
+    import polars as pl
+    df = pl.read_csv(FOCUS_TOKENS, infer_schema=False).with_columns(
+        pl.col("ChargePeriodStart").str.to_datetime(time_zone="UTC"),
+        pl.col("BilledCost").cast(pl.Float64), pl.col("ConsumedQuantity").cast(pl.Float64))
+    df.write_parquet(tmp_path / "focus.parquet")
+    a, b = usagekit.load(FOCUS_TOKENS), usagekit.load(tmp_path / "focus.parquet")
+    assert b.load_report.files[0].format == "focus"
+    assert (b.load_report.read, b.load_report.kept) == (a.load_report.read, a.load_report.kept)
+    pa, pb = a.to_pandas(), b.to_pandas()
+    assert pb["cost_cents"].sum() == pytest.approx(pa["cost_cents"].sum())
+    assert pb["ts"].tolist() == pa["ts"].tolist() and pb["input_tokens"].sum() == pa["input_tokens"].sum()

@@ -117,6 +117,34 @@ def read_csv_strings(path: Path) -> tuple[pl.DataFrame, str]:
     return df, shown
 
 
+def read_parquet_strings(path: Path) -> tuple[pl.DataFrame, str]:
+    """Read a Parquet file as all-string columns plus ``_row``, like :func:`read_csv_strings`
+    (for formats whose readers map text; time columns become ISO text with their offset)."""
+    shown = display_path(path)
+    try:
+        df = pl.read_parquet(path)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise SourceError(shown, f"not a readable Parquet file ({str(exc).splitlines()[0]})",
+                          expected="a complete Parquet file") from None
+    as_text = [_as_text(c, dtype) for c, dtype in df.schema.items()]
+    df = df.select(*as_text).rename({c: c.strip() for c in df.columns})
+    df = df.with_row_index("_row", offset=1).with_columns(
+        pl.col("_row").cast(pl.Int64), pl.lit(None, pl.String).alias("_reject"),
+        pl.lit(None, pl.String).alias("_field"), pl.lit(None, pl.String).alias("_value"))
+    return df, shown
+
+
+def _as_text(column: str, dtype) -> pl.Expr:
+    col = pl.col(column)
+    if isinstance(dtype, pl.Datetime):
+        utc = col.dt.convert_time_zone("UTC") if dtype.time_zone else col
+        return utc.dt.strftime("%Y-%m-%dT%H:%M:%S%.f" + ("Z" if dtype.time_zone else ""))
+    if isinstance(dtype, (pl.List, pl.Array, pl.Struct)):
+        return col.map_elements(lambda v: json.dumps(v.to_list() if isinstance(v, pl.Series) else v, default=str),
+                                return_dtype=pl.String)
+    return col.cast(pl.String)
+
+
 def _reject_ragged(df: pl.DataFrame, text: str, sep: str) -> pl.DataFrame:
     """Reject rows whose field count differs from the header's (a cut or mangled line)."""
     import csv

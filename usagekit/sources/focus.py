@@ -1,13 +1,17 @@
-"""FinOps FOCUS 1.2 cost and usage exports (CSV).
+"""FinOps FOCUS 1.2 cost and usage exports (CSV, gzip CSV or Parquet).
 
 A gateway's FOCUS rows map as: ``ChargePeriodStart`` -> ``ts``, ``BilledCost`` (else
-``EffectiveCost``; USD) -> cost, ``ProviderName`` -> provider, ``ServiceName`` (or a custom
-``x_Model``) -> model, ``ResourceId`` / ``ResourceName`` -> key, ``SubAccountId`` (else
-``BillingAccountId``) -> account. Rows are buckets (``request_id`` null; ``x_Requests`` gives
-requests when present). Charges that are not usage (``ChargeCategory`` Purchase, Tax, Credit,
-Adjustment) and currencies other than USD are rejected with their reason, so they are counted,
-never silently dropped. ``ConsumedQuantity`` is read as input tokens only when its unit says
-input or prompt tokens.
+``EffectiveCost``; USD) -> cost, ``ProviderName`` -> provider, a custom ``x_Model`` (else
+``ServiceName``) -> model, ``ResourceId`` / ``ResourceName`` -> key, ``SubAccountId`` (else
+``BillingAccountId``) -> account. Rows are buckets (``request_id`` null; ``x_Requests``, or a
+quantity whose unit is requests, gives requests). Charges that are not usage
+(``ChargeCategory`` Purchase, Tax, Credit, Adjustment) and currencies other than USD are
+rejected with their reason, so they are counted, never silently dropped.
+
+Token counts: ``ConsumedQuantity`` in ``ConsumedUnit`` (else ``PricingQuantity`` in
+``PricingUnit``) when the unit is tokens, scaled by the unit's own multiplier (``1000 Tokens``,
+``1M Tokens``). Which kind of token comes from ``SkuMeter``, the unit or ``ChargeDescription``:
+input / prompt, output / completion, and cache reads (counted as input and as cached input).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from pathlib import Path
 import polars as pl
 
 from ..errors import SourceError
-from ._io import Probe, read_csv_strings
+from ._io import Probe, read_csv_strings, read_parquet_strings
 from ._stage import stage
 from .base import Format, Loaded, pick
 
@@ -27,8 +31,45 @@ def sniff(probe: Probe) -> bool:
     return "chargeperiodstart" in c and bool(c & {"billedcost", "effectivecost"})
 
 
+def _multiplier(unit: pl.Expr) -> pl.Expr:
+    """The count one unit stands for: ``1000 Tokens`` -> 1000, ``1M Tokens`` -> 1e6, ``Tokens`` -> 1."""
+    m = unit.str.extract(r"^\s*([\d.,]+)\s*([kKmM])?\b", 1).str.replace_all(",", "").cast(pl.Float64, strict=False)
+    suffix = unit.str.extract(r"^\s*[\d.,]+\s*([kKmM])\b", 1).str.to_lowercase()
+    scale = pl.when(suffix == "k").then(1e3).when(suffix == "m").then(1e6).otherwise(1.0)
+    return pl.coalesce(m * scale, pl.lit(1.0))
+
+
+def num(e: pl.Expr) -> pl.Expr:
+    return e.str.strip_chars().str.replace_all(",", "").cast(pl.Float64, strict=False)
+
+
+def _quantities(col) -> dict[str, pl.Expr]:
+    """Token and request counts of a row, from its quantities, units, meter and description."""
+    c_unit, p_unit = col("ConsumedUnit").str.to_lowercase(), col("PricingUnit").str.to_lowercase()
+    tokens = pl.coalesce(
+        pl.when(c_unit.str.contains("token")).then(num(col("ConsumedQuantity")) * _multiplier(c_unit)),
+        pl.when(p_unit.str.contains("token")).then(num(col("PricingQuantity")) * _multiplier(p_unit)),
+    ).round(6)
+    requests = pl.coalesce(
+        pl.when(c_unit.str.contains("request")).then(num(col("ConsumedQuantity")) * _multiplier(c_unit)),
+        pl.when(p_unit.str.contains("request")).then(num(col("PricingQuantity")) * _multiplier(p_unit)),
+    ).round(6)
+    words = pl.concat_str([col("SkuMeter"), c_unit, col("ChargeDescription")], separator=" ",
+                          ignore_nulls=True).str.to_lowercase()
+    cached = words.str.contains(r"cache[ds]?[ _-]*(read|hit)|cached")
+    is_input = cached | words.str.contains(r"input|prompt|cache")
+    is_output = ~is_input & words.str.contains(r"output|completion")
+    return {
+        "input_tokens": pl.when(is_input).then(tokens),
+        "output_tokens": pl.when(is_output).then(tokens),
+        "cached_input_tokens": pl.when(cached).then(tokens),
+        # x_Requests as written, so a bad value is a rejected row, not a silent 0
+        "requests": pl.coalesce(col("x_Requests", "x_requests"), requests.cast(pl.String), pl.lit("0")),
+    }
+
+
 def read(path: Path, probe: Probe) -> Loaded:
-    df, shown = read_csv_strings(path)
+    df, shown = read_parquet_strings(path) if probe.kind == "parquet" else read_csv_strings(path)
     cols = set(df.columns)
     if pick(cols, "ChargePeriodStart") is None or pick(cols, "BilledCost", "EffectiveCost") is None:
         raise SourceError(shown, "missing required column 'BilledCost' or 'ChargePeriodStart'", field="BilledCost",
@@ -36,13 +77,14 @@ def read(path: Path, probe: Probe) -> Loaded:
 
     def col(*names) -> pl.Expr:
         f = pick(cols, *names)
-        return pl.col(f) if f else pl.lit(None, pl.String)
+        e = pl.col(f) if f else pl.lit(None, pl.String)
+        return pl.when(e.str.strip_chars() == "").then(None).otherwise(e)
 
     category = col("ChargeCategory").str.strip_chars()
     currency = col("BillingCurrency").str.strip_chars().str.to_uppercase()
-    unit = col("ConsumedUnit").str.to_lowercase()
     bad_category = category.is_not_null() & (category.str.to_lowercase() != "usage")
     bad_currency = currency.is_not_null() & (currency != "USD")
+    counts = _quantities(col)
     mapped = df.select(
         "_row",
         pl.coalesce(pl.col("_reject"),
@@ -58,11 +100,9 @@ def read(path: Path, probe: Probe) -> Loaded:
         pl.coalesce(col("x_Model", "x_model"), col("ServiceName")).alias("model"),
         col("ResourceId").alias("key_id"), col("ResourceName").alias("key_name"),
         pl.coalesce(col("SubAccountId"), col("BillingAccountId")).alias("account_id"),
-        pl.coalesce(col("x_Requests", "x_requests"), pl.lit("0")).alias("requests"),
-        pl.when(unit.str.contains("token") & unit.str.contains("input|prompt")).then(col("ConsumedQuantity"))
-        .alias("input_tokens"),
+        *[e.alias(name) for name, e in counts.items()],
     )
     return Loaded("focus", shown, stage(mapped, file=shown, source="focus", cost_scale=100.0))
 
 
-FORMAT = Format("focus", "FinOps FOCUS 1.2 cost and usage export", ("csv",), sniff, read)
+FORMAT = Format("focus", "FinOps FOCUS 1.2 cost and usage export", ("csv", "parquet"), sniff, read)
