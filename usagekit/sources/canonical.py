@@ -40,6 +40,17 @@ def _check_columns(columns, shown: str) -> list[str]:
     return [present[c] for c in present if c not in USAGE_COLUMNS]
 
 
+def _typed_ts(lf: pl.LazyFrame, shown: str) -> pl.LazyFrame:
+    """A Parquet ``ts`` must be a timestamp or text; a date is read as midnight (UTC)."""
+    dtype = lf.collect_schema()["ts"]
+    if dtype == pl.Date:
+        return lf.with_columns(pl.col("ts").cast(pl.Datetime("us")))
+    if dtype == pl.String or isinstance(dtype, pl.Datetime):
+        return lf
+    raise SourceError(shown, f"column 'ts' holds {dtype} values, not times", field="ts",
+                      expected="a Parquet timestamp column (UTC) or ISO-8601 text")
+
+
 def read(path: Path, probe: Probe) -> Loaded:
     if probe.kind == "parquet":
         shown = display_path(path)
@@ -47,6 +58,7 @@ def read(path: Path, probe: Probe) -> Loaded:
         lf = pl.scan_parquet(path, row_index_name="_row", row_index_offset=1)
         keep = [c for c in probe.header if c.lower() in USAGE_COLUMNS]
         lf = lf.select("_row", *[pl.col(c).alias(c.lower()) for c in keep])
+        lf = _typed_ts(lf, shown)
         loaded = Loaded("canonical", shown, stage(lf, file=shown, source="canonical"), in_memory=False,
                         scan_bytes=path.stat().st_size)
     else:
