@@ -196,3 +196,14 @@ def test_anthropic_report_pages_saved_twice_and_missing_pages(tmp_path):
     r = usage.load_report
     assert (r.read, r.kept, r.rejected) == (10, 5, 5)
     assert any("page_MjAyNi0xMC0wMw==" in n for n in r.files[0].notes)
+
+
+def test_openrouter_activity_api_response_saved_as_json():
+    path = DATA / "openrouter" / "activity_api.json"
+    assert detect(path)[0].name == "openrouter_activity"
+    usage = usagekit.load(path)
+    df = usage.to_pandas()
+    assert df["requests"].sum() == 255 and df["cost_cents"].sum() == pytest.approx(475)
+    assert any("BYOK" in n and "$1.250000" in n for n in usage.load_report.files[0].notes)
+    loaded = read_document(json.loads(path.read_text()), "<response>")
+    assert loaded.format == "openrouter_activity"

@@ -10,8 +10,8 @@ cost: the load report gives its total. ``api_key_name`` is a label (not a secret
 to usagekit's provider names (``google``).
 
 The activity API rows (``date, model, model_permaslug, endpoint_id, provider_name, usage,
-byok_usage_inference, requests, prompt_tokens, completion_tokens, reasoning_tokens``; CSV or
-JSON Lines) are daily buckets: ``request_id`` null, ``requests`` from the row.
+byok_usage_inference, requests, prompt_tokens, completion_tokens, reasoning_tokens``; CSV,
+JSON Lines, or the saved ``{"data": [...]}`` response) are daily buckets: ``request_id`` null, ``requests`` from the row.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import polars as pl
 
-from ..errors import SourceError
-from ._io import Probe, read_csv_strings, read_jsonl_records
+from ..errors import SourceError, display_path
+from ._io import Probe, read_csv_strings, read_jsonl_records, records_frame
 from ._stage import stage
 from .base import Format, Loaded, pick
 
@@ -61,8 +61,20 @@ def sniff_generations(probe: Probe) -> bool:
     return (has_id or tokens) and bool(c & {"cost_total", "total_cost", "cost", "usage"}) and "ts" not in c
 
 
+def _activity_rows(doc):
+    """The rows of a saved activity API response ``{"data": [...]}``, or None for another shape."""
+    data = doc.get("data") if isinstance(doc, dict) else None
+    if isinstance(data, list) and data and isinstance(data[0], dict):
+        return data
+    return None
+
+
 def sniff_activity(probe: Probe) -> bool:
-    c = probe.columns if probe.kind == "csv" else {k.lower() for k in (probe.first or {})}
+    if probe.kind == "json":
+        rows = _activity_rows(probe.doc())
+        c = {str(k).lower() for k in rows[0]} if rows else set()
+    else:
+        c = probe.columns if probe.kind == "csv" else {k.lower() for k in (probe.first or {})}
     return {"date", "requests", "usage"} <= c and bool(c & {"model_permaslug", "model"}) and \
         "generation_id" not in c
 
@@ -120,7 +132,26 @@ def _byok_note(df: pl.DataFrame, column: str | None) -> list[str]:
 
 
 def read_activity(path: Path, probe: Probe) -> Loaded:
-    df, shown = _read(path, probe)
+    if probe.kind == "json":
+        return read_activity_document(probe.doc(), display_path(path))
+    return _activity(*_read(path, probe))
+
+
+def read_activity_document(doc, shown: str) -> Loaded:
+    rows = _activity_rows(doc)
+    if rows is None:
+        raise SourceError(shown, "no 'data' list of activity rows", field="data",
+                          expected='an OpenRouter activity response {"data": [{date, model, usage, ...}]}')
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise SourceError(shown, "an activity row is not an object", field=f"data[{i}]", expected="an object")
+    return _activity(records_frame(rows), shown)
+
+
+def _activity(df: pl.DataFrame, shown: str) -> Loaded:
+    for c in ("_reject", "_field", "_value"):
+        if c not in df.columns:
+            df = df.with_columns(pl.lit(None, pl.String).alias(c))
     cols = set(df.columns)
     for need in ("date", "usage"):
         if pick(cols, need) is None:
@@ -147,6 +178,6 @@ def read_activity(path: Path, probe: Probe) -> Loaded:
 FORMATS = (
     Format("openrouter", "OpenRouter activity export (one row per generation)", ("csv", "jsonl"),
            sniff_generations, read_generations),
-    Format("openrouter_activity", "OpenRouter activity API rows (daily per model)", ("csv", "jsonl"),
-           sniff_activity, read_activity),
+    Format("openrouter_activity", "OpenRouter activity API rows (daily per model)", ("csv", "jsonl", "json"),
+           sniff_activity, read_activity, read_activity_document),
 )
