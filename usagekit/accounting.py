@@ -30,6 +30,21 @@ class FileReport:
     keys: int = 0  # key registry rows read from this file
     notes: list[str] = field(default_factory=list)
 
+    def merge(self, other: "FileReport") -> "FileReport":
+        """One line for two inputs shown under the same name."""
+        reasons = dict(self.reasons)
+        for r, n in other.reasons.items():
+            reasons[r] = reasons.get(r, 0) + n
+        firsts = [t for t in (self.first_ts, other.first_ts) if t is not None]
+        lasts = [t for t in (self.last_ts, other.last_ts) if t is not None]
+        return FileReport(
+            file=self.file, format=self.format, read=self.read + other.read, kept=self.kept + other.kept,
+            rejected=self.rejected + other.rejected, duplicates=self.duplicates + other.duplicates,
+            naive_ts=self.naive_ts + other.naive_ts, unpriced=self.unpriced + other.unpriced,
+            cost_cents=self.cost_cents + other.cost_cents, reasons=reasons,
+            first_ts=min(firsts) if firsts else None, last_ts=max(lasts) if lasts else None,
+            keys=self.keys + other.keys, notes=self.notes + [n for n in other.notes if n not in self.notes])
+
 
 @dataclass
 class LoadReport:

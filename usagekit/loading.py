@@ -9,18 +9,23 @@ kept in :class:`~usagekit.accounting.LoadReport`.
 from __future__ import annotations
 
 import glob as globmod
+import sys
+import time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import narwhals as nw
+import numpy as np
 import polars as pl
 
+from . import queries as q
 from . import sources
 from .accounting import FileReport, LoadReport
 from .errors import FormatError, SourceError, UsagekitError, display_path
 from .schema import KEY_COLUMNS, KEY_DTYPES, USAGE_COLUMNS, empty_keys
 from .sources._io import SUFFIXES
 from .sources._stage import rejected_value, stage
-from .usage import Usage
+from .usage import Usage, derive
 
 #: lazily scanned inputs up to this many bytes on disk are collected into memory after loading
 MEMORY_BYTES = 64 * 1024 * 1024
@@ -159,7 +164,7 @@ def load(source, keys=None, format: str = "auto", *, tz: str = "UTC", engine="po
         raise SourceError(shown, "no usage rows found (only key registries or unrecognised files)",
                           expected="at least one usage file")
     registry = _merge_keys([x.keys for x in key_parts])
-    return _assemble(usage_parts, key_parts, registry, skipped, tz, engine)
+    return _assemble(usage_parts, key_parts, registry, skipped, tz, engine, progress)
 
 
 def _merge_keys(frames: list[pl.DataFrame]) -> pl.DataFrame:
@@ -170,118 +175,174 @@ def _merge_keys(frames: list[pl.DataFrame]) -> pl.DataFrame:
         subset="key_id", keep="last", maintain_order=True)
 
 
-def _assemble(usage_parts, key_parts, registry: pl.DataFrame, skipped, tz: str, engine) -> Usage:
-    staged = pl.concat([x.usage for x in usage_parts], how="diagonal_relaxed")
+def _assemble(usage_parts, key_parts, registry: pl.DataFrame, skipped, tz: str, engine,
+              progress: bool = False) -> Usage:
+    """Validated parts -> :class:`Usage`, in a few streaming passes and nothing written to disk.
+
+    1. accounting: rows per input and reason (a cheap two-key aggregation);
+    2. repeated request ids: 64-bit hashes of every id, sorted in place; only ids whose
+       hash repeats are compared exactly (first occurrence in input then row order wins);
+    3. the month cube (:func:`usagekit.queries.cube`) of the kept rows, which answers every
+       aggregate query; the registry's names are applied to it afterwards.
+
+    The rows themselves stay a lazy scan of the inputs (for big files) or one in-memory
+    frame (small ones), read again only by per-request queries.
+    """
+    say = _Phases(progress)
+    parts = [x.usage.with_columns(pl.lit(i, pl.Int32).alias("_fidx")) for i, x in enumerate(usage_parts)]
+    staged = pl.concat(parts, how="diagonal_relaxed")
     # Parquet under this size is read into memory once (queries then cost no file scans);
     # bigger inputs stay lazy scans so a 100M-row month never has to fit in memory.
     scanned = sum(x.scan_bytes for x in usage_parts)
     in_memory = all(x.in_memory for x in usage_parts) or scanned <= MEMORY_BYTES
-    staged = _apply_registry(staged, registry)
     if in_memory:
-        staged = staged.collect().lazy()  # parse text once; every query reuses the result
-    else:
-        # validate once: the checked, joined rows go to a temporary Parquet file that every
-        # later query scans, instead of re-running every check on every query
-        staged = _spill(staged)
-
+        say("parsing")
+        staged = staged.collect().lazy()  # parse text once; every later pass reuses the result
     ok = pl.col("_reject").is_null()
-    rid = pl.when(ok).then(pl.col("request_id"))
-    # one cheap pass: are there repeated ids at all? (hashes; exact de-duplication only if so)
-    c = staged.select(n=rid.count(), u=rid.drop_nulls().hash(7).n_unique()).collect()
-    need_dedup = c["n"][0] != c["u"][0]
-    dup = (rid.is_not_null() & ~rid.is_first_distinct()) if need_dedup else pl.lit(False)
-    marked = staged.with_columns(dup.alias("_dup"))
-    if need_dedup:
-        marked = marked.collect().lazy() if in_memory else _spill(marked)
-    good = ok & ~pl.col("_dup")
 
-    stats = marked.group_by("_file", maintain_order=True).agg(
-        read=pl.len(),
-        rejected=(~ok).sum(),
-        duplicates=pl.col("_dup").sum(),
+    say("counting rows")
+    stats = _stats(staged.with_columns(pl.lit(False).alias("_dup")))
+    say("checking request ids")
+    hash_sources = [staged] if in_memory else parts
+    dup = _duplicates(staged, hash_sources, int(stats["ids"].sum()), ok)
+    marked = staged.with_columns((dup if dup is not None else pl.lit(False)).alias("_dup"))
+    if dup is not None:
+        stats = _stats(marked)  # duplicates found: count them per input
+    good = ok & ~pl.col("_dup")
+    rows = marked.filter(good).select(USAGE_COLUMNS)
+
+    cube = None
+    if engine == "polars":  # other engines build their cube themselves, from the rows
+        say("building the month cube")
+        cube = q.cube(nw.from_native(derive(rows, tz))).to_native().collect(engine="streaming")
+        cube = registry_on_cube(cube, registry)
+    rows = _apply_registry(rows, registry)
+
+    report = _report(stats, usage_parts, key_parts, skipped)
+    rejected = marked.filter(~good).select(
+        pl.col("_file").alias("file"), pl.col("_row").alias("row"), pl.col("_field").alias("field"),
+        pl.when(pl.col("_dup")).then(pl.lit("duplicate request_id")).otherwise(pl.col("_reject")).alias("reason"),
+        rejected_value(marked.collect_schema().names()).alias("value"), *USAGE_COLUMNS)
+    say("done")
+    return Usage(rows, registry, report, rejected, tz=tz, engine=engine, cube=cube)
+
+
+class _Phases:
+    """Say which pass a big load is in (``progress=True``)."""
+
+    def __init__(self, on: bool):
+        self.on = on
+        self.t0 = time.perf_counter()
+
+    def __call__(self, what: str) -> None:
+        if self.on:
+            print(f"[usagekit.load {time.perf_counter() - self.t0:6.1f} s] {what}", file=sys.stderr, flush=True)
+
+
+def _stats(marked: pl.LazyFrame) -> pl.DataFrame:
+    ok = pl.col("_reject").is_null()
+    good = ok & ~pl.col("_dup")
+    return marked.group_by("_fidx", "_reject", "_dup").agg(
+        n=pl.len(),
+        ids=pl.col("request_id").count(),
         naive=(pl.col("_naive") & good).sum(),
         unpriced=(pl.col("cost_cents").is_null() & good).sum(),
         cost=pl.col("cost_cents").filter(good).sum(),
         first=pl.col("ts").filter(good).min(),
         last=pl.col("ts").filter(good).max(),
-    )
-    reasons = marked.filter(~ok).group_by("_file", "_reject").agg(n=pl.len())
-    stats, reasons = pl.collect_all([stats, reasons])
+    ).collect(engine="streaming")
 
-    formats = {x.file: x.format for x in usage_parts}
+
+_HASH_SEED = 7
+
+
+def _duplicates(staged: pl.LazyFrame, sources_: list[pl.LazyFrame], n_ids: int, ok: pl.Expr) -> pl.Expr | None:
+    """The expression marking repeated request ids (None when there are none).
+
+    Every id is hashed to 64 bits into one preallocated array (8 bytes per id: 0.8 GB at
+    100M requests) that is sorted in place; equal neighbours are candidates, compared
+    exactly (ids of rejected rows do not count). Of a repeated id the first occurrence in
+    input then row order is kept.
+    """
+    if n_ids < 2:
+        return None
+    hashes = np.empty(n_ids, dtype=np.uint64)
+    pos = 0
+    h = pl.col("request_id").drop_nulls().hash(_HASH_SEED)
+    for src in sources_:
+        part = src.select(h).collect(engine="streaming").to_series().to_numpy()
+        if pos + len(part) > n_ids:  # cannot happen unless an input changed while loading
+            raise UsagekitError("an input changed while it was being loaded; load it again")
+        hashes[pos:pos + len(part)] = part
+        pos += len(part)
+        del part
+    hashes = hashes[:pos]
+    hashes.sort()
+    same = hashes[1:] == hashes[:-1]
+    if not same.any():
+        return None
+    candidates = pl.Series(np.unique(hashes[1:][same]), dtype=pl.UInt64)
+    del hashes, same
+    cand = (staged.filter(pl.col("request_id").hash(_HASH_SEED).is_in(candidates.implode()) & ok)
+            .select("_fidx", "_row", "request_id").collect().sort("_fidx", "_row"))
+    where = pl.col("_fidx").cast(pl.Int64) * (1 << 40) + pl.col("_row")
+    if cand.select(where.is_duplicated().any()).item():  # a reader without distinct row numbers
+        rid = pl.when(ok).then(pl.col("request_id"))
+        return rid.is_not_null() & ~rid.is_first_distinct()
+    dups = cand.filter(~pl.col("request_id").is_first_distinct()).select(where.alias("k"))["k"]
+    return where.is_in(dups.implode()) if len(dups) else None
+
+
+def _report(stats: pl.DataFrame, usage_parts, key_parts, skipped) -> LoadReport:
     notes: dict[str, list[str]] = {}
     for x in usage_parts + key_parts:
         notes.setdefault(x.file, []).extend(x.notes)
     report = LoadReport(skipped=list(skipped))
-    seen = set()
-    for row in stats.iter_rows(named=True):
-        f = row["_file"]
-        seen.add(f)
-        rs = {r["_reject"]: r["n"] for r in reasons.filter(pl.col("_file") == f).sort("n", descending=True)
-              .iter_rows(named=True)}
-        report.files.append(FileReport(
-            file=f, format=formats.get(f, "?"), read=row["read"], rejected=row["rejected"],
-            duplicates=row["duplicates"], kept=row["read"] - row["rejected"] - row["duplicates"],
-            naive_ts=row["naive"], unpriced=row["unpriced"], cost_cents=float(row["cost"] or 0.0),
-            reasons=rs, first_ts=row["first"], last_ts=row["last"], notes=notes.get(f, [])))
-    for x in usage_parts:  # files that staged zero rows still get a line
-        if x.file not in seen:
-            report.files.append(FileReport(file=x.file, format=x.format, notes=notes.get(x.file, [])))
-            seen.add(x.file)
+    by_file: dict[str, FileReport] = {}
+    for i, x in enumerate(usage_parts):
+        rows = stats.filter(pl.col("_fidx") == i)
+        good = rows.filter(pl.col("_reject").is_null() & ~pl.col("_dup"))
+        rejected = rows.filter(pl.col("_reject").is_not_null())
+        dups = rows.filter(pl.col("_reject").is_null() & pl.col("_dup"))
+        fr = FileReport(
+            file=x.file, format=x.format, read=int(rows["n"].sum()), rejected=int(rejected["n"].sum()),
+            duplicates=int(dups["n"].sum()), kept=int(good["n"].sum()), naive_ts=int(good["naive"].sum()),
+            unpriced=int(good["unpriced"].sum()), cost_cents=float(good["cost"].sum() or 0.0),
+            reasons={r: int(n) for r, n in rejected.group_by("_reject").agg(pl.col("n").sum())
+                     .sort(["n", "_reject"], descending=[True, False]).iter_rows()},
+            first_ts=good["first"].min() if good.height else None,
+            last_ts=good["last"].max() if good.height else None, notes=notes.get(x.file, []))
+        if x.file in by_file:  # two inputs shown under one name (e.g. two DataFrames): one line
+            by_file[x.file] = by_file[x.file].merge(fr)
+        else:
+            by_file[x.file] = fr
+    report.files.extend(by_file.values())
     for x in key_parts:
         report.files.append(FileReport(file=x.file, format=x.format, keys=x.keys.height, notes=notes.get(x.file, [])))
-
-    rows = marked.filter(good).select(USAGE_COLUMNS)
-    rejected = marked.filter(~good).select(
-        pl.col("_file").alias("file"), pl.col("_row").alias("row"), pl.col("_field").alias("field"),
-        pl.when(pl.col("_dup")).then(pl.lit("duplicate request_id")).otherwise(pl.col("_reject")).alias("reason"),
-        rejected_value(marked.collect_schema().names()).alias("value"), *USAGE_COLUMNS)
-    if in_memory:
-        rows = rows.collect().lazy()
-    return Usage(rows, registry, report, rejected, tz=tz, engine=engine)
+    return report
 
 
-def _spill(frame: pl.LazyFrame) -> pl.LazyFrame:
-    """Stream ``frame`` to a temporary Parquet file (removed at exit) and scan it back."""
-    import atexit
-    import shutil
-    import tempfile
-
-    tmp = Path(tempfile.mkdtemp(prefix="usagekit-"))
-    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
-    path = tmp / "validated.parquet"
-    frame.sink_parquet(path, compression="lz4")
-    return pl.scan_parquet(path)
+def registry_on_cube(cube: pl.DataFrame, registry: pl.DataFrame) -> pl.DataFrame:
+    """Fill the cube's key names, accounts and agents from the registry, exactly as
+    :func:`_apply_registry` does for rows, then merge cube rows that became equal."""
+    if registry.is_empty() or cube.is_empty():
+        return cube
+    filled = _apply_registry(cube.lazy(), registry)
+    return q.cube(nw.from_native(filled)).to_native().collect().select(cube.columns)
 
 
 def _apply_registry(rows: pl.LazyFrame, registry: pl.DataFrame) -> pl.LazyFrame:
-    """Fill key names, accounts and agents from the registry (registry names win: they are current).
+    """Fill key names, accounts and agents from the registry by ``key_id``.
 
-    Up to a few hundred keys this is a when-chain per column, which keeps row order and lets
-    polars stream (``replace`` and order-keeping joins do not); bigger registries join.
+    The registry's key name wins (it is current); a row's own account and agent win over the
+    registry's. Row order is kept.
     """
     if registry.is_empty():
         return rows
-    if registry.height > 300:
-        reg = registry.lazy().select("key_id", pl.col("key_name").alias("_k_name"),
-                                     pl.col("account_id").alias("_k_account"), pl.col("agent_id").alias("_k_agent"))
-        return (rows.join(reg, on="key_id", how="left", maintain_order="left")
-                .with_columns(pl.coalesce("_k_name", "key_name").alias("key_name"),
-                              pl.coalesce("account_id", "_k_account").alias("account_id"),
-                              pl.coalesce("agent_id", "_k_agent").alias("agent_id"))
-                .drop("_k_name", "_k_account", "_k_agent"))
-
-    def lookup(col: str) -> pl.Expr:
-        pairs = registry.filter(pl.col(col).is_not_null()).select("key_id", col)
-        mapping = dict(zip(pairs["key_id"].to_list(), pairs[col].to_list()))
-        if not mapping:
-            return pl.lit(None, pl.String)
-        chain = None
-        for key, value in mapping.items():
-            cond = pl.col("key_id") == key
-            chain = pl.when(cond).then(pl.lit(value)) if chain is None else chain.when(cond).then(pl.lit(value))
-        return chain.otherwise(pl.lit(None, pl.String))
-
-    return rows.with_columns(pl.coalesce(lookup("key_name"), "key_name").alias("key_name"),
-                             pl.coalesce("account_id", lookup("account_id")).alias("account_id"),
-                             pl.coalesce("agent_id", lookup("agent_id")).alias("agent_id"))
+    reg = registry.lazy().select("key_id", pl.col("key_name").alias("_k_name"),
+                                 pl.col("account_id").alias("_k_account"), pl.col("agent_id").alias("_k_agent"))
+    return (rows.join(reg, on="key_id", how="left", maintain_order="left")
+            .with_columns(pl.coalesce("_k_name", "key_name").alias("key_name"),
+                          pl.coalesce("account_id", "_k_account").alias("account_id"),
+                          pl.coalesce("agent_id", "_k_agent").alias("agent_id"))
+            .drop("_k_name", "_k_account", "_k_agent"))

@@ -1,8 +1,11 @@
 """Queries over the normalized table, written once on narwhals' lazy API.
 
-Every function here takes a narwhals ``LazyFrame`` of usage rows (any engine: Polars,
-DuckDB, PySpark) carrying three derived columns that :class:`~usagekit.usage.Usage` adds
-once, at the edge:
+Every function here takes a narwhals ``LazyFrame`` (any engine: Polars, DuckDB, PySpark)
+of either usage rows or the **month cube** :func:`cube` makes of them: one row per day and
+combination of the dimensions, with summed measures. Both carry the same columns, so every
+query gives the same numbers on either; :class:`~usagekit.usage.Usage` answers aggregate
+questions from the cube (built once, at load, in the same pass that validates the rows) and
+only the per-request log from the rows. The derived columns, added once at the edge:
 
 ``_day``
     the event's calendar day in the report time zone, as days since 1970-01-01 (an
@@ -11,6 +14,10 @@ once, at the edge:
     ``cost_cents`` split into whole nano-cents (int64, summed exactly) and the float
     remainder (below 5e-10 cents), so a sum of 100M sub-cent costs stays exact to far
     better than 1e-6 cent on engines whose float ``sum`` is not compensated.
+``_rows``, ``_unpriced_rows``
+    rows summarized (1 per request row) and how many of them have no cost
+``_ts_min``, ``_ts_max``
+    the earliest and latest event time summarized
 
 Results come back as small pandas frames; nothing here materializes the rows.
 """
@@ -47,11 +54,41 @@ def day_date(n: int) -> dt.date:
     return EPOCH + dt.timedelta(days=int(n))
 
 
+def day_start_utc(n: int, tz: str) -> dt.datetime:
+    """Midnight starting local day ``n`` in ``tz``, as an aware UTC datetime."""
+    from zoneinfo import ZoneInfo
+    return dt.datetime.combine(day_date(n), dt.time(), ZoneInfo(tz)).astimezone(dt.timezone.utc)
+
+
 def dimension(by: str) -> tuple[str, str | None]:
     key = by[:-3] if by.endswith("_id") else by
     if key not in DIMENSIONS:
         raise QueryError(f"unknown breakdown '{by}'; expected one of: {', '.join(DIMENSIONS)}")
     return DIMENSIONS[key]
+
+
+#: the cube's dimensions: every filter and breakdown of the query layer is one of these
+CUBE_DIMS = ["_day", "account_id", "key_id", "key_name", "agent_id", "agent_name", "plain_vm_id", "plain_vm_name",
+             "axis", "provider", "model", "state", "status", "_unpriced"]
+#: summed measures (besides the exact money columns ``_c_hi`` and ``_c_lo``)
+CUBE_SUMS = ["requests", "input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens", "characters",
+             "hours", "_rows", "_unpriced_rows"]
+
+
+def cube(frame: nw.LazyFrame) -> nw.LazyFrame:
+    """The month cube: ``frame`` (rows, or a cube to re-aggregate) summed per day and dimension.
+
+    ``_unpriced`` is a dimension, so a cube row is either fully priced or fully unpriced and
+    its ``cost_cents`` is null exactly when its rows had no cost. Thousands of times smaller
+    than the rows on a busy gateway (days x keys x models x agents), and every aggregate
+    query gives the same numbers on it.
+    """
+    return frame.group_by(*CUBE_DIMS, drop_null_keys=False).agg(
+        *money_aggs(), *[nw.col(c).sum().alias(c) for c in CUBE_SUMS],
+        nw.col("_ts_min").min().alias("_ts_min"), nw.col("_ts_max").max().alias("_ts_max"),
+    ).with_columns(
+        nw.when(nw.col("_unpriced")).then(None)
+        .otherwise(nw.col("_c_hi").cast(nw.Float64) / NANO + nw.col("_c_lo")).alias("cost_cents"))
 
 
 def money_aggs(prefix: str = "") -> list:
@@ -85,13 +122,22 @@ def _ints(df: pd.DataFrame, cols) -> pd.DataFrame:
 # -- filters ------------------------------------------------------------------------------
 
 def restrict(frame: nw.LazyFrame, *, start_day: int | None, end_day: int | None, account=None,
-             providers=None, keys=None, models=None, agents=None, axis=None) -> nw.LazyFrame:
-    """Rows with ``start_day <= _day < end_day`` matching every given filter."""
+             providers=None, keys=None, models=None, agents=None, axis=None, tz: str | None = None) -> nw.LazyFrame:
+    """Rows with ``start_day <= _day < end_day`` matching every given filter.
+
+    With ``tz`` (the zone ``_day`` is counted in) the range is also stated on ``ts`` in
+    UTC: redundant, but an engine can push it into the file scan and skip whole row
+    groups (the per-request drill-down reads one day, not the month).
+    """
     preds = []
     if start_day is not None:
         preds.append(nw.col("_day") >= start_day)
+        if tz is not None:
+            preds.append(nw.col("ts") >= day_start_utc(start_day, tz))
     if end_day is not None:
         preds.append(nw.col("_day") < end_day)
+        if tz is not None:
+            preds.append(nw.col("ts") < day_start_utc(end_day, tz))
 
     def many(col, value):
         vals = [value] if isinstance(value, str) else list(value)
@@ -122,7 +168,7 @@ def daily(frame: nw.LazyFrame, *, by: str, start_day: int, end_day: int) -> pd.D
     keys = [nw.col(col).fill_null(NONE_LABEL).alias(by)]
     aggs = [*money_aggs(), nw.col("requests").sum().alias("requests"),
             nw.col("input_tokens").sum().alias("input_tokens"), nw.col("output_tokens").sum().alias("output_tokens"),
-            nw.col("cost_cents").is_null().cast(nw.Int64).sum().alias("unpriced_rows")]
+            nw.col("_unpriced_rows").sum().alias("unpriced_rows")]
     if label:
         aggs.append(nw.col(label).max().alias(f"{by}_name"))
     res = to_pandas(frame.group_by("_day", *keys).agg(*aggs))
@@ -148,7 +194,7 @@ def breakdown(frame: nw.LazyFrame, *, by: str) -> pd.DataFrame:
     col, label = dimension(by)
     aggs = [*money_aggs(), nw.col("requests").sum().alias("requests"),
             nw.col("input_tokens").sum().alias("input_tokens"), nw.col("output_tokens").sum().alias("output_tokens"),
-            nw.col("cost_cents").is_null().cast(nw.Int64).sum().alias("unpriced_rows")]
+            nw.col("_unpriced_rows").sum().alias("unpriced_rows")]
     if label:
         aggs.append(nw.col(label).max().alias(f"{by}_name"))
     res = finish_money(to_pandas(frame.group_by(nw.col(col).fill_null(NONE_LABEL).alias(by)).agg(*aggs)))
@@ -162,8 +208,8 @@ def breakdown(frame: nw.LazyFrame, *, by: str) -> pd.DataFrame:
 
 def total(frame: nw.LazyFrame) -> dict:
     res = finish_money(to_pandas(frame.select(
-        *money_aggs(), nw.col("requests").sum().alias("requests"), nw.len().alias("rows"),
-        nw.col("cost_cents").is_null().cast(nw.Int64).sum().alias("unpriced_rows"))))
+        *money_aggs(), nw.col("requests").sum().alias("requests"), nw.col("_rows").sum().alias("rows"),
+        nw.col("_unpriced_rows").sum().alias("unpriced_rows"))))
     row = res.iloc[0]
     return {"cost_cents": float(row["cost_cents"]), "requests": int(row["requests"] or 0),
             "rows": int(row["rows"] or 0), "unpriced_rows": int(row["unpriced_rows"] or 0)}
@@ -185,10 +231,11 @@ LOG_COLUMNS = ["ts", "request_id", "key_id", "key_name", "agent_name", "model", 
 
 
 def day_log(frame: nw.LazyFrame, *, day: int, key=None, model=None, page: int = 1,
-            page_size: int = 100) -> pd.DataFrame:
+            page_size: int = 100, tz: str | None = None) -> pd.DataFrame:
+    """One page of the day's requests (rows, not the cube), newest first."""
     if page < 1 or page_size < 1:
         raise QueryError("page and page_size start at 1")
-    rows = restrict(frame, start_day=day, end_day=day + 1, keys=key, models=model)
+    rows = restrict(frame, start_day=day, end_day=day + 1, keys=key, models=model, tz=tz)
     n = int(to_pandas(rows.select(nw.len().alias("n")))["n"].iloc[0])
     res = to_pandas(rows.select(LOG_COLUMNS).sort("ts", "request_id", descending=True, nulls_last=True)
                     .head(page * page_size))
@@ -203,7 +250,7 @@ def day_summary(frame: nw.LazyFrame, *, day: int, key=None, model=None) -> pd.Da
     rows = restrict(frame, start_day=day, end_day=day + 1, keys=key, models=model)
     res = finish_money(to_pandas(rows.group_by(nw.col("model").fill_null(NONE_LABEL).alias("model")).agg(
         nw.col("provider").max().alias("provider"), nw.col("requests").sum().alias("requests"), *money_aggs(),
-        nw.len().alias("rows"))))
+        nw.col("_rows").sum().alias("rows"))))
     res = _ints(res, ["requests", "rows"])
     return res[["model", "provider", "requests", "cost_cents", "rows"]].sort_values(
         ["cost_cents", "model"], ascending=[False, True]).reset_index(drop=True)

@@ -36,14 +36,19 @@ def to_pandas(df: pl.DataFrame) -> pd.DataFrame:
 
 
 def derive(rows: pl.LazyFrame, tz: str) -> pl.LazyFrame:
-    """Add the query columns ``_day`` (local day number), ``_c_hi`` and ``_c_lo`` (exact money)."""
+    """Add the query columns: ``_day`` (local day number), ``_c_hi``/``_c_lo`` (exact money) and
+    the cube's per-row measures (``_rows``, ``_unpriced``, ``_unpriced_rows``, ``_ts_min``, ``_ts_max``)."""
     if tz == "UTC":
         day = pl.col("ts").dt.epoch("d").cast(pl.Int32)
     else:
         day = pl.col("ts").dt.convert_time_zone(tz).dt.date().cast(pl.Int32)
     hi = (pl.col("cost_cents") * q.NANO).round(0).cast(pl.Int64)
+    unpriced = pl.col("cost_cents").is_null()
     return rows.with_columns(day.alias("_day"), hi.alias("_c_hi"),
-                             (pl.col("cost_cents") - hi.cast(pl.Float64) / q.NANO).alias("_c_lo"))
+                             (pl.col("cost_cents") - hi.cast(pl.Float64) / q.NANO).alias("_c_lo"),
+                             pl.lit(1, pl.Int64).alias("_rows"), unpriced.alias("_unpriced"),
+                             unpriced.cast(pl.Int64).alias("_unpriced_rows"),
+                             pl.col("ts").alias("_ts_min"), pl.col("ts").alias("_ts_max"))
 
 
 def parse_day(value) -> dt.date:
@@ -149,7 +154,7 @@ class Usage:
     """
 
     def __init__(self, rows: pl.LazyFrame, registry: pl.DataFrame, report: LoadReport,
-                 rejected: pl.LazyFrame, *, tz: str = "UTC", engine="polars", _frame=None, _scope=None):
+                 rejected: pl.LazyFrame, *, tz: str = "UTC", engine="polars", cube: pl.DataFrame | None = None):
         self._rows = rows  # polars LazyFrame, normalized columns
         self._registry = registry
         self.load_report = report
@@ -160,17 +165,25 @@ class Usage:
         if self.engine not in ENGINES:
             raise UsagekitError(f"unknown engine '{engine}'; expected one of: {', '.join(ENGINES)} "
                                 "(or a SparkSession)")
-        self._base = _frame if _frame is not None else _to_engine(derive(rows, tz), self.engine, self._session)
-        self._scope = _scope or Scope()
-        self._frame = self._base
+        self._engine_rows = None  # the rows on the engine, made on first per-request query
+        self._cube_base = _cube_on_engine(self, cube)
+        self._scope = Scope()
+        self._frame = self._cube_base
 
     # -- scope --------------------------------------------------------------------------
-    def _child(self, frame, scope) -> "Usage":
+    def _child(self, scope: Scope) -> "Usage":
         new = object.__new__(Usage)
         new.__dict__.update(self.__dict__)
-        new._frame = frame
         new._scope = scope
+        new._frame = _reapply(self._cube_base, scope)
         return new
+
+    @property
+    def _base(self) -> nw.LazyFrame:
+        """All rows on the engine (with the derived columns); per-request queries only."""
+        if self._engine_rows is None:
+            self._engine_rows = _to_engine(derive(self._rows, self.tz), self.engine, self._session)
+        return self._engine_rows
 
     def filter(self, start=None, end=None, account=None, providers=None, keys=None, models=None,
                agents=None, axis=None, *, month: str | None = None) -> "Usage":
@@ -199,12 +212,9 @@ class Usage:
             if bad:
                 raise QueryError(f"unknown axis '{bad[0]}'; expected one of: {', '.join(AXES)}")
         given = dict(account=account, providers=providers, keys=keys, models=models, agents=agents, axis=axis)
-        frame = q.restrict(self._base, start_day=q.day_number(s), end_day=q.day_number(e), **given)
         # filters stack on earlier ones, except the range which is replaced
-        for name, value in self._scope.filters:
-            frame = q.restrict(frame, start_day=None, end_day=None, **{name: value})
         filters = self._scope.filters + tuple((k, v) for k, v in given.items() if v is not None)
-        return self._child(frame, Scope(s, e, filters))
+        return self._child(Scope(s, e, filters))
 
     @property
     def scope(self) -> Scope:
@@ -227,7 +237,16 @@ class Usage:
     # -- the data -------------------------------------------------------------------------
     @property
     def frame(self) -> nw.LazyFrame:
-        """The rows in scope as a narwhals LazyFrame on the chosen engine (with ``_day``)."""
+        """The rows in scope as a narwhals LazyFrame on the chosen engine (with ``_day``).
+
+        Per-request work only (the day log, exports): aggregate questions are answered from
+        :attr:`cube`, which gives the same numbers from a far smaller table.
+        """
+        return _reapply(self._base, self._scope, tz=self.tz)
+
+    @property
+    def cube(self) -> nw.LazyFrame:
+        """The month cube in scope (see :func:`usagekit.queries.cube`) on the chosen engine."""
         return self._frame
 
     @property
@@ -254,46 +273,33 @@ class Usage:
 
     def to_pandas(self) -> pd.DataFrame:
         """The rows in scope as one pandas frame of the normalized columns (materializes)."""
-        if self._scope.start is None and self.engine == "polars" and self._frame is self._base:
+        if self._scope.start is None and not self._scope.filters and self.engine == "polars":
             return to_pandas(self._rows.collect())
-        df = q.to_pandas(self._frame.select(list(USAGE_COLUMNS)))
+        df = q.to_pandas(self.frame.select(list(USAGE_COLUMNS)))
         for c in ("requests", "input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens",
                   "characters"):
             df[c] = pd.to_numeric(df[c], errors="coerce").astype("Int64")
         return df
 
     def to_engine(self, engine) -> "Usage":
-        """The same rows on another engine (``polars``, ``duckdb``, ``spark`` or a SparkSession)."""
+        """The same usage on another engine (``polars``, ``duckdb``, ``spark`` or a SparkSession).
+
+        The cube is rebuilt by the new engine from the rows, so its queries run there end to end.
+        """
         new = Usage(self._rows, self._registry, self.load_report, self._rejected, tz=self.tz, engine=engine)
-        return new._child(_reapply(new._base, self._scope), self._scope) if self._scope.start else new
+        return new._child(self._scope)
 
     def rollup(self) -> "Usage":
-        """The same usage pre-aggregated per day and dimension: one bucket row per (day, account,
-        key, agent, VM, axis, provider, model, state, status, priced?).
+        """The same usage with its cube held in memory by Polars (whatever the engine).
 
-        Every query gives the same numbers on it (totals, breakdowns, key summaries; not the
-        per-request ``day()`` log), on a table thousands of times smaller: the explorer
-        redraws from it. Days are bucketed in this usage's time zone.
+        Every aggregate query answers from the cube (days x dimensions, thousands of times
+        smaller than the rows), so redraws cost milliseconds: the explorer uses this. The
+        per-request ``day()`` log still reads the rows.
         """
-        dims = ["_day", "account_id", "key_id", "key_name", "agent_id", "agent_name", "plain_vm_id", "plain_vm_name",
-                "axis", "provider", "model", "state", "status"]
-        agg = q.to_pandas(self._base.with_columns(nw.col("cost_cents").is_null().alias("_unpriced")).group_by(
-            *dims, "_unpriced").agg(
-            *q.money_aggs(), *[nw.col(c).sum().alias(c) for c in ("requests", "input_tokens", "output_tokens",
-                                                                  "cached_input_tokens", "reasoning_tokens",
-                                                                  "characters", "hours")]))
-        agg = q.finish_money(agg)
-        frame = pl.from_pandas(agg)
-        zone = ZoneInfo(self.tz)
-        starts = {d: dt.datetime.combine(q.day_date(d), dt.time(), zone).astimezone(dt.timezone.utc)
-                  for d in frame["_day"].unique().to_list()}
-        frame = frame.with_columns(
-            pl.col("_day").replace_strict(starts, return_dtype=pl.Datetime("us", "UTC")).alias("ts"),
-            pl.when(pl.col("_unpriced")).then(None).otherwise(pl.col("cost_cents")).alias("cost_cents"),
-            pl.lit(None, pl.String).alias("request_id"), pl.lit("rollup").alias("source"))
-        rows = frame.select([pl.col(c).cast(t) for c, t in USAGE_DTYPES.items()]).lazy()
-        new = Usage(rows, self._registry, self.load_report, self._rejected, tz=self.tz, engine="polars")
-        return new._child(_reapply(new._base, self._scope), self._scope) if self._scope.start else new
+        cube = _cube_to_polars(self._cube_base)
+        new = Usage(self._rows, self._registry, self.load_report, self._rejected, tz=self.tz, engine="polars",
+                    cube=cube)
+        return new._child(self._scope)
 
     def __len__(self) -> int:
         return self.load_report.kept
@@ -403,8 +409,8 @@ class Usage:
 
         ``df.attrs`` carries ``total_rows``, ``page``, ``pages``.
         """
-        return q.day_log(self._frame, day=q.day_number(parse_day(date)), key=key, model=model, page=page,
-                         page_size=page_size)
+        return q.day_log(self.frame, day=q.day_number(parse_day(date)), key=key, model=model, page=page,
+                         page_size=page_size, tz=self.tz)
 
     def day_summary(self, date, key=None, model=None) -> pd.DataFrame:
         """Per model on that day: ``model, provider, requests, cost_cents, rows`` (largest first)."""
@@ -430,7 +436,7 @@ class Usage:
             raise QueryError("invoice() needs a month, e.g. invoice('2026-10')")
         first, after = month_range(month)
         scope = replace(self._scope, start=first, end=after)
-        scoped = self._child(_reapply(self._base, scope), scope)
+        scoped = self._child(scope)
         keys = [nw.col("account_id").fill_null(q.NONE_LABEL).alias("account_id"),
                 nw.col("key_id").fill_null(q.NONE_LABEL).alias("key_id")]
         if by_model:
@@ -454,7 +460,7 @@ class Usage:
         """Newest event in scope, its lag behind ``now`` and whether its day is still going."""
         now = pd.Timestamp(now if now is not None else pd.Timestamp.now(tz="UTC"))
         now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
-        res = q.to_pandas(self._frame.select(nw.col("ts").max().alias("newest")))
+        res = q.to_pandas(self._frame.select(nw.col("_ts_max").max().alias("newest")))
         newest = res["newest"].iloc[0]
         if pd.isna(newest):
             return Freshness(None, now, None, None, False, self.tz)
@@ -512,9 +518,10 @@ def _crossing_days(per: pd.DataFrame, cap_by_key: dict) -> dict:
     return out
 
 
-def _reapply(base: nw.LazyFrame, scope: Scope) -> nw.LazyFrame:
+def _reapply(base: nw.LazyFrame, scope: Scope, tz: str | None = None) -> nw.LazyFrame:
+    """``base`` (rows or cube) restricted to ``scope``; ``tz`` also bounds ``ts`` (rows only)."""
     frame = q.restrict(base, start_day=q.day_number(scope.start) if scope.start else None,
-                       end_day=q.day_number(scope.end) if scope.end else None)
+                       end_day=q.day_number(scope.end) if scope.end else None, tz=tz)
     for name, value in scope.filters:
         frame = q.restrict(frame, start_day=None, end_day=None, **{name: value})
     return frame
@@ -528,6 +535,49 @@ def _to_engine(rows: pl.LazyFrame, engine: str, session=None) -> nw.LazyFrame:
         return nw.from_native(duckdb.from_arrow(rows.collect().to_arrow()))
     from .spark import spark_frame
     return spark_frame(rows, session)
+
+
+def _cube_to_polars(cube: nw.LazyFrame) -> pl.DataFrame:
+    return cube.collect(backend="polars").to_native()
+
+
+def _cube_on_engine(usage: "Usage", cube: pl.DataFrame | None) -> nw.LazyFrame:
+    """The cube as a small table on the usage's engine.
+
+    Polars receives the cube the load computed in its validating pass. DuckDB and Spark
+    build theirs from the rows with the same narwhals query (:func:`usagekit.queries.cube`),
+    so the heavy aggregation runs on the engine itself; DuckDB reads the rows as an Arrow
+    stream and never holds them.
+    """
+    if usage.engine == "polars":
+        if cube is None:
+            cube = q.cube(nw.from_native(derive(usage._rows, usage.tz))).to_native().collect()
+        return nw.from_native(cube.lazy())
+    if usage.engine == "duckdb":
+        import duckdb
+        if cube is None:
+            cube_rel = q.cube(nw.from_native(duckdb.from_arrow(_arrow_stream(derive(usage._rows, usage.tz)))))
+            cube = pl.from_arrow(cube_rel.to_native().to_arrow_table())
+        return nw.from_native(duckdb.from_arrow(cube.to_arrow()))
+    from .spark import spark_cube
+    return spark_cube(usage._base, cube)
+
+
+def _arrow_stream(rows: pl.LazyFrame):
+    """``rows`` as a pyarrow RecordBatchReader, computed batch by batch (never all in memory)."""
+    import pyarrow as pa
+    batches = iter(rows.collect_batches(chunk_size=1_000_000))
+    first = next(batches, None)
+    if first is None:
+        table = rows.head(0).collect().to_arrow()
+        return pa.RecordBatchReader.from_batches(table.schema, iter(()))
+    head = first.to_arrow()
+
+    def gen():
+        yield from head.to_batches()
+        for df in batches:
+            yield from df.to_arrow().cast(head.schema).to_batches()
+    return pa.RecordBatchReader.from_batches(head.schema, gen())
 
 
 __all__ = ["Usage", "Scope", "Invoice", "Freshness", "to_pandas", "derive", "month_range"]
