@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import shutil
 from pathlib import Path
@@ -231,3 +232,60 @@ def test_big_inputs_dedupe_in_file_then_row_order(tmp_path, monkeypatch):
     assert usage.filter(month="2026-10").total()["cost_cents"] == pytest.approx(CSV_TOTAL_CENTS)
     assert usage.rejected["row"].tolist() == [1, 2, 3]
     assert set(usage.to_pandas()["key_name"].dropna()) >= {"support-bot-prod", "batch-summariser"}
+
+
+@pytest.mark.parametrize("big", [False, True])
+def test_ids_whose_hashes_collide_are_compared_exactly(tmp_path, monkeypatch, big):
+    """Repeated ids are found by 64-bit hashes; equal hashes alone never drop a row."""
+    import usagekit.loading as load_mod
+    if big:
+        monkeypatch.setattr(load_mod, "MEMORY_BYTES", 0)
+    # a hash that collides all the time: the length of the id
+    monkeypatch.setattr(load_mod, "_id_hash", lambda ids: ids.str.len_bytes().cast(pl.UInt64))
+    rows = pl.DataFrame({"ts": ["2026-10-01T10:00:00Z"] * 5, "request_id": ["r-aa", "r-bb", "r-cc", "r-bb", "r-dd"],
+                         "cost_cents": [1.0, 2.0, 3.0, 20.0, 4.0]})
+    rows.with_columns(pl.col("ts").str.to_datetime(time_zone="UTC")).write_parquet(tmp_path / "a.parquet")
+    usage = usagekit.load(tmp_path / "a.parquet")
+    r = usage.load_report
+    assert (r.read, r.kept, r.duplicates) == (5, 4, 1)
+    assert usage.filter(month="2026-10").total()["cost_cents"] == pytest.approx(10.0)
+    assert usage.rejected[["row", "reason"]].values.tolist() == [[4, "duplicate request_id"]]
+
+
+def test_a_rejected_row_does_not_make_a_later_valid_one_a_duplicate(tmp_path):
+    (tmp_path / "u.csv").write_text("ts,request_id,cost_cents\n"
+                                    "2026-10-01T10:00:00Z,req-1,-5\n"      # rejected: negative cost
+                                    "2026-10-01T11:00:00Z,req-1,2.5\n"     # the same id, valid: kept
+                                    "2026-10-01T12:00:00Z,req-1,2.5\n")    # a real repeat: dropped
+    usage = usagekit.load(tmp_path / "u.csv")
+    r = usage.load_report
+    assert (r.read, r.kept, r.rejected, r.duplicates) == (3, 1, 1, 1)
+    assert usage.rejected.sort_values("row")["reason"].tolist() == ["negative cost", "duplicate request_id"]
+    assert usage.filter(month="2026-10").total()["cost_cents"] == 2.5
+
+
+def test_a_frame_with_dates_or_numbers_as_ts(tmp_path):
+    import datetime as dt
+    df = pd.DataFrame({"ts": [dt.date(2026, 10, 3)], "cost_cents": [1.5]})
+    usage = usagekit.load(df)
+    assert usage.to_pandas()["ts"].iloc[0] == pd.Timestamp("2026-10-03T00:00:00Z")
+    assert usage.load_report.naive_ts == 1
+    with pytest.raises(usagekit.SourceError, match="ts"):
+        usagekit.load(pd.DataFrame({"ts": [1760000000], "cost_cents": [1.5]}))
+
+
+def test_the_day_log_reads_one_day_of_a_big_parquet_input(tmp_path, monkeypatch):
+    """The day's bounds reach the Parquet scan (row groups of other days are skipped)."""
+    import usagekit.loading as load_mod
+    monkeypatch.setattr(load_mod, "MEMORY_BYTES", 0)
+    base = usagekit.load(DATA / "usage.csv").lazy.collect()
+    base.write_parquet(tmp_path / "a.parquet")
+    usage = usagekit.load(tmp_path / "a.parquet")
+    from usagekit import queries as q
+    day = q.day_number(dt.date(2026, 10, 2))
+    rows = q.restrict(usage.filter(month="2026-10").frame, start_day=day, end_day=day + 1, tz="UTC")
+    plan = rows.to_native().explain()
+    scan = plan[plan.index("Parquet SCAN"):]
+    assert "2026-10-02 00:00:00" in scan and "2026-10-03 00:00:00" in scan
+    log = usage.filter(month="2026-10").day("2026-10-02")
+    assert log.attrs["total_rows"] == len(base.filter(pl.col("ts").dt.date() == dt.date(2026, 10, 2)))

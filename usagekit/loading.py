@@ -236,7 +236,10 @@ class _Phases:
 
     def __call__(self, what: str) -> None:
         if self.on:
-            print(f"[usagekit.load {time.perf_counter() - self.t0:6.1f} s] {what}", file=sys.stderr, flush=True)
+            import resource
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
+            print(f"[usagekit.load {time.perf_counter() - self.t0:6.1f} s, peak {peak:.1f} GB] {what}",
+                  file=sys.stderr, flush=True)
 
 
 def _stats(marked: pl.LazyFrame) -> pl.DataFrame:
@@ -247,13 +250,18 @@ def _stats(marked: pl.LazyFrame) -> pl.DataFrame:
         ids=pl.col("request_id").count(),
         naive=(pl.col("_naive") & good).sum(),
         unpriced=(pl.col("cost_cents").is_null() & good).sum(),
-        cost=pl.col("cost_cents").filter(good).sum(),
-        first=pl.col("ts").filter(good).min(),
-        last=pl.col("ts").filter(good).max(),
+        cost=pl.when(good).then(pl.col("cost_cents")).sum(),
+        first=pl.when(good).then(pl.col("ts")).min(),
+        last=pl.when(good).then(pl.col("ts")).max(),
     ).collect(engine="streaming")
 
 
 _HASH_SEED = 7
+
+
+def _id_hash(ids: pl.Expr) -> pl.Expr:
+    """64-bit hash of request ids: equal ids hash equal; equal hashes are then compared exactly."""
+    return ids.hash(_HASH_SEED)
 
 
 def _duplicates(staged: pl.LazyFrame, sources_: list[pl.LazyFrame], n_ids: int, ok: pl.Expr) -> pl.Expr | None:
@@ -268,7 +276,7 @@ def _duplicates(staged: pl.LazyFrame, sources_: list[pl.LazyFrame], n_ids: int, 
         return None
     hashes = np.empty(n_ids, dtype=np.uint64)
     pos = 0
-    h = pl.col("request_id").drop_nulls().hash(_HASH_SEED)
+    h = _id_hash(pl.col("request_id").drop_nulls())
     for src in sources_:
         part = src.select(h).collect(engine="streaming").to_series().to_numpy()
         if pos + len(part) > n_ids:  # cannot happen unless an input changed while loading
@@ -283,7 +291,7 @@ def _duplicates(staged: pl.LazyFrame, sources_: list[pl.LazyFrame], n_ids: int, 
         return None
     candidates = pl.Series(np.unique(hashes[1:][same]), dtype=pl.UInt64)
     del hashes, same
-    cand = (staged.filter(pl.col("request_id").hash(_HASH_SEED).is_in(candidates.implode()) & ok)
+    cand = (staged.filter(_id_hash(pl.col("request_id")).is_in(candidates.implode()) & ok)
             .select("_fidx", "_row", "request_id").collect().sort("_fidx", "_row"))
     where = pl.col("_fidx").cast(pl.Int64) * (1 << 40) + pl.col("_row")
     if cand.select(where.is_duplicated().any()).item():  # a reader without distinct row numbers

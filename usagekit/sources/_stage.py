@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from ..errors import SourceError
 from ..schema import AXES, INT_COLUMNS, STATES, USAGE_COLUMNS, USAGE_DTYPES
 
 BOOKKEEPING = ("_file", "_row", "_reject", "_field", "_value", "_naive")
@@ -119,13 +120,22 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str,
         if ts_type.time_zone is None:
             ts = pl.col("ts").dt.replace_time_zone("UTC").dt.cast_time_unit("us")
             naive = pl.col("ts").is_not_null()
+        elif ts_type == pl.Datetime("us", "UTC"):
+            ts = None  # already right: left untouched so a time filter reaches the file scan
+            naive = pl.lit(False)
         else:
             ts = pl.col("ts").dt.convert_time_zone("UTC").dt.cast_time_unit("us")
             naive = pl.lit(False)
         checks.append((pl.col("ts").is_null(), "ts", "missing timestamp"))
+    elif ts_type == pl.Date:  # a day with no time: midnight UTC, as a bare date in text is
+        ts = pl.col("ts").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+        naive = pl.col("ts").is_not_null()
+        checks.append((pl.col("ts").is_null(), "ts", "missing timestamp"))
     else:
-        raise TypeError(f"stage(): ts must be text or datetime, got {ts_type}")
-    out["ts"] = ts
+        raise SourceError(file, f"column 'ts' holds {ts_type}, not times", field="ts",
+                          expected="timestamps (ISO 8601 text, or a datetime/date column)")
+    if ts is not None:
+        out["ts"] = ts
 
     # -- money: null stays null (unpriced); bad text, negatives and infinities are rejected
     if "cost_cents" in have:
@@ -221,7 +231,12 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str,
     names = set(lf.collect_schema().names())
     for col in USAGE_COLUMNS:
         dtype = USAGE_DTYPES[col]
-        cols.append(pl.col(col).cast(dtype) if col in names else pl.lit(None, dtype).alias(col))
+        if col not in names:
+            cols.append(pl.lit(None, dtype).alias(col))
+        elif col not in out and lf.collect_schema()[col] == dtype:
+            cols.append(pl.col(col))  # untouched and already typed: a filter on it reaches the scan
+        else:
+            cols.append(pl.col(col).cast(dtype))
     return lf.select(*cols, pl.lit(file).alias("_file"), pl.col("_row").cast(pl.Int64),
                      pl.col("_reject"), pl.col("_field"), pl.col("_value"), pl.col("_naive"),
                      *[pl.col(f"_raw_{c}") for c in raw_cols])
