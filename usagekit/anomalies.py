@@ -99,12 +99,7 @@ def detect(usage, month: str | None = None, as_of=None, **thresholds) -> pd.Data
     last_day = (cutoff - pd.Timedelta(microseconds=1)).tz_convert(usage.tz).date()
 
     hist_start = first - dt.timedelta(days=th.lookback_days)
-    scope = usage.frame  # respects account / key filters the caller applied
-    if usage.scope.start is not None:  # the caller's range is replaced by the month and its history
-        from .usage import Scope, _reapply
-        scope = _reapply(usage._base, Scope(None, None, usage.scope.filters))
-    frame = q.restrict(scope, start_day=q.day_number(hist_start), end_day=q.day_number(last_day) + 1)
-    frame = frame.filter(nw.col("ts") < cutoff.to_pydatetime())
+    frame = _window(usage, hist_start, last_day, cutoff)
     per = q.per_key_day(frame)
     if per.empty:
         return _empty()
@@ -129,6 +124,26 @@ def detect(usage, month: str | None = None, as_of=None, **thresholds) -> pd.Data
     out = out.reset_index(drop=True)
     out.attrs.update(month=month, as_of=cutoff, tz=usage.tz, thresholds=asdict(th))
     return out
+
+
+def _window(usage, first: dt.date, last: dt.date, cutoff: pd.Timestamp):
+    """The cube from ``first`` through ``last`` (days in the usage's zone), nothing at or after
+    ``cutoff``, with the account / key filters the caller applied (its range is replaced).
+
+    Whole days come from the cube; a cut-off inside the last day re-aggregates that day's
+    rows before it (one day of rows, read with the day pushed into the scan).
+    """
+    from .usage import Scope
+    scoped = usage._child(Scope(None, None, usage.scope.filters))
+    lo, hi = q.day_number(first), q.day_number(last)
+    if cutoff >= pd.Timestamp(q.day_start_utc(hi + 1, usage.tz)):
+        return q.restrict(scoped.cube, start_day=lo, end_day=hi + 1)
+    whole = q.restrict(scoped.cube, start_day=lo, end_day=hi)
+    last_day = usage._child(Scope(q.day_date(hi), q.day_date(hi + 1), usage.scope.filters))
+    rows = last_day.frame.filter(nw.col("ts") < cutoff.to_pydatetime())
+    schema = whole.collect_schema()
+    part = q.cube(rows).select([nw.col(c).cast(t) for c, t in schema.items()])
+    return nw.concat([whole, part], how="vertical")
 
 
 def _empty() -> pd.DataFrame:
@@ -316,7 +331,7 @@ class _Context:
         res = q.to_pandas(rows.filter(nw.col("cost_cents").is_null()).group_by(
             nw.col("key_id").fill_null(q.NONE_LABEL).alias("key_id")).agg(
             nw.col("_day").min().alias("day"), nw.col("requests").sum().alias("requests"),
-            nw.col("model").max().alias("model"), nw.len().alias("rows")))
+            nw.col("model").max().alias("model"), nw.col("_rows").sum().alias("rows")))
         out = []
         for r in res.itertuples():
             text = (f"{int(r.rows):,} rows ({int(r.requests or 0):,} requests, e.g. model {r.model}) have usage "

@@ -34,11 +34,11 @@ def build_api_usage(usage, *, month=None, account_id=None, agent_id=None, model=
         month = f"{start:%Y-%m}" if start else dt.datetime.now(ZoneInfo(usage.tz)).strftime("%Y-%m")
     scoped = usage.filter(month=month, account=account_id, agents=agent_id)
     if not admin and account_id is None:
-        accounts = q.to_pandas(scoped.frame.select("account_id").unique())["account_id"].dropna().tolist()
+        accounts = q.to_pandas(scoped.cube.select("account_id").unique())["account_id"].dropna().tolist()
         if len(accounts) > 1:
             raise QueryError(f"the data holds {len(accounts)} accounts ({', '.join(sorted(accounts)[:5])}); "
                              "pass account_id=... for one of them, or admin=True for all")
-    frame = scoped.frame
+    frame = scoped.cube
     if model is not None:
         frame = frame.filter((nw.col("axis") != "llm") | (nw.col("model") == model))
     if voice_model is not None:
@@ -57,7 +57,7 @@ def build_api_usage(usage, *, month=None, account_id=None, agent_id=None, model=
 
     has_keys = bool(len(usage.keys) and (account_id is None or
                                          (usage.keys["account_id"] == account_id).any())) or bool(
-        q.to_pandas(scoped.frame.filter(~nw.col("key_id").is_null()).select(nw.len().alias("n")))["n"].iloc[0])
+        q.to_pandas(scoped.cube.filter(~nw.col("key_id").is_null()).select(nw.len().alias("n")))["n"].iloc[0])
     return {
         "month": month,
         "timeZone": usage.tz,

@@ -198,23 +198,30 @@ def _assemble(usage_parts, key_parts, registry: pl.DataFrame, skipped, tz: str, 
     if in_memory:
         say("parsing")
         staged = staged.collect().lazy()  # parse text once; every later pass reuses the result
+    # Big inputs are passed over one file at a time: polars runs the files of one query side
+    # by side, each with its row groups in flight (13 GB at 100M rows); one at a time it is
+    # bounded by the biggest file.
+    chunks = [staged] if in_memory else parts
     ok = pl.col("_reject").is_null()
 
     say("counting rows")
-    stats = _stats(staged.with_columns(pl.lit(False).alias("_dup")))
+    stats = pl.concat([_stats(c.with_columns(pl.lit(False).alias("_dup")))
+                       for c in _each(chunks, progress, "counting")])
     say("checking request ids")
-    hash_sources = [staged] if in_memory else parts
-    dup = _duplicates(staged, hash_sources, int(stats["ids"].sum()), ok)
-    marked = staged.with_columns((dup if dup is not None else pl.lit(False)).alias("_dup"))
-    if dup is not None:
-        stats = _stats(marked)  # duplicates found: count them per input
+    dup = _duplicates(staged, _each(chunks, progress, "hashing ids"), int(stats["ids"].sum()), ok)
+    mark = (dup if dup is not None else pl.lit(False)).alias("_dup")
+    marked = staged.with_columns(mark)
+    if dup is not None:  # duplicates found: count them per input
+        stats = pl.concat([_stats(c.with_columns(mark)) for c in chunks])
     good = ok & ~pl.col("_dup")
     rows = marked.filter(good).select(USAGE_COLUMNS)
 
     cube = None
     if engine == "polars":  # other engines build their cube themselves, from the rows
         say("building the month cube")
-        cube = q.cube(nw.from_native(derive(rows, tz))).to_native().collect(engine="streaming")
+        cubes = [q.cube(nw.from_native(derive(c.with_columns(mark).filter(good).select(USAGE_COLUMNS), tz)))
+                 .to_native().collect(engine="streaming") for c in _each(chunks, progress, "cube")]
+        cube = cubes[0] if len(cubes) == 1 else q.cube(nw.from_native(pl.concat(cubes).lazy())).to_native().collect()
         cube = registry_on_cube(cube, registry)
     rows = _apply_registry(rows, registry)
 
@@ -225,6 +232,13 @@ def _assemble(usage_parts, key_parts, registry: pl.DataFrame, skipped, tz: str, 
         rejected_value(marked.collect_schema().names()).alias("value"), *USAGE_COLUMNS)
     say("done")
     return Usage(rows, registry, report, rejected, tz=tz, engine=engine, cube=cube)
+
+
+def _each(chunks: list, progress: bool, what: str):
+    if progress and len(chunks) > 1:
+        from tqdm.auto import tqdm
+        return tqdm(chunks, desc=what, unit="file", leave=False)
+    return chunks
 
 
 class _Phases:

@@ -242,7 +242,19 @@ class Usage:
         Per-request work only (the day log, exports): aggregate questions are answered from
         :attr:`cube`, which gives the same numbers from a far smaller table.
         """
-        return _reapply(self._base, self._scope, tz=self.tz)
+        s = self._scope
+        base = self._rows_between(q.day_number(s.start), q.day_number(s.end)) if s.start else self._base
+        return _reapply(base, s, tz=self.tz)
+
+    def _rows_between(self, start_day: int, end_day: int) -> nw.LazyFrame:
+        """The rows of ``[start_day, end_day)`` on the engine. Polars scans them lazily; DuckDB
+        and Spark are handed only that range (Polars prunes the scan by time first), so a
+        drill-down never copies the whole month into them."""
+        if self.engine == "polars" or self._engine_rows is not None:
+            return self._base
+        lf = self._rows.filter(pl.col("ts") >= q.day_start_utc(start_day, self.tz),
+                               pl.col("ts") < q.day_start_utc(end_day, self.tz))
+        return _to_engine(derive(lf, self.tz), self.engine, self._session)
 
     @property
     def cube(self) -> nw.LazyFrame:
@@ -409,7 +421,9 @@ class Usage:
 
         ``df.attrs`` carries ``total_rows``, ``page``, ``pages``.
         """
-        return q.day_log(self.frame, day=q.day_number(parse_day(date)), key=key, model=model, page=page,
+        day = q.day_number(parse_day(date))
+        rows = _reapply(self._rows_between(day, day + 1), self._scope, tz=self.tz)
+        return q.day_log(rows, day=day, key=key, model=model, page=page,
                          page_size=page_size, tz=self.tz)
 
     def day_summary(self, date, key=None, model=None) -> pd.DataFrame:
