@@ -98,6 +98,7 @@ def run_pandas(data: Path) -> dict:
 CONTENDERS = {
     "usagekit (polars)": lambda d: run_usagekit(d, "polars"),
     "usagekit (duckdb)": lambda d: run_usagekit(d, "duckdb"),
+    "usagekit (spark local[2])": lambda d: run_usagekit(d, "spark"),
     "raw DuckDB SQL": run_duckdb,
     "raw Polars": run_polars,
     "pandas read_parquet+groupby": run_pandas,
@@ -125,6 +126,7 @@ def main() -> int:
     ap.add_argument("--requests", type=int, default=10_000_000, help="demo requests in the month (default 10M)")
     ap.add_argument("--only", action="append", choices=list(CONTENDERS), help="run only these contenders")
     ap.add_argument("--repeat", type=int, default=2, help="runs per contender; the best is reported")
+    ap.add_argument("--spark", action="store_true", help="also run usagekit on local PySpark (needs Java 17)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -132,7 +134,7 @@ def main() -> int:
         child(args.child, args.data)
         return 0
     data = ensure_data(args.requests)
-    names = args.only or list(CONTENDERS)
+    names = args.only or [n for n in CONTENDERS if args.spark or "spark" not in n]
     if args.requests > 20_000_000 and not args.only:
         names = [n for n in names if not n.startswith("pandas")]
         print("pandas skipped: at this size it needs more memory than the machine has (run it with --only)")

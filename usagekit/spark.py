@@ -38,10 +38,27 @@ def local_session(cores: int = 2):
 
 
 def spark_frame(rows: pl.LazyFrame, session=None) -> nw.LazyFrame:
-    """Hand the derived rows to Spark (through Arrow) as a narwhals LazyFrame."""
+    """Hand the validated, derived rows to Spark as a narwhals LazyFrame.
+
+    The rows are streamed into a Parquet file (removed at exit; ``USAGEKIT_SPARK_STAGING``
+    names the directory, e.g. one every worker can read) and Spark scans that file itself:
+    the driver never holds the rows in memory.
+    """
+    import atexit
+    import os
+    import shutil
+    import tempfile
+    from pathlib import Path
+
     session = session or local_session()
-    table = rows.collect().to_arrow()
-    return nw.from_native(session.createDataFrame(table))
+    base = os.environ.get("USAGEKIT_SPARK_STAGING")
+    if base:
+        Path(base).mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="usagekit-spark-", dir=base))
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
+    path = tmp / "rows.parquet"
+    rows.sink_parquet(path, compression="lz4")
+    return nw.from_native(session.read.parquet(str(path)))
 
 
 def spark_cube(rows: nw.LazyFrame, cube: pl.DataFrame | None = None) -> nw.LazyFrame:
