@@ -289,3 +289,14 @@ def test_the_day_log_reads_one_day_of_a_big_parquet_input(tmp_path, monkeypatch)
     assert "2026-10-02 00:00:00" in scan and "2026-10-03 00:00:00" in scan
     log = usage.filter(month="2026-10").day("2026-10-02")
     assert log.attrs["total_rows"] == len(base.filter(pl.col("ts").dt.date() == dt.date(2026, 10, 2)))
+
+
+def test_progress_names_each_pass_of_a_big_load(tmp_path, monkeypatch, capsys):
+    import usagekit.loading as load_mod
+    monkeypatch.setattr(load_mod, "MEMORY_BYTES", 0)
+    usagekit.load(DATA / "usage.csv").lazy.collect().write_parquet(tmp_path / "a.parquet")
+    usagekit.load(tmp_path / "a.parquet", progress=True)
+    err = capsys.readouterr().err
+    for phase in ("counting rows", "checking request ids", "building the month cube", "done"):
+        assert phase in err
+    assert "peak" in err and " GB]" in err

@@ -308,11 +308,14 @@ def _duplicates(staged: pl.LazyFrame, sources_: list[pl.LazyFrame], n_ids: int, 
     cand = (staged.filter(_id_hash(pl.col("request_id")).is_in(candidates.implode()) & ok)
             .select("_fidx", "_row", "request_id").collect().sort("_fidx", "_row"))
     where = pl.col("_fidx").cast(pl.Int64) * (1 << 40) + pl.col("_row")
-    if cand.select(where.is_duplicated().any()).item():  # a reader without distinct row numbers
-        rid = pl.when(ok).then(pl.col("request_id"))
-        return rid.is_not_null() & ~rid.is_first_distinct()
-    dups = cand.filter(~pl.col("request_id").is_first_distinct()).select(where.alias("k"))["k"]
-    return where.is_in(dups.implode()) if len(dups) else None
+    dups = cand.filter(~pl.col("request_id").is_first_distinct())
+    if not len(dups):
+        return None
+    # (input, row) names the row to drop; the id's hash must match too, so a reader whose row
+    # numbers repeat (several records from one line) cannot drop a record with another id
+    keys = dups.select(where.alias("k"))["k"]
+    ids = dups.select(_id_hash(pl.col("request_id")).alias("h"))["h"].unique()
+    return where.is_in(keys.implode()) & _id_hash(pl.col("request_id")).is_in(ids.implode())
 
 
 def _report(stats: pl.DataFrame, usage_parts, key_parts, skipped) -> LoadReport:
