@@ -21,7 +21,7 @@ from . import queries as q
 from .accounting import LoadReport
 from .errors import QueryError, UsagekitError
 from .money import invoice_cents
-from .schema import AXES, KEY_COLUMNS, USAGE_COLUMNS, USAGE_DTYPES
+from .schema import AXES, KEY_COLUMNS, USAGE_COLUMNS
 
 ENGINES = ("polars", "duckdb", "spark")
 

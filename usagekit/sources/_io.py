@@ -324,6 +324,21 @@ def read_pages(path: Path, probe: "Probe"):
 REPEATED = "the same bucket result appears again (a page saved twice?)"
 
 
+def page_buckets(doc, shown: str, *, time_field: str, page_shape: str, time_shape: str):
+    """``(path, bucket)`` for every bucket of an admin API document (one page or a list of
+    pages), each checked to be an object carrying ``time_field``; ``path`` names it in errors."""
+    for p, page in enumerate(doc if isinstance(doc, list) else [doc]):
+        where = f"[{p}]" if isinstance(doc, list) else ""
+        if not isinstance(page, dict) or not isinstance(page.get("data"), list):
+            raise SourceError(shown, "a page has no 'data' list", field=f"{where}data", expected=page_shape)
+        for b, bucket in enumerate(page["data"]):
+            path = f"{where}data[{b}]"
+            if not isinstance(bucket, dict) or time_field not in bucket:
+                raise SourceError(shown, f"a bucket has no {time_field}", field=f"{path}.{time_field}",
+                                  expected=time_shape)
+            yield path, bucket
+
+
 def page_results(bucket: dict, shown: str, path: str):
     """The results of an API page's bucket, each checked to be an object."""
     results = bucket.get("results") or []

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import polars as pl
 
-from ..errors import SourceError, display_path
-from ._io import REPEATED, Probe, missing_pages_note, page_results, read_pages, records_frame, repeat_key
+from ..errors import display_path
+from ._io import REPEATED, Probe, missing_pages_note, page_buckets, page_results, read_pages, records_frame, repeat_key
 from ._stage import stage
 from .base import Format, Loaded
 
@@ -45,34 +45,28 @@ def sniff(probe: Probe) -> bool:
 def read_document(doc, shown: str) -> Loaded:
     records = []
     seen: set[str] = set()
-    for p, page in enumerate(_pages(doc)):
-        where = f"[{p}]" if isinstance(doc, list) else ""
-        if not isinstance(page, dict) or not isinstance(page.get("data"), list):
-            raise SourceError(shown, "a page has no 'data' list", field=f"{where}data",
-                              expected='an Anthropic cost report {"data": [{"starting_at", "results"}]}')
-        for b, bucket in enumerate(page["data"]):
-            path = f"{where}data[{b}]"
-            if not isinstance(bucket, dict) or "starting_at" not in bucket:
-                raise SourceError(shown, "a bucket has no starting_at", field=f"{path}.starting_at",
-                                  expected="an ISO-8601 time such as 2026-10-01T00:00:00Z")
-            for res in page_results(bucket, shown, path):
-                amount = res.get("amount")
-                currency = res.get("currency")
-                if isinstance(amount, dict):  # tolerate {"value": "123.45", "currency": "USD"}
-                    amount, currency = amount.get("value"), amount.get("currency", currency)
-                rec = {"_row": len(records) + 1, "ts": bucket["starting_at"], "provider": "anthropic",
-                       "model": res.get("model"), "account_id": res.get("workspace_id"), "requests": 0,
-                       "cost_cents": amount}
-                currency = str(currency or "USD").upper()
-                key = repeat_key(bucket["starting_at"], res)
-                if key in seen:
-                    rec.update(_reject=REPEATED, _field=path)
-                elif currency != "USD":
-                    rec.update(_reject=f"currency {currency} is not USD", _field="currency", _value=currency)
-                if res.get("model") is None and res.get("cost_type") not in (None, "tokens"):
-                    rec["model"] = str(res.get("cost_type"))  # web_search / code_execution as their own line
-                seen.add(key)
-                records.append(rec)
+    buckets = page_buckets(doc, shown, time_field="starting_at",
+                           page_shape='an Anthropic cost report {"data": [{"starting_at", "results"}]}',
+                           time_shape="an ISO-8601 time such as 2026-10-01T00:00:00Z")
+    for path, bucket in buckets:
+        for res in page_results(bucket, shown, path):
+            amount = res.get("amount")
+            currency = res.get("currency")
+            if isinstance(amount, dict):  # tolerate {"value": "123.45", "currency": "USD"}
+                amount, currency = amount.get("value"), amount.get("currency", currency)
+            rec = {"_row": len(records) + 1, "ts": bucket["starting_at"], "provider": "anthropic",
+                   "model": res.get("model"), "account_id": res.get("workspace_id"), "requests": 0,
+                   "cost_cents": amount}
+            currency = str(currency or "USD").upper()
+            key = repeat_key(bucket["starting_at"], res)
+            if key in seen:
+                rec.update(_reject=REPEATED, _field=path)
+            elif currency != "USD":
+                rec.update(_reject=f"currency {currency} is not USD", _field="currency", _value=currency)
+            if res.get("model") is None and res.get("cost_type") not in (None, "tokens"):
+                rec["model"] = str(res.get("cost_type"))  # web_search / code_execution as their own line
+            seen.add(key)
+            records.append(rec)
     frame = records_frame(records) if records else pl.DataFrame(
         {"ts": pl.Series([], dtype=pl.String), "_row": pl.Series([], dtype=pl.Int64)})
     return Loaded("anthropic", shown, stage(frame, file=shown, source="anthropic", cost_scale=1.0),

@@ -47,3 +47,11 @@ def pick(columns: set[str], *candidates: str) -> str | None:
         if cand.lower() in lower:
             return lower[cand.lower()]
     return None
+
+
+def column(columns: set[str], *candidates: str, blank_is_null: bool = False) -> pl.Expr:
+    """The first of ``candidates`` present (see :func:`pick`) as an expression, or a null text
+    column when none is; with ``blank_is_null`` an empty or blank cell reads as null."""
+    found = pick(columns, *candidates)
+    e = pl.col(found) if found else pl.lit(None, pl.String)
+    return pl.when(e.str.strip_chars() == "").then(None).otherwise(e) if blank_is_null else e

@@ -23,7 +23,7 @@ import polars as pl
 from ..errors import SourceError
 from ._io import Probe, read_csv_strings, read_parquet_strings
 from ._stage import stage
-from .base import Format, Loaded, pick
+from .base import Format, Loaded, column, pick
 
 
 def sniff(probe: Probe) -> bool:
@@ -76,9 +76,7 @@ def read(path: Path, probe: Probe) -> Loaded:
                           expected="a FOCUS 1.2 export (ChargePeriodStart, BilledCost, ProviderName, ServiceName, ...)")
 
     def col(*names) -> pl.Expr:
-        f = pick(cols, *names)
-        e = pl.col(f) if f else pl.lit(None, pl.String)
-        return pl.when(e.str.strip_chars() == "").then(None).otherwise(e)
+        return column(cols, *names, blank_is_null=True)
 
     category = col("ChargeCategory").str.strip_chars()
     currency = col("BillingCurrency").str.strip_chars().str.to_uppercase()

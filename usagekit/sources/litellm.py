@@ -24,7 +24,7 @@ import polars as pl
 from ..errors import SourceError
 from ._io import Probe, read_csv_strings, read_jsonl_records
 from ._stage import stage
-from .base import Format, Loaded, pick
+from .base import Format, Loaded, column, pick
 from .keys import registry_from_strings
 
 VOICE_CALLS = ("aspeech", "speech", "atranscription", "transcription")
@@ -89,8 +89,7 @@ def read_logs(path: Path, probe: Probe) -> Loaded:
     df = hash_secrets(df, need["api_key"])
 
     def col(*names) -> pl.Expr:
-        found = pick(cols, *names)
-        return pl.col(found) if found else pl.lit(None, pl.String)
+        return column(cols, *names)
 
     def first(*exprs) -> pl.Expr:
         cleaned = [pl.when(e.str.strip_chars() == "").then(None).otherwise(e) for e in exprs]
@@ -146,9 +145,7 @@ def read_keys(path: Path, probe: Probe) -> Loaded:
     df = hash_secrets(df, pick(cols, "token"))
 
     def col(*names) -> pl.Expr:
-        found = pick(cols, *names)
-        e = pl.col(found) if found else pl.lit(None, pl.String)
-        return pl.when(e.str.strip_chars() == "").then(None).otherwise(e)
+        return column(cols, *names, blank_is_null=True)
 
     mapped = df.select(
         "_row",

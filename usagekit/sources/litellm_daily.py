@@ -21,7 +21,7 @@ import polars as pl
 from ..errors import SourceError
 from ._io import Probe, read_csv_strings, read_jsonl_records
 from ._stage import stage
-from .base import Format, Loaded, pick
+from .base import Format, Loaded, column, pick
 
 
 #: the entity column of each roll-up table, most specific first
@@ -42,8 +42,7 @@ def read(path: Path, probe: Probe) -> Loaded:
                               expected="a LiteLLM daily spend export (date, api_key, model, spend, api_requests, ...)")
 
     def col(*names) -> pl.Expr:
-        f = pick(cols, *names)
-        return pl.col(f) if f else pl.lit(None, pl.String)
+        return column(cols, *names)
 
     mapped = df.select(
         "_row", "_reject", "_field", "_value",

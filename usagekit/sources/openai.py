@@ -25,7 +25,7 @@ from pathlib import Path
 import polars as pl
 
 from ..errors import SourceError, display_path
-from ._io import REPEATED, Probe, missing_pages_note, page_results, read_pages, records_frame, repeat_key
+from ._io import REPEATED, Probe, missing_pages_note, page_buckets, page_results, read_pages, records_frame, repeat_key
 from ._stage import stage
 from .base import Format, Loaded
 
@@ -71,54 +71,47 @@ def read_document(doc, shown: str) -> Loaded:
     seconds = 0.0
     audio = [0, 0]  # input, output audio tokens inside completions usage
     seen: set[str] = set()
-    for p, page in enumerate(_pages(doc)):
-        where = f"[{p}]" if isinstance(doc, list) else ""
-        if not isinstance(page, dict) or not isinstance(page.get("data"), list):
-            raise SourceError(shown, "a page has no 'data' list", field=f"{where}data",
-                              expected='an OpenAI admin API page {"object": "page", "data": [buckets]}')
-        for b, bucket in enumerate(page["data"]):
-            path = f"{where}data[{b}]"
-            if not isinstance(bucket, dict) or "start_time" not in bucket:
-                raise SourceError(shown, "a bucket has no start_time", field=f"{path}.start_time",
-                                  expected="unix seconds")
-            try:
-                start = dt.datetime.fromtimestamp(float(bucket["start_time"]), dt.timezone.utc).isoformat()
-            except (TypeError, ValueError, OverflowError):
-                raise SourceError(shown, f"start_time {bucket['start_time']!r} is not unix seconds",
-                                  field=f"{path}.start_time", expected="an integer number of seconds") from None
-            for res in page_results(bucket, shown, path):
-                rec = {"ts": start, "_row": len(records) + 1, "provider": "openai", "request_id": None}
-                key = repeat_key(bucket["start_time"], res)
-                if key in seen:
-                    rec.update(_reject=REPEATED, _field=path, _value=None)
-                seen.add(key)
-                kind = _kind(res)
-                if kind == "costs":
-                    amount = res.get("amount") or {}
-                    value = amount.get("value") if isinstance(amount, dict) else amount
-                    currency = str(amount.get("currency", "usd")).lower() if isinstance(amount, dict) else "usd"
-                    item = res.get("line_item")
-                    rec.update(cost_cents=value, account_id=res.get("project_id"), requests=0,
-                               model=str(item).split(", ")[0] if item else None)
-                    if currency != "usd" and "_reject" not in rec:
-                        rec.update(_reject=f"currency {currency.upper()} is not USD", _field="amount.currency",
-                                   _value=currency)
+    buckets = page_buckets(doc, shown, time_field="start_time", time_shape="unix seconds",
+                           page_shape='an OpenAI admin API page {"object": "page", "data": [buckets]}')
+    for path, bucket in buckets:
+        try:
+            start = dt.datetime.fromtimestamp(float(bucket["start_time"]), dt.timezone.utc).isoformat()
+        except (TypeError, ValueError, OverflowError):
+            raise SourceError(shown, f"start_time {bucket['start_time']!r} is not unix seconds",
+                              field=f"{path}.start_time", expected="an integer number of seconds") from None
+        for res in page_results(bucket, shown, path):
+            rec = {"ts": start, "_row": len(records) + 1, "provider": "openai", "request_id": None}
+            key = repeat_key(bucket["start_time"], res)
+            if key in seen:
+                rec.update(_reject=REPEATED, _field=path, _value=None)
+            seen.add(key)
+            kind = _kind(res)
+            if kind == "costs":
+                amount = res.get("amount") or {}
+                value = amount.get("value") if isinstance(amount, dict) else amount
+                currency = str(amount.get("currency", "usd")).lower() if isinstance(amount, dict) else "usd"
+                item = res.get("line_item")
+                rec.update(cost_cents=value, account_id=res.get("project_id"), requests=0,
+                           model=str(item).split(", ")[0] if item else None)
+                if currency != "usd" and "_reject" not in rec:
+                    rec.update(_reject=f"currency {currency.upper()} is not USD", _field="amount.currency",
+                               _value=currency)
+            else:
+                rec.update(account_id=res.get("project_id"), key_id=res.get("api_key_id"), model=res.get("model"),
+                           requests=res.get("num_model_requests"), cost_cents=None)
+                if kind == "usage":
+                    rec.update(input_tokens=res.get("input_tokens"), output_tokens=res.get("output_tokens"),
+                               cached_input_tokens=res.get("input_cached_tokens"))
+                    for i, f in enumerate(("input_audio_tokens", "output_audio_tokens")):
+                        if isinstance(res.get(f), (int, float)) and "_reject" not in rec:
+                            audio[i] += res[f]
+                elif kind == "speech":
+                    rec.update(axis="voice", characters=res.get("characters"))
                 else:
-                    rec.update(account_id=res.get("project_id"), key_id=res.get("api_key_id"), model=res.get("model"),
-                               requests=res.get("num_model_requests"), cost_cents=None)
-                    if kind == "usage":
-                        rec.update(input_tokens=res.get("input_tokens"), output_tokens=res.get("output_tokens"),
-                                   cached_input_tokens=res.get("input_cached_tokens"))
-                        for i, f in enumerate(("input_audio_tokens", "output_audio_tokens")):
-                            if isinstance(res.get(f), (int, float)) and "_reject" not in rec:
-                                audio[i] += res[f]
-                    elif kind == "speech":
-                        rec.update(axis="voice", characters=res.get("characters"))
-                    else:
-                        rec.update(axis="voice")
-                        if "_reject" not in rec:
-                            seconds += float(res.get("seconds") or 0)
-                records.append(rec)
+                    rec.update(axis="voice")
+                    if "_reject" not in rec:
+                        seconds += float(res.get("seconds") or 0)
+            records.append(rec)
     if seconds:
         notes.append(f"{seconds:,.0f} seconds of audio transcription (no cost in usage pages)")
     if any(audio):

@@ -23,7 +23,7 @@ import polars as pl
 from ..errors import SourceError, display_path
 from ._io import Probe, read_csv_strings, read_jsonl_records, records_frame
 from ._stage import stage
-from .base import Format, Loaded, pick
+from .base import Format, Loaded, column, pick
 
 ALIASES = {
     "request_id": ("generation_id", "id", "generationid", "generation"),
@@ -159,8 +159,7 @@ def _activity(df: pl.DataFrame, shown: str) -> Loaded:
                               expected="OpenRouter activity rows (date, model, usage, requests, ...)")
 
     def col(*names) -> pl.Expr:
-        f = pick(cols, *names)
-        return pl.col(f) if f else pl.lit(None, pl.String)
+        return column(cols, *names)
 
     mapped = df.select(
         "_row", "_reject", "_field", "_value",
