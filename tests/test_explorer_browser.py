@@ -83,7 +83,9 @@ def test_explorer_runs_in_jupyterlab_filters_and_drills_down(lab, browser, tmp_p
     provider = page.locator(".widget-dropdown", has_text="Provider").locator("select")
     provider.select_option("anthropic")
     page.wait_for_function(
-        f"document.querySelector('.js-plotly-plot').querySelectorAll('.barlayer .trace').length < {traces_before}",
+        # the redraw replaces the traces: wait past the moment the plot is momentarily empty
+        "(n => n > 0 && n < " + str(traces_before) + ")"
+        "(document.querySelector('.js-plotly-plot').querySelectorAll('.barlayer .trace').length)",
         timeout=60_000)
     traces_after = chart.locator(".barlayer .trace").count()
     assert 0 < traces_after < traces_before
