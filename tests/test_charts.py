@@ -66,7 +66,7 @@ def test_user_supplied_names_are_escaped_in_figures_and_cards(tmp_path):
 
 
 def test_key_secrets_are_masked():
-    assert charts.mask_key("sk-proj-abcdefghijklmnop1234") == "sk-...1234"
+    assert charts.mask_key("sk-proj-abcdefghijklmnop1234") == "sk-proj-...1234"
     assert charts.mask_key("vk_3f9a1c2b7d10") == "vk_3f9a1c2b7d10"
 
 

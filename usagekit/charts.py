@@ -15,6 +15,7 @@ import html
 import pandas as pd
 import plotly.graph_objects as go
 
+from . import masking
 from .money import format_usd
 
 #: a palette of distinguishable colours; popular models get fixed slots, others hash into it
@@ -49,13 +50,8 @@ def esc(text) -> str:
 
 
 def mask_key(key: str | None) -> str:
-    """Never show a full secret: ``sk-abc...wxyz`` style values become ``sk-...wxyz``."""
-    if key is None:
-        return ""
-    key = str(key)
-    if key.startswith(("sk-", "sk_", "pk-", "rk-")) and len(key) > 12:
-        return f"{key[:3]}...{key[-4:]}"
-    return key
+    """Never show a full secret: masked ids (``sk-...wxyz#1a2b3c4d``) show as ``sk-...wxyz``."""
+    return masking.display(key)
 
 
 def _top(daily: pd.DataFrame, by: str, top: int) -> pd.DataFrame:

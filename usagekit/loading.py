@@ -22,6 +22,8 @@ from . import queries as q
 from . import sources
 from .accounting import FileReport, LoadReport
 from .errors import FormatError, SourceError, UsagekitError, display_path
+from .money import MAX_TOTAL_CENTS
+from .masking import redact_expr
 from .schema import KEY_COLUMNS, KEY_DTYPES, USAGE_COLUMNS, empty_keys
 from .sources._io import SUFFIXES
 from .sources._stage import rejected_value, stage
@@ -171,8 +173,10 @@ def _merge_keys(frames: list[pl.DataFrame]) -> pl.DataFrame:
     if not frames:
         return empty_keys()
     # later registries win: keys= passed explicitly come last
-    return pl.concat([f.select(KEY_COLUMNS).cast(KEY_DTYPES) for f in frames]).unique(
-        subset="key_id", keep="last", maintain_order=True)
+    merged = pl.concat([f.select(KEY_COLUMNS).cast(KEY_DTYPES) for f in frames])
+    text = [c for c in KEY_COLUMNS if KEY_DTYPES[c] == pl.String]
+    merged = merged.with_columns(redact_expr(c) for c in text)  # same masked ids as the usage rows
+    return merged.unique(subset="key_id", keep="last", maintain_order=True)
 
 
 def _assemble(usage_parts, key_parts, registry: pl.DataFrame, skipped, tz: str, engine,
@@ -207,6 +211,12 @@ def _assemble(usage_parts, key_parts, registry: pl.DataFrame, skipped, tz: str, 
     say("counting rows")
     stats = pl.concat([_stats(c.with_columns(pl.lit(False).alias("_dup")))
                        for c in _each(chunks, progress, "counting")])
+    total = float(stats.filter(pl.col("_reject").is_null())["cost"].sum() or 0.0)
+    if total > MAX_TOTAL_CENTS:  # kept costs are each <= MAX_COST_CENTS and never negative
+        raise SourceError(", ".join(x.file for x in usage_parts[:3]) + (" ..." if len(usage_parts) > 3 else ""),
+                          f"the costs add up to {total:.3g} cents, above the {MAX_TOTAL_CENTS:.0e} cents one load "
+                          "can sum exactly", field="cost_cents",
+                          expected="costs in US cents (a file in dollars read as cents? check format= and units)")
     say("checking request ids")
     dup = _duplicates(staged, _each(chunks, progress, "hashing ids"), int(stats["ids"].sum()), ok)
     mark = (dup if dup is not None else pl.lit(False)).alias("_dup")
@@ -229,7 +239,8 @@ def _assemble(usage_parts, key_parts, registry: pl.DataFrame, skipped, tz: str, 
     rejected = marked.filter(~good).select(
         pl.col("_file").alias("file"), pl.col("_row").alias("row"), pl.col("_field").alias("field"),
         pl.when(pl.col("_dup")).then(pl.lit("duplicate request_id")).otherwise(pl.col("_reject")).alias("reason"),
-        rejected_value(marked.collect_schema().names()).alias("value"), *USAGE_COLUMNS)
+        rejected_value(marked.collect_schema().names()).alias("value"), *USAGE_COLUMNS
+    ).with_columns(redact_expr("value"))
     say("done")
     return Usage(rows, registry, report, rejected, tz=tz, engine=engine, cube=cube)
 

@@ -4,6 +4,16 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
+#: The largest cost one row may carry: 10^12 cents ($10 billion). A row above it is rejected
+#: with a reason (no single request or daily bucket costs that much; such a value is a unit
+#: mistake or a corrupt cell). Sums are kept in whole cents plus nano-cents as 64-bit
+#: integers, so with every row bounded a sum can only wrap past ~9.2e18 cents, which
+#: :data:`MAX_TOTAL_CENTS` keeps far out of reach.
+MAX_COST_CENTS = 1e12
+#: The largest total one load may hold: 10^17 cents ($1 quadrillion). A load above it is
+#: refused as a whole (a ``SourceError``): its sums could no longer be exact.
+MAX_TOTAL_CENTS = 1e17
+
 
 def format_usd(cents: float | None, *, precise: bool | None = None) -> str:
     """Cents as dollars for people: ``$1,234.57``; small amounts keep sub-cent digits.

@@ -10,10 +10,14 @@ only the per-request log from the rows. The derived columns, added once at the e
 ``_day``
     the event's calendar day in the report time zone, as days since 1970-01-01 (an
     integer: bucketing on it is several times cheaper than truncating tz-aware times)
-``_c_hi``, ``_c_lo``
-    ``cost_cents`` split into whole nano-cents (int64, summed exactly) and the float
-    remainder (below 5e-10 cents), so a sum of 100M sub-cent costs stays exact to far
-    better than 1e-6 cent on engines whose float ``sum`` is not compensated.
+``_c_hi``, ``_c_mid``, ``_c_lo``
+    ``cost_cents`` split into whole cents and whole nano-cents below the cent (both int64,
+    summed exactly) and the float remainder (below 5e-10 cents), so a sum of 100M sub-cent
+    costs stays exact to far better than 1e-6 cent on engines whose float ``sum`` is not
+    compensated, and no sum can wrap: a row holds at most
+    :data:`~usagekit.money.MAX_COST_CENTS` and a load at most
+    :data:`~usagekit.money.MAX_TOTAL_CENTS`, so the whole-cent sum stays below 2^63 and the
+    nano-cent sum (under 10^9 per row) would need 9 billion rows to wrap.
 ``_rows``, ``_unpriced_rows``
     rows summarized (1 per request row) and how many of them have no cost
 ``_ts_min``, ``_ts_max``
@@ -88,19 +92,23 @@ def cube(frame: nw.LazyFrame) -> nw.LazyFrame:
         nw.col("_ts_min").min().alias("_ts_min"), nw.col("_ts_max").max().alias("_ts_max"),
     ).with_columns(
         nw.when(nw.col("_unpriced")).then(None)
-        .otherwise(nw.col("_c_hi").cast(nw.Float64) / NANO + nw.col("_c_lo")).alias("cost_cents"))
+        .otherwise(nw.col("_c_hi").cast(nw.Float64) + nw.col("_c_mid").cast(nw.Float64) / NANO
+                   + nw.col("_c_lo")).alias("cost_cents"))
 
 
 def money_aggs(prefix: str = "") -> list:
     """Aggregations whose results :func:`finish_money` turns into exact ``cost_cents``."""
-    return [nw.col("_c_hi").sum().alias(f"{prefix}_c_hi"), nw.col("_c_lo").sum().alias(f"{prefix}_c_lo")]
+    return [nw.col("_c_hi").sum().alias(f"{prefix}_c_hi"), nw.col("_c_mid").sum().alias(f"{prefix}_c_mid"),
+            nw.col("_c_lo").sum().alias(f"{prefix}_c_lo")]
 
 
 def finish_money(df: pd.DataFrame, out: str = "cost_cents", prefix: str = "") -> pd.DataFrame:
-    hi = pd.to_numeric(df.pop(f"{prefix}_c_hi"), errors="coerce").fillna(0)
-    lo = pd.to_numeric(df.pop(f"{prefix}_c_lo"), errors="coerce").fillna(0.0)
-    # int part exactly in Python ints, then one rounding to float
-    df[out] = [int(h) / NANO + float(l) for h, l in zip(hi.astype("int64"), lo.astype("float64"))]
+    """Turn the summed money parts of :func:`money_aggs` into one exact ``cost_cents`` column."""
+    parts = [pd.to_numeric(df.pop(f"{prefix}_c_{p}"), errors="coerce") for p in ("hi", "mid", "lo")]
+    hi, mid = (p.fillna(0).astype("int64") for p in parts[:2])
+    lo = parts[2].fillna(0.0).astype("float64")
+    # the integer parts combined exactly in Python ints, then one rounding to float
+    df[out] = [(int(h) * NANO + int(m)) / NANO + float(l) for h, m, l in zip(hi, mid, lo)]
     return df
 
 

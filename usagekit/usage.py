@@ -36,16 +36,20 @@ def to_pandas(df: pl.DataFrame) -> pd.DataFrame:
 
 
 def derive(rows: pl.LazyFrame, tz: str) -> pl.LazyFrame:
-    """Add the query columns: ``_day`` (local day number), ``_c_hi``/``_c_lo`` (exact money) and
+    """Add the query columns: ``_day`` (local day number), ``_c_hi``/``_c_mid``/``_c_lo`` (exact money) and
     the cube's per-row measures (``_rows``, ``_unpriced``, ``_unpriced_rows``, ``_ts_min``, ``_ts_max``)."""
     if tz == "UTC":
         day = pl.col("ts").dt.epoch("d").cast(pl.Int32)
     else:
         day = pl.col("ts").dt.convert_time_zone(tz).dt.date().cast(pl.Int32)
-    hi = (pl.col("cost_cents") * q.NANO).round(0).cast(pl.Int64)
+    # whole cents + nano-cents (both int64, summed exactly) + a float remainder: every row is
+    # bounded by MAX_COST_CENTS, so neither integer part can wrap at any size a load accepts
+    whole = pl.col("cost_cents").floor()
+    frac = pl.col("cost_cents") - whole
+    nano = (frac * q.NANO).round(0)
     unpriced = pl.col("cost_cents").is_null()
-    return rows.with_columns(day.alias("_day"), hi.alias("_c_hi"),
-                             (pl.col("cost_cents") - hi.cast(pl.Float64) / q.NANO).alias("_c_lo"),
+    return rows.with_columns(day.alias("_day"), whole.cast(pl.Int64).alias("_c_hi"),
+                             nano.cast(pl.Int64).alias("_c_mid"), (frac - nano / q.NANO).alias("_c_lo"),
                              pl.lit(1, pl.Int64).alias("_rows"), unpriced.alias("_unpriced"),
                              unpriced.cast(pl.Int64).alias("_unpriced_rows"),
                              pl.col("ts").alias("_ts_min"), pl.col("ts").alias("_ts_max"))

@@ -22,9 +22,14 @@ from __future__ import annotations
 import polars as pl
 
 from ..errors import SourceError
+from ..money import MAX_COST_CENTS
+from ..masking import redact_expr
 from ..schema import AXES, INT_COLUMNS, STATES, USAGE_COLUMNS, USAGE_DTYPES
 
 BOOKKEEPING = ("_file", "_row", "_reject", "_field", "_value", "_naive")
+#: id and name columns a raw secret could be written into: masked at load (usagekit.masking)
+SECRET_COLUMNS = ("request_id", "account_id", "key_id", "key_name", "agent_id", "agent_name", "plain_vm_id",
+                  "plain_vm_name", "provider", "model")
 #: fields that are checked, so a rejected row may name one of them
 CHECKED = ("ts", "cost_cents", *INT_COLUMNS, "hours", "axis", "status", "state")
 
@@ -148,6 +153,8 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str,
             checks.append((present & cost.is_null(), "cost_cents", "cost is not a number"))
         checks.append((cost.is_nan() | cost.is_infinite(), "cost_cents", "cost is not a finite number"))
         checks.append((cost < 0, "cost_cents", "negative cost"))
+        checks.append((cost > MAX_COST_CENTS, "cost_cents",
+                       f"cost above the maximum of {MAX_COST_CENTS:.0e} cents ($10 billion) a row"))
         out["cost_cents"] = pl.when(cost.is_nan() | cost.is_infinite()).then(None).otherwise(cost)
     else:
         out["cost_cents"] = pl.lit(None, pl.Float64)
@@ -233,6 +240,8 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str,
         dtype = USAGE_DTYPES[col]
         if col not in names:
             cols.append(pl.lit(None, dtype).alias(col))
+        elif col in SECRET_COLUMNS:  # a raw key secret never gets past the loader
+            cols.append(redact_expr(col))
         elif col not in out and lf.collect_schema()[col] == dtype:
             cols.append(pl.col(col))  # untouched and already typed: a filter on it reaches the scan
         else:
