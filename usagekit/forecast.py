@@ -1,0 +1,357 @@
+"""Cap forecasts: where a key's spend in its budget window is heading, with a band, and when to warn.
+
+:func:`forecast_cap` is the one projection behind the key cards and the ``cap`` finding, so a card
+and a finding never disagree about the day a key reaches its cap. It reads the key's spend per
+local day (``daily``, which may reach back before the window: the run rate needs it) and the
+budget window from :func:`usagekit.periods.budget_window`.
+
+How the run rate is made (robust statistics, written here; no fitting library):
+
+* the last 28 known days before the cut-off (at least what exists: days before the data starts
+  are unknown, not zero) split into weekdays and weekends;
+* how often the key is active on each kind of day, separately from what an active day costs
+  (a key idle half the days has a rate of half an active day, not a baseline of zero);
+* the level of an active day: the median log spend, weekends offset from weekdays, with a
+  robust trend (Theil-Sen slope of log spend) shrunk towards zero by its own uncertainty and
+  extrapolated at most 14 days, so organic growth and drifts are followed and noise is not;
+* the band: the level's and the trend's uncertainty and the day-to-day spread (MAD of the
+  residuals, floored) as a multiplicative interval around the remaining spend.
+
+Warning: the band's upper edge reaches the cap before the window ends (or the cap is already
+crossed). With ``previous`` (the forecast of the day before, same window), a warning stays up
+until the upper edge is clearly back under the cap (below ``CLEAR_SHARE`` of it), so a holiday
+dip does not make it flicker. A ``1d`` window is judged on the day's running spend. Caps of any
+size are forecast (a 50-cent cap blocks a key as surely as a $500 one).
+
+>>> import datetime as dt, pandas as pd
+>>> from usagekit.periods import budget_window
+>>> days = pd.date_range("2026-10-01", "2026-10-14").date
+>>> daily = pd.Series(1000.0, index=days)                       # $10 a day
+>>> w = budget_window({"budget_period": "1mo"}, pd.Timestamp("2026-10-15", tz="UTC"))
+>>> f = forecast_cap(daily, 29_500, w, pd.Timestamp("2026-10-15", tz="UTC"))
+>>> round(f.projected_cents), f.crossing_date, f.warn
+(31000, datetime.date(2026, 10, 30), True)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .money import format_usd
+from .periods import BudgetWindow
+
+#: days of history the run rate reads (at most)
+LOOKBACK_DAYS = 28
+#: a trend is extrapolated at most this many days ahead (then held flat)
+TREND_HORIZON_DAYS = 14
+#: z of the band's edges (about a 90 % two-sided interval)
+BAND_Z = 1.64
+#: floor of the day-to-day log spread: a perfectly flat key is not infinitely certain
+MIN_SPREAD = 0.1
+#: a warning stays up until the band's upper edge is below this share of the cap
+CLEAR_SHARE = 0.9
+#: a ``1d`` cap warns once the day's running spend reaches this share of it
+DAY_WARN_SHARE = 0.8
+
+
+@dataclass(frozen=True)
+class CapForecast:
+    """A key's budget window at ``as_of``: spent so far, the projection at the window's end and its band.
+
+    ``crossing_date`` is the local day the cap was crossed (``crossed``) or, if not yet, the day the
+    central projection crosses it (None when it does not within the window); ``earliest_crossing_date``
+    is the day the band's upper edge crosses it. ``warn`` is the alert state (with hysteresis).
+    """
+
+    cap_cents: float | None
+    window: BudgetWindow
+    as_of: pd.Timestamp
+    spent_cents: float
+    projected_cents: float
+    low_cents: float
+    high_cents: float
+    rate_cents: float  # expected spend of a typical remaining day (mean over the days left)
+    crossing_date: dt.date | None
+    earliest_crossing_date: dt.date | None
+    crossed: bool
+    warn: bool
+    explanation: str
+    days_left: float = 0.0
+    history_days: int = 0  # known days the run rate read
+    warn_since: dt.date | None = None  # the local day the warning now up was first raised
+
+    @property
+    def pct_used(self) -> float | None:
+        return self.spent_cents / self.cap_cents * 100 if self.cap_cents else None
+
+    @property
+    def projected_pct(self) -> float | None:
+        return self.projected_cents / self.cap_cents * 100 if self.cap_cents else None
+
+
+def _to_date(d) -> dt.date:
+    if isinstance(d, dt.date) and not isinstance(d, dt.datetime):
+        return d
+    return pd.Timestamp(d).date()
+
+
+def _cutoff(as_of, tz: str) -> pd.Timestamp:
+    if isinstance(as_of, dt.date) and not isinstance(as_of, dt.datetime):
+        return (pd.Timestamp(as_of).tz_localize(tz) + pd.Timedelta(days=1)).tz_convert("UTC")
+    t = pd.Timestamp(as_of)
+    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+
+
+def _theil_sen(t: np.ndarray, y: np.ndarray) -> float:
+    i, j = np.triu_indices(len(t), 1)
+    dt_ = t[j] - t[i]
+    ok = dt_ != 0
+    return float(np.median((y[j] - y[i])[ok] / dt_[ok])) if ok.any() else 0.0
+
+
+@dataclass(frozen=True)
+class RunRate:
+    """The model of a key's coming days: expected spend per future day and a log-scale uncertainty."""
+
+    level: float  # log spend of an active weekday at the last known day
+    weekend_offset: float  # log(weekend active day / weekday active day)
+    slope: float  # per day, shrunk
+    slope_se: float
+    level_se: float
+    spread: float  # day-to-day log sd (robust, floored): the band
+    raw_spread: float  # the same unfloored: the lognormal mean of a day
+    p_weekday: float
+    p_weekend: float
+    last_day: dt.date
+    n_days: int
+    n_active: int
+
+    def expected(self, day: dt.date) -> float:
+        """Expected spend (mean, cents) of ``day`` after :attr:`last_day`."""
+        if self.n_active == 0:
+            return 0.0
+        ahead = min((day - self.last_day).days, TREND_HORIZON_DAYS)
+        weekend = day.weekday() >= 5
+        log = self.level + self.slope * ahead + (self.weekend_offset if weekend else 0.0)
+        p = self.p_weekend if weekend else self.p_weekday
+        return p * math.exp(log + self.raw_spread ** 2 / 2)
+
+    def log_se(self, days_ahead: float, n_days_left: float) -> float:
+        """Log-scale standard error of the sum of the remaining days' spend."""
+        ahead = min(days_ahead, TREND_HORIZON_DAYS)
+        noise = math.sqrt(math.expm1(self.spread ** 2)) / math.sqrt(max(n_days_left, 1.0))
+        return math.sqrt(self.level_se ** 2 + (ahead * self.slope_se) ** 2 + noise ** 2)
+
+
+def run_rate(daily: pd.Series, last_day: dt.date) -> RunRate:
+    """The run-rate model from the known complete days up to ``last_day`` (see module docstring)."""
+    s = daily[[d <= last_day for d in daily.index]] if len(daily) else daily
+    if len(s):
+        first = max(min(s.index), last_day - dt.timedelta(days=LOOKBACK_DAYS - 1))
+        idx = [first + dt.timedelta(days=i) for i in range((last_day - first).days + 1)]
+        s = s.reindex(idx, fill_value=0.0).fillna(0.0)
+    vals = s.to_numpy(dtype=float)
+    days = list(s.index)
+    weekend = np.array([d.weekday() >= 5 for d in days], dtype=bool)
+    active = vals > 0
+    n_wd, n_we = int((~weekend).sum()), int(weekend.sum())
+    a_wd, a_we = int((active & ~weekend).sum()), int((active & weekend).sum())
+    # activity rates per kind of day; one barely seen borrows the overall rate
+    p_all = float(active.mean()) if len(vals) else 0.0
+    p_wd = a_wd / n_wd if n_wd >= 2 else (a_wd + p_all) / (n_wd + 1)
+    p_we = a_we / n_we if n_we >= 2 else (a_we + p_all) / (n_we + 1)
+    if not active.any():
+        return RunRate(0.0, 0.0, 0.0, 0.0, 0.0, MIN_SPREAD, 0.0, 0.0, 0.0, last_day, len(vals), 0)
+    t = np.array([(d - last_day).days for d in days], dtype=float)[active]
+    y = np.log(vals[active])
+    we = weekend[active]
+    offset = 0.0
+    if a_wd >= 2 and a_we >= 2:
+        offset = float(np.median(y[we]) - np.median(y[~we]))
+    adj = y - np.where(we, offset, 0.0)
+    slope, slope_se = 0.0, 0.0
+    if len(adj) >= 5:
+        raw = _theil_sen(t, adj)
+        resid = adj - raw * t
+        spread = max(1.4826 * float(np.median(np.abs(resid - np.median(resid)))), MIN_SPREAD)
+        sxx = float(((t - t.mean()) ** 2).sum())
+        slope_se = spread / math.sqrt(sxx) if sxx > 0 else 0.0
+        shrink = raw ** 2 / (raw ** 2 + slope_se ** 2) if raw else 0.0
+        slope = raw * shrink
+    resid = adj - slope * t
+    level = float(np.median(resid))
+    raw = min(1.4826 * float(np.median(np.abs(resid - level))), 1.5) if len(resid) >= 3 else 0.0
+    spread = max(raw, MIN_SPREAD) if len(resid) >= 3 else 0.5
+    level_se = 1.25 * spread / math.sqrt(len(resid))
+    return RunRate(level, offset, slope, slope_se, level_se, spread, raw, float(p_wd), float(p_we), last_day,
+                   len(vals), int(active.sum()))
+
+
+def _money(cents: float) -> str:
+    if cents >= 100 or cents == 0:
+        return format_usd(cents, precise=False)
+    if cents >= 1:
+        return format_usd(cents, precise=False)
+    return f"${cents / 100:.2g}" if cents >= 0.01 else "under $0.0001"
+
+
+def forecast_cap(daily: pd.Series, cap_cents: float | None, window: BudgetWindow, as_of, *, tz: str = "UTC",
+                 previous: CapForecast | None = None) -> CapForecast:
+    """Project ``daily`` (cents per local day, index ``datetime.date``) to the end of ``window``.
+
+    ``as_of`` is the cut-off instant (a date means the end of that day); the last day may be
+    partial (its spend so far). Returns a :class:`CapForecast`; with ``cap_cents`` None the
+    projection is made and nothing warns.
+    """
+    tz = window.tz or tz
+    cutoff = min(_cutoff(as_of, tz), window.end)
+    local = cutoff.tz_convert(tz)
+    last_day = (cutoff - pd.Timedelta(microseconds=1)).tz_convert(tz).date()
+    day_start = pd.Timestamp(dt.datetime.combine(last_day, dt.time()), tz=tz)
+    elapsed = min(max((local - day_start) / pd.Timedelta(days=1), 0.0), 1.0)
+    w_first, w_end = window.days()
+    daily = daily.copy() if len(daily) else pd.Series(dtype=float)
+    daily.index = [_to_date(d) for d in daily.index]
+    daily = daily.groupby(level=0).sum().astype(float).sort_index()
+    in_window = daily[[w_first <= d <= last_day for d in daily.index]]
+    spent = float(in_window.sum())
+    cum = in_window.cumsum()
+    cap = None if cap_cents is None or pd.isna(cap_cents) else float(cap_cents)
+    crossed_day = None
+    if cap is not None and len(cum) and cum.iloc[-1] > cap:
+        crossed_day = next(d for d, c in cum.items() if c > cap)
+
+    complete_last = last_day if elapsed >= 1.0 else last_day - dt.timedelta(days=1)
+    rr = run_rate(daily, complete_last)
+    today_left = 1.0 - elapsed if elapsed < 1.0 else 0.0
+    future = [complete_last + dt.timedelta(days=i) for i in range(1, (w_end - complete_last).days)]
+    future = [d for d in future if d >= w_first]
+    expect = []
+    for d in future:
+        e = rr.expected(d)
+        if d == last_day:  # the partial day: its spend so far is in `spent`; add the rest of the day
+            e = e * today_left
+        expect.append(e)
+    remaining = float(sum(expect))
+    n_left = sum(1 for d in future if d > last_day) + today_left
+    se = rr.log_se(n_left / 2 + 0.5, n_left) if remaining > 0 else 0.0
+    projected = spent + remaining
+    low = spent + remaining * math.exp(-BAND_Z * se)
+    high = spent + remaining * math.exp(BAND_Z * se)
+
+    def crossing(mult: float) -> dt.date | None:
+        if cap is None:
+            return None
+        c = spent
+        for d, e in zip(future, expect):
+            c += e * mult
+            if c > cap:
+                return d
+        return None
+
+    cross = crossed_day or crossing(1.0)
+    earliest = crossed_day or crossing(math.exp(BAND_Z * se))
+    period = window.period
+    if cap is None:
+        warn = False
+    elif crossed_day is not None:
+        warn = True
+    elif period == "1d":
+        warn = spent >= DAY_WARN_SHARE * cap or (previous is not None and previous.warn
+                                                 and previous.window == window and spent >= 0.5 * cap)
+    else:
+        warn = high > cap
+        if not warn and previous is not None and previous.warn and previous.window == window:
+            warn = high >= CLEAR_SHARE * cap  # not clearly back under yet: keep the warning up
+    since = None
+    if warn:
+        held = previous is not None and previous.warn and previous.window == window and previous.warn_since
+        since = previous.warn_since if held else last_day
+    text = _explain(cap, spent, projected, low, high, cross, earliest, crossed_day, warn, window, rr, last_day,
+                    elapsed, n_left)
+    return CapForecast(cap_cents=cap, window=window, as_of=cutoff, spent_cents=spent, projected_cents=projected,
+                       low_cents=low, high_cents=high, rate_cents=remaining / n_left if n_left else 0.0,
+                       crossing_date=cross, earliest_crossing_date=earliest, crossed=crossed_day is not None,
+                       warn=bool(warn), explanation=text, days_left=float(n_left), history_days=rr.n_days,
+                       warn_since=since)
+
+
+def forecast_key(daily: pd.Series, key, as_of, *, tz: str = "UTC", cap_cents: float | None = None,
+                 since: dt.date | None = None) -> CapForecast:
+    """The forecast of one registry key at ``as_of``, replayed day by day through its budget window.
+
+    ``key`` is a registry row (mapping, Series or record: ``spend_cap_cents``, ``budget_period``,
+    ``budget_reset_at``, ``created_at``); the window comes from
+    :func:`usagekit.periods.budget_window`. Each day of the window up to ``as_of`` is forecast from
+    the data before its end, so the warning's hysteresis and ``warn_since`` are what a nightly run
+    would have shown; ``since`` skips days before it (data there is still read). Key cards and
+    ``cap`` findings both call this, so they show the same dates.
+    """
+    from .periods import budget_window
+    cutoff = _cutoff(as_of, tz)
+    if cap_cents is None:
+        cap_cents = _get(key, "spend_cap_cents")
+    window = budget_window(key, cutoff, tz)
+    first, _ = window.days()
+    last = (cutoff - pd.Timedelta(microseconds=1)).tz_convert(tz).date()
+    day = max(first, since) if since else first
+    daily = daily.copy()
+    daily.index = [_to_date(d) for d in daily.index]
+    prev = None
+    while day < last:  # whole days before the cut-off's own day, as each night's run saw them
+        end = pd.Timestamp(dt.datetime.combine(day + dt.timedelta(days=1), dt.time()), tz=tz).tz_convert("UTC")
+        w = budget_window(key, end - pd.Timedelta(microseconds=1), tz)
+        if w == window:
+            prev = forecast_cap(daily[[d <= day for d in daily.index]], cap_cents, w, end, tz=tz, previous=prev)
+        day += dt.timedelta(days=1)
+    return forecast_cap(daily[[d <= last for d in daily.index]], cap_cents, window, cutoff, tz=tz, previous=prev)
+
+
+def _get(key, name):
+    if isinstance(key, dict):
+        return key.get(name)
+    if isinstance(key, pd.Series):
+        return key.get(name)
+    return getattr(key, name, None)
+
+
+def _explain(cap, spent, projected, low, high, cross, earliest, crossed_day, warn, window, rr: RunRate, last_day,
+             elapsed, n_left) -> str:
+    a, b = window.days()
+    end = b - dt.timedelta(days=1)
+    span = "today's" if window.period == "1d" else (
+        "this month's" if window.period == "1mo" else f"this {window.period} budget period's")
+    if cap is None:
+        return (f"No cap. {_money(spent)} spent in {span} budget so far; heading for about {_money(projected)} "
+                f"by {end:%b %d}.")
+    used = f"{_money(spent)} of its {_money(cap)} cap ({spent / cap:.0%})"
+    if crossed_day is not None:
+        return f"Over its cap since {crossed_day:%b %d}: {used} in {span} budget (resets after {end:%b %d})."
+    if window.period == "1d":
+        return (f"{used} spent today so far{' (' + format(elapsed, '.0%') + ' of the day gone)' if elapsed < 1 else ''}"
+                f"; a daily cap is judged on the day's running spend.")
+    if rr.n_active == 0:
+        rate = "no spend in the days read, so nothing more is expected"
+    else:
+        trend = ""
+        if abs(rr.slope) >= 0.01:
+            trend = f", {'growing' if rr.slope > 0 else 'shrinking'} about {abs(math.expm1(rr.slope)):.0%} a day"
+        rate = (f"at its recent pace (about {_money((projected - spent) / n_left if n_left else 0)} a day"
+                f"{trend}, from {rr.n_days} days of history)")
+    where = (f"{used}; {rate} it reaches about {_money(projected)} by {end:%b %d} "
+             f"(likely between {_money(low)} and {_money(high)})")
+    if cross is not None:
+        return f"Heading for its cap: {where}, crossing it around {cross:%b %d}."
+    if warn and earliest is not None:
+        return f"May reach its cap: {where}; at the high end it would cross around {earliest:%b %d}."
+    if warn:
+        return f"Close to its cap: {where}; the warning stays until the projection is clearly back under the cap."
+    return f"Under its cap: {where}."
+
+
+__all__ = ["CapForecast", "RunRate", "forecast_cap", "forecast_key", "run_rate"]
