@@ -86,8 +86,15 @@ def cmd_report(args) -> int:
     from .report import publish
     if args.demo and args.source:
         raise UsagekitError("pass either --demo or --source, not both")
-    month = args.month or ("2026-10" if args.demo else None)
-    published = publish(month=month, source=args.source, keys=args.keys, account_id=args.account, out=args.out,
+    if not args.demo and not args.source:
+        raise UsagekitError("no usage data given: pass --source PATH (usage files, a directory or a glob), "
+                            "or --demo for the built-in demo month")
+    source, month = args.source, args.month
+    if args.demo:
+        from .demo import DEFAULT_MONTH, default_source
+        month = month or DEFAULT_MONTH
+        source = default_source(month)
+    published = publish(month=month, source=source, keys=args.keys, account_id=args.account, out=args.out,
                         tz=args.tz, as_of=args.as_of, progress=not args.quiet, sections=args.sections)
     print(published)
     print(f"report: {published.html.resolve()}")

@@ -149,7 +149,8 @@ def publish(month: str | None = None, source=None, keys=None, account_id: str | 
             cell_timeout: int = 900, sections=None) -> Published:
     """Execute the report notebook for ``month`` and publish its HTML; see the module docstring.
 
-    ``source=None`` uses the built-in demo data. ``sections`` names the sections to show
+    ``source`` is the usage files (the demo month's directory is
+    ``usagekit.demo.default_source()``). ``sections`` names the sections to show
     (see :data:`usagekit.sections.SECTIONS`; default all). Returns a :class:`Published`; raises
     :class:`ReportError` (previous report untouched, failed notebook saved) on failure.
     """
@@ -165,9 +166,9 @@ def publish(month: str | None = None, source=None, keys=None, account_id: str | 
     if sections is not None:
         from .sections import select
         sections = ",".join(s.name for s in select(sections))  # unknown names fail here, before any run
-    if source is None:
-        from .demo import default_source
-        source = default_source()
+    if source is None or source == [] or source == "":
+        raise ReportError("no usage data given: pass --source PATH (usage files, a directory or a glob), "
+                          "or --demo for the built-in demo month")
     sources = [str(Path(s).resolve()) for s in (source if isinstance(source, (list, tuple)) else [source])]
     keys_arg = None if keys is None else [str(Path(k).resolve()) for k in (keys if isinstance(keys, (list, tuple))
                                                                            else [keys])]
