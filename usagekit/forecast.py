@@ -48,9 +48,15 @@ from .periods import BudgetWindow
 #: days of history the run rate reads (at most)
 LOOKBACK_DAYS = 28
 #: a trend is extrapolated at most this many days ahead (then held flat)
-TREND_HORIZON_DAYS = 14
+TREND_HORIZON_DAYS = 7
+#: a trend needs this many known days (and is extrapolated at most half of them)
+MIN_TREND_DAYS = 14
+#: with fewer active days than this, the run rate is the trimmed mean of the known days
+SPARSE_ACTIVE_DAYS = 5
+#: fewer known days than this: too little history to project, only a crossing warns
+MIN_BAND_DAYS = 7
 #: z of the band's edges (about a 90 % two-sided interval)
-BAND_Z = 1.64
+BAND_Z = 1.28
 #: floor of the day-to-day log spread: a perfectly flat key is not infinitely certain
 MIN_SPREAD = 0.1
 #: a warning stays up until the band's upper edge is below this share of the cap
@@ -130,34 +136,56 @@ class RunRate:
     last_day: dt.date
     n_days: int
     n_active: int
+    horizon: int = 0  # days the trend is extrapolated (then held flat)
 
     def expected(self, day: dt.date) -> float:
         """Expected spend (mean, cents) of ``day`` after :attr:`last_day`."""
         if self.n_active == 0:
             return 0.0
-        ahead = min((day - self.last_day).days, TREND_HORIZON_DAYS)
+        ahead = min((day - self.last_day).days, self.horizon)
         weekend = day.weekday() >= 5
         log = self.level + self.slope * ahead + (self.weekend_offset if weekend else 0.0)
         p = self.p_weekend if weekend else self.p_weekday
         return p * math.exp(log + self.raw_spread ** 2 / 2)
 
+    def expected_ahead(self, ahead: np.ndarray) -> np.ndarray:
+        """:meth:`expected` of the days ``ahead`` (whole days after :attr:`last_day`)."""
+        if self.n_active == 0:
+            return np.zeros(len(ahead))
+        weekend = (self.last_day.weekday() + ahead) % 7 >= 5
+        log = self.level + self.slope * np.minimum(ahead, self.horizon) + np.where(
+            weekend, self.weekend_offset, 0.0) + self.raw_spread ** 2 / 2
+        return np.where(weekend, self.p_weekend, self.p_weekday) * np.exp(log)
+
     def log_se(self, days_ahead: float, n_days_left: float) -> float:
         """Log-scale standard error of the sum of the remaining days' spend."""
-        ahead = min(days_ahead, TREND_HORIZON_DAYS)
+        ahead = min(days_ahead, self.horizon)
         noise = math.sqrt(math.expm1(self.spread ** 2)) / math.sqrt(max(n_days_left, 1.0))
         return math.sqrt(self.level_se ** 2 + (ahead * self.slope_se) ** 2 + noise ** 2)
 
 
-def run_rate(daily: pd.Series, last_day: dt.date) -> RunRate:
-    """The run-rate model from the known complete days up to ``last_day`` (see module docstring)."""
-    s = daily[[d <= last_day for d in daily.index]] if len(daily) else daily
-    if len(s):
-        first = max(min(s.index), last_day - dt.timedelta(days=LOOKBACK_DAYS - 1))
+def run_rate(daily: pd.Series, last_day: dt.date, lookback: int = LOOKBACK_DAYS) -> RunRate:
+    """The run-rate model from the known complete days up to ``last_day`` (see module docstring).
+
+    ``daily`` holds cents per day (index ``datetime.date``); days missing between its first
+    day and ``last_day`` had no spend; a NaN day is unknown (left out, as are days before the
+    first). ``lookback`` days at most are read.
+    """
+    if len(daily):
+        first = max(min(daily.index), last_day - dt.timedelta(days=lookback - 1))
         idx = [first + dt.timedelta(days=i) for i in range((last_day - first).days + 1)]
-        s = s.reindex(idx, fill_value=0.0).fillna(0.0)
-    vals = s.to_numpy(dtype=float)
-    days = list(s.index)
-    weekend = np.array([d.weekday() >= 5 for d in days], dtype=bool)
+        s = daily.reindex(idx, fill_value=0.0) if idx else daily.iloc[:0]
+    else:
+        s = daily
+    return run_rate_arrays(s.to_numpy(dtype=float), np.array([d.weekday() >= 5 for d in s.index], dtype=bool),
+                           last_day)
+
+
+def run_rate_arrays(vals: np.ndarray, weekend: np.ndarray, last_day: dt.date) -> RunRate:
+    """:func:`run_rate` on consecutive days ending at ``last_day`` (NaN = unknown day)."""
+    known = ~np.isnan(vals)
+    t_all = np.arange(len(vals), dtype=float) - (len(vals) - 1)
+    vals, weekend, t_all = vals[known], weekend[known], t_all[known]
     active = vals > 0
     n_wd, n_we = int((~weekend).sum()), int(weekend.sum())
     a_wd, a_we = int((active & ~weekend).sum()), int((active & weekend).sum())
@@ -167,7 +195,16 @@ def run_rate(daily: pd.Series, last_day: dt.date) -> RunRate:
     p_we = a_we / n_we if n_we >= 2 else (a_we + p_all) / (n_we + 1)
     if not active.any():
         return RunRate(0.0, 0.0, 0.0, 0.0, 0.0, MIN_SPREAD, 0.0, 0.0, 0.0, last_day, len(vals), 0)
-    t = np.array([(d - last_day).days for d in days], dtype=float)[active]
+    if active.sum() < SPARSE_ACTIVE_DAYS:
+        # too few active days for a level: a flat rate, the mean of the known days without the largest
+        # (a monthly job or a one-off must not become the daily rate)
+        kept = np.sort(vals)[:-1] if len(vals) >= 3 else vals
+        rate = float(kept.mean()) if len(kept) else 0.0
+        if rate <= 0:
+            return RunRate(0.0, 0.0, 0.0, 0.0, 0.0, MIN_SPREAD, 0.0, 0.0, 0.0, last_day, len(vals), 0)
+        return RunRate(math.log(rate), 0.0, 0.0, 0.0, 0.5, 0.5, 0.0, 1.0, 1.0, last_day, len(vals),
+                       int(active.sum()))
+    t = t_all[active]
     y = np.log(vals[active])
     we = weekend[active]
     offset = 0.0
@@ -175,7 +212,8 @@ def run_rate(daily: pd.Series, last_day: dt.date) -> RunRate:
         offset = float(np.median(y[we]) - np.median(y[~we]))
     adj = y - np.where(we, offset, 0.0)
     slope, slope_se = 0.0, 0.0
-    if len(adj) >= 5:
+    horizon = min(TREND_HORIZON_DAYS, len(vals) // 2)
+    if len(vals) >= MIN_TREND_DAYS and len(adj) >= 7:
         raw = _theil_sen(t, adj)
         resid = adj - raw * t
         spread = max(1.4826 * float(np.median(np.abs(resid - np.median(resid)))), MIN_SPREAD)
@@ -189,10 +227,11 @@ def run_rate(daily: pd.Series, last_day: dt.date) -> RunRate:
     spread = max(raw, MIN_SPREAD) if len(resid) >= 3 else 0.5
     level_se = 1.25 * spread / math.sqrt(len(resid))
     return RunRate(level, offset, slope, slope_se, level_se, spread, raw, float(p_wd), float(p_we), last_day,
-                   len(vals), int(active.sum()))
+                   len(vals), int(active.sum()), horizon)
 
 
-def _money(cents: float) -> str:
+def money_words(cents: float) -> str:
+    """Cents for a sentence: whole dollars and cents, two significant digits under a cent."""
     if cents >= 100 or cents == 0:
         return format_usd(cents, precise=False)
     if cents >= 1:
@@ -200,45 +239,64 @@ def _money(cents: float) -> str:
     return f"${cents / 100:.2g}" if cents >= 0.01 else "under $0.0001"
 
 
+def _dense(daily: pd.Series) -> tuple[dt.date | None, np.ndarray]:
+    """``daily`` as consecutive days from its first: (first day, cents with 0 for missing days)."""
+    if daily is None or not len(daily):
+        return None, np.zeros(0)
+    days = [_to_date(d) for d in daily.index]
+    first, last = min(days), max(days)
+    vals = np.zeros((last - first).days + 1)
+    np.add.at(vals, [(d - first).days for d in days], np.nan_to_num(daily.to_numpy(dtype=float)))
+    return first, vals
+
+
 def forecast_cap(daily: pd.Series, cap_cents: float | None, window: BudgetWindow, as_of, *, tz: str = "UTC",
                  previous: CapForecast | None = None) -> CapForecast:
     """Project ``daily`` (cents per local day, index ``datetime.date``) to the end of ``window``.
 
     ``as_of`` is the cut-off instant (a date means the end of that day); the last day may be
-    partial (its spend so far). Returns a :class:`CapForecast`; with ``cap_cents`` None the
-    projection is made and nothing warns.
+    partial (its spend so far). Days before ``daily``'s first are unknown (not zero). Returns a
+    :class:`CapForecast`; with ``cap_cents`` None the projection is made and nothing warns.
     """
     tz = window.tz or tz
-    cutoff = min(_cutoff(as_of, tz), window.end)
+    first, vals = _dense(daily)
+    return _forecast(first, vals, cap_cents, window, window.days(), _cutoff(as_of, tz), tz, previous)
+
+
+def _forecast(first: dt.date | None, vals: np.ndarray, cap_cents, window: BudgetWindow, wdays, cutoff, tz,
+              previous: CapForecast | None, explain: bool = True) -> CapForecast:
+    cutoff = min(cutoff, window.end)
     local = cutoff.tz_convert(tz)
-    last_day = (cutoff - pd.Timedelta(microseconds=1)).tz_convert(tz).date()
-    day_start = pd.Timestamp(dt.datetime.combine(last_day, dt.time()), tz=tz)
-    elapsed = min(max((local - day_start) / pd.Timedelta(days=1), 0.0), 1.0)
-    w_first, w_end = window.days()
-    daily = daily.copy() if len(daily) else pd.Series(dtype=float)
-    daily.index = [_to_date(d) for d in daily.index]
-    daily = daily.groupby(level=0).sum().astype(float).sort_index()
-    in_window = daily[[w_first <= d <= last_day for d in daily.index]]
+    last_day = (local - pd.Timedelta(microseconds=1)).date()
+    midnight = local.normalize()
+    elapsed = 1.0 if local == midnight else (local - midnight) / pd.Timedelta(days=1)
+    w_first, w_end = wdays
+    if first is None:
+        first, vals = last_day, np.zeros(0)
+    last_i = (last_day - first).days
+    lo_i = max((w_first - first).days, 0)
+    in_window = np.nan_to_num(vals[lo_i:last_i + 1]) if last_i >= 0 else np.zeros(0)
     spent = float(in_window.sum())
-    cum = in_window.cumsum()
     cap = None if cap_cents is None or pd.isna(cap_cents) else float(cap_cents)
     crossed_day = None
-    if cap is not None and len(cum) and cum.iloc[-1] > cap:
-        crossed_day = next(d for d, c in cum.items() if c > cap)
+    if cap is not None and spent > cap:
+        crossed_day = first + dt.timedelta(days=lo_i + int(np.argmax(np.cumsum(in_window) > cap)))
 
     complete_last = last_day if elapsed >= 1.0 else last_day - dt.timedelta(days=1)
-    rr = run_rate(daily, complete_last)
+    hi = (complete_last - first).days + 1
+    lo = max(0, hi - LOOKBACK_DAYS)
+    hist = vals[lo:hi] if hi > 0 else np.zeros(0)
+    weekend = (first.weekday() + np.arange(lo, lo + len(hist))) % 7 >= 5
+    rr = run_rate_arrays(hist, weekend, complete_last)
     today_left = 1.0 - elapsed if elapsed < 1.0 else 0.0
-    future = [complete_last + dt.timedelta(days=i) for i in range(1, (w_end - complete_last).days)]
-    future = [d for d in future if d >= w_first]
-    expect = []
-    for d in future:
-        e = rr.expected(d)
-        if d == last_day:  # the partial day: its spend so far is in `spent`; add the rest of the day
-            e = e * today_left
-        expect.append(e)
-    remaining = float(sum(expect))
-    n_left = sum(1 for d in future if d > last_day) + today_left
+    skip = max(0, (w_first - complete_last).days - 1)
+    ahead = np.arange(1 + skip, (w_end - complete_last).days)
+    future = [complete_last + dt.timedelta(days=int(i)) for i in ahead]
+    expect = rr.expected_ahead(ahead)
+    if elapsed < 1.0 and len(future) and future[0] == last_day:
+        expect[0] *= today_left  # the partial day: its spend so far is in `spent`; add the rest of the day
+    remaining = float(expect.sum())
+    n_left = len(future) - (1 if elapsed < 1.0 and len(future) and future[0] == last_day else 0) + today_left
     se = rr.log_se(n_left / 2 + 0.5, n_left) if remaining > 0 else 0.0
     projected = spent + remaining
     low = spent + remaining * math.exp(-BAND_Z * se)
@@ -256,24 +314,20 @@ def forecast_cap(daily: pd.Series, cap_cents: float | None, window: BudgetWindow
 
     cross = crossed_day or crossing(1.0)
     earliest = crossed_day or crossing(math.exp(BAND_Z * se))
-    period = window.period
+    same = previous is not None and previous.warn and previous.window == window
     if cap is None:
         warn = False
     elif crossed_day is not None:
         warn = True
-    elif period == "1d":
-        warn = spent >= DAY_WARN_SHARE * cap or (previous is not None and previous.warn
-                                                 and previous.window == window and spent >= 0.5 * cap)
+    elif window.period == "1d":
+        warn = spent >= DAY_WARN_SHARE * cap or (same and spent >= 0.5 * cap)
     else:
-        warn = high > cap
-        if not warn and previous is not None and previous.warn and previous.window == window:
-            warn = high >= CLEAR_SHARE * cap  # not clearly back under yet: keep the warning up
-    since = None
-    if warn:
-        held = previous is not None and previous.warn and previous.window == window and previous.warn_since
-        since = previous.warn_since if held else last_day
+        # too little history to project: only a crossing warns; else the band's upper edge, kept up until
+        # clearly back under the cap (hysteresis)
+        warn = rr.n_days >= MIN_BAND_DAYS and (high > cap or (same and high >= CLEAR_SHARE * cap))
+    since = (previous.warn_since if same and previous.warn_since else last_day) if warn else None
     text = _explain(cap, spent, projected, low, high, cross, earliest, crossed_day, warn, window, rr, last_day,
-                    elapsed, n_left)
+                    elapsed, n_left) if explain else ""
     return CapForecast(cap_cents=cap, window=window, as_of=cutoff, spent_cents=spent, projected_cents=projected,
                        low_cents=low, high_cents=high, rate_cents=remaining / n_left if n_left else 0.0,
                        crossing_date=cross, earliest_crossing_date=earliest, crossed=crossed_day is not None,
@@ -296,20 +350,20 @@ def forecast_key(daily: pd.Series, key, as_of, *, tz: str = "UTC", cap_cents: fl
     cutoff = _cutoff(as_of, tz)
     if cap_cents is None:
         cap_cents = _get(key, "spend_cap_cents")
-    window = budget_window(key, cutoff, tz)
-    first, _ = window.days()
+    window = budget_window(key, cutoff - pd.Timedelta(microseconds=1), tz)  # the window the cut-off closes
+    wdays = window.days()
     last = (cutoff - pd.Timedelta(microseconds=1)).tz_convert(tz).date()
-    day = max(first, since) if since else first
-    daily = daily.copy()
-    daily.index = [_to_date(d) for d in daily.index]
+    day = max(wdays[0], since) if since else wdays[0]
+    first, vals = _dense(daily)
     prev = None
     while day < last:  # whole days before the cut-off's own day, as each night's run saw them
         end = pd.Timestamp(dt.datetime.combine(day + dt.timedelta(days=1), dt.time()), tz=tz).tz_convert("UTC")
-        w = budget_window(key, end - pd.Timedelta(microseconds=1), tz)
-        if w == window:
-            prev = forecast_cap(daily[[d <= day for d in daily.index]], cap_cents, w, end, tz=tz, previous=prev)
+        if end > window.start:
+            upto = vals[:max(0, (day - first).days + 1)] if first is not None else vals
+            prev = _forecast(first, upto, cap_cents, window, wdays, end, tz, prev, explain=False)
         day += dt.timedelta(days=1)
-    return forecast_cap(daily[[d <= last for d in daily.index]], cap_cents, window, cutoff, tz=tz, previous=prev)
+    upto = vals[:max(0, (last - first).days + 1)] if first is not None else vals
+    return _forecast(first, upto, cap_cents, window, wdays, cutoff, tz, prev)
 
 
 def _get(key, name):
@@ -327,9 +381,9 @@ def _explain(cap, spent, projected, low, high, cross, earliest, crossed_day, war
     span = "today's" if window.period == "1d" else (
         "this month's" if window.period == "1mo" else f"this {window.period} budget period's")
     if cap is None:
-        return (f"No cap. {_money(spent)} spent in {span} budget so far; heading for about {_money(projected)} "
+        return (f"No cap. {money_words(spent)} spent in {span} budget so far; heading for about {money_words(projected)} "
                 f"by {end:%b %d}.")
-    used = f"{_money(spent)} of its {_money(cap)} cap ({spent / cap:.0%})"
+    used = f"{money_words(spent)} of its {money_words(cap)} cap ({spent / cap:.0%})"
     if crossed_day is not None:
         return f"Over its cap since {crossed_day:%b %d}: {used} in {span} budget (resets after {end:%b %d})."
     if window.period == "1d":
@@ -341,10 +395,10 @@ def _explain(cap, spent, projected, low, high, cross, earliest, crossed_day, war
         trend = ""
         if abs(rr.slope) >= 0.01:
             trend = f", {'growing' if rr.slope > 0 else 'shrinking'} about {abs(math.expm1(rr.slope)):.0%} a day"
-        rate = (f"at its recent pace (about {_money((projected - spent) / n_left if n_left else 0)} a day"
+        rate = (f"at its recent pace (about {money_words((projected - spent) / n_left if n_left else 0)} a day"
                 f"{trend}, from {rr.n_days} days of history)")
-    where = (f"{used}; {rate} it reaches about {_money(projected)} by {end:%b %d} "
-             f"(likely between {_money(low)} and {_money(high)})")
+    where = (f"{used}; {rate} it reaches about {money_words(projected)} by {end:%b %d} "
+             f"(likely between {money_words(low)} and {money_words(high)})")
     if cross is not None:
         return f"Heading for its cap: {where}, crossing it around {cross:%b %d}."
     if warn and earliest is not None:
@@ -354,4 +408,4 @@ def _explain(cap, spent, projected, low, high, cross, earliest, crossed_day, war
     return f"Under its cap: {where}."
 
 
-__all__ = ["CapForecast", "RunRate", "forecast_cap", "forecast_key", "run_rate"]
+__all__ = ["CapForecast", "RunRate", "forecast_cap", "forecast_key", "money_words", "run_rate", "run_rate_arrays"]
