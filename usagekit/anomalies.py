@@ -71,10 +71,14 @@ class Thresholds:
 
     lookback_days: int = 62  # days of history read for a day's baseline (two months when loaded)
     min_history_days: int = 7  # known days a key needs before a day of it can be judged
-    min_active_days: int = 4  # ...and active days among them
+    min_active_days: int = 2  # ...and active days among them
     alert_z: float = 5.0  # log(day / expected) must exceed this many of the key's spreads
     continue_z: float = 3.0  # a following day this far above the (pre-incident) baseline continues it
     min_spread: float = 0.15  # floor of the key's day-to-day log spread (a flat key is not infinitely sensitive)
+    prior_spread: float = 0.35  # a typical day-to-day log spread (real keys: 0.1-0.6) ...
+    prior_days: int = 6  # ... pooled with the key's own as if seen on this many days
+    weekend_prior: float = 0.3  # a key never seen spending on weekends: a weekend day is expected at this share
+    extreme_ratio: float = 20.0  # a day this many times its expected level alerts whatever the spread
     min_ratio: float = 2.0  # the day is at least this many times its expected level
     min_impact_cents: float = 100.0  # and at least this much above it ($1): cent-level noise never alerts
     recent_active_days: int = 5  # the level of the last few active days also counts as expected
@@ -292,26 +296,46 @@ class _Context:
         known = ~np.isnan(hist)
         n_known = int(known.sum())
         day = q.day_date(days[i])
-        jobs = self._recurring(vals, flagged, known_from, i, days)
-        n_active = int((hist[known] > 0).sum())
+        jobs = None
+        prior = self._recurring(vals, flagged, known_from, i, days)
+        if prior:  # earlier same day-of-month days count as a job when they stand above the key's other days
+            other = known & (hist > 0) & (self._dom[lo:i] != day.day)
+            usual = float(np.median(hist[other])) if other.any() else 0.0
+            big = [v for v in prior if v >= self.th.job_min_ratio * usual]
+            jobs = float(np.exp(np.median(np.log(big)))) if big else None
+        act_mask = known & (hist > 0)
+        n_active = int(act_mask.sum())
         base = None
         if n_known >= th.min_history_days and n_active >= th.min_active_days:
-            rr = run_rate_arrays(hist, weekend[lo:i], q.day_date(days[i - 1]))
             we = day.weekday() >= 5
-            act = hist[known][hist[known] > 0]
-            act_we = weekend[lo:i][known][hist[known] > 0]
-            adj = np.log(act) - np.where(act_we, rr.weekend_offset, 0.0)
-            recent = float(np.median(adj[-th.recent_active_days:]))
-            level = max(rr.level + rr.slope, recent) + (rr.weekend_offset if we else 0.0)
-            spread = max(rr.raw_spread, th.min_spread)
-            base = (math.exp(level), spread, "weekend day" if we and rr.weekend_offset else "active day")
+            wk = weekend[lo:i]
+            act, act_we = hist[act_mask], wk[act_mask]
+            if n_active >= 5:
+                rr = run_rate_arrays(hist, wk, q.day_date(days[i - 1]))
+                offset = rr.weekend_offset
+                adj = np.log(act) - np.where(act_we, offset, 0.0)
+                recent = float(np.median(adj[-th.recent_active_days:]))
+                level = max(rr.level + rr.slope, recent)
+                raw = rr.raw_spread
+            else:  # a few active days: their median
+                offset, logs = 0.0, np.log(act)
+                level = float(np.median(logs))
+                raw = 1.4826 * float(np.median(np.abs(logs - level))) if n_active >= 3 else 0.0
+            # a few days' MAD is often far too small: pool it with a typical spread worth `prior_days` days
+            spread = max(math.sqrt((n_active * raw ** 2 + th.prior_days * th.prior_spread ** 2) /
+                                   (n_active + th.prior_days)), th.min_spread)
+            basis = "weekend day" if we and offset else "active day"
+            if we and not act_we.any() and int((wk & known).sum()) >= 4:
+                offset = math.log(th.weekend_prior)  # never active on weekends: a weekend day is expected small
+                basis = "weekend day (it usually spends nothing on weekends)"
+            base = (math.exp(level + (offset if we else 0.0)), spread, basis)
         if jobs is not None and (base is None or jobs >= th.job_min_ratio * base[0]):
             spread = max(base[1] if base else 0.0, th.job_spread)
             return jobs, spread, f"{day.day}{_ordinal(day.day)} of the month (a recurring job)"
         return base
 
-    def _recurring(self, vals, flagged, known_from, i, days) -> float | None:
-        """Median of the same day-of-month in up to three earlier loaded months, when it had spend."""
+    def _recurring(self, vals, flagged, known_from, i, days) -> list[float]:
+        """Spend of the same day-of-month in up to three earlier loaded months (days with spend)."""
         day = q.day_date(days[i])
         out = []
         for back in (1, 2, 3):
@@ -324,12 +348,13 @@ class _Context:
             j = q.day_number(same) - days[0]
             if known_from <= j < i and vals[j] > 0 and not flagged[j]:
                 out.append(vals[j])
-        return float(np.exp(np.median(np.log(out)))) if out else None
+        return out
 
     def judge_key(self, key_id, vals: np.ndarray, days: list[int]) -> list[dict]:
         th = self.th
         known_from = self._known_start(key_id, vals, days)
         weekend = np.array([q.day_date(d).weekday() >= 5 for d in days], dtype=bool)
+        self._dom = np.array([q.day_date(d).day for d in days])
         flagged = np.zeros(len(vals), dtype=bool)
         month_lo = q.day_number(self.first) - days[0]
         episodes: list[_Episode] = []
@@ -356,7 +381,8 @@ class _Context:
                 flagged[i] = True
                 continue
             cur = None
-            if z >= th.alert_z and ratio >= th.min_ratio and excess >= th.min_impact_cents:
+            if (z >= th.alert_z or ratio >= th.extreme_ratio) and ratio >= th.min_ratio and \
+                    excess >= th.min_impact_cents:
                 gap = 0
                 j = i - 1
                 while j >= known_from and vals[j] < th.idle_cents:
