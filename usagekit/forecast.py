@@ -49,12 +49,15 @@ from .periods import BudgetWindow
 LOOKBACK_DAYS = 28
 #: a trend is extrapolated at most this many days ahead (then held flat)
 TREND_HORIZON_DAYS = 7
-#: a trend needs this many known days (and is extrapolated at most half of them)
+#: a trend needs this many known days (and is extrapolated at most half of them) ...
 MIN_TREND_DAYS = 14
+#: ... and must also show over the last this many days (a recovery after a holiday dip is a step,
+#: not growth: it must not be extrapolated)
+TREND_DAYS = 14
 #: with fewer active days than this, the run rate is the trimmed mean of the known days
 SPARSE_ACTIVE_DAYS = 5
 #: fewer known days than this: too little history to project, only a crossing warns
-MIN_BAND_DAYS = 7
+MIN_BAND_DAYS = 10
 #: z of the band's edges (about a 90 % two-sided interval)
 BAND_Z = 1.28
 #: floor of the day-to-day log spread: a perfectly flat key is not infinitely certain
@@ -213,8 +216,13 @@ def run_rate_arrays(vals: np.ndarray, weekend: np.ndarray, last_day: dt.date) ->
     adj = y - np.where(we, offset, 0.0)
     slope, slope_se = 0.0, 0.0
     horizon = min(TREND_HORIZON_DAYS, len(vals) // 2)
-    if len(vals) >= MIN_TREND_DAYS and len(adj) >= 7:
+    recent = t >= t_all.max() - (TREND_DAYS - 1) if len(t_all) else t >= 0
+    if len(vals) >= MIN_TREND_DAYS and recent.sum() >= 7:
         raw = _theil_sen(t, adj)
+        short = _theil_sen(t[recent], adj[recent])
+        # the trend must hold over both spans: a recovery after a holiday dip rises over four weeks
+        # but is flat over the last two, and is not extrapolated
+        raw = 0.0 if raw * short <= 0 else (raw if abs(raw) < abs(short) else short)
         resid = adj - raw * t
         spread = max(1.4826 * float(np.median(np.abs(resid - np.median(resid)))), MIN_SPREAD)
         sxx = float(((t - t.mean()) ** 2).sum())
