@@ -30,6 +30,10 @@ USAGE_SCHEMA: dict[str, tuple[pl.DataType, str]] = {
     "agent_name": (pl.String(), "agent display name"),
     "plain_vm_id": (pl.String(), "plain VM (compute without an agent)"),
     "plain_vm_name": (pl.String(), "plain VM display name"),
+    "team_id": (pl.String(), "team the request is billed to (a gateway team), if any"),
+    "user_id": (pl.String(), "internal user who owns the key or made the request, if any"),
+    "end_user": (pl.String(), "the caller's own customer id passed with the request (high cardinality)"),
+    "tags": (pl.List(pl.String()), "request tags: a sorted list of distinct strings; null = no tags"),
     "axis": (pl.String(), "llm, voice or compute"),
     "provider": (pl.String(), "upstream provider, lower case (openai, anthropic, ...)"),
     "model": (pl.String(), "model name as billed"),
@@ -50,6 +54,9 @@ USAGE_COLUMNS: tuple[str, ...] = tuple(USAGE_SCHEMA)
 USAGE_DTYPES: dict[str, pl.DataType] = {name: dtype for name, (dtype, _) in USAGE_SCHEMA.items()}
 
 STRING_COLUMNS = tuple(c for c, t in USAGE_DTYPES.items() if t == pl.String())
+#: dimensions a request can be broken down by that are not in the month cube (they get their own
+#: per-day roll-ups): ``end_user`` has too many values, ``tags`` holds several per request
+SIDE_DIMENSIONS = ("end_user", "tags")
 INT_COLUMNS = ("requests", "input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens", "characters")
 TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens")
 FLOAT_COLUMNS = ("hours", "cost_cents")
@@ -63,9 +70,11 @@ KEY_SCHEMA: dict[str, tuple[pl.DataType, str]] = {
     "key_id": (pl.String(), "joins usage.key_id"),
     "key_name": (pl.String(), "alias shown to people"),
     "account_id": (pl.String(), "owning account"),
-    "spend_cap_cents": (pl.Float64(), "monthly spend cap in cents; null = no cap"),
+    "spend_cap_cents": (pl.Float64(), "spend cap in cents per budget period; null = no cap"),
     "agent_id": (pl.String(), "agent the key belongs to, if any"),
     "created_at": (pl.Datetime("us", "UTC"), "when the key was created"),
+    "budget_period": (pl.String(), "how often the cap resets: 1d, 7d, 30d, 1mo, ...; null = monthly"),
+    "budget_reset_at": (pl.Datetime("us", "UTC"), "a reset instant of the cap (usually the next one), UTC"),
 }
 KEY_COLUMNS: tuple[str, ...] = tuple(KEY_SCHEMA)
 KEY_DTYPES: dict[str, pl.DataType] = {name: dtype for name, (dtype, _) in KEY_SCHEMA.items()}
@@ -90,6 +99,11 @@ def markdown_table() -> str:
     """The schema as a Markdown table (the README's copy is generated from this)."""
     lines = ["| column | type | meaning |", "|---|---|---|"]
     for name, (dtype, meaning) in USAGE_SCHEMA.items():
-        short = "timestamp (UTC, µs)" if isinstance(dtype, pl.Datetime) else str(dtype).lower()
+        if isinstance(dtype, pl.Datetime):
+            short = "timestamp (UTC, µs)"
+        elif isinstance(dtype, pl.List):
+            short = "list of strings"
+        else:
+            short = str(dtype).lower()
         lines.append(f"| `{name}` | {short} | {meaning} |")
     return "\n".join(lines)

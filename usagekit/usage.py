@@ -37,7 +37,8 @@ def to_pandas(df: pl.DataFrame) -> pd.DataFrame:
 
 def derive(rows: pl.LazyFrame, tz: str) -> pl.LazyFrame:
     """Add the query columns: ``_day`` (local day number), ``_c_hi``/``_c_mid``/``_c_lo`` (exact money) and
-    the cube's per-row measures (``_rows``, ``_unpriced``, ``_unpriced_rows``, ``_ts_min``, ``_ts_max``)."""
+    the cube's per-row measures (``_rows``, ``_unpriced``, ``_unpriced_rows``, ``_ts_min``, ``_ts_max``) and the
+    tag set as text (``_tagset``)."""
     if tz == "UTC":
         day = pl.col("ts").dt.epoch("d").cast(pl.Int32)
     else:
@@ -48,7 +49,11 @@ def derive(rows: pl.LazyFrame, tz: str) -> pl.LazyFrame:
     frac = pl.col("cost_cents") - whole
     nano = (frac * q.NANO).round(0)
     unpriced = pl.col("cost_cents").is_null()
-    return rows.with_columns(day.alias("_day"), whole.cast(pl.Int64).alias("_c_hi"),
+    # the tag set as one text (``|a|b|`` with an unprintable separator): every engine can test it
+    # for a tag, and the tag roll-up groups by it (see queries.side_cube)
+    tagset = pl.when(pl.col("tags").list.len() > 0).then(
+        pl.lit(q.TAG_SEP) + pl.col("tags").list.join(q.TAG_SEP) + pl.lit(q.TAG_SEP))
+    return rows.with_columns(day.alias("_day"), tagset.alias("_tagset"), whole.cast(pl.Int64).alias("_c_hi"),
                              nano.cast(pl.Int64).alias("_c_mid"), (frac - nano / q.NANO).alias("_c_lo"),
                              pl.lit(1, pl.Int64).alias("_rows"), unpriced.alias("_unpriced"),
                              unpriced.cast(pl.Int64).alias("_unpriced_rows"),
@@ -171,16 +176,40 @@ class Usage:
                                 "(or a SparkSession)")
         self._engine_rows = None  # the rows on the engine, made on first per-request query
         self._cube_base = _cube_on_engine(self, cube)
+        self._sides: dict[tuple[str, ...], nw.LazyFrame] = {}  # end-user / tag roll-ups, made on first use
         self._scope = Scope()
-        self._frame = self._cube_base
 
     # -- scope --------------------------------------------------------------------------
     def _child(self, scope: Scope) -> "Usage":
         new = object.__new__(Usage)
         new.__dict__.update(self.__dict__)
         new._scope = scope
-        new._frame = _reapply(self._cube_base, scope)
         return new
+
+    @property
+    def _frame(self) -> nw.LazyFrame:
+        """The roll-up in scope that answers queries not broken down by a side dimension."""
+        return self._view()
+
+    def _view(self, by: str | None = None) -> nw.LazyFrame:
+        """The smallest roll-up that answers a query in scope, broken down ``by`` (a dimension).
+
+        The month cube, unless the scope filters or ``by`` breaks down by end user or tag: then
+        their per-day roll-up (:func:`usagekit.queries.side_cube`), both at once from the rows.
+        Outside a per-tag breakdown, a tagged request counts once (``_tag_first``).
+        """
+        filters = {name for name, _ in self._scope.filters}
+        by_col = q.dimension(by)[0] if by is not None else None
+        sides = tuple(side for side, f, col in (("end_user", "end_users", "end_user"), ("tags", "tags", "tag"))
+                      if f in filters or by_col == col)
+        if not sides:
+            return _reapply(self._cube_base, self._scope)
+        if sides not in self._sides:
+            self._sides[sides] = _side_on_engine(self, sides)
+        frame = _reapply(self._sides[sides], self._scope)
+        if "tags" in sides and by_col != "tag":
+            frame = frame.filter(nw.col("_tag_first"))
+        return frame
 
     @property
     def _base(self) -> nw.LazyFrame:
@@ -190,13 +219,18 @@ class Usage:
         return self._engine_rows
 
     def filter(self, start=None, end=None, account=None, providers=None, keys=None, models=None,
-               agents=None, axis=None, *, month: str | None = None) -> "Usage":
+               agents=None, axis=None, *, teams=None, users=None, end_users=None, tags=None,
+               month: str | None = None) -> "Usage":
         """Restrict to a date range and filters; returns a new :class:`Usage`.
 
         ``start`` and ``end`` are calendar days in the report time zone, both inclusive
         (``end=None`` with a ``start`` means through the end of ``start``'s month). With no
         dates and no ``month``, the range is the current month. ``keys`` and ``agents``
-        match ids or names; every filter takes one value or a list.
+        match ids or names; ``teams``, ``users`` and ``end_users`` match ``team_id``, ``user_id``
+        and ``end_user``; ``tags`` keeps requests carrying any of the tags (each counted once).
+        Every filter takes one value or a list.
+
+        >>> usage.filter(month="2026-10", teams="team-research", tags=["prod"]).total()  # doctest: +SKIP
         """
         if month is not None:
             s, e = month_range(month)
@@ -215,7 +249,8 @@ class Usage:
             bad = [a for a in ([axis] if isinstance(axis, str) else axis) if a not in AXES]
             if bad:
                 raise QueryError(f"unknown axis '{bad[0]}'; expected one of: {', '.join(AXES)}")
-        given = dict(account=account, providers=providers, keys=keys, models=models, agents=agents, axis=axis)
+        given = dict(account=account, providers=providers, keys=keys, models=models, agents=agents, axis=axis,
+                     teams=teams, users=users, end_users=end_users, tags=tags)
         # filters stack on earlier ones, except the range which is replaced
         filters = self._scope.filters + tuple((k, v) for k, v in given.items() if v is not None)
         return self._child(Scope(s, e, filters))
@@ -284,7 +319,9 @@ class Usage:
         """Write :attr:`rejected` as CSV to ``path`` and return the path."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._rejected.collect().write_csv(path)
+        rejected = self._rejected.collect()
+        rejected.with_columns(pl.col(c).list.join(",") for c, t in rejected.schema.items()
+                              if isinstance(t, pl.List)).write_csv(path)
         return path
 
     def to_pandas(self) -> pd.DataFrame:
@@ -342,19 +379,41 @@ class Usage:
         return out
 
     def daily(self, by: str = "model") -> pd.DataFrame:
-        """Spend per day and ``by`` (model | provider | key | agent | axis | account).
+        """Spend per day and ``by`` (model | provider | key | agent | axis | account | team | user |
+        end_user | tag).
 
         Columns ``date, <by>, cost_cents, requests, input_tokens, output_tokens,
         unpriced_rows`` (plus ``<by>_name`` for key and agent); every day of the range is
         present for every value, with zeros, so stacked bars have no gaps. Rows without the
-        dimension (compute has no model) are grouped as ``(none)``.
+        dimension (compute has no model) are grouped as ``(none)``. By ``tag``, a request with
+        two tags counts once under each (``attrs["counted_per_tag"]``), so a day's tag rows can
+        add up to more than its spend.
         """
         start, end = self._range()
-        return q.daily(self._frame, by=by, start_day=start, end_day=end)
+        res = q.daily(self._view(by), by=by, start_day=start, end_day=end)
+        return self._per_tag_note(res, by)
 
     def breakdown(self, by: str = "model") -> pd.DataFrame:
-        """Totals per ``by`` value in scope, largest first, with ``share`` of the total."""
-        return q.breakdown(self._frame, by=by)
+        """Totals per ``by`` value in scope, largest first, with ``share`` of the total.
+
+        By ``tag``, a request with two tags counts once under each: the tag totals can add up to
+        more than the spend, ``share`` is each tag's share of the real total (the shares can add
+        up to more than 1), and ``attrs`` says so (``counted_per_tag``, ``total_cents``, ``note``).
+
+        >>> usage.filter(month="2026-10").breakdown("team")  # doctest: +SKIP
+        """
+        res = q.breakdown(self._view(by), by=by)
+        if q.dimension(by)[0] == "tag" and len(res):
+            real = self.total()["cost_cents"]
+            res["share"] = res["cost_cents"] / real if real else 0.0
+        return self._per_tag_note(res, by)
+
+    def _per_tag_note(self, res: pd.DataFrame, by: str) -> pd.DataFrame:
+        if q.dimension(by)[0] == "tag":
+            res.attrs.update(counted_per_tag=True, total_cents=self.total()["cost_cents"],
+                             note="a request with several tags is counted once under each of its tags: "
+                                  "the tag totals can add up to more than the spend")
+        return res
 
     # -- keys -------------------------------------------------------------------------------
     def key_summary(self, as_of=None) -> pd.DataFrame:
@@ -515,7 +574,7 @@ def _scoped_registry(reg: pd.DataFrame, scope: Scope, seen: set) -> pd.DataFrame
             reg = reg[reg["account_id"].isin(vals)]
         elif name == "keys":
             reg = reg[reg["key_id"].isin(vals) | reg["key_name"].isin(vals)]
-        elif name in ("providers", "models", "axis"):
+        elif name in ("providers", "models", "axis", "teams", "users", "end_users", "tags"):
             reg = reg[reg["key_id"].isin(seen)]  # the registry cannot say which keys use a provider: the data can
         elif name == "agents":
             reg = reg[reg["agent_id"].isin(vals)]
@@ -579,6 +638,19 @@ def _cube_on_engine(usage: "Usage", cube: pl.DataFrame | None) -> nw.LazyFrame:
         return nw.from_native(duckdb.from_arrow(cube.to_arrow()))
     from .spark import spark_cube
     return spark_cube(usage._base, cube)
+
+
+def _side_on_engine(usage: "Usage", sides: tuple[str, ...]) -> nw.LazyFrame:
+    """An end-user and/or tag roll-up (:func:`usagekit.queries.side_cube`) on the usage's engine,
+    built by the engine from the rows, as the month cube is."""
+    if usage.engine == "polars":
+        rows = nw.from_native(derive(usage._rows, usage.tz))
+        return nw.from_native(q.side_cube(rows, sides).to_native().collect(engine="streaming").lazy())
+    if usage.engine == "duckdb":
+        import duckdb
+        rel = q.side_cube(nw.from_native(duckdb.from_arrow(_arrow_stream(derive(usage._rows, usage.tz)))), sides)
+        return nw.from_native(duckdb.from_arrow(rel.to_native().to_arrow_table()))
+    return nw.from_native(q.side_cube(usage._base, sides).to_native().cache())
 
 
 def _arrow_stream(rows: pl.LazyFrame):
