@@ -47,8 +47,9 @@ def parse_timestamps(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     """ISO-8601-ish strings -> (UTC datetime, was-naive flag).
 
     Accepts ``T`` or a space between date and time, fractional seconds, ``Z`` or
-    ``±HH:MM`` offsets (converted to UTC), and bare dates (midnight). Strings without an
-    offset are taken as UTC and flagged. Unparseable values give null.
+    ``±HH:MM`` offsets (converted to UTC), and bare dates (midnight). Times without an
+    offset are taken as UTC and flagged (a bare date is not: it has no time of day to lack an
+    offset). Unparseable values give null.
     """
     s = raw.str.strip_chars()
     has_offset = s.str.contains(_OFFSET)
@@ -65,7 +66,9 @@ def parse_timestamps(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
         norm.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us")),
     ).dt.replace_time_zone("UTC")
     ts = pl.when(has_offset).then(with_offset).otherwise(naive)
-    return ts, (~has_offset & naive.is_not_null())
+    # a bare date has no time of day, so no offset to lack: it is midnight UTC, not a naive time
+    bare_date = s.str.contains(r"^\d{4}-\d{2}-\d{2}$")
+    return ts, (~has_offset & ~bare_date & naive.is_not_null())
 
 
 #: a JSON array of strings, as PostgreSQL writes a jsonb list (``["a", "b"]``) or ``[]``
@@ -163,7 +166,7 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str,
         checks.append((pl.col("ts").is_null(), "ts", "missing timestamp"))
     elif ts_type == pl.Date:  # a day with no time: midnight UTC, as a bare date in text is
         ts = pl.col("ts").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
-        naive = pl.col("ts").is_not_null()
+        naive = pl.lit(False)
         checks.append((pl.col("ts").is_null(), "ts", "missing timestamp"))
     else:
         raise SourceError(file, f"column 'ts' holds {ts_type}, not times", field="ts",
