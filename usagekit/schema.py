@@ -79,6 +79,22 @@ KEY_SCHEMA: dict[str, tuple[pl.DataType, str]] = {
 KEY_COLUMNS: tuple[str, ...] = tuple(KEY_SCHEMA)
 KEY_DTYPES: dict[str, pl.DataType] = {name: dtype for name, (dtype, _) in KEY_SCHEMA.items()}
 
+#: Budget registry: one row per team or user budget (LiteLLM team and user tables).
+BUDGET_SCHEMA: dict[str, tuple[pl.DataType, str]] = {
+    "entity": (pl.String(), "team or user"),
+    "entity_id": (pl.String(), "joins usage.team_id or usage.user_id"),
+    "name": (pl.String(), "alias shown to people"),
+    "account_id": (pl.String(), "owning account (organisation)"),
+    "spend_cap_cents": (pl.Float64(), "cap in cents per budget period; null = no cap"),
+    "soft_cap_cents": (pl.Float64(), "alert level in cents per budget period; null = none"),
+    "budget_period": (pl.String(), "how often the cap resets: 1d, 7d, 30d, 1mo, ...; null = monthly"),
+    "budget_reset_at": (pl.Datetime("us", "UTC"), "a reset instant of the cap (usually the next one), UTC"),
+    "reported_spend_cents": (pl.Float64(), "the gateway's own spend counter for its current period"),
+    "blocked": (pl.Boolean(), "blocked at the gateway"),
+}
+BUDGET_COLUMNS: tuple[str, ...] = tuple(BUDGET_SCHEMA)
+BUDGET_DTYPES: dict[str, pl.DataType] = {name: dtype for name, (dtype, _) in BUDGET_SCHEMA.items()}
+
 
 def empty_usage() -> pl.DataFrame:
     """An empty frame with the normalized usage schema."""
@@ -88,6 +104,11 @@ def empty_usage() -> pl.DataFrame:
 def empty_keys() -> pl.DataFrame:
     """An empty key registry."""
     return pl.DataFrame(schema=KEY_DTYPES)
+
+
+def empty_budgets() -> pl.DataFrame:
+    """An empty budget registry."""
+    return pl.DataFrame(schema=BUDGET_DTYPES)
 
 
 def arrow_schema():

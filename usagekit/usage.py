@@ -21,7 +21,7 @@ from . import queries as q
 from .accounting import LoadReport
 from .errors import QueryError, UsagekitError
 from .money import invoice_cents
-from .schema import AXES, KEY_COLUMNS, USAGE_COLUMNS
+from .schema import AXES, BUDGET_COLUMNS, KEY_COLUMNS, USAGE_COLUMNS, empty_budgets
 
 ENGINES = ("polars", "duckdb", "spark")
 
@@ -163,9 +163,11 @@ class Usage:
     """
 
     def __init__(self, rows: pl.LazyFrame, registry: pl.DataFrame, report: LoadReport,
-                 rejected: pl.LazyFrame, *, tz: str = "UTC", engine="polars", cube: pl.DataFrame | None = None):
+                 rejected: pl.LazyFrame, *, tz: str = "UTC", engine="polars", cube: pl.DataFrame | None = None,
+                 budgets: pl.DataFrame | None = None):
         self._rows = rows  # polars LazyFrame, normalized columns
         self._registry = registry
+        self._budgets = budgets if budgets is not None else empty_budgets()
         self.load_report = report
         self._rejected = rejected
         self.tz = tz
@@ -339,7 +341,8 @@ class Usage:
 
         The cube is rebuilt by the new engine from the rows, so its queries run there end to end.
         """
-        new = Usage(self._rows, self._registry, self.load_report, self._rejected, tz=self.tz, engine=engine)
+        new = Usage(self._rows, self._registry, self.load_report, self._rejected, tz=self.tz, engine=engine,
+                    budgets=self._budgets)
         return new._child(self._scope)
 
     def rollup(self) -> "Usage":
@@ -351,7 +354,7 @@ class Usage:
         """
         cube = _cube_to_polars(self._cube_base)
         new = Usage(self._rows, self._registry, self.load_report, self._rejected, tz=self.tz, engine="polars",
-                    cube=cube)
+                    cube=cube, budgets=self._budgets)
         return new._child(self._scope)
 
     def __len__(self) -> int:
@@ -477,6 +480,64 @@ class Usage:
         return out[["key_id", "key_name", "account_id", "spend_cap_cents", "spend_cents", "pct_used", "requests",
                     "projected_cents", "projected_cap_date"]].sort_values(
             ["spend_cents", "key_id"], ascending=[False, True]).reset_index(drop=True)
+
+    # -- team and user budgets ---------------------------------------------------------------
+    @property
+    def budget_registry(self) -> pd.DataFrame:
+        """Team and user budgets as loaded (LiteLLM team and user tables): see
+        :data:`usagekit.schema.BUDGET_SCHEMA`."""
+        return to_pandas(self._budgets.select(BUDGET_COLUMNS))
+
+    def budgets(self, entity: str = "team", as_of=None) -> pd.DataFrame:
+        """Each team's (or user's) budget beside its spend in the budget window containing ``as_of``.
+
+        ``entity`` is ``team`` (spend of ``team_id``) or ``user`` (``user_id``). Columns
+        ``entity_id, name, account_id, budget_period, window_start, window_end, approximate,
+        spend_cap_cents, soft_cap_cents, spend_cents, pct_used, remaining_cents,
+        reported_spend_cents``. Windows come from :func:`usagekit.periods.budget_window`; spend
+        is summed over the local days (in ``tz``) covering the window, so a window that resets
+        at another hour is ``approximate``. ``as_of`` defaults to the newest event loaded (an
+        export's own "now"). The scope's filters apply; its date range does not (the window
+        decides). ``reported_spend_cents`` is the gateway's own counter, a cross-check.
+
+        >>> usage.budgets("team")[["entity_id", "window_start", "spend_cents", "pct_used"]]  # doctest: +SKIP
+        """
+        from .periods import budget_window
+        if entity not in ("team", "user"):
+            raise QueryError(f"unknown budget entity '{entity}'; expected one of: team, user")
+        col = f"{entity}_id"
+        reg = self.budget_registry
+        reg = reg[reg["entity"] == entity].reset_index(drop=True)
+        if as_of is None:
+            newest = self._child(Scope()).freshness().newest_event
+            as_of = newest if newest is not None else pd.Timestamp.now(tz="UTC")
+        windows = [budget_window(row, as_of, self.tz) for row in reg.to_dict("records")]
+        out = reg[["entity_id", "name", "account_id", "budget_period"]].copy()
+        out["budget_period"] = [w.period for w in windows]
+        out["window_start"] = pd.Series([w.start for w in windows], dtype="datetime64[us, UTC]")
+        out["window_end"] = pd.Series([w.end for w in windows], dtype="datetime64[us, UTC]")
+        out["approximate"] = [w.approximate for w in windows]
+        out["spend_cap_cents"] = pd.to_numeric(reg["spend_cap_cents"], errors="coerce")
+        out["soft_cap_cents"] = pd.to_numeric(reg["soft_cap_cents"], errors="coerce")
+        spend = []
+        if windows:
+            days = [tuple(q.day_number(d) for d in w.days()) for w in windows]
+            lo, hi = min(a for a, _ in days), max(b for _, b in days)
+            frame = self._child(Scope(filters=self._scope.filters))._frame
+            per = q.to_pandas(q.restrict(frame, start_day=lo, end_day=hi)
+                              .filter(nw.col(col).is_in(list(reg["entity_id"])))
+                              .group_by(col, "_day").agg(*q.money_aggs()))
+            for eid, (a, b) in zip(reg["entity_id"], days):
+                part = per[(per[col] == eid) & (per["_day"] >= a) & (per["_day"] < b)]
+                sums = pd.DataFrame({f"_c_{p}": [pd.to_numeric(part[f"_c_{p}"]).sum()] for p in ("hi", "mid", "lo")})
+                spend.append(float(q.finish_money(sums)["cost_cents"].iloc[0]) if len(part) else 0.0)
+        out["spend_cents"] = pd.Series(spend, dtype="float64")
+        cap = out["spend_cap_cents"]
+        out["pct_used"] = (out["spend_cents"] / cap * 100).where(cap > 0)
+        out["remaining_cents"] = cap - out["spend_cents"]
+        out["reported_spend_cents"] = pd.to_numeric(reg["reported_spend_cents"], errors="coerce")
+        out.attrs.update(entity=entity, as_of=pd.Timestamp(as_of), tz=self.tz)
+        return out.sort_values(["spend_cents", "entity_id"], ascending=[False, True]).reset_index(drop=True)
 
     # -- drill-down -------------------------------------------------------------------------
     def day(self, date, key=None, model=None, page: int = 1, page_size: int = 100) -> pd.DataFrame:

@@ -6,7 +6,8 @@ required. Costs are US dollars; an empty cost cell is unpriced, never $0. Boolea
 ``true`` / ``false``; a ``cancelled`` generation is an error whose cost still counts.
 ``byok_usage_inference`` (inference billed on the user's own provider key) is not added to the
 cost: the load report gives its total. ``api_key_name`` is a label (not a secret) and names the key;
-``app_name`` is taken as the agent. Upstream provider names (``Google AI Studio``) are mapped
+``app_name`` is taken as the agent; ``user`` (the id the caller passes for its own end
+user, as in OpenAI's ``user`` parameter) becomes ``end_user``. Upstream provider names (``Google AI Studio``) are mapped
 to usagekit's provider names (``google``).
 
 The activity API rows (``date, model, model_permaslug, endpoint_id, provider_name, usage,
@@ -40,6 +41,7 @@ ALIASES = {
     "finish": ("finish_reason_normalized", "finish_reason", "finish_reason_raw"),
     "cancelled": ("cancelled", "canceled", "is_cancelled"),
     "byok": ("byok_usage_inference", "byok_usage"),
+    "end_user": ("user", "user_id", "end_user"),
 }
 PROVIDERS = {
     "openai": "openai", "azure": "azure", "anthropic": "anthropic", "amazon bedrock": "bedrock",
@@ -110,7 +112,7 @@ def read_generations(path: Path, probe: Probe) -> Loaded:
         col("reasoning_tokens").alias("reasoning_tokens"), col("cached_input_tokens").alias("cached_input_tokens"),
         col("model").alias("model"), _provider(col("provider")).alias("provider"),
         col("key").alias("key_id"), col("key").alias("key_name"),
-        col("app").alias("agent_id"), col("app").alias("agent_name"),
+        col("app").alias("agent_id"), col("app").alias("agent_name"), col("end_user").alias("end_user"),
         pl.when(finish.str.contains("error") | cancelled).then(pl.lit("error")).otherwise(pl.lit("success"))
         .alias("status"),
     )
