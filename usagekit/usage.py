@@ -419,6 +419,30 @@ class Usage:
                     "projected_cents", "projected_cap_date"]].sort_values(
             ["spend_cents", "key_id"], ascending=[False, True]).reset_index(drop=True)
 
+    # -- repricing (optional extra: pip install 'usagekit[prices]') -------------------------------
+    def reprice(self, missing_only: bool = True, prices=None) -> "Usage":
+        """The same usage with estimated costs from a price map; see :func:`usagekit.reprice.reprice`.
+
+        Unpriced rows (every row the map can price when ``missing_only=False``) get the map's
+        per-request cost, labelled ``cost_source='estimated'``; totals then say how much is
+        estimated. ``prices``: None = genai-prices, or a LiteLLM price map JSON path.
+        ``.reprice_report`` on the result says what was estimated and what stayed unpriced.
+        """
+        from .reprice import reprice
+        return reprice(self, missing_only=missing_only, prices=prices)
+
+    def price_check(self, tolerance: float = 0.02, prices=None) -> pd.DataFrame:
+        """Provider x model lines where the source's costs and the price map disagree beyond
+        ``tolerance`` (a fraction); see :func:`usagekit.reprice.price_check`."""
+        from .reprice import price_check
+        return price_check(self, tolerance=tolerance, prices=prices)
+
+    def cache_savings(self, by: str = "key", prices=None) -> pd.DataFrame:
+        """What cached input tokens saved per key (or model, provider, account); see
+        :func:`usagekit.reprice.cache_savings`."""
+        from .reprice import cache_savings
+        return cache_savings(self, by=by, prices=prices)
+
     # -- drill-down -------------------------------------------------------------------------
     def day(self, date, key=None, model=None, page: int = 1, page_size: int = 100) -> pd.DataFrame:
         """That day's requests (in the report time zone), newest first, one page at a time.
@@ -503,6 +527,9 @@ class Usage:
         for axis, v in t["by_axis"].items():
             if v["cost_cents"] or v["requests"]:
                 lines.append(f"  {axis:<8} {format_usd(v['cost_cents'], precise=False):>14}  {v['requests']:>12,} requests")
+        if t["estimated_rows"]:
+            lines.append(f"  {format_usd(t['estimated_cents'])} of the total is estimated from a price map "
+                         f"({t['estimated_rows']:,} rows with cost_source='estimated')")
         if t["unpriced_rows"]:
             lines.append(f"  {t['unpriced_rows']:,} rows are unpriced (usage with no cost): not counted as $0")
         return "\n".join(lines)
