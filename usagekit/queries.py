@@ -73,7 +73,7 @@ def dimension(by: str) -> tuple[str, str | None]:
 
 #: the cube's dimensions: every filter and breakdown of the query layer is one of these
 CUBE_DIMS = ["_day", "account_id", "key_id", "key_name", "agent_id", "agent_name", "plain_vm_id", "plain_vm_name",
-             "axis", "provider", "model", "state", "status", "cost_source", "_unpriced"]
+             "axis", "provider", "model", "state", "status", "cost_source", "source", "_unpriced"]
 #: summed measures (besides the exact money columns ``_c_hi`` and ``_c_lo``)
 CUBE_SUMS = ["requests", "input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens", "characters",
              "hours", "_rows", "_unpriced_rows"]
