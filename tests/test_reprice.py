@@ -152,3 +152,16 @@ def test_bad_price_map_path_is_a_clear_error(usage, tmp_path):
     bad.write_text("[1, 2]")
     with pytest.raises(PriceMapError, match="keyed by model name"):
         usage.reprice(prices=bad)
+
+
+def test_report_headline_and_invoice_state_the_estimate(usage):
+    from usagekit import sections as S
+    fixed = usage.reprice(prices=LITELLM_MAP)
+    inv = fixed.filter(month="2026-10").invoice("2026-10")
+    assert inv.estimated_cents == pytest.approx(ESTIMATED)
+    assert inv.lines["estimated_cents"].sum() == pytest.approx(ESTIMATED)
+    ctx = S.ReportContext.build(fixed, "2026-10")
+    assert "4 rows repriced from a price map" in S.Headline().render(ctx)
+    assert "is estimated from a price map" in S.Invoice().render(ctx)
+    plain = S.ReportContext.build(usage, "2026-10")
+    assert "repriced" not in S.Headline().render(plain)

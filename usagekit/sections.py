@@ -87,6 +87,9 @@ def headline(usage: Usage, report: Usage, month: str, account_id: str | None = N
         tiles.append(f"<div class='tile'>{label}<b>{format_usd(v['cost_cents'], precise=False)}</b>"
                      f"{v['requests']:,} requests</div>")
     tiles.append(f"<div class='tile'>requests<b>{tot['requests']:,}</b>{tot['unpriced_rows']:,} unpriced rows</div>")
+    if tot["estimated_rows"]:
+        tiles.append(f"<div class='tile'>estimated<b>{format_usd(tot['estimated_cents'], precise=False)}</b>"
+                     f"of the total, {tot['estimated_rows']:,} rows repriced from a price map</div>")
     return HTML(f"{STYLE}<div class='uk'><h2>Usage report {esc(month)} &middot; {who}</h2>"
                 f"<div class='tiles'>{''.join(tiles)}</div>"
                 f"<p class='muted'>Days are bucketed in <b>{esc(report.tz)}</b>. {esc(str(fresh))}</p></div>")
@@ -152,6 +155,9 @@ def invoice_section(report: Usage, month: str) -> HTML:
              f"<b>{inv.rounding_difference_cents:+.6f} cents</b>. Rule: {esc(inv.rule)}.")
     if inv.unpriced_rows:
         recon += f" {inv.unpriced_rows:,} unpriced rows are not in any amount."
+    if inv.estimated_cents:
+        recon += (f" {format_usd(inv.estimated_cents)} of the amounts is estimated from a price map "
+                  "(cost_source='estimated'), not billed by the source.")
     return HTML(f"{STYLE}<div class='uk'>{_table(lines, cols, money=('cost_cents',), ints=('requests', 'amount_cents'))}"
                 f"<p>{recon}</p></div>")
 

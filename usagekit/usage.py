@@ -143,6 +143,7 @@ class Invoice:
     billed_total_cents: int  # sum of the rounded lines
     rounding_difference_cents: float  # billed - continuous
     unpriced_rows: int
+    estimated_cents: float = 0.0  # the part of the amounts estimated from a price map (cost_source='estimated')
     rule: str = "each line's continuous total rounded half up to a whole cent"
 
 
@@ -484,19 +485,22 @@ class Usage:
         if by_model:
             keys.append(nw.col("model").fill_null(q.NONE_LABEL).alias("model"))
         res = q.finish_money(q.to_pandas(scoped._frame.group_by(*keys).agg(
-            nw.col("key_name").max().alias("key_name"), *q.money_aggs(),
+            nw.col("key_name").max().alias("key_name"), *q.money_aggs(), *q.estimated_aggs(),
             nw.col("requests").sum().alias("requests"),
             nw.col("cost_cents").is_null().cast(nw.Int64).sum().alias("unpriced_rows"))))
-        res = q._ints(res, ["requests", "unpriced_rows"])
+        res = q.finish_money(res, out="estimated_cents", prefix="_e")
+        res = q._ints(res, ["requests", "unpriced_rows", "estimated_rows"])
         res["amount_cents"] = [invoice_cents(c) for c in res["cost_cents"]]
         order = ["account_id", "key_id"] + (["model"] if by_model else [])
         res = res.sort_values(order).reset_index(drop=True)
-        cols = order[:2] + ["key_name"] + order[2:] + ["requests", "cost_cents", "amount_cents", "unpriced_rows"]
+        cols = order[:2] + ["key_name"] + order[2:] + ["requests", "cost_cents", "amount_cents", "unpriced_rows",
+                                                       "estimated_cents"]
         continuous = scoped.total()["cost_cents"]
         billed = int(res["amount_cents"].sum())
         return Invoice(month=month, lines=res[cols], continuous_total_cents=continuous, billed_total_cents=billed,
                        rounding_difference_cents=billed - continuous,
-                       unpriced_rows=int(res["unpriced_rows"].sum()))
+                       unpriced_rows=int(res["unpriced_rows"].sum()),
+                       estimated_cents=float(res["estimated_cents"].sum()))
 
     def freshness(self, now=None) -> Freshness:
         """Newest event in scope, its lag behind ``now`` and whether its day is still going."""
