@@ -82,7 +82,8 @@ def dimension(by: str) -> tuple[str, str | None]:
 
 #: the cube's dimensions: every filter and breakdown of the query layer is one of these
 CUBE_DIMS = ["_day", "account_id", "key_id", "key_name", "agent_id", "agent_name", "plain_vm_id", "plain_vm_name",
-             "team_id", "user_id", "axis", "provider", "model", "state", "status", "_unpriced"]
+             "team_id", "user_id", "axis", "provider", "model", "state", "status", "cost_source", "source",
+             "_unpriced"]
 #: summed measures (besides the exact money columns ``_c_hi`` and ``_c_lo``)
 CUBE_SUMS = ["requests", "input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens", "characters",
              "hours", "_rows", "_unpriced_rows"]
@@ -134,6 +135,15 @@ def money_aggs(prefix: str = "") -> list:
     """Aggregations whose results :func:`finish_money` turns into exact ``cost_cents``."""
     return [nw.col("_c_hi").sum().alias(f"{prefix}_c_hi"), nw.col("_c_mid").sum().alias(f"{prefix}_c_mid"),
             nw.col("_c_lo").sum().alias(f"{prefix}_c_lo")]
+
+
+def estimated_aggs() -> list:
+    """The part of the money from repriced rows (``cost_source == 'estimated'``): give
+    ``_e_c_*`` parts (:func:`finish_money` with ``prefix='_e'``) and ``estimated_rows``."""
+    est = nw.col("cost_source") == "estimated"
+    parts = [nw.when(est).then(nw.col(f"_c_{p}")).otherwise(nw.lit(0)).sum().alias(f"_e_c_{p}")
+             for p in ("hi", "mid", "lo")]
+    return parts + [nw.when(est).then(nw.col("_rows")).otherwise(nw.lit(0)).sum().alias("estimated_rows")]
 
 
 def finish_money(df: pd.DataFrame, out: str = "cost_cents", prefix: str = "") -> pd.DataFrame:
@@ -219,53 +229,59 @@ def daily(frame: nw.LazyFrame, *, by: str, start_day: int, end_day: int) -> pd.D
     """Spend per day and ``by`` value; every (day, value) pair of the range is present."""
     col, label = dimension(by)
     keys = [nw.col(col).fill_null(NONE_LABEL).alias(by)]
-    aggs = [*money_aggs(), nw.col("requests").sum().alias("requests"),
+    aggs = [*money_aggs(), *estimated_aggs(), nw.col("requests").sum().alias("requests"),
             nw.col("input_tokens").sum().alias("input_tokens"), nw.col("output_tokens").sum().alias("output_tokens"),
             nw.col("_unpriced_rows").sum().alias("unpriced_rows")]
     if label:
         aggs.append(nw.col(label).max().alias(f"{by}_name"))
     res = to_pandas(frame.group_by("_day", *keys).agg(*aggs))
-    res = finish_money(res)
+    res = finish_money(finish_money(res), out="estimated_cents", prefix="_e")
     days = range(start_day, end_day)
     values = sorted(res[by].astype(str).unique()) if len(res) else []
     grid = pd.MultiIndex.from_product([list(days), values], names=["_day", by])
     res = res.set_index(["_day", by])
     names = res[f"{by}_name"].groupby(level=by).max() if label and len(res) else None
     res = res.reindex(grid)
-    res = _ints(res.reset_index(), ["requests", "input_tokens", "output_tokens", "unpriced_rows"])
+    res = _ints(res.reset_index(), ["requests", "input_tokens", "output_tokens", "unpriced_rows", "estimated_rows"])
     res["cost_cents"] = res["cost_cents"].fillna(0.0)
+    res["estimated_cents"] = res["estimated_cents"].fillna(0.0)
     if label:
         res[f"{by}_name"] = res[by].map(names) if names is not None else None
     res.insert(0, "date", [day_date(d) for d in res.pop("_day")])
     cols = ["date", by] + ([f"{by}_name"] if label else []) + ["cost_cents", "requests", "input_tokens",
-                                                              "output_tokens", "unpriced_rows"]
+                                                              "output_tokens", "unpriced_rows", "estimated_cents",
+                                                              "estimated_rows"]
     return res[cols].sort_values(["date", by], kind="stable").reset_index(drop=True)
 
 
 def breakdown(frame: nw.LazyFrame, *, by: str) -> pd.DataFrame:
     """Totals per ``by`` value over the whole frame, largest spend first, with share of total."""
     col, label = dimension(by)
-    aggs = [*money_aggs(), nw.col("requests").sum().alias("requests"),
+    aggs = [*money_aggs(), *estimated_aggs(), nw.col("requests").sum().alias("requests"),
             nw.col("input_tokens").sum().alias("input_tokens"), nw.col("output_tokens").sum().alias("output_tokens"),
             nw.col("_unpriced_rows").sum().alias("unpriced_rows")]
     if label:
         aggs.append(nw.col(label).max().alias(f"{by}_name"))
     res = finish_money(to_pandas(frame.group_by(nw.col(col).fill_null(NONE_LABEL).alias(by)).agg(*aggs)))
-    res = _ints(res, ["requests", "input_tokens", "output_tokens", "unpriced_rows"])
+    res = finish_money(res, out="estimated_cents", prefix="_e")
+    res = _ints(res, ["requests", "input_tokens", "output_tokens", "unpriced_rows", "estimated_rows"])
     total = res["cost_cents"].sum()
     res["share"] = res["cost_cents"] / total if total else 0.0
     cols = [by] + ([f"{by}_name"] if label else []) + ["cost_cents", "share", "requests", "input_tokens",
-                                                      "output_tokens", "unpriced_rows"]
+                                                      "output_tokens", "unpriced_rows", "estimated_cents",
+                                                      "estimated_rows"]
     return res[cols].sort_values(["cost_cents", by], ascending=[False, True]).reset_index(drop=True)
 
 
 def total(frame: nw.LazyFrame) -> dict:
     res = finish_money(to_pandas(frame.select(
-        *money_aggs(), nw.col("requests").sum().alias("requests"), nw.col("_rows").sum().alias("rows"),
-        nw.col("_unpriced_rows").sum().alias("unpriced_rows"))))
+        *money_aggs(), *estimated_aggs(), nw.col("requests").sum().alias("requests"),
+        nw.col("_rows").sum().alias("rows"), nw.col("_unpriced_rows").sum().alias("unpriced_rows"))))
+    res = finish_money(res, out="estimated_cents", prefix="_e")
     row = res.iloc[0]
     return {"cost_cents": float(row["cost_cents"]), "requests": int(row["requests"] or 0),
-            "rows": int(row["rows"] or 0), "unpriced_rows": int(row["unpriced_rows"] or 0)}
+            "rows": int(row["rows"] or 0), "unpriced_rows": int(row["unpriced_rows"] or 0),
+            "estimated_cents": float(row["estimated_cents"]), "estimated_rows": int(row["estimated_rows"] or 0)}
 
 
 def per_key_day(frame: nw.LazyFrame) -> pd.DataFrame:

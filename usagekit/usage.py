@@ -148,6 +148,7 @@ class Invoice:
     billed_total_cents: int  # sum of the rounded lines
     rounding_difference_cents: float  # billed - continuous
     unpriced_rows: int
+    estimated_cents: float = 0.0  # the part of the amounts estimated from a price map (cost_source='estimated')
     rule: str = "each line's continuous total rounded half up to a whole cent"
 
 
@@ -539,6 +540,30 @@ class Usage:
         out.attrs.update(entity=entity, as_of=pd.Timestamp(as_of), tz=self.tz)
         return out.sort_values(["spend_cents", "entity_id"], ascending=[False, True]).reset_index(drop=True)
 
+    # -- repricing (optional extra: pip install 'usagekit[prices]') -------------------------------
+    def reprice(self, missing_only: bool = True, prices=None) -> "Usage":
+        """The same usage with estimated costs from a price map; see :func:`usagekit.reprice.reprice`.
+
+        Unpriced rows (every row the map can price when ``missing_only=False``) get the map's
+        per-request cost, labelled ``cost_source='estimated'``; totals then say how much is
+        estimated. ``prices``: None = genai-prices, or a LiteLLM price map JSON path.
+        ``.reprice_report`` on the result says what was estimated and what stayed unpriced.
+        """
+        from .reprice import reprice
+        return reprice(self, missing_only=missing_only, prices=prices)
+
+    def price_check(self, tolerance: float = 0.02, prices=None) -> pd.DataFrame:
+        """Provider x model lines where the source's costs and the price map disagree beyond
+        ``tolerance`` (a fraction); see :func:`usagekit.reprice.price_check`."""
+        from .reprice import price_check
+        return price_check(self, tolerance=tolerance, prices=prices)
+
+    def cache_savings(self, by: str = "key", prices=None) -> pd.DataFrame:
+        """What cached input tokens saved per key (or model, provider, account); see
+        :func:`usagekit.reprice.cache_savings`."""
+        from .reprice import cache_savings
+        return cache_savings(self, by=by, prices=prices)
+
     # -- drill-down -------------------------------------------------------------------------
     def day(self, date, key=None, model=None, page: int = 1, page_size: int = 100) -> pd.DataFrame:
         """That day's requests (in the report time zone), newest first, one page at a time.
@@ -580,19 +605,22 @@ class Usage:
         if by_model:
             keys.append(nw.col("model").fill_null(q.NONE_LABEL).alias("model"))
         res = q.finish_money(q.to_pandas(scoped._frame.group_by(*keys).agg(
-            nw.col("key_name").max().alias("key_name"), *q.money_aggs(),
+            nw.col("key_name").max().alias("key_name"), *q.money_aggs(), *q.estimated_aggs(),
             nw.col("requests").sum().alias("requests"),
             nw.col("cost_cents").is_null().cast(nw.Int64).sum().alias("unpriced_rows"))))
-        res = q._ints(res, ["requests", "unpriced_rows"])
+        res = q.finish_money(res, out="estimated_cents", prefix="_e")
+        res = q._ints(res, ["requests", "unpriced_rows", "estimated_rows"])
         res["amount_cents"] = [invoice_cents(c) for c in res["cost_cents"]]
         order = ["account_id", "key_id"] + (["model"] if by_model else [])
         res = res.sort_values(order).reset_index(drop=True)
-        cols = order[:2] + ["key_name"] + order[2:] + ["requests", "cost_cents", "amount_cents", "unpriced_rows"]
+        cols = order[:2] + ["key_name"] + order[2:] + ["requests", "cost_cents", "amount_cents", "unpriced_rows",
+                                                       "estimated_cents"]
         continuous = scoped.total()["cost_cents"]
         billed = int(res["amount_cents"].sum())
         return Invoice(month=month, lines=res[cols], continuous_total_cents=continuous, billed_total_cents=billed,
                        rounding_difference_cents=billed - continuous,
-                       unpriced_rows=int(res["unpriced_rows"].sum()))
+                       unpriced_rows=int(res["unpriced_rows"].sum()),
+                       estimated_cents=float(res["estimated_cents"].sum()))
 
     def freshness(self, now=None) -> Freshness:
         """Newest event in scope, its lag behind ``now`` and whether its day is still going."""
@@ -623,6 +651,9 @@ class Usage:
         for axis, v in t["by_axis"].items():
             if v["cost_cents"] or v["requests"]:
                 lines.append(f"  {axis:<8} {format_usd(v['cost_cents'], precise=False):>14}  {v['requests']:>12,} requests")
+        if t["estimated_rows"]:
+            lines.append(f"  {format_usd(t['estimated_cents'])} of the total is estimated from a price map "
+                         f"({t['estimated_rows']:,} rows with cost_source='estimated')")
         if t["unpriced_rows"]:
             lines.append(f"  {t['unpriced_rows']:,} rows are unpriced (usage with no cost): not counted as $0")
         return "\n".join(lines)
