@@ -29,7 +29,7 @@ def test_filter_month_daily_by_model_has_every_day_and_reconciles(usage):
     assert list(daily.columns[:2]) == ["date", "model"]
     assert sorted(daily["date"].unique()) == [dt.date(2026, 10, d) for d in range(1, 32)]
     models = set(daily["model"])
-    assert {"gpt-4o-mini", "claude-sonnet-4", "gpt-4o", "tts-1", "(none)"} <= models
+    assert {"gpt-4o-mini", "claude-sonnet-4", "gpt-4o", "tts-1", "compute (VM hours)"} <= models
     assert len(daily) == 31 * len(models)  # zero days included for every model
     total = oct_.total()
     assert daily["cost_cents"].sum() == pytest.approx(total["cost_cents"], abs=1e-9)

@@ -9,39 +9,55 @@ or a page, so a key named ``<img src=x onerror=alert(1)>`` is shown as text.
 
 from __future__ import annotations
 
-import hashlib
 import html
 
 import pandas as pd
 import plotly.graph_objects as go
 
-from . import masking
+from . import masking, palette
+from . import queries as q
 from .money import format_usd
 
-#: a palette of distinguishable colours; popular models get fixed slots, others hash into it
-PALETTE = ["#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#EECA3B", "#B279A2", "#FF9DA6",
-           "#9D755D", "#BAB0AC", "#1F77B4", "#D62728", "#2CA02C", "#9467BD", "#8C564B", "#E377C2",
-           "#17BECF", "#BCBD22", "#393B79", "#AD494A"]
-OTHER_COLOR = "#C7C7C7"
-NONE_COLOR = "#8C8C8C"
-FIXED = {"gpt-4o": 0, "gpt-4o-mini": 1, "claude-sonnet-4": 2, "claude-3-5-haiku": 3, "gemini-2.0-flash": 4,
-         "o3-mini": 5, "gpt-4.1": 6, "claude-opus-4": 7}
-AXIS_COLORS = {"llm": "#4C78A8", "voice": "#F58518", "compute": "#54A24B"}
+AXIS_COLORS = {a: palette.FIXED[a] for a in ("llm", "voice", "compute")}
 SEVERITY_COLORS = {"critical": "#C62828", "warning": "#EF6C00", "info": "#1565C0"}
+OTHER = q.OTHER_LABEL
 
 
 def color_for(name) -> str:
-    """The colour of a model (or any series name): the same in every chart and report."""
-    if name is None or name == "(none)":
-        return NONE_COLOR
-    if name == "Other":
-        return OTHER_COLOR
-    if name in AXIS_COLORS:
-        return AXIS_COLORS[name]
-    if name in FIXED:
-        return PALETTE[FIXED[name]]
-    digest = hashlib.sha1(str(name).encode()).digest()
-    return PALETTE[digest[0] % len(PALETTE)]
+    """The colour of a model (or any series name): the same in every chart and report
+    (see :mod:`usagekit.palette`)."""
+    return palette.color_for(name)
+
+
+def fold_other(frame: pd.DataFrame, by: str, top: int, keys: tuple = ()) -> tuple[pd.DataFrame, list]:
+    """Keep the ``top`` largest ``by`` values (by total ``cost_cents``) and sum the rest into
+    one ``Other`` row per ``keys`` group. Returns ``(frame, folded names)``; nothing is folded
+    when only one value would be (it is shown instead). Numeric columns are summed; a
+    ``share`` column stays consistent because shares add up."""
+    totals = frame.groupby(by)["cost_cents"].sum().sort_values(ascending=False, kind="stable")
+    if len(totals) <= top + 1:
+        return frame, []
+    keep = list(totals.index[:top])
+    folded = [str(n) for n in totals.index[top:]]
+    d = frame.copy()
+    d[by] = d[by].where(d[by].isin(keep), OTHER)
+    num = [c for c in d.columns if c not in (by, *keys) and pd.api.types.is_numeric_dtype(d[c])]
+    other = d[d[by] == OTHER].groupby(list(keys), as_index=False)[num].sum() if keys else \
+        d[d[by] == OTHER][num].sum().to_frame().T
+    other[by] = OTHER
+    rest = d[d[by] != OTHER]
+    return pd.concat([rest, other[[c for c in d.columns if c in other.columns]]], ignore_index=True), folded
+
+
+def _hours(v) -> str:
+    return f"{float(v):,.1f} VM hours"
+
+
+def _counts(name, requests, hours) -> str:
+    """What a segment counts: VM hours for compute, requests for the rest."""
+    if name in q.COMPUTE_LABELS.values() or (hours and not requests):
+        return _hours(hours)
+    return f"{int(requests):,} requests"
 
 
 def esc(text) -> str:
@@ -54,66 +70,77 @@ def mask_key(key: str | None) -> str:
     return masking.display(key)
 
 
-def _top(daily: pd.DataFrame, by: str, top: int) -> pd.DataFrame:
-    totals = daily.groupby(by)["cost_cents"].sum().sort_values(ascending=False)
-    keep = set(totals.index[:top])
-    if len(totals) <= top + 1:
-        return daily
-    d = daily.copy()
-    d[by] = d[by].where(d[by].isin(keep), "Other")
-    num = ["cost_cents", "requests"] + [c for c in ("input_tokens", "output_tokens") if c in d]
-    return d.groupby(["date", by], as_index=False)[num].sum()
-
-
 def daily_stacked(daily: pd.DataFrame, by: str = "model", top: int = 9, title: str | None = None,
                   tz: str = "UTC") -> go.Figure:
     """Stacked bars of daily spend per ``by`` value (top ``top`` + Other), one trace per value.
 
     Each trace's ``customdata`` holds the raw ``by`` value, so a click handler knows which
-    model (or key) a segment is.
+    model (or key) a segment is; the Other trace's ``meta["members"]`` lists the values it
+    groups. Colours come from the palette: distinct per trace, the same name the same colour
+    in every chart. Compute shows its VM hours.
     """
-    d = _top(daily, by, top)
-    order = d.groupby(by)["cost_cents"].sum().sort_values(ascending=False).index.tolist()
-    if "Other" in order:
-        order = [o for o in order if o != "Other"] + ["Other"]
+    d, folded = fold_other(daily, by, top, keys=("date",))
+    order = d.groupby(by)["cost_cents"].sum().sort_values(ascending=False, kind="stable").index.tolist()
+    if OTHER in order:
+        order = [o for o in order if o != OTHER] + [OTHER]
+    colors = palette.active().colors(order)
     fig = go.Figure()
-    for name in order:
+    for name, color in zip(order, colors):
         part = d[d[by] == name].sort_values("date")
-        label = esc(name if by != "key" or f"{by}_name" not in part else (part[f"{by}_name"].dropna().iloc[0]
-                    if part[f"{by}_name"].notna().any() else name))
+        shown = name
+        if f"{by}_name" in part and name != OTHER and part[f"{by}_name"].notna().any():
+            shown = part[f"{by}_name"].dropna().iloc[0]
+        if name == OTHER:
+            shown = f"Other ({len(folded)} {by}s)"
+        label = esc(shown)
+        hours = part["hours"] if "hours" in part else [0.0] * len(part)
         fig.add_bar(
             x=[f"{pd.Timestamp(x):%Y-%m-%d}" for x in part["date"]], y=(part["cost_cents"] / 100).tolist(), name=label,
-            marker_color=color_for(name), customdata=[[str(name)]] * len(part),
-            hovertext=[f"{label}<br>{x:%a %d %b %Y}<br>{format_usd(c)} ({c:,.6f} cents)<br>{int(r):,} requests"
-                       for x, c, r in zip(pd.to_datetime(part["date"]), part["cost_cents"], part["requests"])],
+            marker_color=color, customdata=[[str(name)]] * len(part),
+            meta={"members": folded} if name == OTHER else {"members": [str(name)]},
+            hovertext=[f"{label}<br>{x:%a %d %b %Y}<br>{format_usd(c)}<br>{_counts(name, r, h)}"
+                       for x, c, r, h in zip(pd.to_datetime(part["date"]), part["cost_cents"], part["requests"], hours)],
             hoverinfo="text")
     fig.update_layout(barmode="stack", title=esc(title) if title else None, yaxis_title="spend (USD)",
                       xaxis_title=f"day ({tz})", legend_title_text=esc(by), hovermode="closest",
                       margin=dict(l=60, r=20, t=50 if title else 20, b=40), template="plotly_white", height=420)
-    fig.update_yaxes(tickprefix="$")
+    fig.update_yaxes(tickprefix="$", tickformat=",.2f")
     fig.update_xaxes(type="date")
     return fig
 
 
 def breakdown_bar(breakdown: pd.DataFrame, by: str, top: int = 12, title: str | None = None) -> go.Figure:
-    """Horizontal bars of total spend per ``by`` value, largest on top, with share in the hover."""
-    b = breakdown.head(top).iloc[::-1]
-    names = [esc(n) for n in (b[f"{by}_name"].fillna(b[by]) if f"{by}_name" in b else b[by])]
+    """Horizontal bars of total spend per ``by`` value, largest on top, the rest summed in an
+    "Other" bar (never dropped), with share and requests (VM hours for compute) in the hover."""
+    b, folded = fold_other(breakdown, by, top)
+    b = b.sort_values("cost_cents", ascending=False, kind="stable")
+    if folded:
+        b = pd.concat([b[b[by] != OTHER], b[b[by] == OTHER]])
+    b = b.iloc[::-1]
+    names = []
+    for v, n in zip(b[by], b[f"{by}_name"] if f"{by}_name" in b else b[by]):
+        if v == OTHER:
+            names.append(f"Other ({len(folded)} {by}s)")
+        else:
+            names.append(esc(n if isinstance(n, str) and n else v))
+    hours = b["hours"] if "hours" in b else [0.0] * len(b)
     fig = go.Figure(go.Bar(
         x=(b["cost_cents"] / 100).tolist(), y=names, orientation="h",
-        marker_color=[color_for(v) for v in b[by]],
-        hovertext=[f"{n}<br>{format_usd(c)} ({s:.1%})<br>{int(r):,} requests"
-                   for n, c, s, r in zip(names, b["cost_cents"], b["share"], b["requests"])], hoverinfo="text"))
+        marker_color=palette.active().colors(b[by]), customdata=[[str(v)] for v in b[by]],
+        meta={"other_members": folded},
+        hovertext=[f"{n}<br>{format_usd(c)} ({s:.1%})<br>{_counts(v, r, h)}"
+                   for n, v, c, s, r, h in zip(names, b[by], b["cost_cents"], b["share"], b["requests"], hours)],
+        hoverinfo="text"))
     fig.update_layout(title=esc(title) if title else None, xaxis_title="spend (USD)", template="plotly_white",
                       height=max(220, 28 * len(b) + 80), margin=dict(l=160, r=20, t=50 if title else 20, b=40))
-    fig.update_xaxes(tickprefix="$")
+    fig.update_xaxes(tickprefix="$", tickformat=",.2f")
     return fig
 
 
 def axis_split(by_axis: pd.DataFrame, title: str | None = None) -> go.Figure:
     """Compute / LLM / voice spend as a donut (``by_axis`` is ``breakdown('axis')``)."""
     fig = go.Figure(go.Pie(labels=[esc(a) for a in by_axis["axis"]], values=(by_axis["cost_cents"] / 100).tolist(),
-                           hole=0.5, marker_colors=[color_for(a) for a in by_axis["axis"]], sort=False,
+                           hole=0.5, marker_colors=palette.active().colors(by_axis["axis"]), sort=False,
                            hovertext=[format_usd(c) for c in by_axis["cost_cents"]], hoverinfo="label+text+percent"))
     fig.update_layout(title=esc(title) if title else None, template="plotly_white", height=320,
                       margin=dict(l=20, r=20, t=50 if title else 20, b=20))
