@@ -190,6 +190,10 @@ def publish(month: str | None = None, source=None, keys=None, account_id: str | 
                                     progress_bar=progress, execution_timeout=cell_timeout,
                                     cwd=str(notebook_path().parent))
             except (pm.PapermillExecutionError, CellTimeoutError, Exception) as exc:  # noqa: BLE001
+                if getattr(exc, "ename", None) == "NoDataError":  # an empty month: nothing to publish, nothing broke
+                    with contextlib.suppress(OSError):
+                        target.rmdir()  # only when this run made it and it is still empty
+                    raise ReportError(f"nothing published: {str(getattr(exc, 'evalue', exc)).strip()}") from None
                 failed = target / "report.failed.ipynb"
                 if executed.exists():
                     os.replace(executed, failed)

@@ -239,6 +239,8 @@ class ReportContext:
     @classmethod
     def build(cls, usage: Usage, month: str, account_id: str | None = None, as_of: str | None = None,
               run_id: str | None = None) -> ReportContext:
+        from .months import require_data
+        require_data(usage, month, account_id)  # an empty month is an error, never a $0.00 report
         return cls(usage=usage, report=scope_for_report(usage, month, account_id), month=month,
                    account_id=account_id, as_of=as_of, run_id=run_id)
 
