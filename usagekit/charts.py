@@ -185,21 +185,44 @@ def risk(pct_used, projected_pct) -> str:
 
 
 CARD_CSS = """
-.uk-cards{display:flex;flex-wrap:wrap;gap:10px;font-family:system-ui,sans-serif}
-.uk-card{border:1px solid #ddd;border-left:6px solid #54A24B;border-radius:6px;padding:8px 12px;min-width:190px;
- background:#fff}
+.uk-cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(230px,1fr));gap:10px;
+ font-family:system-ui,sans-serif;align-items:stretch}
+.uk-card{border:1px solid #ddd;border-left:6px solid #54A24B;border-radius:6px;padding:8px 12px;background:#fff;
+ display:flex;flex-direction:column;min-height:150px}
 .uk-card.watch{border-left-color:#EECA3B}.uk-card.high{border-left-color:#EF6C00}
 .uk-card.over{border-left-color:#C62828}.uk-card.nocap{border-left-color:#9E9E9E}
-.uk-card .name{font-weight:600;word-break:break-all}.uk-card .acct{color:#666;font-size:85%}
+.uk-card .name{font-weight:600;overflow-wrap:anywhere}.uk-card .acct{color:#666;font-size:85%}
 .uk-card .spend{font-size:140%;margin:4px 0}.uk-card .meta{font-size:85%;color:#333}
+.uk-card .range{font-size:85%;color:#555}
 .uk-bar{height:6px;background:#eee;border-radius:3px;overflow:hidden}
-.uk-bar span{display:block;height:100%;background:#4C78A8}
+.uk-bar span{display:block;height:100%;background:#4C78A8}.uk-card.over .uk-bar span{background:#C62828}
+.uk-badges{margin-top:auto;padding-top:4px}.uk-badge{display:inline-block;border-radius:10px;padding:0 7px;
+ margin:2px 4px 0 0;font-size:80%;color:#fff;background:#1565C0}
+.uk-badge.critical{background:#C62828}.uk-badge.warning{background:#EF6C00}
 """
 
 
-def key_cards_html(summary: pd.DataFrame, limit: int | None = None) -> str:
-    """One card per key (cap, accrued, % used, projected month end, risk colour), as escaped HTML."""
+def _date(d) -> str:
+    return f"{pd.Timestamp(d):%d %b}"
+
+
+def key_cards_html(summary: pd.DataFrame, limit: int | None = None, findings: pd.DataFrame | None = None) -> str:
+    """One card per key, as escaped HTML, from :meth:`~usagekit.usage.Usage.key_summary`.
+
+    A card is the key's budget window at the cut-off: spend, cap and % used, the projection
+    to the window's end (or "window closed"), the cap day (crossed, or projected), the
+    filtered range's own spend when it differs, and a badge per anomaly ``findings`` holds
+    for the key (kind and day). Risk colours the left edge.
+    """
     rows = summary if limit is None else summary.head(limit)
+    badges: dict = {}
+    if findings is not None and len(findings):
+        for f in findings.itertuples():
+            if f.kind == "unpriced":
+                continue
+            badges.setdefault(f.key_id, []).append(
+                f'<span class="uk-badge {esc(f.severity)}" title="{esc(f.explanation)}">'
+                f'{esc(f.kind)} {_date(f.day)}</span>')
     cards = []
     for r in rows.itertuples():
         cap = r.spend_cap_cents
@@ -207,16 +230,33 @@ def key_cards_html(summary: pd.DataFrame, limit: int | None = None) -> str:
         pct = r.pct_used if has_cap else None
         proj_pct = (r.projected_cents / cap * 100) if has_cap else 0
         cls = risk(pct, proj_pct)
-        cap_line = (f"cap {format_usd(cap, precise=False)} &middot; {pct:.1f}% used" if has_cap else "no cap set")
-        when = (f"<br>cap reached {r.projected_cap_date}" if has_cap and r.projected_cap_date not in (None, pd.NaT)
-                and not pd.isna(r.projected_cap_date) else "")
+        closed = bool(getattr(r, "window_closed", False))
+        period = getattr(r, "budget_period", "1mo")
+        start, end = getattr(r, "window_start", None), getattr(r, "window_end", None)
+        window = (f"{start:%b %Y}" if period == "1mo" and start is not None
+                  else (f"{_date(start)}-{_date(end)}" if start is not None else "this budget"))
+        cap_line = (f"{pct:.1f}% of the {format_usd(cap)} cap ({esc(window)})" if has_cap
+                    else f"no cap set ({esc(window)})")
+        if closed:
+            outlook = "budget window closed"
+        else:
+            outlook = f"projected {format_usd(r.projected_cents)} by {_date(end) if end is not None else 'month end'}"
+        when = ""
+        if has_cap and r.projected_cap_date is not None and not pd.isna(r.projected_cap_date):
+            crossed = bool(getattr(r, "cap_crossed", False))
+            when = f"<br>cap {'crossed' if crossed else 'reached (projected)'} {_date(r.projected_cap_date)}"
+        in_range = getattr(r, "range_spend_cents", None)
+        range_line = ""
+        if in_range is not None and abs(in_range - r.spend_cents) > 0.005:
+            range_line = f'<div class="range">{format_usd(in_range)} in this range</div>'
         width = min(100.0, pct or 0.0)
+        name = r.key_name if isinstance(r.key_name, str) and r.key_name else mask_key(r.key_id)
         cards.append(
             f'<div class="uk-card {cls}" data-key="{esc(r.key_id)}">'
-            f'<div class="name">{esc(r.key_name if isinstance(r.key_name, str) else mask_key(r.key_id))}</div>'
+            f'<div class="name">{esc(name)}</div>'
             f'<div class="acct">{esc(mask_key(r.key_id))} &middot; {esc(r.account_id)}</div>'
-            f'<div class="spend">{format_usd(r.spend_cents)}</div>'
+            f'<div class="spend">{format_usd(r.spend_cents)}</div>{range_line}'
             f'<div class="uk-bar"><span style="width:{width:.1f}%"></span></div>'
-            f'<div class="meta">{cap_line}<br>projected {format_usd(r.projected_cents)} by month end{when}'
-            f'<br>{int(r.requests):,} requests</div></div>')
+            f'<div class="meta">{cap_line}<br>{outlook}{when}<br>{int(r.requests):,} requests</div>'
+            f'<div class="uk-badges">{"".join(badges.get(r.key_id, []))}</div></div>')
     return f'<style>{CARD_CSS}</style><div class="uk-cards">{"".join(cards)}</div>'

@@ -184,7 +184,7 @@ def publish(month: str | None = None, source=None, keys=None, account_id: str | 
             summary_path = tmp / "report.json"
             params = dict(month=month, source=sources if len(sources) > 1 else sources[0], keys=keys_arg,
                           account_id=account_id, tz=tz, as_of=as_of, run_id=run_id, summary_path=str(summary_path),
-                          sections=sections)
+                          sections=sections, colors=str((out / "colors.json").resolve()))
             try:
                 pm.execute_notebook(str(notebook_path()), str(executed), parameters=params, kernel_name="python3",
                                     progress_bar=progress, execution_timeout=cell_timeout,
