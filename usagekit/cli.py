@@ -100,9 +100,16 @@ def cmd_report(args) -> int:
     from .report import publish
     if args.demo and args.source:
         raise UsagekitError("pass either --demo or --source, not both")
-    month = args.month or ("2026-10" if args.demo else None)
-    published = publish(month=month, source=args.source, keys=args.keys, account_id=args.account, out=args.out,
-                        tz=args.tz, as_of=args.as_of, progress=not args.quiet)
+    if not args.demo and not args.source:
+        raise UsagekitError("no usage data given: pass --source PATH (usage files, a directory or a glob), "
+                            "or --demo for the built-in demo month")
+    source, month = args.source, args.month
+    if args.demo:
+        from .demo import DEFAULT_MONTH, default_source
+        month = month or DEFAULT_MONTH
+        source = default_source(month)
+    published = publish(month=month, source=source, keys=args.keys, account_id=args.account, out=args.out,
+                        tz=args.tz, as_of=args.as_of, progress=not args.quiet, sections=args.sections)
     print(published)
     print(f"report: {published.html.resolve()}")
     print(f"index:  {published.index.resolve()}")
@@ -112,6 +119,16 @@ def cmd_report(args) -> int:
               "lists why (usagekit check SOURCE writes them to a CSV)")
     elif rejected == 0:
         print("no input rows were rejected.")
+    return EXIT_OK
+
+
+def cmd_fetch(args) -> int:
+    from .fetch_admin import fetch
+    result = fetch(args.provider, args.since, args.until, args.out, base_url=args.base_url, deadline=args.deadline,
+                   timeout=args.timeout, retries=args.retries, progress=not args.quiet)
+    print(result)
+    if result.files:
+        print(f"load them with: usagekit check {display_path(args.out)}")
     return EXIT_OK
 
 
@@ -176,8 +193,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tz", default="UTC", help="time zone days are bucketed in (default %(default)s)")
     p.add_argument("--as-of", type=_as_of, help="only data before this time (a replay of a scheduled run)")
     p.add_argument("--demo", action="store_true", help="use the built-in demo data")
+    p.add_argument("--sections", metavar="A,B,...",
+                   help="only these sections, shown in report order (default all: headline, keys, daily, breakdowns, "
+                        "anomalies, invoice, data-quality, method)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_report)
+
+    from .fetch_admin import KEY_VARS, PROVIDERS
+    keys_help = "; ".join(f"{p}: {' or '.join(v)}" for p, v in KEY_VARS.items())
+    p = sub.add_parser("fetch", help="pull a provider's or gateway's cost/usage API into files (for scheduled runs)",
+                       description="Fetch the admin cost and usage APIs for the days SINCE (inclusive) to UNTIL "
+                                   "(exclusive) into OUT: OpenAI costs and usage pages, the Anthropic cost report, "
+                                   "OpenRouter activity, LiteLLM /spend/logs and key list. Pages are followed, "
+                                   "failed requests retried with backoff, and the whole fetch stops at --deadline. "
+                                   f"The key is read from the environment ({keys_help}) and never printed or "
+                                   "written. The files load with `usagekit check OUT` / usagekit.load(OUT).")
+    p.add_argument("provider", choices=PROVIDERS, help="which API to pull")
+    p.add_argument("--since", required=True, help="first day, YYYY-MM-DD (UTC)")
+    p.add_argument("--until", help="day after the last one, YYYY-MM-DD (default: today, UTC)")
+    p.add_argument("--out", required=True, type=Path, help="directory to write the pages into")
+    p.add_argument("--base-url", help="API address (default: the provider's; required for litellm, or set "
+                                      "LITELLM_BASE_URL)")
+    p.add_argument("--deadline", type=float, default=600, help="seconds the whole fetch may take (default %(default)s)")
+    p.add_argument("--timeout", type=float, default=60, help="seconds one request may take (default %(default)s)")
+    p.add_argument("--retries", type=int, default=5, help="retries per request (default %(default)s)")
+    p.add_argument("--quiet", action="store_true", help="no per-page progress lines")
+    p.set_defaults(func=cmd_fetch)
     return parser
 
 

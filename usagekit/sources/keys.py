@@ -1,14 +1,18 @@
-"""The key registry file: one row per virtual key with its monthly spend cap.
+"""The key registry file: one row per virtual key with its spend cap and budget period.
 
 Columns: ``key_id`` (required), ``key_name``, ``account_id``, ``spend_cap_cents`` (empty =
-no cap; ``spend_cap_usd`` is accepted instead), ``agent_id``, ``created_at``.
+no cap; ``spend_cap_usd`` is accepted instead), ``agent_id``, ``created_at``,
+``budget_period`` (how often the cap resets: ``1d``, ``7d``, ``30d``, ``1mo``, ``daily``,
+``weekly``, ``monthly``...; empty = monthly) and ``budget_reset_at`` (a reset instant, ISO
+8601; empty = periods start at calendar boundaries, see :mod:`usagekit.periods`).
 
 Registry rows are validated like usage rows: a row cut short (fewer fields than the header), an
 empty key id, a cap that is not a number (or negative, or above
 :data:`~usagekit.money.MAX_COST_CENTS`), an account or key id with control characters, an
 unreadable ``created_at`` and a key id given twice with different values are **rejected** with
 their reason, never kept half-read. Caps decide alerts, so a key whose row was rejected is
-listed in ``load_report.registry_rejected_keys``: its cap is unknown, not absent.
+listed in ``load_report.registry_rejected_keys``: its cap is unknown, not absent. A bad
+``budget_period`` or ``budget_reset_at`` rejects the row the same way.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ from pathlib import Path
 
 import polars as pl
 
-from ..errors import KeyRegistryError
+from ..errors import KeyRegistryError, QueryError
 from ..money import MAX_COST_CENTS
+from ..periods import parse_period
 from ..schema import KEY_COLUMNS, KEY_DTYPES
 from ._io import Probe, read_csv_strings, read_jsonl_records
 from ._stage import TS_END, TS_MIN, parse_timestamps
@@ -93,19 +98,34 @@ def registry_from_strings(df: pl.DataFrame, shown: str, *, cap_scale: float = 1.
         cap = pl.Series("cap", [c if reasons[i] is None else None for i, c in enumerate(scaled.to_list())],
                         dtype=pl.Float64)
 
-    created = pl.Series("created_at", [None] * n, dtype=KEY_DTYPES["created_at"])
-    if "created_at" in df.columns:
-        raw = df["created_at"].cast(pl.String)
+    def when(col):
+        if col not in df.columns:
+            return pl.Series(col, [None] * n, dtype=KEY_DTYPES[col])
+        raw = df[col].cast(pl.String)
         parsed = pl.select(parse_timestamps(pl.lit(raw))[0]).to_series()
         in_range = pl.select(pl.lit(parsed).is_between(TS_MIN, TS_END)).to_series()
         for i, (r, ok) in enumerate(zip(raw.to_list(), in_range.to_list())):
             if r not in (None, "") and r.strip() and not ok:
-                reject(i, "created_at", "created_at is not a timestamp in the years 1970-9999", r)
-        created = parsed
+                reject(i, col, f"{col} is not a timestamp in the years 1970-9999 (ISO 8601, e.g. "
+                       "2026-10-01T00:00:00Z)", r)
+        return parsed
+
+    periods = [None] * n
+    if "budget_period" in df.columns:
+        for i, r in enumerate(df["budget_period"].cast(pl.String).to_list()):
+            if r is None or not r.strip():
+                continue
+            try:
+                periods[i] = parse_period(r)
+            except QueryError:
+                reject(i, "budget_period", "budget_period is not a budget period (1d, 7d, 30d, 1mo, daily, "
+                       "weekly, monthly; empty for monthly)", r)
 
     out = pl.DataFrame({
         "key_id": ids, "key_name": text("key_name"), "account_id": account,
-        "spend_cap_cents": cap, "agent_id": text("agent_id"), "created_at": created,
+        "spend_cap_cents": cap, "agent_id": text("agent_id"), "created_at": when("created_at"),
+        "budget_period": pl.Series("budget_period", periods, dtype=pl.String),
+        "budget_reset_at": when("budget_reset_at"),
     }, schema=KEY_DTYPES)
 
     # a key given twice: identical rows are one key (the repeats are rejected as repeats); rows
@@ -148,5 +168,6 @@ def read(path: Path, probe: Probe) -> Loaded:
     return Loaded("keys", shown, keys=keys, key_rejects=rejects)
 
 
-FORMAT = Format("keys", "key registry (key_id, key_name, account_id, spend_cap_cents, agent_id, created_at)",
+FORMAT = Format("keys", "key registry (key_id, key_name, account_id, spend_cap_cents, agent_id, created_at, "
+                "budget_period, budget_reset_at)",
                 ("csv", "jsonl"), sniff, read)
