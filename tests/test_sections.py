@@ -15,9 +15,10 @@ from usagekit.money import format_usd
 
 def test_sections_are_in_report_order_with_unique_names():
     names = S.section_names()
-    assert names == ["headline", "keys", "daily", "breakdowns", "anomalies", "invoice", "data-quality", "method"]
+    assert names == ["headline", "keys", "daily", "breakdowns", "anomalies", "invoice", "reconciliation",
+                     "data-quality", "method"]
     assert [s.title for s in S.SECTIONS][1:] == ["Keys", "Daily spend by model", "Breakdowns", "Anomalies",
-                                                 "Invoice lines", "Data quality", "Method notes"]
+                                                 "Invoice lines", "Reconciliation", "Data quality", "Method notes"]
 
 
 def test_select_keeps_report_order_and_names_the_choices_on_a_typo():

@@ -108,6 +108,16 @@ def cmd_report(args) -> int:
     return EXIT_OK
 
 
+def cmd_fetch(args) -> int:
+    from .fetch_admin import fetch
+    result = fetch(args.provider, args.since, args.until, args.out, base_url=args.base_url, deadline=args.deadline,
+                   timeout=args.timeout, retries=args.retries, progress=not args.quiet)
+    print(result)
+    if result.files:
+        print(f"load them with: usagekit check {display_path(args.out)}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="usagekit",
@@ -175,6 +185,27 @@ def build_parser() -> argparse.ArgumentParser:
                         "anomalies, invoice, data-quality, method)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_report)
+
+    from .fetch_admin import KEY_VARS, PROVIDERS
+    keys_help = "; ".join(f"{p}: {' or '.join(v)}" for p, v in KEY_VARS.items())
+    p = sub.add_parser("fetch", help="pull a provider's or gateway's cost/usage API into files (for scheduled runs)",
+                       description="Fetch the admin cost and usage APIs for the days SINCE (inclusive) to UNTIL "
+                                   "(exclusive) into OUT: OpenAI costs and usage pages, the Anthropic cost report, "
+                                   "OpenRouter activity, LiteLLM /spend/logs and key list. Pages are followed, "
+                                   "failed requests retried with backoff, and the whole fetch stops at --deadline. "
+                                   f"The key is read from the environment ({keys_help}) and never printed or "
+                                   "written. The files load with `usagekit check OUT` / usagekit.load(OUT).")
+    p.add_argument("provider", choices=PROVIDERS, help="which API to pull")
+    p.add_argument("--since", required=True, help="first day, YYYY-MM-DD (UTC)")
+    p.add_argument("--until", help="day after the last one, YYYY-MM-DD (default: today, UTC)")
+    p.add_argument("--out", required=True, type=Path, help="directory to write the pages into")
+    p.add_argument("--base-url", help="API address (default: the provider's; required for litellm, or set "
+                                      "LITELLM_BASE_URL)")
+    p.add_argument("--deadline", type=float, default=600, help="seconds the whole fetch may take (default %(default)s)")
+    p.add_argument("--timeout", type=float, default=60, help="seconds one request may take (default %(default)s)")
+    p.add_argument("--retries", type=int, default=5, help="retries per request (default %(default)s)")
+    p.add_argument("--quiet", action="store_true", help="no per-page progress lines")
+    p.set_defaults(func=cmd_fetch)
     return parser
 
 

@@ -78,6 +78,9 @@ def headline(usage: Usage, report: Usage, month: str, account_id: str | None = N
         tiles.append(f"<div class='tile'>{label}<b>{format_usd(v['cost_cents'])}</b>{count}</div>")
     unpriced = f"{tot['unpriced_rows']:,} unpriced rows" if tot["unpriced_rows"] else "every row priced"
     tiles.append(f"<div class='tile'>requests<b>{tot['requests']:,}</b>{unpriced}</div>")
+    if tot["estimated_rows"]:
+        tiles.append(f"<div class='tile'>estimated<b>{format_usd(tot['estimated_cents'])}</b>"
+                     f"of the total, {tot['estimated_rows']:,} rows repriced from a price map</div>")
     if fresh.newest_event is None:
         cut = "No data in this month."
     else:
@@ -175,6 +178,9 @@ def invoice_section(report: Usage, month: str) -> HTML:
              f"<b>{esc(format_cents_difference(inv.rounding_difference_cents))}</b>. Rule: {esc(inv.rule)}.")
     if inv.unpriced_rows:
         recon += f" {inv.unpriced_rows:,} unpriced rows are not in any amount."
+    if inv.estimated_cents:
+        recon += (f" {format_usd(inv.estimated_cents)} of the amounts is estimated from a price map "
+                  "(cost_source='estimated'), not billed by the source.")
     return HTML(f"{STYLE}<div class='uk'><p>{recon}</p>"
                 + html_table(lines, cols, kinds={"amount_cents": "money"}, csv=f"invoice-{month}.csv")
                 + "</div>")
@@ -190,6 +196,35 @@ def _relative(paths: pd.Series) -> tuple[str, pd.Series]:
     if root in items:  # a single file
         root = os.path.dirname(root)
     return os.path.basename(root) or root, pd.Series([os.path.relpath(x, root) for x in items], index=paths.index)
+
+
+def reconciliation_section(report: Usage, prices=None, rows: int = 20) -> HTML:
+    """Per provider: gateway spend, provider bill, price-map estimate; then the day x model lines
+    that disagree by more than 1 % and a cent, largest first."""
+    from .reconciliation import reconcile
+    rec = reconcile(report, prices=prices)
+    per = html_table(rec.by_provider, {"provider": "provider", "gateway_cents": "gateway log",
+                                       "provider_cents": "provider bill", "estimated_cents": "price-map estimate",
+                                       "gateway_minus_provider_cents": "gateway - bill",
+                                       "gateway_minus_provider_pct": "% of bill"},
+                     kinds={"gateway_minus_provider_pct": "percent"}, csv="reconciliation-by-provider.csv")
+    off = rec.disagreements(pct=1.0, min_cents=1.0)
+    if off.empty:
+        detail = "<p>Every day and model agrees within 1 % (or a cent).</p>"
+    else:
+        detail = (f"<p>{len(off):,} day x model line(s) differ by more than 1 % and a cent"
+                  f"{f'; the {rows} largest' if len(off) > rows else ''}:</p>"
+                  + html_table(off, {"date": "day", "provider": "provider", "model": "model",
+                                     "gateway_cents": "gateway log", "provider_cents": "provider bill",
+                                     "estimated_cents": "estimate", "gateway_minus_provider_cents": "gateway - bill",
+                                     "gateway_minus_provider_pct": "% of bill"},
+                               kinds={"gateway_minus_provider_pct": "percent"}, max_rows=rows,
+                               csv="reconciliation-disagreements.csv"))
+    notes = "".join(f"<li>{esc(n)}</li>" for n in rec.notes)
+    return HTML(f"{STYLE}<div class='uk'>{per}{detail}<p class='muted'>Days in {esc(rec.tz)}. Gateway log = the "
+                f"gateway's own recorded costs; provider bill = OpenAI costs / Anthropic cost report; estimate = the "
+                f"gateway's tokens repriced per request with {esc(rec.price_map or 'no price map')}. Models are "
+                f"matched without provider prefix or date suffix.</p>{f'<ul>{notes}</ul>' if notes else ''}</div>")
 
 
 def data_quality(usage: Usage, report: Usage, account_id: str | None = None) -> HTML:
@@ -320,6 +355,10 @@ class Section:
     def render(self, ctx: ReportContext):
         raise NotImplementedError
 
+    def shown(self, ctx: ReportContext) -> bool:
+        """Whether the section has something to say for this report (else it is left out)."""
+        return True
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
@@ -374,6 +413,21 @@ class DataQuality(Section):
         return data_quality(ctx.usage, ctx.report, ctx.account_id)
 
 
+class Reconciliation(Section):
+    """Gateway spend vs the provider's bill vs the price map's estimate; only when the report's data
+    holds both a gateway log and a provider bill (more than one source loaded)."""
+
+    name, title = "reconciliation", "Reconciliation"
+
+    def shown(self, ctx):
+        from .reconciliation import BILLING_SOURCES, sources_loaded
+        found = sources_loaded(ctx.report)
+        return len(found) > 1 and bool(found & set(BILLING_SOURCES)) and bool(found - set(BILLING_SOURCES))
+
+    def render(self, ctx):
+        return reconciliation_section(ctx.report)
+
+
 class Method(Section):
     name, title = "method", "Method notes"
 
@@ -381,7 +435,8 @@ class Method(Section):
         return method_notes(ctx.report, ctx.month, run_id=ctx.run_id)
 
 
-SECTIONS: list[Section] = [Headline(), Keys(), Daily(), Breakdowns(), Anomalies(), Invoice(), DataQuality(), Method()]
+SECTIONS: list[Section] = [Headline(), Keys(), Daily(), Breakdowns(), Anomalies(), Invoice(), Reconciliation(),
+                           DataQuality(), Method()]
 
 
 def section_names() -> list[str]:
@@ -417,6 +472,8 @@ def show(section: Section, ctx: ReportContext) -> None:
     """
     from IPython.display import display
 
+    if not section.shown(ctx):
+        return
     rendered = section.render(ctx)
     parts = rendered if isinstance(rendered, list) else [rendered]
     blocks = [[p] for p in parts] if section.part_per_block else [parts]
