@@ -504,8 +504,12 @@ class _Context:
                 agent = f" Most of it comes from agent {detail['agent']}." if detail["agent"] else ""
                 model = f" Top model: {detail['model']}." if detail["model"] else ""
                 text = fc.explanation + agent + model
-                action = ("Raise the cap if this spend is expected, or find which agent is consuming it"
-                          f"{' (' + detail['agent'] + ')' if detail['agent'] else ''} and slow it down.")
+                if detail["agent"]:
+                    action = (f"Raise the cap if this spend is expected, or slow down agent {detail['agent']}, "
+                              "which made most of this key's spend this month.")
+                else:
+                    action = ("Raise the cap if this spend is expected. No agent is recorded on this key's requests: "
+                              f"find the caller in the request log (top model {detail['model']}).")
                 series = daily[[d >= window.days()[0] - dt.timedelta(days=28) for d in daily.index]] \
                     if len(daily) else daily
                 out.append(self._row(key_id, "cap", "critical" if fc.crossed else "warning", day,
