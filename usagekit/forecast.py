@@ -287,8 +287,8 @@ def _forecast(first: dt.date | None, vals: np.ndarray, cap_cents, window: Budget
     spent = float(in_window.sum())
     cap = None if cap_cents is None or pd.isna(cap_cents) else float(cap_cents)
     crossed_day = None
-    if cap is not None and spent > cap:
-        crossed_day = first + dt.timedelta(days=lo_i + int(np.argmax(np.cumsum(in_window) > cap)))
+    if cap is not None and spent >= cap:  # reaching the cap blocks the key
+        crossed_day = first + dt.timedelta(days=lo_i + int(np.argmax(np.cumsum(in_window) >= cap)))
 
     complete_last = last_day if elapsed >= 1.0 else last_day - dt.timedelta(days=1)
     hi = (complete_last - first).days + 1
@@ -316,7 +316,7 @@ def _forecast(first: dt.date | None, vals: np.ndarray, cap_cents, window: Budget
         c = spent
         for d, e in zip(future, expect):
             c += e * mult
-            if c > cap:
+            if c >= cap:
                 return d
         return None
 
@@ -388,10 +388,14 @@ def _explain(cap, spent, projected, low, high, cross, earliest, crossed_day, war
     end = b - dt.timedelta(days=1)
     span = "today's" if window.period == "1d" else (
         "this month's" if window.period == "1mo" else f"this {window.period} budget period's")
+    if cap is None and n_left <= 0:
+        return f"No cap. {money_words(spent)} spent in {span} budget window, which is over."
     if cap is None:
         return (f"No cap. {money_words(spent)} spent in {span} budget so far; heading for about {money_words(projected)} "
                 f"by {end:%b %d}.")
     used = f"{money_words(spent)} of its {money_words(cap)} cap ({spent / cap:.0%})"
+    if n_left <= 0 and crossed_day is None:
+        return f"{used} in {span} budget window, which is over: the cap was not reached."
     if crossed_day is not None:
         return f"Over its cap since {crossed_day:%b %d}: {used} in {span} budget (resets after {end:%b %d})."
     if window.period == "1d":
