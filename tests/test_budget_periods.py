@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import usagekit
-from usagekit.errors import SourceError
+from usagekit.errors import KeyRegistryError, SourceError
 from usagekit.periods import budget_window, budget_windows
 
 DATA = Path(__file__).parent / "data"
