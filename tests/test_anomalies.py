@@ -301,5 +301,5 @@ def test_the_planted_anomalies_of_the_demo_month_are_all_found(demo_dir):
     import json
     labels = json.loads((demo_dir / "labels.json").read_text())["anomalies"]
     found = detect(usagekit.load(demo_dir), month="2026-10", as_of=END)
-    assert set(map(lambda a: (a[0], a[1], a[2].isoformat()), alerts(found))) == {
+    assert {(k, key, day.isoformat()) for k, key, day in alerts(found)} == {
         (a["kind"], a["key_id"], a["day"]) for a in labels}

@@ -55,7 +55,6 @@ import pandas as pd
 from . import queries as q
 from .errors import UsagekitError
 from .forecast import forecast_key, money_words, run_rate_arrays
-from .money import format_usd
 from .periods import budget_window
 from .usage import month_range
 
@@ -90,7 +89,7 @@ class Thresholds:
     runaway_model_share: float = 0.8  # and its top model carries at least this share of the day
 
     @classmethod
-    def with_overrides(cls, **overrides) -> "Thresholds":
+    def with_overrides(cls, **overrides) -> Thresholds:
         names = {f.name for f in fields(cls)}
         bad = sorted(set(overrides) - names)
         if bad:

@@ -16,7 +16,6 @@ of :func:`usagekit.detect` uses, so a card and a finding agree on the day a cap 
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass
 
 import narwhals as nw

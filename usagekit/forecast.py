@@ -384,8 +384,7 @@ def _get(key, name):
 
 def _explain(cap, spent, projected, low, high, cross, earliest, crossed_day, warn, window, rr: RunRate, last_day,
              elapsed, n_left) -> str:
-    a, b = window.days()
-    end = b - dt.timedelta(days=1)
+    end = window.days()[1] - dt.timedelta(days=1)
     span = "today's" if window.period == "1d" else (
         "this month's" if window.period == "1mo" else f"this {window.period} budget period's")
     if cap is None and n_left <= 0:
