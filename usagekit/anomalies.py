@@ -54,7 +54,7 @@ import pandas as pd
 
 from . import queries as q
 from .errors import UsagekitError
-from .forecast import forecast_key, money_words, run_rate_arrays
+from .forecast import forecast_key, median, money_words, run_rate_arrays
 from .periods import budget_window
 from .usage import month_range
 
@@ -299,9 +299,9 @@ class _Context:
         prior = self._recurring(vals, flagged, known_from, i, days)
         if prior:  # earlier same day-of-month days count as a job when they stand above the key's other days
             other = known & (hist > 0) & (self._dom[lo:i] != day.day)
-            usual = float(np.median(hist[other])) if other.any() else 0.0
+            usual = median(hist[other]) if other.any() else 0.0
             big = [v for v in prior if v >= self.th.job_min_ratio * usual]
-            jobs = float(np.exp(np.median(np.log(big)))) if big else None
+            jobs = float(np.exp(median(np.log(big)))) if big else None
         act_mask = known & (hist > 0)
         n_active = int(act_mask.sum())
         base = None
@@ -313,13 +313,13 @@ class _Context:
                 rr = run_rate_arrays(hist, wk, q.day_date(days[i - 1]))
                 offset = rr.weekend_offset
                 adj = np.log(act) - np.where(act_we, offset, 0.0)
-                recent = float(np.median(adj[-th.recent_active_days:]))
+                recent = median(adj[-th.recent_active_days:])
                 level = max(rr.level + rr.slope, recent)
                 raw = rr.raw_spread
             else:  # a few active days: their median
                 offset, logs = 0.0, np.log(act)
-                level = float(np.median(logs))
-                raw = 1.4826 * float(np.median(np.abs(logs - level))) if n_active >= 3 else 0.0
+                level = median(logs)
+                raw = 1.4826 * median(np.abs(logs - level)) if n_active >= 3 else 0.0
             # a few days' MAD is often far too small: pool it with a typical spread worth `prior_days` days
             spread = max(math.sqrt((n_active * raw ** 2 + th.prior_days * th.prior_spread ** 2) /
                                    (n_active + th.prior_days)), th.min_spread)
@@ -363,6 +363,8 @@ class _Context:
             if x <= 0:
                 cur = None
                 continue
+            if cur is None and x < th.min_impact_cents:
+                continue  # under the dollar floor a day cannot start an incident: not worth a baseline
             exp = self._expect(vals, weekend, known_from, i, flagged, days)
             if exp is None:
                 self.unjudged.setdefault(key_id, q.day_date(days[i]))

@@ -116,11 +116,24 @@ def _cutoff(as_of, tz: str) -> pd.Timestamp:
     return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
 
 
+def median(a) -> float:
+    """The median of a small array (``np.median`` without its overhead: called thousands of times)."""
+    a = np.sort(np.asarray(a, dtype=float), axis=None)
+    n = len(a)
+    return float((a[(n - 1) // 2] + a[n // 2]) / 2) if n else float("nan")
+
+
+_PAIRS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
 def _theil_sen(t: np.ndarray, y: np.ndarray) -> float:
-    i, j = np.triu_indices(len(t), 1)
+    n = len(t)
+    if n not in _PAIRS:
+        _PAIRS[n] = np.triu_indices(n, 1)
+    i, j = _PAIRS[n]
     dt_ = t[j] - t[i]
     ok = dt_ != 0
-    return float(np.median((y[j] - y[i])[ok] / dt_[ok])) if ok.any() else 0.0
+    return median((y[j] - y[i])[ok] / dt_[ok]) if ok.any() else 0.0
 
 
 @dataclass(frozen=True)
@@ -212,7 +225,7 @@ def run_rate_arrays(vals: np.ndarray, weekend: np.ndarray, last_day: dt.date) ->
     we = weekend[active]
     offset = 0.0
     if a_wd >= 2 and a_we >= 2:
-        offset = float(np.median(y[we]) - np.median(y[~we]))
+        offset = float(median(y[we]) - median(y[~we]))
     adj = y - np.where(we, offset, 0.0)
     slope, slope_se = 0.0, 0.0
     horizon = min(TREND_HORIZON_DAYS, len(vals) // 2)
@@ -224,14 +237,14 @@ def run_rate_arrays(vals: np.ndarray, weekend: np.ndarray, last_day: dt.date) ->
         # but is flat over the last two, and is not extrapolated
         raw = 0.0 if raw * short <= 0 else (raw if abs(raw) < abs(short) else short)
         resid = adj - raw * t
-        spread = max(1.4826 * float(np.median(np.abs(resid - np.median(resid)))), MIN_SPREAD)
+        spread = max(1.4826 * float(median(np.abs(resid - median(resid)))), MIN_SPREAD)
         sxx = float(((t - t.mean()) ** 2).sum())
         slope_se = spread / math.sqrt(sxx) if sxx > 0 else 0.0
         shrink = raw ** 2 / (raw ** 2 + slope_se ** 2) if raw else 0.0
         slope = raw * shrink
     resid = adj - slope * t
-    level = float(np.median(resid))
-    raw = min(1.4826 * float(np.median(np.abs(resid - level))), 1.5) if len(resid) >= 3 else 0.0
+    level = median(resid)
+    raw = min(1.4826 * median(np.abs(resid - level)), 1.5) if len(resid) >= 3 else 0.0
     spread = max(raw, MIN_SPREAD) if len(resid) >= 3 else 0.5
     level_se = 1.25 * spread / math.sqrt(len(resid))
     return RunRate(level, offset, slope, slope_se, level_se, spread, raw, float(p_wd), float(p_we), last_day,
@@ -363,14 +376,20 @@ def forecast_key(daily: pd.Series, key, as_of, *, tz: str = "UTC", cap_cents: fl
     last = (cutoff - pd.Timedelta(microseconds=1)).tz_convert(tz).date()
     day = max(wdays[0], since) if since else wdays[0]
     first, vals = _dense(daily)
+    upto = vals[:max(0, (last - first).days + 1)] if first is not None else vals
+    alone = _forecast(first, upto, cap_cents, window, wdays, cutoff, tz, None)
+    held = alone.spent_cents >= 0.5 * alone.cap_cents if window.period == "1d" else (
+        alone.history_days >= MIN_BAND_DAYS and alone.high_cents >= CLEAR_SHARE * alone.cap_cents) \
+        if alone.cap_cents is not None else False
+    if not alone.warn and not held:
+        return alone  # no earlier warning could still hold: the replay would give the same answer
     prev = None
     while day < last:  # whole days before the cut-off's own day, as each night's run saw them
         end = pd.Timestamp(dt.datetime.combine(day + dt.timedelta(days=1), dt.time()), tz=tz).tz_convert("UTC")
         if end > window.start:
-            upto = vals[:max(0, (day - first).days + 1)] if first is not None else vals
-            prev = _forecast(first, upto, cap_cents, window, wdays, end, tz, prev, explain=False)
+            seen = vals[:max(0, (day - first).days + 1)] if first is not None else vals
+            prev = _forecast(first, seen, cap_cents, window, wdays, end, tz, prev, explain=False)
         day += dt.timedelta(days=1)
-    upto = vals[:max(0, (last - first).days + 1)] if first is not None else vals
     return _forecast(first, upto, cap_cents, window, wdays, cutoff, tz, prev)
 
 
@@ -419,4 +438,4 @@ def _explain(cap, spent, projected, low, high, cross, earliest, crossed_day, war
     return f"Under its cap: {where}."
 
 
-__all__ = ["CapForecast", "RunRate", "forecast_cap", "forecast_key", "money_words", "run_rate", "run_rate_arrays"]
+__all__ = ["CapForecast", "RunRate", "forecast_cap", "forecast_key", "median", "money_words", "run_rate", "run_rate_arrays"]
