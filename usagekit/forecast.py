@@ -214,7 +214,7 @@ def run_rate_arrays(vals: np.ndarray, weekend: np.ndarray, last_day: dt.date) ->
     if active.sum() < SPARSE_ACTIVE_DAYS:
         # too few active days for a level: a flat rate, the mean of the known days without the largest
         # (a monthly job or a one-off must not become the daily rate)
-        kept = np.sort(vals)[:-1] if len(vals) >= 3 else vals
+        kept = np.sort(vals)[:-1] if len(vals) >= MIN_BAND_DAYS else vals  # under 10 days: a plain mean
         rate = float(kept.mean()) if len(kept) else 0.0
         if rate <= 0:
             return RunRate(0.0, 0.0, 0.0, 0.0, 0.0, MIN_SPREAD, 0.0, 0.0, 0.0, last_day, len(vals), 0)
