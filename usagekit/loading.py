@@ -14,11 +14,9 @@ import time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import narwhals as nw
 import numpy as np
 import polars as pl
 
-from . import queries as q
 from . import sources
 from .accounting import FileReport, LoadReport
 from .errors import FormatError, SourceError, UsagekitError, display_path
@@ -27,7 +25,8 @@ from .masking import redact_expr
 from .schema import KEY_COLUMNS, KEY_DTYPES, USAGE_COLUMNS, empty_keys
 from .sources._io import SUFFIXES
 from .sources._stage import rejected_value, stage
-from .usage import Usage, derive
+from .store.cube import apply_registry, build_cube
+from .usage import Usage
 
 #: lazily scanned inputs up to this many bytes on disk are collected into memory after loading
 MEMORY_BYTES = 64 * 1024 * 1024
@@ -229,11 +228,8 @@ def _assemble(usage_parts, key_parts, registry: pl.DataFrame, skipped, tz: str, 
     cube = None
     if engine == "polars":  # other engines build their cube themselves, from the rows
         say("building the month cube")
-        cubes = [q.cube(nw.from_native(derive(c.with_columns(mark).filter(good).select(USAGE_COLUMNS), tz)))
-                 .to_native().collect(engine="streaming") for c in _each(chunks, progress, "cube")]
-        cube = cubes[0] if len(cubes) == 1 else q.cube(nw.from_native(pl.concat(cubes).lazy())).to_native().collect()
-        cube = registry_on_cube(cube, registry)
-    rows = _apply_registry(rows, registry)
+        cube = build_cube([c.with_columns(mark).filter(good) for c in _each(chunks, progress, "cube")], tz, registry)
+    rows = apply_registry(rows, registry)
 
     report = _report(stats, usage_parts, key_parts, skipped)
     rejected = marked.filter(~good).select(
@@ -356,29 +352,3 @@ def _report(stats: pl.DataFrame, usage_parts, key_parts, skipped) -> LoadReport:
     for x in key_parts:
         report.files.append(FileReport(file=x.file, format=x.format, keys=x.keys.height, notes=notes.get(x.file, [])))
     return report
-
-
-def registry_on_cube(cube: pl.DataFrame, registry: pl.DataFrame) -> pl.DataFrame:
-    """Fill the cube's key names, accounts and agents from the registry, exactly as
-    :func:`_apply_registry` does for rows, then merge cube rows that became equal."""
-    if registry.is_empty() or cube.is_empty():
-        return cube
-    filled = _apply_registry(cube.lazy(), registry)
-    return q.cube(nw.from_native(filled)).to_native().collect().select(cube.columns)
-
-
-def _apply_registry(rows: pl.LazyFrame, registry: pl.DataFrame) -> pl.LazyFrame:
-    """Fill key names, accounts and agents from the registry by ``key_id``.
-
-    The registry's key name wins (it is current); a row's own account and agent win over the
-    registry's. Row order is kept.
-    """
-    if registry.is_empty():
-        return rows
-    reg = registry.lazy().select("key_id", pl.col("key_name").alias("_k_name"),
-                                 pl.col("account_id").alias("_k_account"), pl.col("agent_id").alias("_k_agent"))
-    return (rows.join(reg, on="key_id", how="left", maintain_order="left")
-            .with_columns(pl.coalesce("_k_name", "key_name").alias("key_name"),
-                          pl.coalesce("account_id", "_k_account").alias("account_id"),
-                          pl.coalesce("agent_id", "_k_agent").alias("agent_id"))
-            .drop("_k_name", "_k_account", "_k_agent"))

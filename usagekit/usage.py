@@ -22,6 +22,7 @@ from .accounting import LoadReport
 from .errors import QueryError, UsagekitError
 from .money import invoice_cents
 from .schema import AXES, KEY_COLUMNS, USAGE_COLUMNS
+from .store.cube import cube_on_engine, cube_to_polars, derive
 
 ENGINES = ("polars", "duckdb", "spark")
 
@@ -33,26 +34,6 @@ def to_pandas(df: pl.DataFrame) -> pd.DataFrame:
         if df.schema[col].is_integer():
             out[col] = out[col].astype("Int64")
     return out
-
-
-def derive(rows: pl.LazyFrame, tz: str) -> pl.LazyFrame:
-    """Add the query columns: ``_day`` (local day number), ``_c_hi``/``_c_mid``/``_c_lo`` (exact money) and
-    the cube's per-row measures (``_rows``, ``_unpriced``, ``_unpriced_rows``, ``_ts_min``, ``_ts_max``)."""
-    if tz == "UTC":
-        day = pl.col("ts").dt.epoch("d").cast(pl.Int32)
-    else:
-        day = pl.col("ts").dt.convert_time_zone(tz).dt.date().cast(pl.Int32)
-    # whole cents + nano-cents (both int64, summed exactly) + a float remainder: every row is
-    # bounded by MAX_COST_CENTS, so neither integer part can wrap at any size a load accepts
-    whole = pl.col("cost_cents").floor()
-    frac = pl.col("cost_cents") - whole
-    nano = (frac * q.NANO).round(0)
-    unpriced = pl.col("cost_cents").is_null()
-    return rows.with_columns(day.alias("_day"), whole.cast(pl.Int64).alias("_c_hi"),
-                             nano.cast(pl.Int64).alias("_c_mid"), (frac - nano / q.NANO).alias("_c_lo"),
-                             pl.lit(1, pl.Int64).alias("_rows"), unpriced.alias("_unpriced"),
-                             unpriced.cast(pl.Int64).alias("_unpriced_rows"),
-                             pl.col("ts").alias("_ts_min"), pl.col("ts").alias("_ts_max"))
 
 
 def parse_day(value) -> dt.date:
@@ -170,7 +151,7 @@ class Usage:
             raise UsagekitError(f"unknown engine '{engine}'; expected one of: {', '.join(ENGINES)} "
                                 "(or a SparkSession)")
         self._engine_rows = None  # the rows on the engine, made on first per-request query
-        self._cube_base = _cube_on_engine(self, cube)
+        self._cube_base = cube_on_engine(cube, self._rows, self.tz, self.engine, lambda: self._base)
         self._scope = Scope()
         self._frame = self._cube_base
 
@@ -312,7 +293,7 @@ class Usage:
         smaller than the rows), so redraws cost milliseconds: the explorer uses this. The
         per-request ``day()`` log still reads the rows.
         """
-        cube = _cube_to_polars(self._cube_base)
+        cube = cube_to_polars(self._cube_base)
         new = Usage(self._rows, self._registry, self.load_report, self._rejected, tz=self.tz, engine="polars",
                     cube=cube)
         return new._child(self._scope)
@@ -553,49 +534,6 @@ def _to_engine(rows: pl.LazyFrame, engine: str, session=None) -> nw.LazyFrame:
         return nw.from_native(duckdb.from_arrow(rows.collect().to_arrow()))
     from .spark import spark_frame
     return spark_frame(rows, session)
-
-
-def _cube_to_polars(cube: nw.LazyFrame) -> pl.DataFrame:
-    return cube.collect(backend="polars").to_native()
-
-
-def _cube_on_engine(usage: "Usage", cube: pl.DataFrame | None) -> nw.LazyFrame:
-    """The cube as a small table on the usage's engine.
-
-    Polars receives the cube the load computed in its validating pass. DuckDB and Spark
-    build theirs from the rows with the same narwhals query (:func:`usagekit.queries.cube`),
-    so the heavy aggregation runs on the engine itself; DuckDB reads the rows as an Arrow
-    stream and never holds them.
-    """
-    if usage.engine == "polars":
-        if cube is None:
-            cube = q.cube(nw.from_native(derive(usage._rows, usage.tz))).to_native().collect()
-        return nw.from_native(cube.lazy())
-    if usage.engine == "duckdb":
-        import duckdb
-        if cube is None:
-            cube_rel = q.cube(nw.from_native(duckdb.from_arrow(_arrow_stream(derive(usage._rows, usage.tz)))))
-            cube = pl.from_arrow(cube_rel.to_native().to_arrow_table())
-        return nw.from_native(duckdb.from_arrow(cube.to_arrow()))
-    from .spark import spark_cube
-    return spark_cube(usage._base, cube)
-
-
-def _arrow_stream(rows: pl.LazyFrame):
-    """``rows`` as a pyarrow RecordBatchReader, computed batch by batch (never all in memory)."""
-    import pyarrow as pa
-    batches = iter(rows.collect_batches(chunk_size=1_000_000))
-    first = next(batches, None)
-    if first is None:
-        table = rows.head(0).collect().to_arrow()
-        return pa.RecordBatchReader.from_batches(table.schema, iter(()))
-    head = first.to_arrow()
-
-    def gen():
-        yield from head.to_batches()
-        for df in batches:
-            yield from df.to_arrow().cast(head.schema).to_batches()
-    return pa.RecordBatchReader.from_batches(head.schema, gen())
 
 
 __all__ = ["Usage", "Scope", "Invoice", "Freshness", "to_pandas", "derive", "month_range"]
