@@ -201,6 +201,14 @@ class Usage:
         filters = self._scope.filters + tuple((k, v) for k, v in given.items() if v is not None)
         return self._child(Scope(s, e, filters))
 
+    def over(self, start: dt.date | None, end: dt.date | None) -> "Usage":
+        """The same filters over another day range: ``start`` inclusive, ``end`` exclusive
+        (days in the report time zone); ``None`` for both means all data.
+
+        >>> usage.filter(keys="k1", month="2026-10").over(None, None).total()   # doctest: +SKIP
+        """
+        return self._child(Scope(start, end, self._scope.filters))
+
     @property
     def scope(self) -> Scope:
         return self._scope
