@@ -52,6 +52,17 @@ class LoadReport:
 
     files: list[FileReport] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why)
+    store: str | None = None  # the validated store the load used (None: loaded without one)
+    validated_files: int = 0  # files validated by this load (the rest were read from the store)
+    stored_files: int = 0  # files whose validated rows were read from the store
+
+    @property
+    def store_line(self) -> str:
+        """One line saying what the validated store saved (empty without a store)."""
+        if self.store is None:
+            return ""
+        return (f"store: {self.stored_files} of {self.stored_files + self.validated_files} file(s) read from the "
+                f"validated store ({self.store}), {self.validated_files} validated by this load")
 
     def _total(self, name: str) -> int:
         return sum(getattr(f, name) for f in self.files)
@@ -144,6 +155,8 @@ class LoadReport:
                 lines.append(f"note: {f.file}: {note}")
         for file, why in self.skipped:
             lines.append(f"skipped: {file}: {why}")
+        if self.store_line:
+            lines.append(self.store_line)
         ok = "holds" if self.balanced else "DOES NOT HOLD"
         lines.append(f"read = kept + rejected + duplicates {ok}: "
                      f"{self.read:,} = {self.kept:,} + {self.rejected:,} + {self.duplicates:,}")

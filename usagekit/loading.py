@@ -119,7 +119,7 @@ def check_tz(tz: str) -> str:
 
 
 def load(source, keys=None, format: str = "auto", *, tz: str = "UTC", engine="polars",
-         progress: bool = False) -> Usage:
+         progress: bool = False, store=None, rehash: bool = False) -> Usage:
     """Read usage data from files, a directory, a glob, a list of them, or a parsed response.
 
     Returns a :class:`Usage`: validated rows of the normalized table (see
@@ -129,11 +129,21 @@ def load(source, keys=None, format: str = "auto", *, tz: str = "UTC", engine="po
     reports bucket days in (data stays UTC); ``engine`` runs the queries: ``polars``
     (default), ``duckdb``, ``spark`` or a SparkSession.
 
+    Files are validated once and kept in the validated store (:mod:`usagekit.store.cache`):
+    ``store`` is its directory (default ``USAGEKIT_STORE``, else the user's cache dir);
+    ``store=False`` loads without it. A second load of unchanged files reads what was
+    stored; ``rehash=True`` hashes each file whole instead of its first and last blocks.
+
     >>> usage = load("demo/")                       # doctest: +SKIP
     >>> print(usage.load_report)                     # doctest: +SKIP
     """
     tz = check_tz(tz)
     items = _expand(source)
+    if store is not False and all(isinstance(item, Path) for item, _ in items):
+        from .store import cache, stored
+        st = cache.resolve(store)
+        if st is not None:
+            return stored.load(st, items, keys, format, tz, engine, progress, rehash=rehash)
     loaded: list[sources.Loaded] = []
     skipped: list[tuple[str, str]] = []
     iterator = items
