@@ -255,3 +255,15 @@ def test_every_engine_gets_the_stored_cube(month, tmp_path, engine):
         a, b = cold.filter(month=MONTH).daily(by=by), warm.filter(month=MONTH).daily(by=by)
         pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=0, atol=1e-9)
     assert cold.filter(month=MONTH).total() == pytest.approx(warm.filter(month=MONTH).total(), abs=1e-9)
+
+
+def test_a_second_report_run_publishes_from_the_store_without_validating_again(month, tmp_path, monkeypatch):
+    from usagekit.report import publish
+    monkeypatch.setenv("USAGEKIT_STORE", str(tmp_path / "store"))  # the notebook's kernel inherits it
+    first = publish(month=MONTH, source=month, out=tmp_path / "reports", progress=False)
+    assert "6 of 6 file(s) read from the validated store" not in first.html.read_text()
+    assert "0 of 6 file(s) read from the validated store" in first.html.read_text()
+    second = publish(month=MONTH, source=month, out=tmp_path / "reports", progress=False)
+    page = second.html.read_text()
+    assert "6 of 6 file(s) read from the validated store" in page and "0 validated by this load" in page
+    assert second.summary["total_cents"] == first.summary["total_cents"]

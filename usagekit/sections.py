@@ -169,6 +169,8 @@ def data_quality(usage: Usage, report: Usage, account_id: str | None = None) -> 
         balance = ("holds" if lr.balanced else "DOES NOT HOLD")
         body = (f"{table}<p>read = kept + rejected + duplicates {balance}: {lr.read:,} = {lr.kept:,} + "
                 f"{lr.rejected:,} + {lr.duplicates:,}.</p>")
+        if lr.store_line:
+            body += f"<p class='muted'>{esc(lr.store_line)}.</p>"
     else:
         body = ("<p class='muted'>Per-file accounting spans every account, so it is in the all-accounts report; "
                 "this report counts only this account's rows.</p>")

@@ -50,7 +50,7 @@ def load(st: Store, items: list[tuple[Path, bool]], keys, format: str, tz: str, 
         entry = st.get("files", fkey, deep=rehash)
         if entry is None:
             say(f"validating {display_path(item)}")
-            entry = _build_file(st, fkey, item, explicit, format, tz, fp)
+            entry = _build_file(st, fkey, item, explicit, format, tz, fp, say)
             validated += 1
         kind = entry.meta["kind"]
         if kind == "skipped":
@@ -97,7 +97,7 @@ def _read(item: Path, explicit: bool, format: str):
     return sources.read(item, format=format), None
 
 
-def _build_file(st: Store, fkey: str, item: Path, explicit: bool, format: str, tz: str, fp: dict) -> Entry:
+def _build_file(st: Store, fkey: str, item: Path, explicit: bool, format: str, tz: str, fp: dict, say) -> Entry:
     loaded, why = _read(item, explicit, format)
     meta = {"file": display_path(item), "fingerprint": fp, "format_arg": format, "explicit": explicit, "tz": tz}
     tmp = st.staging()
@@ -107,7 +107,7 @@ def _build_file(st: Store, fkey: str, item: Path, explicit: bool, format: str, t
         meta.update(file=loaded.file, format=loaded.format, notes=list(loaded.notes), keys=loaded.keys is not None)
         if loaded.usage is None:
             return st.commit("files", fkey, tmp, dict(meta, kind="keys"))
-        _write_parts(loaded, tmp, tz)
+        _write_parts(loaded, tmp, tz, say)
         return st.commit("files", fkey, tmp, dict(meta, kind="usage"))
     except BaseException:
         import shutil
@@ -115,7 +115,7 @@ def _build_file(st: Store, fkey: str, item: Path, explicit: bool, format: str, t
         raise
 
 
-def _write_parts(loaded: sources.Loaded, tmp: Path, tz: str) -> None:
+def _write_parts(loaded: sources.Loaded, tmp: Path, tz: str, say) -> None:
     """One file's validated parts: rows, rejected rows, accounting, id hashes, cube."""
     staged = loaded.usage.with_row_index("_seq")
     if loaded.in_memory or loaded.scan_bytes <= L.MEMORY_BYTES:
@@ -125,6 +125,7 @@ def _write_parts(loaded: sources.Loaded, tmp: Path, tz: str) -> None:
         src = pl.scan_parquet(tmp / "_staged.parquet")
     names = src.collect_schema().names()
     ok = pl.col("_reject").is_null()
+    say("counting rows")
     L._stats(src.with_columns(pl.lit(0, pl.Int32).alias("_fidx"), pl.lit(False).alias("_dup"))
              ).write_parquet(tmp / "stats.parquet")
     src.filter(ok).select(*_ROW_EXTRA, *USAGE_COLUMNS).sink_parquet(tmp / "rows.parquet", compression="lz4")
@@ -134,6 +135,7 @@ def _write_parts(loaded: sources.Loaded, tmp: Path, tz: str) -> None:
     ).with_columns(redact_expr("value")).sink_parquet(tmp / "rejected.parquet", compression="lz4")
     (tmp / "_staged.parquet").unlink(missing_ok=True)
     rows = pl.scan_parquet(tmp / "rows.parquet")
+    say("hashing request ids")
     hashes = rows.select(L._id_hash(pl.col("request_id").drop_nulls())).collect(engine="streaming")
     hashes = hashes.to_series().to_numpy().astype(np.uint64, copy=True)
     hashes.sort()
