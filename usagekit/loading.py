@@ -22,7 +22,7 @@ from .accounting import FileReport, LoadReport
 from .errors import FormatError, SourceError, UsagekitError, display_path
 from .money import MAX_TOTAL_CENTS
 from .masking import redact_expr
-from .schema import KEY_COLUMNS, KEY_DTYPES, USAGE_COLUMNS, empty_keys
+from .schema import BUDGET_COLUMNS, BUDGET_DTYPES, KEY_COLUMNS, KEY_DTYPES, USAGE_COLUMNS, empty_budgets, empty_keys
 from .sources._io import SUFFIXES
 from .sources._stage import rejected_value, stage
 from .store.cube import apply_registry, build_cube
@@ -119,7 +119,7 @@ def check_tz(tz: str) -> str:
 
 
 def load(source, keys=None, format: str = "auto", *, tz: str = "UTC", engine="polars",
-         progress: bool = False, store=None, rehash: bool = False) -> Usage:
+         progress: bool = False, reprice: bool = False, prices=None, store=None, rehash: bool = False) -> Usage:
     """Read usage data from files, a directory, a glob, a list of them, or a parsed response.
 
     Returns a :class:`Usage`: validated rows of the normalized table (see
@@ -127,7 +127,10 @@ def load(source, keys=None, format: str = "auto", *, tz: str = "UTC", engine="po
     rejected by reason, duplicates dropped, per file). ``format`` overrides detection for
     every file; ``keys`` names key registry file(s) or a DataFrame; ``tz`` is the time zone
     reports bucket days in (data stays UTC); ``engine`` runs the queries: ``polars``
-    (default), ``duckdb``, ``spark`` or a SparkSession.
+    (default), ``duckdb``, ``spark`` or a SparkSession. ``reprice=True`` fills unpriced rows
+    with an estimate from a price map (``prices``: None = genai-prices, needs
+    ``pip install 'usagekit[prices]'``; or a LiteLLM price map JSON), labelled
+    ``cost_source='estimated'`` (see :meth:`Usage.reprice`).
 
     Files are validated once and kept in the validated store (:mod:`usagekit.store.cache`):
     ``store`` is its directory (default ``USAGEKIT_STORE``, else the user's cache dir);
@@ -143,7 +146,11 @@ def load(source, keys=None, format: str = "auto", *, tz: str = "UTC", engine="po
         from .store import cache, stored
         st = cache.resolve(store)
         if st is not None:
-            return stored.load(st, items, keys, format, tz, engine, progress, rehash=rehash)
+            if reprice:
+                from .prices import load_price_map
+                prices = load_price_map(prices)  # a missing extra fails before the slow part
+            usage = stored.load(st, items, keys, format, tz, engine, progress, rehash=rehash)
+            return usage.reprice(missing_only=True, prices=prices) if reprice else usage
     loaded: list[sources.Loaded] = []
     skipped: list[tuple[str, str]] = []
     iterator = items
@@ -169,13 +176,27 @@ def load(source, keys=None, format: str = "auto", *, tz: str = "UTC", engine="po
         else:
             loaded.append(sources.read(item, format=format))
     key_parts = [x for x in loaded if x.keys is not None] + _keys_frame(keys)
+    key_parts += [x for x in loaded if x.budgets is not None and x.keys is None]
     usage_parts = [x for x in loaded if x.usage is not None]
     if not usage_parts:
         shown = ", ".join(display_path(p) if isinstance(p, Path) else "<input>" for p, _ in items[:3])
         raise SourceError(shown, "no usage rows found (only key registries or unrecognised files)",
                           expected="at least one usage file")
-    registry = _merge_keys([x.keys for x in key_parts])
-    return _assemble(usage_parts, key_parts, registry, skipped, tz, engine, progress)
+    registry = _merge_keys([x.keys for x in key_parts if x.keys is not None])
+    budgets = _merge_budgets([x.budgets for x in key_parts if x.budgets is not None])
+    if reprice:
+        from .prices import load_price_map
+        prices = load_price_map(prices)  # a missing extra fails before the slow part
+    usage = _assemble(usage_parts, key_parts, registry, skipped, tz, engine, progress, budgets=budgets)
+    return usage.reprice(missing_only=True, prices=prices) if reprice else usage
+
+
+def _merge_budgets(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    if not frames:
+        return empty_budgets()
+    merged = pl.concat([f.select(BUDGET_COLUMNS).cast(BUDGET_DTYPES) for f in frames])
+    merged = merged.with_columns(redact_expr(c) for c in ("entity_id", "name", "account_id"))
+    return merged.unique(subset=["entity", "entity_id"], keep="last", maintain_order=True)
 
 
 def _merge_keys(frames: list[pl.DataFrame]) -> pl.DataFrame:
@@ -189,7 +210,7 @@ def _merge_keys(frames: list[pl.DataFrame]) -> pl.DataFrame:
 
 
 def _assemble(usage_parts, key_parts, registry: pl.DataFrame, skipped, tz: str, engine,
-              progress: bool = False) -> Usage:
+              progress: bool = False, budgets: pl.DataFrame | None = None) -> Usage:
     """Validated parts -> :class:`Usage`, in a few streaming passes and nothing written to disk.
 
     1. accounting: rows per input and reason (a cheap two-key aggregation);
@@ -248,7 +269,7 @@ def _assemble(usage_parts, key_parts, registry: pl.DataFrame, skipped, tz: str, 
         rejected_value(marked.collect_schema().names()).alias("value"), *USAGE_COLUMNS
     ).with_columns(redact_expr("value"))
     say("done")
-    return Usage(rows, registry, report, rejected, tz=tz, engine=engine, cube=cube)
+    return Usage(rows, registry, report, rejected, tz=tz, engine=engine, cube=cube, budgets=budgets)
 
 
 def _each(chunks: list, progress: bool, what: str):
@@ -360,5 +381,6 @@ def _report(stats: pl.DataFrame, usage_parts, key_parts, skipped) -> LoadReport:
             by_file[x.file] = fr
     report.files.extend(by_file.values())
     for x in key_parts:
-        report.files.append(FileReport(file=x.file, format=x.format, keys=x.keys.height, notes=notes.get(x.file, [])))
+        report.files.append(FileReport(file=x.file, format=x.format, keys=x.keys.height if x.keys is not None else 0,
+                                       notes=notes.get(x.file, [])))
     return report

@@ -22,7 +22,8 @@ from ..schema import USAGE_COLUMNS
 
 def derive(rows: pl.LazyFrame, tz: str) -> pl.LazyFrame:
     """Add the query columns: ``_day`` (local day number), ``_c_hi``/``_c_mid``/``_c_lo`` (exact money) and
-    the cube's per-row measures (``_rows``, ``_unpriced``, ``_unpriced_rows``, ``_ts_min``, ``_ts_max``)."""
+    the cube's per-row measures (``_rows``, ``_unpriced``, ``_unpriced_rows``, ``_ts_min``, ``_ts_max``) and the
+    tag set as text (``_tagset``)."""
     if tz == "UTC":
         day = pl.col("ts").dt.epoch("d").cast(pl.Int32)
     else:
@@ -33,7 +34,11 @@ def derive(rows: pl.LazyFrame, tz: str) -> pl.LazyFrame:
     frac = pl.col("cost_cents") - whole
     nano = (frac * q.NANO).round(0)
     unpriced = pl.col("cost_cents").is_null()
-    return rows.with_columns(day.alias("_day"), whole.cast(pl.Int64).alias("_c_hi"),
+    # the tag set as one text (``|a|b|`` with an unprintable separator): every engine can test it
+    # for a tag, and the tag roll-up groups by it (see queries.side_cube)
+    tagset = pl.when(pl.col("tags").list.len() > 0).then(
+        pl.lit(q.TAG_SEP) + pl.col("tags").list.join(q.TAG_SEP) + pl.lit(q.TAG_SEP))
+    return rows.with_columns(day.alias("_day"), tagset.alias("_tagset"), whole.cast(pl.Int64).alias("_c_hi"),
                              nano.cast(pl.Int64).alias("_c_mid"), (frac - nano / q.NANO).alias("_c_lo"),
                              pl.lit(1, pl.Int64).alias("_rows"), unpriced.alias("_unpriced"),
                              unpriced.cast(pl.Int64).alias("_unpriced_rows"),
@@ -104,6 +109,20 @@ def cube_on_engine(cube: pl.DataFrame | None, rows: pl.LazyFrame, tz: str, engin
         session = base.to_native().sparkSession
         return nw.from_native(session.createDataFrame(cube.to_arrow()))
     return nw.from_native(q.cube(base).to_native().cache())
+
+
+def side_on_engine(sides: tuple[str, ...], rows: pl.LazyFrame, tz: str, engine: str,
+                   engine_rows: Callable[[], nw.LazyFrame]) -> nw.LazyFrame:
+    """An end-user and/or tag roll-up (:func:`usagekit.queries.side_cube`) on ``engine``,
+    built by the engine from the rows, as the month cube is."""
+    if engine == "polars":
+        frame = nw.from_native(derive(rows, tz))
+        return nw.from_native(q.side_cube(frame, sides).to_native().collect(engine="streaming").lazy())
+    if engine == "duckdb":
+        import duckdb
+        rel = q.side_cube(nw.from_native(duckdb.from_arrow(arrow_stream(derive(rows, tz)))), sides)
+        return nw.from_native(duckdb.from_arrow(rel.to_native().to_arrow_table()))
+    return nw.from_native(q.side_cube(engine_rows(), sides).to_native().cache())
 
 
 def arrow_stream(rows: pl.LazyFrame):

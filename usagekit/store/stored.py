@@ -56,8 +56,8 @@ def load(st: Store, items: list[tuple[Path, bool]], keys, format: str, tz: str, 
         if kind == "skipped":
             skipped.append((entry.meta["file"], entry.meta["why"]))
             continue
-        if entry.meta.get("keys"):  # registries are read again (small, and never stored unmasked)
-            key_parts.append(sources.read(item, format=entry.meta["format_arg"]))
+        if entry.meta.get("keys") or entry.meta.get("budgets"):  # registries and budget tables are read
+            key_parts.append(sources.read(item, format=entry.meta["format_arg"]))  # again (small; never stored)
         if kind == "usage":
             usage_entries.append(entry)
     key_parts += L._keys_frame(keys)
@@ -65,7 +65,8 @@ def load(st: Store, items: list[tuple[Path, bool]], keys, format: str, tz: str, 
         shown = ", ".join(display_path(p) for p, _ in items[:3])
         raise SourceError(shown, "no usage rows found (only key registries or unrecognised files)",
                           expected="at least one usage file")
-    registry = L._merge_keys([x.keys for x in key_parts])
+    registry = L._merge_keys([x.keys for x in key_parts if x.keys is not None])
+    budgets = L._merge_budgets([x.budgets for x in key_parts if x.budgets is not None])
     lkey = key_of("load", [e.meta["key"] for e in usage_entries], frame_fingerprint(registry), tz,
                   RULES_VERSION, schema_fingerprint())
     combined = st.get("loads", lkey)
@@ -82,7 +83,7 @@ def load(st: Store, items: list[tuple[Path, bool]], keys, format: str, tz: str, 
     rows = _rows(usage_entries, drops, registry)
     rejected = _rejected(usage_entries, drops)
     say("done")
-    return Usage(rows, registry, report, rejected, tz=tz, engine=engine, cube=cube)
+    return Usage(rows, registry, report, rejected, tz=tz, engine=engine, cube=cube, budgets=budgets)
 
 
 def _read(item: Path, explicit: bool, format: str):
@@ -104,7 +105,8 @@ def _build_file(st: Store, fkey: str, item: Path, explicit: bool, format: str, t
     try:
         if loaded is None:
             return st.commit("files", fkey, tmp, dict(meta, kind="skipped", why=why))
-        meta.update(file=loaded.file, format=loaded.format, notes=list(loaded.notes), keys=loaded.keys is not None)
+        meta.update(file=loaded.file, format=loaded.format, notes=list(loaded.notes), keys=loaded.keys is not None,
+                    budgets=getattr(loaded, "budgets", None) is not None)
         if loaded.usage is None:
             return st.commit("files", fkey, tmp, dict(meta, kind="keys"))
         _write_parts(loaded, tmp, tz, say)
