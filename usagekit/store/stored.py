@@ -42,16 +42,17 @@ def load(st: Store, items: list[tuple[Path, bool]], keys, format: str, tz: str, 
     usage_entries: list[Entry] = []
     key_parts: list[sources.Loaded] = []
     skipped: list[tuple[str, str]] = []
-    validated = 0
-    for item, explicit in L._each(items, progress, "validating"):
+    found: list[tuple] = []  # (path, entry or None, key, named explicitly, fingerprint)
+    for item, explicit in items:
         fp = fingerprint(item, rehash)
         fkey = key_of("file", fp["path"], fp["size"], fp["mtime_ns"], fp["hash"], format, explicit, tz, options,
                       RULES_VERSION, schema_fingerprint())
-        entry = st.get("files", fkey, deep=rehash)
-        if entry is None:
-            say(f"validating {display_path(item)}")
-            entry = _build_file(st, fkey, item, explicit, format, tz, fp, say)
-            validated += 1
+        found.append((item, st.get("files", fkey, deep=rehash), fkey, explicit, fp))
+    missing = [f for f in found if f[1] is None]
+    built = _build_files(st, missing, format, tz, say, progress) if missing else {}
+    validated = len(missing)
+    for item, entry, fkey, _, _ in found:
+        entry = entry or built[fkey]
         kind = entry.meta["kind"]
         if kind == "skipped":
             skipped.append((entry.meta["file"], entry.meta["why"]))
@@ -98,56 +99,123 @@ def _read(item: Path, explicit: bool, format: str):
     return sources.read(item, format=format), None
 
 
-def _build_file(st: Store, fkey: str, item: Path, explicit: bool, format: str, tz: str, fp: dict, say) -> Entry:
-    loaded, why = _read(item, explicit, format)
-    meta = {"file": display_path(item), "fingerprint": fp, "format_arg": format, "explicit": explicit, "tz": tz}
-    tmp = st.staging()
-    try:
+def _build_files(st: Store, missing: list, format: str, tz: str, say, progress: bool) -> dict[str, Entry]:
+    """Validate the files the store lacks and store each: key -> entry.
+
+    Small files are validated together, in batches of up to ``MEMORY_BYTES`` on disk: one
+    parse, one accounting pass and one cube pass per batch (polars plans each pass once, not
+    once per file), then split per file. A bigger file is streamed through typed Parquet alone.
+    """
+    out: dict[str, Entry] = {}
+    batch: list = []
+    size = 0
+
+    def flush():
+        nonlocal batch, size
+        if batch:
+            say(f"validating {len(batch)} file(s)")
+            for fkey, entry in _store_batch(st, batch, tz, say):
+                out[fkey] = entry
+        batch, size = [], 0
+
+    for item, _, fkey, explicit, fp in L._each(missing, progress, "validating"):
+        loaded, why = _read(item, explicit, format)
+        meta = {"file": display_path(item), "fingerprint": fp, "format_arg": format, "explicit": explicit, "tz": tz}
         if loaded is None:
-            return st.commit("files", fkey, tmp, dict(meta, kind="skipped", why=why))
+            out[fkey] = st.commit("files", fkey, st.staging(), dict(meta, kind="skipped", why=why))
+            continue
         meta.update(file=loaded.file, format=loaded.format, notes=list(loaded.notes), keys=loaded.keys is not None,
                     budgets=getattr(loaded, "budgets", None) is not None)
         if loaded.usage is None:
-            return st.commit("files", fkey, tmp, dict(meta, kind="keys"))
-        _write_parts(loaded, tmp, tz, say)
-        return st.commit("files", fkey, tmp, dict(meta, kind="usage"))
+            out[fkey] = st.commit("files", fkey, st.staging(), dict(meta, kind="keys"))
+            continue
+        meta["kind"] = "usage"
+        big = not loaded.in_memory and loaded.scan_bytes > L.MEMORY_BYTES
+        if big:
+            flush()
+            batch = [(fkey, loaded, meta)]
+            flush()
+            continue
+        if size + fp["size"] > L.MEMORY_BYTES:
+            flush()
+        batch.append((fkey, loaded, meta))
+        size += fp["size"]
+    flush()
+    return out
+
+
+def _store_batch(st: Store, batch: list, tz: str, say) -> list[tuple[str, Entry]]:
+    tmps = [st.staging() for _ in batch]
+    try:
+        _write_parts([x[1] for x in batch], tmps, tz, say)
+        return [(fkey, st.commit("files", fkey, tmp, meta)) for (fkey, _, meta), tmp in zip(batch, tmps)]
     except BaseException:
         import shutil
-        shutil.rmtree(tmp, ignore_errors=True)
+        for tmp in tmps:
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 
-def _write_parts(loaded: sources.Loaded, tmp: Path, tz: str, say) -> None:
-    """One file's validated parts: rows, rejected rows, accounting, id hashes, cube."""
-    staged = loaded.usage.with_row_index("_seq")
-    if loaded.in_memory or loaded.scan_bytes <= L.MEMORY_BYTES:
+def _write_parts(loaded: list[sources.Loaded], tmps: list[Path], tz: str, say) -> None:
+    """Each file's validated parts: rows, rejected rows, accounting, id hashes, cube.
+
+    ``_bidx`` tells the files of a batch apart; every pass runs once over the batch.
+    """
+    parts = [x.usage.with_row_index("_seq").with_columns(pl.lit(i, pl.Int32).alias("_bidx"))
+             for i, x in enumerate(loaded)]
+    staged = parts[0] if len(parts) == 1 else pl.concat(parts, how="diagonal_relaxed")
+    if len(loaded) > 1 or loaded[0].in_memory or loaded[0].scan_bytes <= L.MEMORY_BYTES:
         src = staged.collect().lazy()  # text is parsed once; every later pass reuses it
     else:  # big: one streaming parse into typed Parquet, which the later passes scan
-        staged.sink_parquet(tmp / "_staged.parquet", compression="lz4")
-        src = pl.scan_parquet(tmp / "_staged.parquet")
+        staged.sink_parquet(tmps[0] / "_staged.parquet", compression="lz4")
+        src = pl.scan_parquet(tmps[0] / "_staged.parquet")
     names = src.collect_schema().names()
     ok = pl.col("_reject").is_null()
     say("counting rows")
-    L._stats(src.with_columns(pl.lit(0, pl.Int32).alias("_fidx"), pl.lit(False).alias("_dup"))
-             ).write_parquet(tmp / "stats.parquet")
-    src.filter(ok).select(*_ROW_EXTRA, *USAGE_COLUMNS).sink_parquet(tmp / "rows.parquet", compression="lz4")
-    src.filter(~ok).select(
-        "_seq", pl.col("_file").alias("file"), pl.col("_row").alias("row"), pl.col("_field").alias("field"),
+    stats = L._stats(src.with_columns(pl.col("_bidx").alias("_fidx"), pl.lit(False).alias("_dup")))
+    rows_sel = src.filter(ok).select("_bidx", *_ROW_EXTRA, *USAGE_COLUMNS)
+    rej_sel = src.filter(~ok).select(
+        "_bidx", "_seq", pl.col("_file").alias("file"), pl.col("_row").alias("row"), pl.col("_field").alias("field"),
         pl.col("_reject").alias("reason"), rejected_value(names).alias("value"), *USAGE_COLUMNS
-    ).with_columns(redact_expr("value")).sink_parquet(tmp / "rejected.parquet", compression="lz4")
-    (tmp / "_staged.parquet").unlink(missing_ok=True)
-    rows = pl.scan_parquet(tmp / "rows.parquet")
+    ).with_columns(redact_expr("value"))
+    if len(tmps) == 1:  # stream straight to the file
+        rows_sel.drop("_bidx").sink_parquet(tmps[0] / "rows.parquet", compression="lz4")
+        rej_sel.drop("_bidx").sink_parquet(tmps[0] / "rejected.parquet", compression="lz4")
+        (tmps[0] / "_staged.parquet").unlink(missing_ok=True)
+        rows_lf = pl.scan_parquet(tmps[0] / "rows.parquet").with_columns(pl.lit(0, pl.Int32).alias("_bidx"))
+    else:
+        rows_df, rej_df = pl.collect_all([rows_sel, rej_sel])
+        for name, df in (("rows.parquet", rows_df), ("rejected.parquet", rej_df)):
+            split = _split(df)
+            for i, tmp in enumerate(tmps):
+                split.get(i, df.clear()).drop("_bidx").write_parquet(tmp / name, compression="lz4")
+        rows_lf = rows_df.lazy()
     say("hashing request ids")
-    hashes = rows.select(L._id_hash(pl.col("request_id").drop_nulls())).collect(engine="streaming")
-    hashes = hashes.to_series().to_numpy().astype(np.uint64, copy=True)
-    hashes.sort()
-    np.save(tmp / "hashes.npy", hashes)
-    _cube_of(rows, tz).write_parquet(tmp / "cube.parquet")
+    hashes = rows_lf.filter(pl.col("request_id").is_not_null()).select(
+        "_bidx", L._id_hash(pl.col("request_id")).alias("h")).collect(engine="streaming")
+    cube = _split(_cube_of(rows_lf, tz, by_file=True))
+    stats, no_stats = _split(stats, "_fidx"), stats.clear()
+    hashes = _split(hashes)
+    for i, tmp in enumerate(tmps):
+        stats.get(i, no_stats).with_columns(pl.lit(0, pl.Int32).alias("_fidx")).write_parquet(tmp / "stats.parquet")
+        h = hashes[i]["h"].to_numpy().astype(np.uint64, copy=True) if i in hashes else np.empty(0, np.uint64)
+        h.sort()
+        np.save(tmp / "hashes.npy", h)
+        part = cube[i] if i in cube else _cube_of(rows_lf.clear(), tz, by_file=True)
+        part.drop("_bidx").write_parquet(tmp / "cube.parquet")
 
 
-def _cube_of(rows: pl.LazyFrame, tz: str) -> pl.DataFrame:
-    """The month cube of validated rows (before the key registry is applied)."""
-    return q.cube(nw.from_native(derive(rows.select(USAGE_COLUMNS), tz))).to_native().collect(engine="streaming")
+def _split(df: pl.DataFrame, by: str = "_bidx") -> dict[int, pl.DataFrame]:
+    """``df`` per file of the batch, in one pass."""
+    return {k[0]: v for k, v in df.partition_by(by, as_dict=True, maintain_order=True).items()}
+
+
+def _cube_of(rows: pl.LazyFrame, tz: str, by_file: bool = False) -> pl.DataFrame:
+    """The month cube of validated rows (before the key registry is applied); ``by_file``: one
+    per ``_bidx`` (the files of a batch), in one pass."""
+    extra = ("_bidx",) if by_file else ()
+    frame = nw.from_native(derive(rows.select(*extra, *USAGE_COLUMNS), tz))
+    return q.cube(frame, extra).to_native().collect(engine="streaming")
 
 
 def _build_load(st: Store, lkey: str, entries: list[Entry], registry: pl.DataFrame, tz: str, say) -> Entry:
