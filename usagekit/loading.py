@@ -362,8 +362,9 @@ def _report(stats: pl.DataFrame, usage_parts, key_parts, skipped) -> LoadReport:
         notes.setdefault(x.file, []).extend(x.notes)
     report = LoadReport(skipped=list(skipped))
     by_file: dict[str, FileReport] = {}
+    per_file = {k[0]: v for k, v in stats.partition_by("_fidx", as_dict=True).items()}
     for i, x in enumerate(usage_parts):
-        rows = stats.filter(pl.col("_fidx") == i)
+        rows = per_file.get(i, stats.clear())
         good = rows.filter(pl.col("_reject").is_null() & ~pl.col("_dup"))
         rejected = rows.filter(pl.col("_reject").is_not_null())
         dups = rows.filter(pl.col("_reject").is_null() & pl.col("_dup"))

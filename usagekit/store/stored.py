@@ -42,11 +42,12 @@ def load(st: Store, items: list[tuple[Path, bool]], keys, format: str, tz: str, 
     usage_entries: list[Entry] = []
     key_parts: list[sources.Loaded] = []
     skipped: list[tuple[str, str]] = []
+    schema = schema_fingerprint()
     found: list[tuple] = []  # (path, entry or None, key, named explicitly, fingerprint)
     for item, explicit in items:
         fp = fingerprint(item, rehash)
         fkey = key_of("file", fp["path"], fp["size"], fp["mtime_ns"], fp["hash"], format, explicit, tz, options,
-                      RULES_VERSION, schema_fingerprint())
+                      RULES_VERSION, schema)
         found.append((item, st.get("files", fkey, deep=rehash), fkey, explicit, fp))
     missing = [f for f in found if f[1] is None]
     built = _build_files(st, missing, format, tz, say, progress) if missing else {}
@@ -69,7 +70,7 @@ def load(st: Store, items: list[tuple[Path, bool]], keys, format: str, tz: str, 
     registry = L._merge_keys([x.keys for x in key_parts if x.keys is not None])
     budgets = L._merge_budgets([x.budgets for x in key_parts if x.budgets is not None])
     lkey = key_of("load", [e.meta["key"] for e in usage_entries], frame_fingerprint(registry), tz,
-                  RULES_VERSION, schema_fingerprint())
+                  RULES_VERSION, schema)
     combined = st.get("loads", lkey)
     if combined is None:
         combined = _build_load(st, lkey, usage_entries, registry, tz, say)
