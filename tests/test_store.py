@@ -130,6 +130,9 @@ def test_each_key_ingredient_changed_in_turn_rebuilds(month, tmp_path, monkeypat
     import usagekit.store.stored as stored_mod
     monkeypatch.setattr(stored_mod, "schema_fingerprint", lambda: "another-schema")
     assert _validated(month, store) == 6
+    # an edit to a loader's code, even without a version bump
+    monkeypatch.setattr(stored_mod, "code_fingerprint", lambda: "edited-loader")
+    assert _validated(month, store) == 6
 
 
 def test_a_changed_key_registry_rebuilds_the_combined_entry_not_the_files(month, tmp_path):

@@ -44,7 +44,7 @@ from ..schema import KEY_SCHEMA, USAGE_SCHEMA
 
 #: Version of the validation rules and of this layout. Bump it whenever a loader, a check,
 #: the masking or the store layout changes: entries of another version are never read.
-RULES_VERSION = 2
+RULES_VERSION = 3
 #: The columns RULES_VERSION was last bumped for (tests fail when they change without a bump).
 SCHEMA_FINGERPRINT = "030d478e04abe908"
 
@@ -58,6 +58,28 @@ def schema_fingerprint() -> str:
     parts = [[(c, str(t)) for c, (t, _) in USAGE_SCHEMA.items()], [(c, str(t)) for c, (t, _) in KEY_SCHEMA.items()],
              list(q.CUBE_DIMS), list(q.CUBE_SUMS)]
     return hashlib.blake2b(json.dumps(parts).encode(), digest_size=8).hexdigest()
+
+
+#: modules whose code decides what a load keeps: any edit to them rebuilds the store's entries,
+#: so an entry can never outlive the rules that made it, even if RULES_VERSION is not bumped
+RULE_MODULES = ("sources", "masking.py", "money.py", "schema.py", "loading.py", "queries.py", "store/cube.py",
+                "store/stored.py")
+_CODE: str | None = None
+
+
+def code_fingerprint() -> str:
+    """A short hash of the source of :data:`RULE_MODULES` (computed once per process)."""
+    global _CODE
+    if _CODE is None:
+        pkg = Path(__file__).resolve().parent.parent
+        h = hashlib.blake2b(digest_size=8)
+        for name in RULE_MODULES:
+            target = pkg / name
+            for f in sorted(target.rglob("*.py")) if target.is_dir() else [target]:
+                h.update(str(f.relative_to(pkg)).encode())
+                h.update(f.read_bytes())
+        _CODE = h.hexdigest()
+    return _CODE
 
 
 def default_root() -> Path:

@@ -25,7 +25,8 @@ from ..masking import redact_expr
 from ..money import MAX_TOTAL_CENTS
 from ..schema import USAGE_COLUMNS
 from ..sources._stage import rejected_value
-from .cache import RULES_VERSION, Entry, Store, fingerprint, frame_fingerprint, key_of, schema_fingerprint
+from .cache import (RULES_VERSION, Entry, Store, code_fingerprint, fingerprint, frame_fingerprint, key_of,
+                    schema_fingerprint)
 from .cube import apply_registry, derive, registry_on_cube
 
 _ROW_EXTRA = ("_seq", "_row", "_naive", "_file", "_field", "_value")
@@ -42,7 +43,7 @@ def load(st: Store, items: list[tuple[Path, bool]], keys, format: str, tz: str, 
     usage_entries: list[Entry] = []
     key_parts: list[sources.Loaded] = []
     skipped: list[tuple[str, str]] = []
-    schema = schema_fingerprint()
+    schema = (schema_fingerprint(), code_fingerprint())
     found: list[tuple] = []  # (path, entry or None, key, named explicitly, fingerprint)
     for item, explicit in items:
         fp = fingerprint(item, rehash)
@@ -78,7 +79,7 @@ def load(st: Store, items: list[tuple[Path, bool]], keys, format: str, tz: str, 
     drops = pl.read_parquet(combined.part("drop.parquet"))
     cube = pl.read_parquet(combined.part("cube.parquet"))
     parts = [sources.Loaded(e.meta["format"], e.meta["file"], notes=list(e.meta["notes"])) for e in usage_entries]
-    report = L._report(stats, parts, key_parts, skipped)
+    report = L._report(stats, parts, key_parts, skipped, registry)
     report.store = str(st.root)
     report.validated_files = validated
     report.stored_files = len(items) - validated
