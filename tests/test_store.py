@@ -207,7 +207,8 @@ def test_store_env_and_store_false(month, tmp_path, monkeypatch):
 def test_concurrent_loads_of_the_same_inputs_share_one_sound_store(month, tmp_path):
     store = tmp_path / "store"
     code = ("import sys, usagekit; u = usagekit.load(sys.argv[1], store=sys.argv[2]); "
-            "print(u.load_report.kept, u.load_report.duplicates, round(u.filter(month='2026-10').total()['cost_cents'], 6))")
+            "t = u.filter(month='2026-10').total()['cost_cents']; "
+            "print(u.load_report.kept, u.load_report.duplicates, round(t, 6))")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     procs = [subprocess.Popen([sys.executable, "-c", code, str(month), str(store)], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, env=env) for _ in range(3)]
@@ -270,3 +271,17 @@ def test_a_second_report_run_publishes_from_the_store_without_validating_again(m
     page = second.html.read_text()
     assert "6 of 6 file(s) read from the validated store" in page and "0 validated by this load" in page
     assert second.summary["total_cents"] == first.summary["total_cents"]
+
+
+def test_check_cli_reports_the_store_and_rehash_validates_again(month, tmp_path, monkeypatch):
+    monkeypatch.setenv("USAGEKIT_STORE", str(tmp_path / "store"))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    run = lambda *extra: subprocess.run(  # noqa: E731
+        [sys.executable, "-m", "usagekit.cli", "check", str(month), "--rejected", str(tmp_path / "rej.csv"), *extra],
+        capture_output=True, text=True, env=env, timeout=300)
+    first, second = run(), run()
+    assert "0 of 6 file(s) read from the validated store" in first.stdout
+    assert "6 of 6 file(s) read from the validated store" in second.stdout
+    assert second.returncode == first.returncode == 1  # rows were rejected
+    assert "store:" not in run("--no-store").stdout
+    assert "0 validated by this load" in run("--rehash").stdout  # small files: already hashed whole
