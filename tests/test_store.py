@@ -285,3 +285,16 @@ def test_check_cli_reports_the_store_and_rehash_validates_again(month, tmp_path,
     assert second.returncode == first.returncode == 1  # rows were rejected
     assert "store:" not in run("--no-store").stdout
     assert "0 validated by this load" in run("--rehash").stdout  # small files: already hashed whole
+
+
+def test_what_a_dead_load_left_half_built_is_swept_after_a_day(month, tmp_path):
+    store = tmp_path / "store"
+    usagekit.load(month, store=store)
+    tmp = store / f"v{cache.RULES_VERSION}" / "tmp"
+    old, fresh = tmp / "build-1-old", tmp / "build-2-fresh"
+    for d in (old, fresh):
+        d.mkdir()
+        (d / "rows.parquet").write_bytes(b"half")
+    os.utime(old, (0, 0))
+    assert usagekit.load(month, store=store).load_report.validated_files == 0
+    assert not old.exists() and fresh.exists()  # a build in progress elsewhere is left alone

@@ -105,11 +105,24 @@ def resolve(store) -> "Store | None":
             (base / sub).mkdir(parents=True, exist_ok=True)
         probe = tempfile.NamedTemporaryFile(dir=base / "tmp", delete=True)
         probe.close()
+        _sweep(base / "tmp")
     except OSError as exc:
         print(f"usagekit: the store at {root} cannot be written ({exc.strerror or exc}); "
               "loading without it (set USAGEKIT_STORE to a writable directory, or store=False)", file=sys.stderr)
         return None
     return Store(root)
+
+
+def _sweep(tmp: Path, older_than_s: float = 86400.0) -> None:
+    """Remove what a load that died mid-build left in ``tmp`` (a day old: no live load is that slow)."""
+    import time
+    now = time.time()
+    for p in tmp.iterdir():
+        try:
+            if now - p.stat().st_mtime > older_than_s:
+                shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink()
+        except OSError:
+            pass
 
 
 def fingerprint(path: Path, rehash: bool = False) -> dict:
