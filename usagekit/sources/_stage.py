@@ -135,6 +135,9 @@ def _plain_types(lf: pl.LazyFrame, schema) -> pl.LazyFrame:
             continue
         if isinstance(dtype, (pl.Datetime, pl.Date)):
             continue
+        if name == "tags" and isinstance(dtype, pl.List) and (dtype.inner == pl.String or dtype.inner == pl.Null
+                                                              or dtype.inner.is_numeric()):
+            continue  # a tag list as the schema holds it
         if isinstance(dtype, pl.Decimal):
             fix.append(pl.col(name).cast(pl.Float64, strict=False))
         else:
