@@ -4,7 +4,8 @@ Publishing is safe to schedule: output is written to a temporary directory besid
 and renamed into place, so readers never see a half-written page; a failed run exits with an
 error, keeps the previous good report and saves the failed notebook (error cell visible)
 beside it; a lock serialises two runs for the same month and account; re-running a month
-replaces its report with an identical one.
+replaces its report with an identical one. A run killed outright (SIGKILL) leaves its temporary
+folder behind; the next run for that month removes it (:func:`clean_stale_runs`).
 
 Layout: ``<out>/<month>/<account or all>/report.html`` with ``report.ipynb`` (the executed
 notebook) and ``report.json`` (totals for the index) beside it, and ``<out>/index.html``.
@@ -86,6 +87,52 @@ def _lock(path: Path, wait_seconds: float = 1800):
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+#: a run's temporary folder without its owner file yet is left alone this long (it is being made)
+STALE_GRACE_SECONDS = 60
+
+
+def _own(tmp: Path):
+    """Mark ``tmp`` as this run's: an exclusive lock on ``tmp/.owner``, held until the run ends
+    (the kernel releases it when the process dies, however it dies)."""
+    fh = open(tmp / ".owner", "w")
+    fcntl.flock(fh, fcntl.LOCK_EX)
+    fh.write(f"{os.getpid()}\n")
+    fh.flush()
+    return fh
+
+
+def clean_stale_runs(month_dir: Path) -> list[Path]:
+    """Remove the ``.run-*`` temporary folders in ``month_dir`` left by runs that died (killed,
+    power cut) and return them. A folder whose run is alive (its owner lock is held) is kept,
+    whichever account it publishes; so is one younger than :data:`STALE_GRACE_SECONDS` that has
+    no owner file yet."""
+    removed = []
+    for d in sorted(Path(month_dir).glob(".run-*")):
+        if not d.is_dir():
+            continue
+        try:
+            fh = open(d / ".owner", "r+")
+        except FileNotFoundError:
+            try:
+                young = time.time() - d.stat().st_mtime < STALE_GRACE_SECONDS
+            except FileNotFoundError:
+                continue
+            if not young:
+                shutil.rmtree(d, ignore_errors=True)
+                removed.append(d)
+            continue
+        except OSError:
+            continue
+        with fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a live run owns it
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+    return removed
 
 
 def to_html(executed: Path) -> str:
@@ -178,7 +225,11 @@ def publish(month: str | None = None, source=None, keys=None, account_id: str | 
     started = time.monotonic()
     with _lock(out / month / f".{account_id or 'all'}.lock"):
         target.mkdir(parents=True, exist_ok=True)
+        stale = clean_stale_runs(target.parent)
+        if stale and progress:
+            print(f"removed {len(stale)} temporary folder(s) left by runs that were killed", flush=True)
         tmp = Path(tempfile.mkdtemp(prefix=".run-", dir=target.parent)).resolve()
+        owner = _own(tmp)
         try:
             executed = tmp / "report.ipynb"
             summary_path = tmp / "report.json"
@@ -212,6 +263,7 @@ def publish(month: str | None = None, source=None, keys=None, account_id: str | 
                 (target / "report.failed.ipynb").unlink()
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+            owner.close()
     index = write_index(out)
     return Published(html=target / "report.html", notebook=target / "report.ipynb", index=index,
                      size_bytes=(target / "report.html").stat().st_size, seconds=time.monotonic() - started,
