@@ -48,7 +48,7 @@ def test_report_with_chosen_sections_shows_only_those(demo_dir, tmp_path):
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     page = (tmp_path / "2026-10" / "all" / "report.html").read_text()
-    assert page.find("Usage report 2026-10") < page.find("Invoice lines")
+    assert page.find("Usage report · October 2026") < page.find("Invoice lines")
     for absent in ("Daily spend by model", "Breakdowns", "Method notes", "Data quality", ">Keys<"):
         assert absent not in page
     assert "window.ukLoading" not in page  # no chart, so no plotly.js either

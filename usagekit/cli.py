@@ -70,17 +70,23 @@ def cmd_anomalies(args) -> int:
 
     from .anomalies import detect
     from .loading import load
+    from .months import default_month, require_data
     usage = load(args.source, keys=args.keys, tz=args.tz)
-    found = detect(usage, month=args.month, as_of=args.as_of)
+    month = args.month
+    if month is None:
+        choice = default_month(usage)
+        month = choice.month
+        print(f"checking {choice}; pass --month to choose", file=sys.stderr if args.json else sys.stdout)
+    require_data(usage, month)
+    found = detect(usage, month=month, as_of=args.as_of)
     if args.json:
         records = []
         for row in found.drop(columns=["series"]).to_dict(orient="records"):
             records.append({k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()})
-        print(json.dumps({"month": found.attrs.get("month", args.month), "tz": usage.tz,
+        print(json.dumps({"month": found.attrs.get("month", month), "tz": usage.tz,
                           "as_of": str(found.attrs.get("as_of", "")), "findings": records}, indent=2, default=str))
     elif found.empty:
-        print(f"no anomalies found ({usage.describe_scope() if usage.scope.start else 'month ' + str(args.month)}, "
-              f"days in {usage.tz}).")
+        print(f"no anomalies found in {month} (days in {usage.tz}).")
     else:
         from .money import format_usd
         print(f"{len(found)} finding(s), days in {usage.tz}:\n")
@@ -172,7 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "the recommended next step. Exit code 1 when a finding reaches --fail-on.")
     p.add_argument("source", nargs="+", help="usage file(s), directory or glob")
     p.add_argument("--keys", action="append", help="key registry file (caps live there)")
-    p.add_argument("--month", type=_month, help="month to check, YYYY-MM (default: the current month)")
+    p.add_argument("--month", type=_month, help="month to check, YYYY-MM (default: the current month in --tz, or "
+                                                 "the latest month with data when the current one has none); "
+                                                 "a month without data exits 2")
     p.add_argument("--as-of", type=_as_of,
                    help="only use data before this time (ISO timestamp, or a date = end of that day)")
     p.add_argument("--tz", default="UTC", help="time zone days are bucketed in (default %(default)s)")

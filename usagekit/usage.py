@@ -421,66 +421,18 @@ class Usage:
 
     # -- keys -------------------------------------------------------------------------------
     def key_summary(self, as_of=None) -> pd.DataFrame:
-        """One row per virtual key: cap, spend in scope, % used, month-end projection.
+        """One row per virtual key: its cap against its budget window at the cut-off.
 
-        Columns ``key_id, key_name, account_id, spend_cap_cents, spend_cents, pct_used,
-        requests, projected_cents, projected_cap_date``. The projection extends the run
-        rate so far (spend / elapsed days of the range at ``as_of``, default now) to the
-        range's end; a range already over is its own projection. ``projected_cap_date`` is
-        the day the cap is crossed at that rate (the actual day, once crossed); null when
-        there is no cap or it is never reached in the range. Keys of the registry with no
-        spend are listed with zero.
+        The cut-off is ``min(range end, as_of or the data's end)`` (``as_of``: an instant,
+        or a date meaning the end of that day; nothing after it is read). Each key's cap,
+        ``spend_cents``, ``pct_used``, ``projected_cents`` and ``projected_cap_date`` are of
+        its budget window containing the cut-off (the month unless the registry says
+        otherwise), across all providers whatever the filters; ``range_spend_cents`` is the
+        filtered range's spend, shown beside. See :mod:`usagekit.budgets` for the columns.
+        Keys of the registry with no spend are listed with zero.
         """
-        start_day, end_day = self._range()
-        per = q.per_key_day(self._frame)  # one scan: spend, requests and names per key and day
-        names = per.groupby("key_id", as_index=False).agg(key_name_data=("key_name", "max"),
-                                                          account_id_data=("account_id", "max"))
-        per = per.drop(columns=["key_name", "account_id"])
-        reg = _scoped_registry(self.keys, self._scope, seen=set(names["key_id"]))
-        spend = per.groupby("key_id").agg(spend_cents=("cost_cents", "sum"), requests=("requests", "sum"))
-        ids = sorted(set(reg["key_id"]) | set(spend.index) | set(names["key_id"]))
-        out = pd.DataFrame({"key_id": pd.Series(ids, dtype=object)})
-        names = names.astype({"key_id": object})
-        spend.index = spend.index.astype(object)
-        out = out.merge(reg[["key_id", "key_name", "account_id", "spend_cap_cents"]], on="key_id", how="left")
-        out = out.merge(names, on="key_id", how="left")
-        out["key_name"] = out["key_name"].fillna(out.pop("key_name_data"))
-        out["account_id"] = out["account_id"].fillna(out.pop("account_id_data"))
-        out = out.merge(spend, left_on="key_id", right_index=True, how="left")
-        out["spend_cents"] = out["spend_cents"].fillna(0.0)
-        out["requests"] = out["requests"].fillna(0).astype("int64")
-        cap = pd.to_numeric(out["spend_cap_cents"], errors="coerce")
-        out["pct_used"] = (out["spend_cents"] / cap * 100).where(cap > 0)
-
-        now = pd.Timestamp(as_of if as_of is not None else pd.Timestamp.now(tz="UTC"))
-        now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
-        zone = ZoneInfo(self.tz)
-        range_start = pd.Timestamp(dt.datetime.combine(q.day_date(start_day), dt.time(), zone)).tz_convert("UTC")
-        range_end = pd.Timestamp(dt.datetime.combine(q.day_date(end_day), dt.time(), zone)).tz_convert("UTC")
-        total_days = (range_end - range_start) / pd.Timedelta(days=1)
-        elapsed = min(max((now - range_start) / pd.Timedelta(days=1), 0.0), total_days)
-        complete = elapsed >= total_days
-        rate = out["spend_cents"] / elapsed if elapsed > 0 else out["spend_cents"] * 0
-        out["projected_cents"] = out["spend_cents"] if complete else out["spend_cents"] + rate * (total_days - elapsed)
-
-        crossed = _crossing_days(per, cap_by_key=dict(zip(out["key_id"], cap)))
-        dates = []
-        for kid, s, c, r in zip(out["key_id"], out["spend_cents"], cap, rate):
-            if pd.isna(c):
-                dates.append(None)
-            elif kid in crossed:
-                dates.append(crossed[kid])
-            elif not complete and r > 0 and (c - s) / r < total_days - elapsed:
-                when = now + pd.Timedelta(days=(c - s) / r)
-                dates.append(when.tz_convert(self.tz).date())
-            else:
-                dates.append(None)
-        out["projected_cap_date"] = dates
-        out["spend_cap_cents"] = cap
-        out.attrs.update(as_of=now, scope=self.describe_scope(), complete=complete)
-        return out[["key_id", "key_name", "account_id", "spend_cap_cents", "spend_cents", "pct_used", "requests",
-                    "projected_cents", "projected_cap_date"]].sort_values(
-            ["spend_cents", "key_id"], ascending=[False, True]).reset_index(drop=True)
+        from .budgets import key_summary
+        return key_summary(self, as_of=as_of)
 
     # -- team and user budgets ---------------------------------------------------------------
     @property
@@ -671,20 +623,6 @@ def _scoped_registry(reg: pd.DataFrame, scope: Scope, seen: set) -> pd.DataFrame
         elif name == "agents":
             reg = reg[reg["agent_id"].isin(vals)]
     return reg
-
-
-def _crossing_days(per: pd.DataFrame, cap_by_key: dict) -> dict:
-    """Key -> the day its cumulative spend in range first exceeded its cap."""
-    out = {}
-    for kid, grp in per.sort_values("_day").groupby("key_id"):
-        cap = cap_by_key.get(kid)
-        if cap is None or pd.isna(cap):
-            continue
-        cum = grp["cost_cents"].cumsum()
-        over = grp.loc[cum > cap, "_day"]
-        if len(over):
-            out[kid] = q.day_date(over.iloc[0])
-    return out
 
 
 def _reapply(base: nw.LazyFrame, scope: Scope, tz: str | None = None) -> nw.LazyFrame:
