@@ -163,3 +163,13 @@ def test_a_run_folder_without_an_owner_is_left_alone_while_young(tmp_path):
     with open(young / ".owner", "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         assert clean_stale_runs(tmp_path) == []
+
+
+def test_a_report_cell_failing_on_a_bug_is_internal_and_on_bad_input_is_not():
+    from types import SimpleNamespace
+
+    from usagekit.report import _is_internal
+    assert not _is_internal(SimpleNamespace(ename="SourceError"))  # bad input: exit 2
+    assert not _is_internal(SimpleNamespace(ename="KeyRegistryError"))
+    assert _is_internal(SimpleNamespace(ename="KeyError"))  # a bug in a section: exit 70
+    assert _is_internal(SimpleNamespace(ename="TypeError"))

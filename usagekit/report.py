@@ -34,8 +34,12 @@ TEMPLATES = PACKAGE / "templates"
 class ReportError(UsagekitError):
     """Publishing failed; ``failed_notebook`` is where the executed notebook was saved, if anywhere."""
 
-    def __init__(self, message: str, failed_notebook: Path | None = None):
+    def __init__(self, message: str, failed_notebook: Path | None = None, internal: bool = False,
+                 traceback_file: Path | None = None):
         self.failed_notebook = failed_notebook
+        #: the notebook failed on an error that is not a UsagekitError: a bug, not the input
+        self.internal = internal
+        self.traceback_file = traceback_file  # its traceback, secrets masked (usagekit.crashes)
         super().__init__(message)
 
 
@@ -252,8 +256,11 @@ def publish(month: str | None = None, source=None, keys=None, account_id: str | 
                     failed = None
                 where = f"; the failed notebook is saved at {display_path(failed)}" if failed else ""
                 what = _describe_failure(exc)
+                internal = _is_internal(exc)
+                saved = _save_kernel_traceback(exc) if internal else None
                 raise ReportError(f"the report for {month} ({account_id or 'all accounts'}) failed: {what}; "
-                                  f"the previous report (if any) is untouched{where}", failed) from None
+                                  f"the previous report (if any) is untouched{where}", failed, internal=internal,
+                                  traceback_file=saved) from None
             html = to_html(executed)
             (tmp / "report.html").write_text(html, encoding="utf-8")
             summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
@@ -272,6 +279,34 @@ def publish(month: str | None = None, source=None, keys=None, account_id: str | 
     return Published(html=target / "report.html", notebook=target / "report.ipynb", index=index,
                      size_bytes=(target / "report.html").stat().st_size, seconds=time.monotonic() - started,
                      summary=summary)
+
+
+def _is_internal(exc) -> bool:
+    """True when the notebook failed on something other than a UsagekitError (raised in the
+    kernel, so only its class name is known here)."""
+    name = getattr(exc, "ename", None)
+    if name is None:
+        return not isinstance(exc, UsagekitError)
+
+    def names(cls):
+        out = {cls.__name__}
+        for sub in cls.__subclasses__():
+            out |= names(sub)
+        return out
+    return name not in names(UsagekitError)
+
+
+def _save_kernel_traceback(exc) -> Path | None:
+    """The kernel's traceback of a failed cell, saved (secrets masked) like the CLI's own."""
+    import re
+
+    from .crashes import save_text
+    lines = getattr(exc, "traceback", None) or [str(exc)]
+    text = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(str(x) for x in lines))
+    try:
+        return save_text("report", f"{_describe_failure(exc)}\n\n{text}\n")
+    except OSError:
+        return None
 
 
 def _describe_failure(exc) -> str:
