@@ -295,3 +295,36 @@ def test_gzip_cut_short_is_a_source_error(tmp_path):
     path.write_bytes(gzip.compress((HEAD + "\n2026-10-01T00:00:00Z,r1,k,5,1.5\n").encode())[:30])
     with pytest.raises(SourceError, match="gzip data is truncated or corrupt"):
         usagekit.load(path, format="canonical")
+
+
+def test_a_parquet_file_with_corrupt_data_pages_is_a_source_error_naming_it(tmp_path):
+    t = pa.table({**_base(), "model": ["gpt-4o-" + "x" * 40, "claude-" + "y" * 40]})
+    path = tmp_path / "day.parquet"
+    pq.write_table(t, path, compression="zstd")
+    data = bytearray(path.read_bytes())
+    footer = int.from_bytes(data[-8:-4], "little")
+    for i in range(4, len(data) - footer - 8, 7):  # scramble the data pages, keep the footer readable
+        data[i] ^= 0x5A
+    path.write_bytes(bytes(data))
+    with pytest.raises(SourceError, match=r"day.parquet: the file's data cannot be decoded"):
+        usagekit.load(path)
+
+
+def test_an_error_message_quoting_a_cell_masks_a_key_secret(tmp_path):
+    secret = "sk-ant-api03-" + "Qw7" * 12
+    path = tmp_path / "u.json"
+    path.write_text(json.dumps({"llm": {"daily": [{"date": "2026-10-01", "models": [secret]}]}}))
+    with pytest.raises(SourceError) as err:
+        usagekit.load(path)
+    assert secret not in str(err.value)
+    err = SourceError("f.csv", f"cell '{secret}' is odd", expected=f"not {secret}")
+    assert secret not in str(err) and secret not in err.problem and "sk-ant-api03-...7Qw7#" in str(err)
+
+
+def test_a_far_future_row_makes_an_unscoped_daily_table_a_query_error_not_a_hang(tmp_path):
+    path = _csv(tmp_path, ["2026-10-01T00:00:00Z,r1,k,5,1.5", "9999-12-31T00:00:00Z,r2,k,5,2"])
+    usage = usagekit.load(path)
+    assert usage.load_report.kept == 2  # year 9999 is within range: kept
+    with pytest.raises(usagekit.UsagekitError, match=r"filter to a range first"):
+        usage.daily("key")
+    assert usage.filter(month="2026-10").daily("key")["cost_cents"].sum() == pytest.approx(1.5)
