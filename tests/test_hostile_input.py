@@ -328,3 +328,11 @@ def test_a_far_future_row_makes_an_unscoped_daily_table_a_query_error_not_a_hang
     with pytest.raises(usagekit.UsagekitError, match=r"filter to a range first"):
         usage.daily("key")
     assert usage.filter(month="2026-10").daily("key")["cost_cents"].sum() == pytest.approx(1.5)
+
+
+def test_an_openrouter_key_list_entry_of_the_wrong_shape_names_its_place(tmp_path):
+    path = tmp_path / "keys.json"
+    path.write_text(json.dumps({"data": [{"name": "k1", "limit": 5, "limit_reset": "monthly"},
+                                         [{"name": "k2", "limit": 5, "limit_reset": "monthly"}]]}))
+    with pytest.raises(SourceError, match=r"keys.json field 'data\[1\]': a key entry is not an object"):
+        usagekit.load([_csv(tmp_path, ["2026-10-01T00:00:00Z,r1,k1,5,1.5"]), path])
