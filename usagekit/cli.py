@@ -245,6 +245,12 @@ def run_command(args) -> int:
         return args.func(args)
     except UsagekitError as exc:
         from .masking import redact_text
+        if getattr(exc, "internal", False):  # a report notebook that failed on a bug, not on the input
+            saved = getattr(exc, "traceback_file", None)
+            where = f"; the traceback is saved in {saved}" if saved else ""
+            print(f"usagekit {args.command}: internal error: {redact_text(str(exc))}; this is a bug in usagekit, "
+                  f"please report it with the saved traceback{where}", file=sys.stderr)
+            return EXIT_INTERNAL
         print(f"usagekit {args.command}: error: {redact_text(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:

@@ -264,6 +264,10 @@ def restrict(frame: nw.LazyFrame, *, start_day: int | None, end_day: int | None,
 
 # -- breakdowns ---------------------------------------------------------------------------
 
+#: the most (day, value) cells a daily table is filled to (a century of days for 50 values)
+MAX_DAILY_CELLS = 2_000_000
+
+
 def daily(frame: nw.LazyFrame, *, by: str, start_day: int, end_day: int) -> pd.DataFrame:
     """Spend per day and ``by`` value; every (day, value) pair of the range is present."""
     col, label = dimension(by)
@@ -277,6 +281,11 @@ def daily(frame: nw.LazyFrame, *, by: str, start_day: int, end_day: int) -> pd.D
     res = finish_money(finish_money(res), out="estimated_cents", prefix="_e")
     days = range(start_day, end_day)
     values = sorted(res[by].astype(str).unique()) if len(res) else []
+    if len(days) * max(1, len(values)) > MAX_DAILY_CELLS:
+        raise QueryError(f"a daily table from {day_date(start_day)} to {day_date(end_day - 1)} by {by} would have "
+                         f"{len(days):,} days x {len(values):,} values; filter to a range first, e.g. "
+                         "usage.filter(month='2026-10').daily() (a timestamp far in the past or future stretches "
+                         "the span: usage.load_report shows it)")
     grid = pd.MultiIndex.from_product([list(days), values], names=["_day", by])
     res = res.set_index(["_day", by])
     names = res[f"{by}_name"].groupby(level=by).max() if label and len(res) else None

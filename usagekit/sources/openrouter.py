@@ -212,6 +212,9 @@ def read_keys_document(doc, shown: str) -> Loaded:
     if rows is None:
         raise SourceError(shown, "no 'data' list of keys with limit_reset", field="data",
                           expected='an OpenRouter key list {"data": [{name, limit, limit_reset, ...}]}')
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise SourceError(shown, "a key entry is not an object", field=f"data[{i}]", expected="an object")
     return _keys(records_frame(rows), shown)
 
 
