@@ -122,3 +122,9 @@ def test_bad_team_table_values_are_errors_naming_the_row(tmp_path):
     with pytest.raises(KeyRegistryError) as err:
         usagekit.sources.read(src)
     assert "row 2" in str(err.value) and "budget_duration 'every day' is not a budget period" in str(err.value)
+
+
+def test_team_budgets_survive_repricing():
+    prices = DATA / "reprice" / "model_prices_and_context_window.json"
+    usage = usagekit.load([LOGS, PRISMA / "team_table.csv"], reprice=True, prices=prices)
+    assert set(usage.budgets("team")["entity_id"]) == {"team-research", "team-support", "team-empty"}
