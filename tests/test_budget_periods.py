@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import usagekit
-from usagekit.errors import KeyRegistryError, SourceError
+from usagekit.errors import SourceError
 from usagekit.periods import budget_window, budget_windows
 
 DATA = Path(__file__).parent / "data"
@@ -90,7 +90,8 @@ def test_team_budgets_with_spend_in_their_current_window(budgets_usage):
     assert list(teams.index) == ["team-research", "team-support", "team-empty"]
     r = teams.loc["team-research"]
     assert (r["name"], r["budget_period"], r["account_id"]) == ("Research", "7d", "org-acme")
-    assert (r["window_start"], r["window_end"]) == (pd.Timestamp("2026-10-05T00:00Z"), pd.Timestamp("2026-10-12T00:00Z"))
+    assert (r["window_start"], r["window_end"]) == (pd.Timestamp("2026-10-05T00:00Z"),
+                                                    pd.Timestamp("2026-10-12T00:00Z"))
     assert r["spend_cents"] == pytest.approx(3.25) and r["pct_used"] == pytest.approx(162.5)
     assert r["soft_cap_cents"] == pytest.approx(1.5) and r["remaining_cents"] == pytest.approx(-1.25)
     assert r["reported_spend_cents"] == pytest.approx(3.25)
@@ -115,14 +116,20 @@ def test_user_budgets_and_scope_filters(budgets_usage):
         budgets_usage.budgets("org")
 
 
-def test_bad_team_table_values_are_errors_naming_the_row(tmp_path):
+def test_bad_team_table_rows_are_rejected_naming_row_and_field(tmp_path):
     text = (PRISMA / "team_table.csv").read_text().splitlines()
-    text[2] = text[2].replace(",1d,", ",every day,")
+    text[2] = text[2].replace(",1d,", ",every day,")  # team-support
+    text.append(text[3])  # team-empty twice
     src = tmp_path / "team_table.csv"
     src.write_text("\n".join(text) + "\n")
-    with pytest.raises(KeyRegistryError) as err:
-        usagekit.sources.read(src)
-    assert "row 2" in str(err.value) and "budget_duration 'every day' is not a budget period" in str(err.value)
+    loaded = usagekit.sources.read(src)
+    assert loaded.budgets["entity_id"].to_list() == ["team-research", "team-empty"]
+    note = next(n for n in loaded.notes if "rejected" in n)
+    assert note.startswith("2 team row(s) rejected, so their budget is unknown")
+    assert "row 2 field 'budget_duration': budget_duration 'every day' is not a budget period" in note
+    assert "row 4 field 'team_id': team_id 'team-empty' appears more than once" in note
+    usage = usagekit.load([LOGS, src])
+    assert any("2 team row(s) rejected" in n for f in usage.load_report.files for n in f.notes)
 
 
 def test_team_budgets_survive_repricing():

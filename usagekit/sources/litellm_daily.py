@@ -67,7 +67,8 @@ def read(path: Path, probe: Probe) -> Loaded:
         pl.coalesce(col("api_requests"), col("successful_requests")).alias("requests"),
         pl.coalesce(col("organization_id", "org_id"), col("team_id")).alias("account_id"),
         col("agent_id").alias("agent_id"), col("team_id").alias("team_id"), col("user_id").alias("user_id"),
-        col("end_user_id", "end_user").alias("end_user"), pl.concat_list(col("tag", "tag_id")).alias("tags"),  # one tag, commas and all
+        col("end_user_id", "end_user").alias("end_user"),
+        pl.concat_list(col("tag", "tag_id")).alias("tags"),  # the row's one tag, commas and all
     )
     entity = pick(cols, *ENTITIES)
     notes = [f"a roll-up by {entity or 'an unknown entity'}: each roll-up table counts the same spend again, "
