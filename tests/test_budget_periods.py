@@ -112,6 +112,8 @@ def test_user_budgets_and_scope_filters(budgets_usage):
     assert users.loc["bob", "spend_cents"] == pytest.approx(1.30) and users.loc["bob", "pct_used"] == pytest.approx(130)
     only_openai = budgets_usage.filter(month="2026-10", providers="openai").budgets("user").set_index("entity_id")
     assert only_openai.loc["alice", "spend_cents"] == pytest.approx(1.24)
+    assert budgets_usage.filter(month="2026-10", account="org-other").budgets("team").empty  # not its budgets
+    assert len(budgets_usage.filter(month="2026-10", account="org-acme").budgets("team")) == 3
     with pytest.raises(usagekit.UsagekitError, match="expected one of: team, user"):
         budgets_usage.budgets("org")
 
