@@ -118,7 +118,7 @@ def reprice(usage, missing_only: bool = True, prices=None):
     if usage.load_report.kept <= IN_MEMORY_ROWS:  # small enough: join once, not on every query
         rows = rows.collect().lazy()
     new = Usage(rows, usage._registry, usage.load_report, usage._rejected, tz=usage.tz,
-                engine=usage._session or usage.engine)
+                engine=usage._session or usage.engine, budgets=usage._budgets)
     new = new._child(usage.scope)
     report = RepriceReport(pm.name, missing_only)
     stats = rows.group_by("provider", "model").agg(

@@ -451,7 +451,9 @@ class Usage:
         is summed over the local days (in ``tz``) covering the window, so a window that resets
         at another hour is ``approximate``. ``as_of`` defaults to the newest event loaded (an
         export's own "now"). The scope's filters apply; its date range does not (the window
-        decides). ``reported_spend_cents`` is the gateway's own counter, a cross-check.
+        decides). With an ``account`` filter only that account's budgets are listed (and budgets of
+        no account that spent in it). ``reported_spend_cents`` is the gateway's own counter, a
+        cross-check.
 
         >>> usage.budgets("team")[["entity_id", "window_start", "spend_cents", "pct_used"]]  # doctest: +SKIP
         """
@@ -489,6 +491,11 @@ class Usage:
         out["pct_used"] = (out["spend_cents"] / cap * 100).where(cap > 0)
         out["remaining_cents"] = cap - out["spend_cents"]
         out["reported_spend_cents"] = pd.to_numeric(reg["reported_spend_cents"], errors="coerce")
+        accounts = [v for name, v in self._scope.filters if name == "account"]
+        if accounts:  # one account's view holds its own budgets only (and unowned ones it spent under)
+            vals = {x for v in accounts for x in ([v] if isinstance(v, str) else v)}
+            mine = out["account_id"].isin(vals) | (out["account_id"].isna() & (out["spend_cents"] > 0))
+            out = out[mine]
         out.attrs.update(entity=entity, as_of=pd.Timestamp(as_of), tz=self.tz)
         return out.sort_values(["spend_cents", "entity_id"], ascending=[False, True]).reset_index(drop=True)
 
