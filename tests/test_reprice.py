@@ -185,3 +185,11 @@ def test_voice_characters_are_priced_per_character(tmp_path):
                    "2026-10-05T10:00:00Z,tts-1,openai,tts-1,voice,1000,\n")
     fixed = usagekit.load(csv).reprice(prices=LITELLM_MAP)
     assert fixed.to_pandas()["cost_cents"].iloc[0] == pytest.approx(1000 * 15e-6 * 100)  # 1.5 cents
+
+
+def test_same_estimates_on_duckdb():
+    fixed = usagekit.load(LOGS, engine="duckdb").reprice(prices=LITELLM_MAP)
+    assert fixed.engine == "duckdb"
+    total = fixed.filter(month="2026-10").total()
+    assert total["estimated_cents"] == pytest.approx(ESTIMATED) and total["unpriced_rows"] == 1
+    assert len(fixed.filter(month="2026-10").price_check(prices=LITELLM_MAP)) == 1
