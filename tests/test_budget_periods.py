@@ -39,12 +39,18 @@ def test_canonical_keys_carry_budget_period_and_reset(tmp_path):
     ("k1,one,500,0d,\n", "budget_period", "is not a budget period"),
     ("k1,one,500,7d,next tuesday\n", "budget_reset_at", "budget_reset_at 'next tuesday' is not a timestamp"),
 ])
-def test_bad_budget_columns_are_errors_naming_file_row_and_field(tmp_path, row, field, words):
+def test_bad_budget_columns_reject_the_row_naming_row_and_field(tmp_path, row, field, words):
+    # registry rows are validated like usage rows: the bad row is rejected with its reason and
+    # its key's cap is unknown (not silently absent), the load goes on
     keys = _keys_csv(tmp_path, row)
-    with pytest.raises(KeyRegistryError) as err:
-        usagekit.load(DATA / "canonical" / "usage.csv", keys=keys)
-    msg = str(err.value)
-    assert "keys.csv" in msg and "row 1" in msg and field in msg and words in msg
+    usage = usagekit.load(DATA / "canonical" / "usage.csv", keys=keys)
+    fr = next(f for f in usage.load_report.files if f.file.endswith("keys.csv"))
+    assert fr.keys == 0 and fr.keys_rejected == 1
+    rej = fr.key_rejects.to_dicts()
+    assert rej[0]["row"] == 1 and rej[0]["field"] == field and "is not a" in rej[0]["reason"]
+    assert any(words.split("'")[0].strip() in r for r in fr.key_reasons) or field in rej[0]["reason"]
+    assert usage.load_report.registry_rejected_keys == ("k1",)
+    assert "k1" not in set(usage.keys["key_id"])
 
 
 def test_openrouter_key_limits_reset_at_midnight_utc_and_lifetime_limits_are_not_caps():
