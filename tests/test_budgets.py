@@ -136,3 +136,18 @@ def test_a_weekly_budget_is_judged_on_its_week(tmp_path):
     assert card.spend_cents == 400 and card.pct_used == pytest.approx(80)
     assert card.projected_cents == pytest.approx(700) and card.projected_cap_date == dt.date(2026, 10, 16)
     assert card.range_spend_cents == 1500  # the month's range, shown beside
+
+
+def test_report_as_of_reads_nothing_after_the_cut_off_in_any_section(usage, rows):
+    from usagekit import sections as S
+    ctx = S.ReportContext.build(usage, MONTH, as_of="2026-10-15")
+    cut = pd.Timestamp("2026-10-16T00:00Z")
+    expected = rows[(rows["ts"] >= pd.Timestamp("2026-10-01T00:00Z")) & (rows["ts"] < cut)]["cost_cents"].sum()
+    assert ctx.report.total()["cost_cents"] == pytest.approx(expected)
+    assert ctx.report.daily("model")["date"].max() == dt.date(2026, 10, 31)  # the month's days, empty after the 15th
+    assert ctx.report.daily("model").query("date > @dt.date(2026, 10, 15)")["cost_cents"].sum() == 0
+    head = str(S.Headline().render(ctx))
+    assert "Data up to 2026-10-15" in head and "month to date, through 15 Oct" in head
+    keys = ctx.report.key_summary(as_of=ctx.as_of)
+    assert keys.attrs["as_of"] == cut
+    assert (keys.loc[keys["cap_crossed"], "projected_cap_date"] <= dt.date(2026, 10, 15)).all()

@@ -102,11 +102,26 @@ def cutoff(usage, as_of=None) -> pd.Timestamp:
         newest = pd.Timestamp(newest)
         newest = newest.tz_localize("UTC") if newest.tzinfo is None else newest.tz_convert("UTC")
         return min(range_end, newest + pd.Timedelta(microseconds=1))
-    ts = pd.Timestamp(as_of)
-    if ts.tzinfo is None and len(str(as_of)) <= 10:  # a bare date means the end of that day
-        ts = pd.Timestamp(q.day_start_utc(q.day_number(ts.date()) + 1, usage.tz))
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return min(range_end, ts)
+    return min(range_end, parse_as_of(as_of, usage.tz))
+
+
+def parse_as_of(as_of, tz: str) -> pd.Timestamp:
+    """A cut-off as a UTC instant: an ISO time (naive = UTC), or a date meaning the end of that
+    day in ``tz``.
+
+    >>> str(parse_as_of("2026-10-15", "UTC")), str(parse_as_of("2026-10-15T13:30:00Z", "UTC"))
+    ('2026-10-16 00:00:00+00:00', '2026-10-15 13:30:00+00:00')
+    """
+    from .errors import QueryError
+    try:
+        ts = pd.Timestamp(as_of)
+    except (ValueError, TypeError):
+        raise QueryError(f"as_of '{as_of}' is not a time; write it as YYYY-MM-DD (the end of that day) "
+                         "or an ISO time such as 2026-10-15T12:00:00Z") from None
+    if isinstance(as_of, dt.date) and not isinstance(as_of, dt.datetime) or (
+            isinstance(as_of, str) and ts.tzinfo is None and len(as_of.strip()) <= 10):
+        return pd.Timestamp(q.day_start_utc(q.day_number(ts.date()) + 1, tz))
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
 def _key_days(usage, first: dt.date, cut: pd.Timestamp, filters: tuple) -> pd.DataFrame:
@@ -201,4 +216,4 @@ def key_summary(usage, as_of=None) -> pd.DataFrame:
     return res[COLUMNS].sort_values(["spend_cents", "key_id"], ascending=[False, True]).reset_index(drop=True)
 
 
-__all__ = ["key_summary", "project", "cutoff", "Projection", "RATE_DAYS", "COLUMNS"]
+__all__ = ["key_summary", "project", "cutoff", "parse_as_of", "Projection", "RATE_DAYS", "COLUMNS"]
