@@ -346,6 +346,20 @@ class Usage:
                     budgets=self._budgets)
         return new._child(self._scope)
 
+    def before(self, as_of) -> "Usage":
+        """The same data without any row at or after ``as_of`` (an ISO time, naive = UTC, or a date
+        meaning the end of that day in the report time zone): what a run at that moment saw.
+
+        The cube is rebuilt from the rows kept; ``load_report`` stays the accounting of the
+        whole load. ``usagekit report --as-of`` publishes from this.
+        """
+        from .budgets import parse_as_of
+        cut = parse_as_of(as_of, self.tz)
+        rows = self._rows.filter(pl.col("ts") < cut.to_pydatetime())
+        new = Usage(rows, self._registry, self.load_report, self._rejected, tz=self.tz,
+                    engine=self._session or self.engine, budgets=self._budgets)
+        return new._child(self._scope)
+
     def rollup(self) -> "Usage":
         """The same usage with its cube held in memory by Polars (whatever the engine).
 
