@@ -159,7 +159,11 @@ def restrict(frame: nw.LazyFrame, *, start_day: int | None, end_day: int | None,
         vals = [keys] if isinstance(keys, str) else list(keys)
         preds.append(nw.col("key_id").is_in(vals) | nw.col("key_name").is_in(vals))
     if models is not None:
-        preds.append(many("model", models))
+        vals = [models] if isinstance(models, str) else list(models)
+        named = [v for v in vals if v != NONE_LABEL]
+        # "(none)" is how breakdowns name rows without a model (compute): it selects them
+        pred = nw.col("model").is_in(named)
+        preds.append(pred | nw.col("model").is_null() if NONE_LABEL in vals else pred)
     if agents is not None:
         vals = [agents] if isinstance(agents, str) else list(agents)
         preds.append(nw.col("agent_id").is_in(vals) | nw.col("agent_name").is_in(vals))
@@ -233,9 +237,9 @@ def per_key_day(frame: nw.LazyFrame) -> pd.DataFrame:
 
 # -- drill-down ---------------------------------------------------------------------------
 
-LOG_COLUMNS = ["ts", "request_id", "key_id", "key_name", "agent_name", "model", "provider", "axis", "requests",
-               "input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens", "characters",
-               "cost_cents", "status"]
+LOG_COLUMNS = ["ts", "request_id", "key_id", "key_name", "agent_name", "plain_vm_name", "model", "provider", "axis",
+               "requests", "input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens", "characters",
+               "hours", "cost_cents", "status"]
 
 
 def day_log(frame: nw.LazyFrame, *, day: int, key=None, model=None, page: int = 1,
@@ -254,11 +258,45 @@ def day_log(frame: nw.LazyFrame, *, day: int, key=None, model=None, page: int = 
     return res
 
 
-def day_summary(frame: nw.LazyFrame, *, day: int, key=None, model=None) -> pd.DataFrame:
+def day_summary(frame: nw.LazyFrame, *, day: int, key=None, model=None, by: str = "model") -> pd.DataFrame:
+    """One day per ``by`` value (model by default; ``key``, ``provider``, ... too), largest first.
+
+    Columns ``<by>`` (``(none)`` for rows without it) ``[, <by>_name], provider`` (by model
+    only), ``requests, cost_cents, rows``. ``model`` takes one name or a list (``(none)``
+    selects the rows without a model), so the rows of an "Other" bar segment are one call.
+    """
+    col, label = dimension(by)
     rows = restrict(frame, start_day=day, end_day=day + 1, keys=key, models=model)
-    res = finish_money(to_pandas(rows.group_by(nw.col("model").fill_null(NONE_LABEL).alias("model")).agg(
-        nw.col("provider").max().alias("provider"), nw.col("requests").sum().alias("requests"), *money_aggs(),
-        nw.col("_rows").sum().alias("rows"))))
+    aggs = [nw.col("requests").sum().alias("requests"), *money_aggs(), nw.col("_rows").sum().alias("rows")]
+    if by == "model":
+        aggs.insert(0, nw.col("provider").max().alias("provider"))
+    if label:
+        aggs.insert(0, nw.col(label).max().alias(f"{by}_name"))
+    res = finish_money(to_pandas(rows.group_by(nw.col(col).fill_null(NONE_LABEL).alias(by)).agg(*aggs)))
     res = _ints(res, ["requests", "rows"])
-    return res[["model", "provider", "requests", "cost_cents", "rows"]].sort_values(
-        ["cost_cents", "model"], ascending=[False, True]).reset_index(drop=True)
+    cols = [by] + ([f"{by}_name"] if label else []) + (["provider"] if by == "model" else []) + \
+        ["requests", "cost_cents", "rows"]
+    return res[cols].sort_values(["cost_cents", by], ascending=[False, True]).reset_index(drop=True)
+
+
+def day_compute(frame: nw.LazyFrame, *, day: int, key=None) -> pd.DataFrame:
+    """The day's compute (rows without a model): VM hours and cost per agent or plain VM.
+
+    Columns ``vm`` (the agent's or plain VM's name, else its id, else ``(none)``), ``kind``
+    (``agent``, ``plain VM`` or ``(none)``), ``vm_id``, ``hours``, ``cost_cents``,
+    ``requests``, ``rows``; largest cost first. Its total is the chart's compute segment.
+    """
+    rows = restrict(frame, start_day=day, end_day=day + 1, keys=key, models=[NONE_LABEL])
+    vm_id = nw.coalesce(nw.col("agent_id"), nw.col("plain_vm_id"))
+    kind = (nw.when(~nw.col("agent_id").is_null()).then(nw.lit("agent"))
+            .otherwise(nw.when(~nw.col("plain_vm_id").is_null()).then(nw.lit("plain VM")).otherwise(nw.lit(NONE_LABEL))))
+    res = to_pandas(rows.with_columns(vm_id.fill_null(NONE_LABEL).alias("vm_id"), kind.alias("kind"))
+                    .group_by("vm_id", "kind").agg(
+                        nw.coalesce(nw.col("agent_name").max(), nw.col("plain_vm_name").max()).alias("vm"),
+                        nw.col("hours").sum().alias("hours"), *money_aggs(),
+                        nw.col("requests").sum().alias("requests"), nw.col("_rows").sum().alias("rows")))
+    res = _ints(finish_money(res), ["requests", "rows"])
+    res["vm"] = res["vm"].where(res["vm"].notna(), res["vm_id"]).astype(object)
+    res["hours"] = pd.to_numeric(res["hours"], errors="coerce").fillna(0.0).astype("float64")
+    return res[["vm", "kind", "vm_id", "hours", "cost_cents", "requests", "rows"]].sort_values(
+        ["cost_cents", "vm_id"], ascending=[False, True]).reset_index(drop=True)
