@@ -91,8 +91,22 @@ class Scope:
             rng = "all data"
         else:
             rng = f"{self.start:%Y-%m-%d} to {self.end - dt.timedelta(days=1):%Y-%m-%d} ({tz} days)"
-        parts = [rng] + [f"{k}={v}" for k, v in self.filters]
-        return ", ".join(parts)
+        return "; ".join([rng] + [_filter_words(k, v) for k, v in self.filters])
+
+
+#: filter name -> (singular, plural) as people read it
+_FILTER_NOUNS = {"account": ("account", "accounts"), "providers": ("provider", "providers"), "keys": ("key", "keys"),
+                 "models": ("model", "models"), "agents": ("agent", "agents"), "axis": ("axis", "axes")}
+
+
+def _filter_words(name: str, value) -> str:
+    """``("providers", ["anthropic"])`` -> ``provider anthropic``; long lists are shortened."""
+    vals = [value] if isinstance(value, str) else [str(v) for v in value]
+    one, many = _FILTER_NOUNS.get(name, (name, name))
+    if len(vals) == 1:
+        return f"{one} {vals[0]}"
+    shown = ", ".join(vals[:3]) + (f" and {len(vals) - 3} more" if len(vals) > 3 else "")
+    return f"{len(vals)} {many}: {shown}"
 
 
 @dataclass
