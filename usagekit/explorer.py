@@ -196,12 +196,28 @@ class Explorer:
             total = self.current.total()
             self.scope_label.value = (f"<b>{format_usd(total['cost_cents'])}</b> over {total['requests']:,} requests "
                                       f"&middot; {esc(self._scope_words(f))}")
-            if self.drill is not None and f["start"] <= self.drill["day"] <= f["end"]:
-                self.show_day(self.drill["day"], self.drill["what"])  # the open drill-down follows the filters
-            else:
-                self._clear_drill()
+            self._follow_drill(f)
         finally:
             self.busy.value = ""
+
+    def _follow_drill(self, f: dict) -> None:
+        """The open drill-down follows the filters: re-run while its segment is still drawn,
+        else closed with a line saying why (never a heading left from the old filters)."""
+        if self.drill is None:
+            self._clear_drill()
+            return
+        day, what = self.drill["day"], self.drill["what"]
+        present = f["start"] <= day <= f["end"]
+        if present and what is not None:
+            models = self._models_of(what)
+            seg = self.daily[(self.daily["date"] == day) & self.daily["model"].isin(models)]
+            present = bool(models) and bool(((seg["cost_cents"] != 0) | (seg["requests"] > 0)).any())
+        if present:
+            self.show_day(day, what)
+        else:
+            self._clear_drill()
+            self.drill_title.value = (f"<i>The drill-down into {esc(_segment_name(what))} on {day:%a %d %b} closed: "
+                                      f"no such bar under these filters.</i> {HINT}")
 
     def _draw(self, fig: go.Figure, shapes: list) -> None:
         """Put ``fig``'s traces into the widget: restyle the traces it has, add or drop the rest."""
@@ -306,12 +322,10 @@ class Explorer:
             if compute:
                 hours = float(self.drill_summary["hours"].sum()) if len(self.drill_summary) else 0.0
                 label, amount = "compute (VM hours)", f"{hours:,.1f} VM hours"
-            elif what is None:
-                label, amount = "all models", f"{n:,} requests"
             elif what == OTHER:
                 label, amount = f"Other ({len(models)} models)", f"{n:,} requests"
             else:
-                label, amount = ", ".join(models), f"{n:,} requests"
+                label, amount = _segment_name(what), f"{n:,} requests"
             self.drill_title.value = (f"<h4>{day:%a %d %b %Y} &middot; {esc(label)}: {amount}, "
                                       f"{format_usd(cost)}</h4>")
             if compute:
@@ -342,12 +356,13 @@ class Explorer:
         total, pages = rows.attrs["total_rows"], rows.attrs["pages"]
         self.drill["page"] = min(page, pages)
         first = (page - 1) * PAGE_SIZE + 1
-        self.page_label.value = (f"<small>requests {first:,}\u2013{first + len(rows) - 1:,} of {total:,}, newest "
+        compute = models == [NONE_LABEL]
+        what = "hourly VM rows" if compute else "requests"
+        self.page_label.value = (f"<small>{what} {first:,}\u2013{first + len(rows) - 1:,} of {total:,}, newest "
                                  f"first (page {page:,} of {pages:,})</small>" if len(rows) else
-                                 f"<small>no requests on this page ({total:,} in all)</small>")
+                                 f"<small>no {what} on this page ({total:,} in all)</small>")
         self.newer.disabled = page <= 1
         self.older.disabled = page >= pages
-        compute = models == [NONE_LABEL]
         cols = ([("ts", "time", "time"), ("agent_name", "agent", "text"), ("plain_vm_name", "plain VM", "text"),
                  ("hours", "VM hours", "hours"), ("cost_cents", "cost", "money")] if compute else
                 [("ts", "time", "time"), ("key_name", "key", "text"), ("model", "model", "text"),
@@ -382,6 +397,14 @@ table.uk-drill td{border-bottom:1px solid #eceef1;padding:3px 10px}
 table.uk-drill td.num,table.uk-drill th.num{text-align:right;font-variant-numeric:tabular-nums}
 table.uk-drill tbody tr:nth-child(even){background:#fafbfc}
 </style>"""
+
+
+def _segment_name(what) -> str:
+    if what is None:
+        return "all models"
+    if what == NONE_LABEL:
+        return "compute (VM hours)"
+    return what if isinstance(what, str) else ", ".join(what)
 
 
 def render_table(df: pd.DataFrame, columns, caption: str | None = None) -> str:
