@@ -86,9 +86,16 @@ def cmd_report(args) -> int:
     from .report import publish
     if args.demo and args.source:
         raise UsagekitError("pass either --demo or --source, not both")
-    month = args.month or ("2026-10" if args.demo else None)
-    published = publish(month=month, source=args.source, keys=args.keys, account_id=args.account, out=args.out,
-                        tz=args.tz, as_of=args.as_of, progress=not args.quiet)
+    if not args.demo and not args.source:
+        raise UsagekitError("no usage data given: pass --source PATH (usage files, a directory or a glob), "
+                            "or --demo for the built-in demo month")
+    source, month = args.source, args.month
+    if args.demo:
+        from .demo import DEFAULT_MONTH, default_source
+        month = month or DEFAULT_MONTH
+        source = default_source(month)
+    published = publish(month=month, source=source, keys=args.keys, account_id=args.account, out=args.out,
+                        tz=args.tz, as_of=args.as_of, progress=not args.quiet, sections=args.sections)
     print(published)
     print(f"report: {published.html.resolve()}")
     print(f"index:  {published.index.resolve()}")
@@ -155,6 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tz", default="UTC", help="time zone days are bucketed in (default %(default)s)")
     p.add_argument("--as-of", help="only data before this time (a replay of a scheduled run)")
     p.add_argument("--demo", action="store_true", help="use the built-in demo data")
+    p.add_argument("--sections", metavar="A,B,...",
+                   help="only these sections, shown in report order (default all: headline, keys, daily, breakdowns, "
+                        "anomalies, invoice, data-quality, method)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_report)
     return parser

@@ -93,7 +93,7 @@ def to_html(executed: Path) -> str:
     import nbformat
     from nbconvert import HTMLExporter
 
-    nb = nbformat.read(executed, as_version=4)
+    nb = blocks_to_cells(nbformat.read(executed, as_version=4))
     from nbconvert.preprocessors import TagRemovePreprocessor
 
     exporter = HTMLExporter(template_name="usagekit_report", extra_template_basedirs=[str(TEMPLATES)],
@@ -104,12 +104,54 @@ def to_html(executed: Path) -> str:
     return body
 
 
+def blocks_to_cells(nb):
+    """Give each section block its own cell: a Markdown cell for its title, a code cell for its outputs.
+
+    :func:`usagekit.sections.show` starts every block with a marker output; the page then reads
+    as if each section had been written as its own notebook cells (headings are real headings).
+    """
+    import nbformat
+
+    from .sections import SECTION_MIME
+
+    cells = []
+    for cell in nb.cells:
+        outputs = cell.get("outputs", [])
+        if cell.cell_type != "code" or not any(SECTION_MIME in o.get("data", {}) for o in outputs):
+            cells.append(cell)
+            continue
+        before, blocks = [], []
+        for out in outputs:
+            marker = out.get("data", {}).get(SECTION_MIME)
+            if marker is not None:
+                blocks.append((marker, []))
+            elif blocks:
+                blocks[-1][1].append(out)
+            else:
+                before.append(out)
+        if before:
+            cells.append(nbformat.v4.new_code_cell(source=cell.source, outputs=before,
+                                                   metadata=cell.metadata, id=f"{cell.id}-0"))
+        for n, (marker, outs) in enumerate(blocks, start=1):
+            if marker.get("title"):
+                cells.append(nbformat.v4.new_markdown_cell(f"## {marker['title']}", id=f"{cell.id}-{n}t"))
+            if marker.get("result") and len(outs) == 1 and outs[0].output_type == "display_data":
+                outs = [nbformat.v4.new_output("execute_result", data=outs[0].data, metadata=outs[0].metadata,
+                                               execution_count=cell.execution_count)]
+            cells.append(nbformat.v4.new_code_cell(source="", outputs=outs, metadata=cell.metadata,
+                                                   execution_count=cell.execution_count, id=f"{cell.id}-{n}"))
+    nb.cells = cells
+    return nb
+
+
 def publish(month: str | None = None, source=None, keys=None, account_id: str | None = None,
             out="reports", tz: str = "UTC", as_of: str | None = None, progress: bool = True,
-            cell_timeout: int = 900) -> Published:
+            cell_timeout: int = 900, sections=None) -> Published:
     """Execute the report notebook for ``month`` and publish its HTML; see the module docstring.
 
-    ``source=None`` uses the built-in demo data. Returns a :class:`Published`; raises
+    ``source`` is the usage files (the demo month's directory is
+    ``usagekit.demo.default_source()``). ``sections`` names the sections to show
+    (see :data:`usagekit.sections.SECTIONS`; default all). Returns a :class:`Published`; raises
     :class:`ReportError` (previous report untouched, failed notebook saved) on failure.
     """
     import papermill as pm
@@ -121,9 +163,12 @@ def publish(month: str | None = None, source=None, keys=None, account_id: str | 
     month = month or previous_month()
     month_range(month)  # validates YYYY-MM
     check_tz(tz)
-    if source is None:
-        from .demo import default_source
-        source = default_source()
+    if sections is not None:
+        from .sections import select
+        sections = ",".join(s.name for s in select(sections))  # unknown names fail here, before any run
+    if source is None or source == [] or source == "":
+        raise ReportError("no usage data given: pass --source PATH (usage files, a directory or a glob), "
+                          "or --demo for the built-in demo month")
     sources = [str(Path(s).resolve()) for s in (source if isinstance(source, (list, tuple)) else [source])]
     keys_arg = None if keys is None else [str(Path(k).resolve()) for k in (keys if isinstance(keys, (list, tuple))
                                                                            else [keys])]
@@ -138,7 +183,8 @@ def publish(month: str | None = None, source=None, keys=None, account_id: str | 
             executed = tmp / "report.ipynb"
             summary_path = tmp / "report.json"
             params = dict(month=month, source=sources if len(sources) > 1 else sources[0], keys=keys_arg,
-                          account_id=account_id, tz=tz, as_of=as_of, run_id=run_id, summary_path=str(summary_path))
+                          account_id=account_id, tz=tz, as_of=as_of, run_id=run_id, summary_path=str(summary_path),
+                          sections=sections)
             try:
                 pm.execute_notebook(str(notebook_path()), str(executed), parameters=params, kernel_name="python3",
                                     progress_bar=progress, execution_timeout=cell_timeout,

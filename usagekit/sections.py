@@ -1,6 +1,6 @@
-"""The monthly report, one function per section (the notebook calls them in order).
+"""The monthly report as an ordered list of sections (:data:`SECTIONS`; the notebook shows them in order).
 
-Each function takes a :class:`~usagekit.usage.Usage` already scoped to the report's month
+Each section's body is a function taking a :class:`~usagekit.usage.Usage` already scoped to the report's month
 and account (see :func:`scope_for_report`) and returns something Jupyter displays: an
 :class:`HTML` block or a plotly figure. Every name printed is escaped; key ids are masked.
 """
@@ -8,11 +8,14 @@ and account (see :func:`scope_for_report`) and returns something Jupyter display
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from functools import cached_property
 
 import pandas as pd
 
 from . import charts
 from .charts import esc, mask_key
+from .errors import UsagekitError
 from .money import format_usd
 from .usage import Usage, month_range
 
@@ -205,3 +208,167 @@ def save_summary(report: Usage, found: pd.DataFrame, path) -> dict:
         from pathlib import Path
         Path(path).write_text(json.dumps(summary, indent=2, default=str))
     return summary
+
+
+# --- the report as an ordered list of sections ------------------------------------------------------
+#
+# A section has a ``name`` (for ``usagekit report --sections``), a ``title`` (the heading above it;
+# empty for the headline, which carries its own) and ``render(ctx)`` returning what Jupyter displays:
+# one object, or a list shown one after another. Adding a section is one class and one entry in
+# SECTIONS.
+
+
+@dataclass
+class ReportContext:
+    """Everything a section needs, built once per report run.
+
+    ``usage`` is all loaded data (the previous month is read from it), ``report`` the rows of the
+    report's month and account; ``findings`` are detected on first use and then shared.
+
+    >>> ctx = ReportContext.build(usagekit.load("demo/2026-10"), "2026-10")  # doctest: +SKIP
+    >>> Headline().render(ctx)  # doctest: +SKIP
+    """
+
+    usage: Usage
+    report: Usage
+    month: str
+    account_id: str | None = None
+    as_of: str | None = None
+    run_id: str | None = None
+
+    @classmethod
+    def build(cls, usage: Usage, month: str, account_id: str | None = None, as_of: str | None = None,
+              run_id: str | None = None) -> ReportContext:
+        return cls(usage=usage, report=scope_for_report(usage, month, account_id), month=month,
+                   account_id=account_id, as_of=as_of, run_id=run_id)
+
+    @property
+    def tz(self) -> str:
+        return self.report.tz
+
+    @cached_property
+    def findings(self) -> pd.DataFrame:
+        return findings(self.usage, self.month, self.account_id, as_of=self.as_of)
+
+
+class Section:
+    """One part of the report: a heading and what ``render`` returns."""
+
+    name: str = ""
+    title: str = ""
+    #: show each rendered part as its own block of the page (else they share one)
+    part_per_block: bool = False
+
+    def render(self, ctx: ReportContext):
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class Headline(Section):
+    name = "headline"
+
+    def render(self, ctx):
+        return headline(ctx.usage, ctx.report, ctx.month, ctx.account_id)
+
+
+class Keys(Section):
+    name, title = "keys", "Keys"
+
+    def render(self, ctx):
+        return key_section(ctx.report, as_of=ctx.as_of)
+
+
+class Daily(Section):
+    name, title = "daily", "Daily spend by model"
+
+    def render(self, ctx):
+        return daily_chart(ctx.report)
+
+
+class Breakdowns(Section):
+    name, title = "breakdowns", "Breakdowns"
+    part_per_block = True
+
+    def render(self, ctx):
+        return [breakdown_chart(ctx.report, by) for by in ("provider", "model", "agent")]
+
+
+class Anomalies(Section):
+    name, title = "anomalies", "Anomalies"
+
+    def render(self, ctx):
+        return anomaly_parts(ctx.findings)
+
+
+class Invoice(Section):
+    name, title = "invoice", "Invoice lines"
+
+    def render(self, ctx):
+        return invoice_section(ctx.report, ctx.month)
+
+
+class DataQuality(Section):
+    name, title = "data-quality", "Data quality"
+
+    def render(self, ctx):
+        return data_quality(ctx.usage, ctx.report, ctx.account_id)
+
+
+class Method(Section):
+    name, title = "method", "Method notes"
+
+    def render(self, ctx):
+        return method_notes(ctx.report, ctx.month, run_id=ctx.run_id)
+
+
+SECTIONS: list[Section] = [Headline(), Keys(), Daily(), Breakdowns(), Anomalies(), Invoice(), DataQuality(), Method()]
+
+
+def section_names() -> list[str]:
+    return [s.name for s in SECTIONS]
+
+
+def select(names=None) -> list[Section]:
+    """The sections to show, in report order: all, or those named (a list or ``"a,b"``).
+
+    >>> [s.name for s in select("keys,headline")]
+    ['headline', 'keys']
+    """
+    if names is None or names == "" or names == []:
+        return list(SECTIONS)
+    wanted = [n.strip().lower().replace("_", "-") for n in (names.split(",") if isinstance(names, str) else names)]
+    wanted = [n for n in wanted if n]
+    unknown = [n for n in wanted if n not in section_names()]
+    if unknown:
+        raise UsagekitError(f"unknown report section {', '.join(repr(n) for n in unknown)}; "
+                            f"expected one or more of: {', '.join(section_names())}")
+    return [s for s in SECTIONS if s.name in wanted]
+
+
+#: output type of the marker :func:`show` puts before each block; the publisher turns blocks into cells
+SECTION_MIME = "application/vnd.usagekit.section+json"
+
+
+def show(section: Section, ctx: ReportContext) -> None:
+    """Display ``section`` in a notebook: its title, then what it renders.
+
+    Each block starts with a small marker output (its title as Markdown, so an interactive run
+    shows the heading) that the publisher uses to give every block its own cell on the page.
+    """
+    from IPython.display import display
+
+    rendered = section.render(ctx)
+    parts = rendered if isinstance(rendered, list) else [rendered]
+    blocks = [[p] for p in parts] if section.part_per_block else [parts]
+    for i, block in enumerate(blocks):
+        title = section.title if i == 0 else ""
+        # a single value shows as the cell's result, as it would as a cell's last expression
+        result = not isinstance(rendered, list) and not hasattr(rendered, "_ipython_display_")
+        marker = {SECTION_MIME: {"name": section.name, "title": title, "result": result}}
+        if title:
+            marker["text/markdown"] = f"## {title}"
+        display(marker, raw=True)
+        for part in block:
+            display(part)

@@ -1,0 +1,57 @@
+"""The report as an ordered list of sections: chosen by name, shown in report order, built from one context."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import usagekit
+from usagekit import sections as S
+from usagekit.errors import UsagekitError
+from usagekit.money import format_usd
+
+
+def test_sections_are_in_report_order_with_unique_names():
+    names = S.section_names()
+    assert names == ["headline", "keys", "daily", "breakdowns", "anomalies", "invoice", "data-quality", "method"]
+    assert [s.title for s in S.SECTIONS][1:] == ["Keys", "Daily spend by model", "Breakdowns", "Anomalies",
+                                                 "Invoice lines", "Data quality", "Method notes"]
+
+
+def test_select_keeps_report_order_and_names_the_choices_on_a_typo():
+    assert [s.name for s in S.select("method,keys")] == ["keys", "method"]
+    assert [s.name for s in S.select(["data_quality", "Headline"])] == ["headline", "data-quality"]
+    assert S.select(None) == S.SECTIONS
+    with pytest.raises(UsagekitError, match="unknown report section 'keyz'; expected one or more of: headline, keys"):
+        S.select("keyz")
+
+
+def test_context_is_built_once_and_sections_render_its_numbers(demo_dir):
+    usage = usagekit.load(demo_dir)
+    ctx = S.ReportContext.build(usage, "2026-10")
+    total = usage.filter(month="2026-10").total()["cost_cents"]
+    assert format_usd(total, precise=False) in S.Headline().render(ctx)
+    assert ctx.findings is ctx.findings  # detected once, shared by the anomalies section and the summary
+    parts = S.Anomalies().render(ctx)
+    assert f"{len(ctx.findings)} finding(s)" in parts[0]
+    charts = S.Breakdowns().render(ctx)
+    assert [c.layout.title.text for c in charts] == ["Spend by provider", "Spend by model", "Spend by agent"]
+    assert ctx.tz == "UTC"
+
+
+def test_report_with_chosen_sections_shows_only_those(demo_dir, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "usagekit.cli", "report", "--month", "2026-10", "--source",
+                           str(demo_dir), "--out", str(tmp_path), "--sections", "invoice,headline", "--quiet"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    page = (tmp_path / "2026-10" / "all" / "report.html").read_text()
+    assert page.find("Usage report 2026-10") < page.find("Invoice lines")
+    for absent in ("Daily spend by model", "Breakdowns", "Method notes", "Data quality", ">Keys<"):
+        assert absent not in page
+    assert "window.ukLoading" not in page  # no chart, so no plotly.js either
+    bad = subprocess.run([sys.executable, "-m", "usagekit.cli", "report", "--month", "2026-10", "--source",
+                          str(demo_dir), "--out", str(tmp_path), "--sections", "totals"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "unknown report section 'totals'" in bad.stderr
