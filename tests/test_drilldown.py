@@ -9,6 +9,7 @@ import pytest
 
 import usagekit
 from usagekit import charts
+from usagekit.queries import COMPUTE_LABEL as COMPUTE
 
 DATA = Path(__file__).parent / "data" / "canonical"
 DAY = dt.date(2026, 10, 2)
@@ -19,12 +20,12 @@ def october(engine):
     return usagekit.load(DATA, engine=engine).filter(month="2026-10")
 
 
-def test_none_model_selects_the_rows_without_a_model(october):
-    # the charts call compute "(none)": filtering by that name must give that segment, not nothing
-    only = october.filter(start="2026-10-01", end="2026-10-31", models=["(none)"]).total()
+def test_the_compute_label_selects_the_compute_segment(october):
+    # the charts call compute "compute (VM hours)": filtering by that name gives that segment
+    only = october.filter(start="2026-10-01", end="2026-10-31", models=[COMPUTE]).total()
     assert only["cost_cents"] == pytest.approx(4.2, abs=1e-12)
-    both = october.day_summary(DAY, model=["(none)", "tts-1"])
-    assert both["model"].tolist() == ["(none)", "tts-1"]
+    both = october.day_summary(DAY, model=[COMPUTE, "tts-1"])
+    assert both["model"].tolist() == [COMPUTE, "tts-1"]
     assert both["cost_cents"].sum() == pytest.approx(4.2 + 1.296, abs=1e-12)
 
 
@@ -41,7 +42,7 @@ def test_day_summary_of_a_model_list_equals_that_days_bars(october):
 
 def test_day_summary_per_key(october):
     keys = october.day_summary(DAY, by="key")
-    assert list(keys.columns) == ["key", "key_name", "requests", "cost_cents", "rows"]
+    assert list(keys.columns) == ["key", "key_name", "requests", "cost_cents", "rows", "hours"]
     row = keys.set_index("key").loc["vk_02be55f1c9e7"]
     assert row["key_name"] == "R&D <sandbox>" and row["requests"] == 2
     assert row["cost_cents"] == pytest.approx(1.1605, abs=1e-12)
@@ -65,9 +66,9 @@ def test_day_compute_is_vm_hours_per_agent_and_plain_vm(tmp_path, engine):
     assert vms["cost_cents"].tolist() == pytest.approx([10.0, 9.0])
     # its total is the chart's compute segment of that day (the LLM request is not in it)
     daily = oct_.daily("model")
-    seg = daily[(daily["date"] == dt.date(2026, 10, 5)) & (daily["model"] == "(none)")]
+    seg = daily[(daily["date"] == dt.date(2026, 10, 5)) & (daily["model"] == COMPUTE)]
     assert vms["cost_cents"].sum() == pytest.approx(seg["cost_cents"].item())
-    log = oct_.day("2026-10-05", model="(none)")
+    log = oct_.day("2026-10-05", model=COMPUTE)
     assert log.attrs["total_rows"] == 3 and log["hours"].sum() == pytest.approx(3.5)
 
 

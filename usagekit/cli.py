@@ -1,7 +1,11 @@
 """The ``usagekit`` command: a thin shell over the library.
 
-Exit codes: 0 success; 1 the command ran but found problems (rows rejected, anomalies at
-``--fail-on``); 2 unusable input or a usage error (the message says what to do).
+Exit codes, for every command: 0 success; 1 the command ran but found problems (``check``:
+rows rejected; ``anomalies``: a finding at ``--fail-on``); 2 unusable input or a usage error
+(the message says what to do); 70 an internal error (a bug in usagekit: one line names it and
+the file its traceback was saved to, see :mod:`usagekit.crashes`). ``report`` exits 0 once
+the page is published, rejected rows or not (a line says how many), and non-zero only when
+nothing was published.
 """
 
 from __future__ import annotations
@@ -12,13 +16,23 @@ from pathlib import Path
 
 from .errors import UsagekitError, display_path
 
-EXIT_OK, EXIT_PROBLEMS, EXIT_ERROR = 0, 1, 2
+EXIT_OK, EXIT_PROBLEMS, EXIT_ERROR, EXIT_INTERNAL = 0, 1, 2, 70
 
 
 def _month(text: str) -> str:
     import re
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text):
         raise argparse.ArgumentTypeError(f"'{text}' is not a month; write it as YYYY-MM, e.g. 2026-10")
+    return text
+
+
+def _as_of(text: str) -> str:
+    import pandas as pd
+    try:
+        pd.Timestamp(text)
+    except (ValueError, TypeError, OverflowError):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a time; write an ISO timestamp such as "
+                                         "2026-10-20T12:00:00Z, or a date (the end of that day)") from None
     return text
 
 
@@ -56,17 +70,23 @@ def cmd_anomalies(args) -> int:
 
     from .anomalies import detect
     from .loading import load
+    from .months import default_month, require_data
     usage = load(args.source, keys=args.keys, tz=args.tz)
-    found = detect(usage, month=args.month, as_of=args.as_of)
+    month = args.month
+    if month is None:
+        choice = default_month(usage)
+        month = choice.month
+        print(f"checking {choice}; pass --month to choose", file=sys.stderr if args.json else sys.stdout)
+    require_data(usage, month)
+    found = detect(usage, month=month, as_of=args.as_of)
     if args.json:
         records = []
         for row in found.drop(columns=["series"]).to_dict(orient="records"):
             records.append({k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()})
-        print(json.dumps({"month": found.attrs.get("month", args.month), "tz": usage.tz,
+        print(json.dumps({"month": found.attrs.get("month", month), "tz": usage.tz,
                           "as_of": str(found.attrs.get("as_of", "")), "findings": records}, indent=2, default=str))
     elif found.empty:
-        print(f"no anomalies found ({usage.describe_scope() if usage.scope.start else 'month ' + str(args.month)}, "
-              f"days in {usage.tz}).")
+        print(f"no anomalies found in {month} (days in {usage.tz}).")
     else:
         from .money import format_usd
         print(f"{len(found)} finding(s), days in {usage.tz}:\n")
@@ -99,6 +119,22 @@ def cmd_report(args) -> int:
     print(published)
     print(f"report: {published.html.resolve()}")
     print(f"index:  {published.index.resolve()}")
+    rejected = published.summary.get("rejected_rows")
+    if rejected:
+        print(f"note: {rejected:,} input rows were rejected while loading; the report's data-quality section "
+              "lists why (usagekit check SOURCE writes them to a CSV)")
+    elif rejected == 0:
+        print("no input rows were rejected.")
+    return EXIT_OK
+
+
+def cmd_fetch(args) -> int:
+    from .fetch_admin import fetch
+    result = fetch(args.provider, args.since, args.until, args.out, base_url=args.base_url, deadline=args.deadline,
+                   timeout=args.timeout, retries=args.retries, progress=not args.quiet)
+    print(result)
+    if result.files:
+        print(f"load them with: usagekit check {display_path(args.out)}")
     return EXIT_OK
 
 
@@ -142,8 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
                                    "the recommended next step. Exit code 1 when a finding reaches --fail-on.")
     p.add_argument("source", nargs="+", help="usage file(s), directory or glob")
     p.add_argument("--keys", action="append", help="key registry file (caps live there)")
-    p.add_argument("--month", type=_month, help="month to check, YYYY-MM (default: the current month)")
-    p.add_argument("--as-of", help="only use data before this time (ISO timestamp, or a date = end of that day)")
+    p.add_argument("--month", type=_month, help="month to check, YYYY-MM (default: the current month in --tz, or "
+                                                 "the latest month with data when the current one has none); "
+                                                 "a month without data exits 2")
+    p.add_argument("--as-of", type=_as_of,
+                   help="only use data before this time (ISO timestamp, or a date = end of that day)")
     p.add_argument("--tz", default="UTC", help="time zone days are bucketed in (default %(default)s)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument("--fail-on", choices=_SEVERITIES, help="exit 1 when a finding of this severity or worse exists")
@@ -160,13 +199,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--account", help="publish for one account only (its rows and keys, nothing else)")
     p.add_argument("--out", default="reports", type=Path, help="output directory (default %(default)s)")
     p.add_argument("--tz", default="UTC", help="time zone days are bucketed in (default %(default)s)")
-    p.add_argument("--as-of", help="only data before this time (a replay of a scheduled run)")
+    p.add_argument("--as-of", type=_as_of, help="only data before this time (a replay of a scheduled run)")
     p.add_argument("--demo", action="store_true", help="use the built-in demo data")
     p.add_argument("--sections", metavar="A,B,...",
                    help="only these sections, shown in report order (default all: headline, keys, daily, breakdowns, "
                         "anomalies, invoice, data-quality, method)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_report)
+
+    from .fetch_admin import KEY_VARS, PROVIDERS
+    keys_help = "; ".join(f"{p}: {' or '.join(v)}" for p, v in KEY_VARS.items())
+    p = sub.add_parser("fetch", help="pull a provider's or gateway's cost/usage API into files (for scheduled runs)",
+                       description="Fetch the admin cost and usage APIs for the days SINCE (inclusive) to UNTIL "
+                                   "(exclusive) into OUT: OpenAI costs and usage pages, the Anthropic cost report, "
+                                   "OpenRouter activity, LiteLLM /spend/logs and key list. Pages are followed, "
+                                   "failed requests retried with backoff, and the whole fetch stops at --deadline. "
+                                   f"The key is read from the environment ({keys_help}) and never printed or "
+                                   "written. The files load with `usagekit check OUT` / usagekit.load(OUT).")
+    p.add_argument("provider", choices=PROVIDERS, help="which API to pull")
+    p.add_argument("--since", required=True, help="first day, YYYY-MM-DD (UTC)")
+    p.add_argument("--until", help="day after the last one, YYYY-MM-DD (default: today, UTC)")
+    p.add_argument("--out", required=True, type=Path, help="directory to write the pages into")
+    p.add_argument("--base-url", help="API address (default: the provider's; required for litellm, or set "
+                                      "LITELLM_BASE_URL)")
+    p.add_argument("--deadline", type=float, default=600, help="seconds the whole fetch may take (default %(default)s)")
+    p.add_argument("--timeout", type=float, default=60, help="seconds one request may take (default %(default)s)")
+    p.add_argument("--retries", type=int, default=5, help="retries per request (default %(default)s)")
+    p.add_argument("--quiet", action="store_true", help="no per-page progress lines")
+    p.set_defaults(func=cmd_fetch)
     return parser
 
 
@@ -175,17 +235,30 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "source", None) and len(args.source) == 1:
         args.source = args.source[0]
+    return run_command(args)
+
+
+def run_command(args) -> int:
+    """Run a parsed command; the one place where a failure becomes an exit code (see the module
+    docstring). Commands return 0 or 1 themselves."""
     try:
         return args.func(args)
     except UsagekitError as exc:
-        print(f"usagekit {args.command}: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    except ValueError as exc:  # argument values the library refused (e.g. a bad month)
-        print(f"usagekit {args.command}: error: {exc}", file=sys.stderr)
+        from .masking import redact_text
+        print(f"usagekit {args.command}: error: {redact_text(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - a bug: one line and a saved traceback, never the traceback
+        from .crashes import one_line, save_traceback
+        try:
+            where = f"the traceback is saved in {save_traceback(args.command, exc)}"
+        except OSError as err:
+            where = f"the traceback could not be saved ({err})"
+        print(f"usagekit {args.command}: internal error: {one_line(exc)}; this is a bug in usagekit, please "
+              f"report it with the saved traceback; {where}", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -22,34 +22,24 @@ import plotly.graph_objects as go
 from . import charts
 from .charts import esc
 from .money import format_usd
-from .queries import NONE_LABEL
+from .months import default_month
+from .queries import COMPUTE_LABEL, NONE_LABEL, OTHER_LABEL
+from .tables import html_table
 from .usage import Usage, month_range
 
 ALL = "(all)"
-OTHER = "Other"
+OTHER = OTHER_LABEL
 SEARCHABLE_AFTER = 15  # more keys than this: a search box instead of a dropdown
 PAGE_SIZE = 50
 HINT = "<i>Click a bar segment to see that day's requests.</i>"
 
 
-def default_month(usage: Usage) -> tuple[str, str]:
-    """The month to open on and why: the usage's scoped month, else the current month in its
-    time zone when it has data, else the latest month with data.
-
-    >>> default_month(usagekit.load("demo/2026-10"))   # doctest: +SKIP
-    ('2026-10', '2026-10: the latest month with data (2026-11 has none yet)')
-    """
+def _default_month(usage: Usage) -> tuple[str, str]:
+    """The usage's scoped month, else :func:`usagekit.months.default_month` (and why)."""
     if usage.scope.start is not None:
-        month = f"{usage.scope.start:%Y-%m}"
-        return month, f"{month}: the month of the data's scope"
-    now = dt.datetime.now(ZoneInfo(usage.tz)).strftime("%Y-%m")
-    if usage.filter(month=now).total()["rows"]:
-        return now, f"{now}: the current month ({usage.tz})"
-    last = usage.freshness().last_day
-    if last is None:
-        return now, f"{now}: the current month; no data loaded"
-    month = f"{last:%Y-%m}"
-    return month, f"{month}: the latest month with data ({now}, the current month, has none)"
+        return f"{usage.scope.start:%Y-%m}", f"{usage.scope.start:%Y-%m}: the month of the data's scope"
+    choice = default_month(usage)
+    return choice.month, str(choice)
 
 
 class Explorer:
@@ -65,7 +55,7 @@ class Explorer:
     def __init__(self, usage: Usage, month: str | None = None, detect_anomalies: bool = True):
         self.usage = usage
         if month is None:
-            month, self.month_note = default_month(usage)
+            month, self.month_note = _default_month(usage)
         else:
             self.month_note = ""
         first, after = month_range(month)
@@ -233,7 +223,7 @@ class Explorer:
             self.figure.data = self.figure.data[:len(new)]
         with self.figure.batch_update():
             for old, trace in zip(self.figure.data, new):
-                old.update(x=trace.x, y=trace.y, name=trace.name, customdata=trace.customdata,
+                old.update(x=trace.x, y=trace.y, name=trace.name, customdata=trace.customdata, meta=trace.meta,
                            hovertext=trace.hovertext, marker_color=trace.marker.color)
             self.figure.layout.xaxis.title = fig.layout.xaxis.title
             self.figure.layout.shapes = shapes
@@ -306,8 +296,8 @@ class Explorer:
     def show_day(self, day: dt.date, what=None, page: int = 1) -> None:
         """Open the drill-down for one bar segment of ``day`` (filters in force apply).
 
-        ``what``: a model name; ``"Other"`` (the models that segment groups); ``"(none)"``
-        (compute: VM hours per agent and plain VM); a list of models; None for the whole day.
+        ``what``: a model name; ``"Other"`` (the models that segment groups); ``"compute (VM hours)"``
+        (VM hours per agent and plain VM); a list of models; None for the whole day.
         """
         self.busy.value = "<span>&#8987; loading requests...</span>"
         try:
@@ -315,7 +305,7 @@ class Explorer:
             self.drill = {"day": day, "what": what}
             by_model = self.current.day_summary(day, model=models)
             self.drill_keys = self.current.day_summary(day, model=models, by="key")
-            compute = models == [NONE_LABEL]
+            compute = models == [COMPUTE_LABEL]
             self.drill_summary = self.current.day_compute(day) if compute else by_model
             n = int(by_model["requests"].sum()) if len(by_model) else 0
             cost = float(by_model["cost_cents"].sum()) if len(by_model) else 0.0
@@ -330,7 +320,7 @@ class Explorer:
                                       f"{format_usd(cost)}</h4>")
             if compute:
                 tables = render_table(self.drill_summary, [("vm", "agent or plain VM", "text"), ("kind", "kind", "text"),
-                                                           ("hours", "VM hours", "hours"),
+                                                           ("hours", "VM hours", "number"),
                                                            ("cost_cents", "cost", "money")], caption="per VM")
             else:
                 tables = render_table(self.drill_summary, [("model", "model", "text"), ("provider", "provider", "text"),
@@ -356,7 +346,7 @@ class Explorer:
         total, pages = rows.attrs["total_rows"], rows.attrs["pages"]
         self.drill["page"] = min(page, pages)
         first = (page - 1) * PAGE_SIZE + 1
-        compute = models == [NONE_LABEL]
+        compute = models == [COMPUTE_LABEL]
         what = "hourly VM rows" if compute else "requests"
         self.page_label.value = (f"<small>{what} {first:,}\u2013{first + len(rows) - 1:,} of {total:,}, newest "
                                  f"first (page {page:,} of {pages:,})</small>" if len(rows) else
@@ -364,7 +354,7 @@ class Explorer:
         self.newer.disabled = page <= 1
         self.older.disabled = page >= pages
         cols = ([("ts", "time", "time"), ("agent_name", "agent", "text"), ("plain_vm_name", "plain VM", "text"),
-                 ("hours", "VM hours", "hours"), ("cost_cents", "cost", "money")] if compute else
+                 ("hours", "VM hours", "number"), ("cost_cents", "cost", "money")] if compute else
                 [("ts", "time", "time"), ("key_name", "key", "text"), ("model", "model", "text"),
                  ("provider", "provider", "text"), ("input_tokens", "input tokens", "int"),
                  ("output_tokens", "output tokens", "int"), ("cost_cents", "cost", "money"),
@@ -389,60 +379,25 @@ class Explorer:
         return self.widget._repr_mimebundle_(**kwargs)
 
 
-TABLE_CSS = """<style>
-table.uk-drill{border-collapse:collapse;font:13px system-ui,sans-serif;margin:4px 0 10px}
-table.uk-drill caption{text-align:left;font-weight:600;padding:2px 0}
-table.uk-drill th{background:#f3f4f6;border-bottom:2px solid #d0d4da;padding:4px 10px;text-align:left}
-table.uk-drill td{border-bottom:1px solid #eceef1;padding:3px 10px}
-table.uk-drill td.num,table.uk-drill th.num{text-align:right;font-variant-numeric:tabular-nums}
-table.uk-drill tbody tr:nth-child(even){background:#fafbfc}
-</style>"""
-
-
 def _segment_name(what) -> str:
     if what is None:
         return "all models"
-    if what == NONE_LABEL:
-        return "compute (VM hours)"
     return what if isinstance(what, str) else ", ".join(what)
 
 
 def render_table(df: pd.DataFrame, columns, caption: str | None = None) -> str:
-    """A styled HTML table of ``df``: ``columns`` is ``(column, header, kind)`` with kind
-    ``money`` (cents shown as dollars), ``int``, ``hours``, ``time`` or ``text``; names escaped.
-
-    The explorer's one table renderer (to be replaced by the shared HTML table helper).
-    """
-    if df is None or df.empty:
-        return f"<p><i>no rows{' (' + esc(caption) + ')' if caption else ''}</i></p>"
-    head = "".join(f"<th class='{'num' if k in ('money', 'int', 'hours') else ''}'>{esc(h)}</th>"
-                   for _, h, k in columns)
-    body = []
-    for row in df[[c for c, _, _ in columns]].itertuples(index=False):
-        cells = []
-        for (_, _, kind), v in zip(columns, row):
-            if v is None or (not isinstance(v, str) and pd.isna(v)):
-                text = "unpriced" if kind == "money" else ""
-            elif kind == "money":
-                text = format_usd(v)
-            elif kind == "int":
-                text = f"{int(v):,}"
-            elif kind == "hours":
-                text = f"{float(v):,.2f}"
-            elif kind == "time":
-                text = f"{pd.Timestamp(v):%H:%M:%S}"
-            else:
-                text = esc(v)
-            cls = " class='num'" if kind in ("money", "int", "hours") else ""
-            cells.append(f"<td{cls}>{text}</td>")
-        body.append(f"<tr>{''.join(cells)}</tr>")
-    cap = f"<caption>{esc(caption)}</caption>" if caption else ""
-    return (f"{TABLE_CSS}<table class='uk-drill'>{cap}<thead><tr>{head}</tr></thead>"
-            f"<tbody>{''.join(body)}</tbody></table>")
+    """``df`` through the shared HTML table (:func:`usagekit.tables.html_table`); ``columns``
+    is ``(column, header, kind)`` with kind ``money`` (cents shown as dollars), ``int``,
+    ``number``, ``time`` or ``text``."""
+    return html_table(df, {c: h for c, h, _ in columns}, kinds={c: k for c, _, k in columns}, caption=caption,
+                      empty=f"no rows{' (' + caption + ')' if caption else ''}", table_class="uk-drill")
 
 
 def explore(usage: Usage, month: str | None = None, detect_anomalies: bool = True) -> Explorer:
-    """The usage dashboard for ``usage`` as widgets (month: see :func:`default_month`).
+    """The usage dashboard for ``usage`` as widgets.
+
+    ``month`` defaults to the usage's scoped month, else :func:`usagekit.months.default_month`
+    (the current month, or the latest with data), and the dashboard says which.
 
     >>> usagekit.explore(usagekit.load("demo/2026-10"), month="2026-10")   # doctest: +SKIP
     """

@@ -24,7 +24,7 @@ from .accounting import FileReport, LoadReport
 from .errors import FormatError, SourceError, UsagekitError, display_path
 from .money import MAX_TOTAL_CENTS
 from .masking import redact_expr
-from .schema import KEY_COLUMNS, KEY_DTYPES, USAGE_COLUMNS, empty_keys
+from .schema import BUDGET_COLUMNS, BUDGET_DTYPES, KEY_COLUMNS, KEY_DTYPES, USAGE_COLUMNS, empty_budgets, empty_keys
 from .sources._io import SUFFIXES
 from .sources._stage import rejected_value, stage
 from .usage import Usage, derive
@@ -98,7 +98,8 @@ def _keys_frame(keys) -> list[sources.Loaded]:
                               expected=f"key registry columns {', '.join(KEY_COLUMNS)}")
         df = df.with_row_index("_row", offset=1).with_columns(pl.all().exclude("_row").cast(pl.String))
         from .sources.keys import registry_from_strings
-        return [sources.Loaded("keys", "<keys DataFrame>", keys=registry_from_strings(df, "<keys DataFrame>"))]
+        kept, rejects = registry_from_strings(df, "<keys DataFrame>")
+        return [sources.Loaded("keys", "<keys DataFrame>", keys=kept, key_rejects=rejects)]
     out = []
     for item, _ in _expand(keys):
         loaded = sources.read(item) if isinstance(item, Path) else None
@@ -120,7 +121,7 @@ def check_tz(tz: str) -> str:
 
 
 def load(source, keys=None, format: str = "auto", *, tz: str = "UTC", engine="polars",
-         progress: bool = False) -> Usage:
+         progress: bool = False, reprice: bool = False, prices=None) -> Usage:
     """Read usage data from files, a directory, a glob, a list of them, or a parsed response.
 
     Returns a :class:`Usage`: validated rows of the normalized table (see
@@ -128,7 +129,10 @@ def load(source, keys=None, format: str = "auto", *, tz: str = "UTC", engine="po
     rejected by reason, duplicates dropped, per file). ``format`` overrides detection for
     every file; ``keys`` names key registry file(s) or a DataFrame; ``tz`` is the time zone
     reports bucket days in (data stays UTC); ``engine`` runs the queries: ``polars``
-    (default), ``duckdb``, ``spark`` or a SparkSession.
+    (default), ``duckdb``, ``spark`` or a SparkSession. ``reprice=True`` fills unpriced rows
+    with an estimate from a price map (``prices``: None = genai-prices, needs
+    ``pip install 'usagekit[prices]'``; or a LiteLLM price map JSON), labelled
+    ``cost_source='estimated'`` (see :meth:`Usage.reprice`).
 
     >>> usage = load("demo/")                       # doctest: +SKIP
     >>> print(usage.load_report)                     # doctest: +SKIP
@@ -160,13 +164,27 @@ def load(source, keys=None, format: str = "auto", *, tz: str = "UTC", engine="po
         else:
             loaded.append(sources.read(item, format=format))
     key_parts = [x for x in loaded if x.keys is not None] + _keys_frame(keys)
+    key_parts += [x for x in loaded if x.budgets is not None and x.keys is None]
     usage_parts = [x for x in loaded if x.usage is not None]
     if not usage_parts:
         shown = ", ".join(display_path(p) if isinstance(p, Path) else "<input>" for p, _ in items[:3])
         raise SourceError(shown, "no usage rows found (only key registries or unrecognised files)",
                           expected="at least one usage file")
-    registry = _merge_keys([x.keys for x in key_parts])
-    return _assemble(usage_parts, key_parts, registry, skipped, tz, engine, progress)
+    registry = _merge_keys([x.keys for x in key_parts if x.keys is not None])
+    budgets = _merge_budgets([x.budgets for x in key_parts if x.budgets is not None])
+    if reprice:
+        from .prices import load_price_map
+        prices = load_price_map(prices)  # a missing extra fails before the slow part
+    usage = _assemble(usage_parts, key_parts, registry, skipped, tz, engine, progress, budgets=budgets)
+    return usage.reprice(missing_only=True, prices=prices) if reprice else usage
+
+
+def _merge_budgets(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    if not frames:
+        return empty_budgets()
+    merged = pl.concat([f.select(BUDGET_COLUMNS).cast(BUDGET_DTYPES) for f in frames])
+    merged = merged.with_columns(redact_expr(c) for c in ("entity_id", "name", "account_id"))
+    return merged.unique(subset=["entity", "entity_id"], keep="last", maintain_order=True)
 
 
 def _merge_keys(frames: list[pl.DataFrame]) -> pl.DataFrame:
@@ -180,7 +198,7 @@ def _merge_keys(frames: list[pl.DataFrame]) -> pl.DataFrame:
 
 
 def _assemble(usage_parts, key_parts, registry: pl.DataFrame, skipped, tz: str, engine,
-              progress: bool = False) -> Usage:
+              progress: bool = False, budgets: pl.DataFrame | None = None) -> Usage:
     """Validated parts -> :class:`Usage`, in a few streaming passes and nothing written to disk.
 
     1. accounting: rows per input and reason (a cheap two-key aggregation);
@@ -235,14 +253,14 @@ def _assemble(usage_parts, key_parts, registry: pl.DataFrame, skipped, tz: str, 
         cube = registry_on_cube(cube, registry)
     rows = _apply_registry(rows, registry)
 
-    report = _report(stats, usage_parts, key_parts, skipped)
+    report = _report(stats, usage_parts, key_parts, skipped, registry)
     rejected = marked.filter(~good).select(
         pl.col("_file").alias("file"), pl.col("_row").alias("row"), pl.col("_field").alias("field"),
         pl.when(pl.col("_dup")).then(pl.lit("duplicate request_id")).otherwise(pl.col("_reject")).alias("reason"),
         rejected_value(marked.collect_schema().names()).alias("value"), *USAGE_COLUMNS
     ).with_columns(redact_expr("value"))
     say("done")
-    return Usage(rows, registry, report, rejected, tz=tz, engine=engine, cube=cube)
+    return Usage(rows, registry, report, rejected, tz=tz, engine=engine, cube=cube, budgets=budgets)
 
 
 def _each(chunks: list, progress: bool, what: str):
@@ -329,7 +347,7 @@ def _duplicates(staged: pl.LazyFrame, sources_: list[pl.LazyFrame], n_ids: int, 
     return where.is_in(keys.implode()) & _id_hash(pl.col("request_id")).is_in(ids.implode())
 
 
-def _report(stats: pl.DataFrame, usage_parts, key_parts, skipped) -> LoadReport:
+def _report(stats: pl.DataFrame, usage_parts, key_parts, skipped, registry: pl.DataFrame) -> LoadReport:
     notes: dict[str, list[str]] = {}
     for x in usage_parts + key_parts:
         notes.setdefault(x.file, []).extend(x.notes)
@@ -353,8 +371,22 @@ def _report(stats: pl.DataFrame, usage_parts, key_parts, skipped) -> LoadReport:
         else:
             by_file[x.file] = fr
     report.files.extend(by_file.values())
+    known = set(registry["key_id"].to_list())
+    unknown: dict[str, None] = {}
     for x in key_parts:
-        report.files.append(FileReport(file=x.file, format=x.format, keys=x.keys.height, notes=notes.get(x.file, [])))
+        rej = x.key_rejects
+        fr = FileReport(file=x.file, format=x.format, keys=x.keys.height if x.keys is not None else 0,
+                        notes=notes.get(x.file, []))
+        if rej is not None and rej.height:
+            rej = rej.with_columns(redact_expr("key_id"), redact_expr("value"))  # as the registry's ids
+            fr.keys_rejected = rej.height
+            fr.key_reasons = {r: int(n) for r, n in rej.group_by("reason").len().sort(["len", "reason"], descending=[
+                True, False]).iter_rows()}
+            fr.key_rejects = rej
+            # a key whose every row was rejected has an unknown cap (a valid row elsewhere gives it one)
+            unknown.update(dict.fromkeys(k for k in rej["key_id"].to_list() if k and k not in known))
+        report.files.append(fr)
+    report.registry_rejected_keys = tuple(unknown)
     return report
 
 

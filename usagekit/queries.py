@@ -37,6 +37,12 @@ from .errors import QueryError
 
 NANO = 1_000_000_000
 NONE_LABEL = "(none)"
+#: what compute rows (VM time: no model, provider or key) are called in a breakdown by that dimension
+COMPUTE_LABELS = {"model": "compute (VM hours)", "provider": "compute (VM hours)", "agent": "plain VMs (VM hours)",
+                  "key": "compute (no key)"}
+COMPUTE_LABEL = COMPUTE_LABELS["model"]
+#: names that stand for a group, not a value of the column (filters and drill-downs treat them specially)
+OTHER_LABEL = "Other"
 EPOCH = dt.date(1970, 1, 1)
 
 #: breakdown name -> (id column, label column or None)
@@ -47,7 +53,15 @@ DIMENSIONS: dict[str, tuple[str, str | None]] = {
     "agent": ("agent_id", "agent_name"),
     "axis": ("axis", None),
     "account": ("account_id", None),
+    "team": ("team_id", None),
+    "user": ("user_id", None),
+    "end_user": ("end_user", None),
+    "tag": ("tag", None),
 }
+#: breakdowns answered by a side roll-up (see :func:`side_cube`), not the month cube
+SIDE_BY = {"end_user": "end_user", "tag": "tags"}
+#: separates the tags in ``_tagset`` (and starts and ends it), so ``"|a|"`` finds tag ``a`` only
+TAG_SEP = "\x1f"
 
 
 def day_number(day: dt.date) -> int:
@@ -64,8 +78,37 @@ def day_start_utc(n: int, tz: str) -> dt.datetime:
     return dt.datetime.combine(day_date(n), dt.time(), ZoneInfo(tz)).astimezone(dt.timezone.utc)
 
 
+def label_expr(by: str):
+    """The ``by`` value of a row as a narwhals expression: the column, with compute rows that
+    lack it named for what they are (:data:`COMPUTE_LABELS`) and other missing values ``(none)``."""
+    col, _ = dimension(by)
+    value = nw.col(col)
+    compute = COMPUTE_LABELS.get(by[:-3] if by.endswith("_id") else by)
+    if compute is None:
+        return value.fill_null(NONE_LABEL).alias(by)
+    return nw.when(value.is_null() & (nw.col("axis") == "compute")).then(nw.lit(compute)).otherwise(
+        value.fill_null(NONE_LABEL)).alias(by)
+
+
+def _value_filter(col: str, values: list, compute_label: str | None):
+    """``col`` is one of ``values``; the compute label matches compute rows without ``col``, and
+    ``(none)`` matches the other rows without it (so a drill-down into either is that segment)."""
+    plain = [v for v in values if v not in (NONE_LABEL, compute_label)]
+    pred = nw.col(col).is_in(plain) if plain else None
+    extra = []
+    if compute_label is not None and compute_label in values:
+        extra.append(nw.col(col).is_null() & (nw.col("axis") == "compute"))
+    if NONE_LABEL in values:
+        extra.append(nw.col(col).is_null() & ((nw.col("axis") != "compute") | nw.col("axis").is_null())
+                     if compute_label else nw.col(col).is_null())
+    for e in extra:
+        pred = e if pred is None else (pred | e)
+    return pred if pred is not None else nw.col(col).is_in([])
+
+
 def dimension(by: str) -> tuple[str, str | None]:
     key = by[:-3] if by.endswith("_id") else by
+    key = {"tags": "tag", "end_users": "end_user", "teams": "team", "users": "user"}.get(key, key)
     if key not in DIMENSIONS:
         raise QueryError(f"unknown breakdown '{by}'; expected one of: {', '.join(DIMENSIONS)}")
     return DIMENSIONS[key]
@@ -73,13 +116,14 @@ def dimension(by: str) -> tuple[str, str | None]:
 
 #: the cube's dimensions: every filter and breakdown of the query layer is one of these
 CUBE_DIMS = ["_day", "account_id", "key_id", "key_name", "agent_id", "agent_name", "plain_vm_id", "plain_vm_name",
-             "axis", "provider", "model", "state", "status", "_unpriced"]
+             "team_id", "user_id", "axis", "provider", "model", "state", "status", "cost_source", "source",
+             "_unpriced"]
 #: summed measures (besides the exact money columns ``_c_hi`` and ``_c_lo``)
 CUBE_SUMS = ["requests", "input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens", "characters",
              "hours", "_rows", "_unpriced_rows"]
 
 
-def cube(frame: nw.LazyFrame) -> nw.LazyFrame:
+def cube(frame: nw.LazyFrame, extra: tuple[str, ...] = ()) -> nw.LazyFrame:
     """The month cube: ``frame`` (rows, or a cube to re-aggregate) summed per day and dimension.
 
     ``_unpriced`` is a dimension, so a cube row is either fully priced or fully unpriced and
@@ -87,7 +131,7 @@ def cube(frame: nw.LazyFrame) -> nw.LazyFrame:
     than the rows on a busy gateway (days x keys x models x agents), and every aggregate
     query gives the same numbers on it.
     """
-    return frame.group_by(*CUBE_DIMS, drop_null_keys=False).agg(
+    return frame.group_by(*CUBE_DIMS, *extra, drop_null_keys=False).agg(
         *money_aggs(), *[nw.col(c).sum().alias(c) for c in CUBE_SUMS],
         nw.col("_ts_min").min().alias("_ts_min"), nw.col("_ts_max").max().alias("_ts_max"),
     ).with_columns(
@@ -96,10 +140,44 @@ def cube(frame: nw.LazyFrame) -> nw.LazyFrame:
                    + nw.col("_c_lo")).alias("cost_cents"))
 
 
+def side_cube(frame: nw.LazyFrame, sides: tuple[str, ...]) -> nw.LazyFrame:
+    """A per-day roll-up for dimensions kept out of the month cube (``sides``: ``end_user`` and/or ``tags``).
+
+    ``end_user``: the cube's dimensions plus ``end_user`` (as many rows as the day's distinct
+    end users per key and model, so it stays apart from the small main cube).
+    ``tags``: the cube's dimensions plus the request's tag set ``_tagset`` and one row per
+    tag (``tag``; null for an untagged request). ``_tag_first`` marks one row per request,
+    so totals that are not per tag count a request once; per-tag totals count a request
+    with two tags once under each. ``frame`` is rows (with ``tags`` and ``_tagset``).
+    """
+    unknown = [s for s in sides if s not in SIDE_BY.values()]
+    if unknown or not sides:
+        raise QueryError(f"no side roll-up for '{unknown[0] if unknown else ''}'; expected end_user or tags")
+    extra: tuple[str, ...] = ("end_user",) if "end_user" in sides else ()
+    if "tags" not in sides:
+        return cube(frame, extra)
+    names = frame.collect_schema().names()
+    if "tag" not in names:  # rows: one per tag
+        frame = (frame.with_columns(nw.col("tags").list.get(0).alias("_tag0"), nw.col("tags").alias("tag"))
+                 .drop("tags").explode("tag")
+                 .with_columns((nw.col("tag").is_null() | (nw.col("tag") == nw.col("_tag0"))).alias("_tag_first"))
+                 .drop("_tag0"))
+    return cube(frame, (*extra, "_tagset", "tag", "_tag_first"))
+
+
 def money_aggs(prefix: str = "") -> list:
     """Aggregations whose results :func:`finish_money` turns into exact ``cost_cents``."""
     return [nw.col("_c_hi").sum().alias(f"{prefix}_c_hi"), nw.col("_c_mid").sum().alias(f"{prefix}_c_mid"),
             nw.col("_c_lo").sum().alias(f"{prefix}_c_lo")]
+
+
+def estimated_aggs() -> list:
+    """The part of the money from repriced rows (``cost_source == 'estimated'``): give
+    ``_e_c_*`` parts (:func:`finish_money` with ``prefix='_e'``) and ``estimated_rows``."""
+    est = nw.col("cost_source") == "estimated"
+    parts = [nw.when(est).then(nw.col(f"_c_{p}")).otherwise(nw.lit(0)).sum().alias(f"_e_c_{p}")
+             for p in ("hi", "mid", "lo")]
+    return parts + [nw.when(est).then(nw.col("_rows")).otherwise(nw.lit(0)).sum().alias("estimated_rows")]
 
 
 def finish_money(df: pd.DataFrame, out: str = "cost_cents", prefix: str = "") -> pd.DataFrame:
@@ -130,7 +208,8 @@ def _ints(df: pd.DataFrame, cols) -> pd.DataFrame:
 # -- filters ------------------------------------------------------------------------------
 
 def restrict(frame: nw.LazyFrame, *, start_day: int | None, end_day: int | None, account=None,
-             providers=None, keys=None, models=None, agents=None, axis=None, tz: str | None = None) -> nw.LazyFrame:
+             providers=None, keys=None, models=None, agents=None, axis=None, teams=None, users=None,
+             end_users=None, tags=None, tz: str | None = None) -> nw.LazyFrame:
     """Rows with ``start_day <= _day < end_day`` matching every given filter.
 
     With ``tz`` (the zone ``_day`` is counted in) the range is also stated on ``ts`` in
@@ -154,21 +233,32 @@ def restrict(frame: nw.LazyFrame, *, start_day: int | None, end_day: int | None,
     if account is not None:
         preds.append(many("account_id", account))
     if providers is not None:
-        preds.append(many("provider", [p.lower() for p in ([providers] if isinstance(providers, str) else providers)]))
+        vals = [providers] if isinstance(providers, str) else list(providers)
+        vals = [p if p in (NONE_LABEL, COMPUTE_LABELS["provider"]) else p.lower() for p in vals]
+        preds.append(_value_filter("provider", vals, COMPUTE_LABELS["provider"]))
     if keys is not None:
         vals = [keys] if isinstance(keys, str) else list(keys)
         preds.append(nw.col("key_id").is_in(vals) | nw.col("key_name").is_in(vals))
     if models is not None:
-        vals = [models] if isinstance(models, str) else list(models)
-        named = [v for v in vals if v != NONE_LABEL]
-        # "(none)" is how breakdowns name rows without a model (compute): it selects them
-        pred = nw.col("model").is_in(named)
-        preds.append(pred | nw.col("model").is_null() if NONE_LABEL in vals else pred)
+        preds.append(_value_filter("model", [models] if isinstance(models, str) else list(models),
+                                   COMPUTE_LABELS["model"]))
     if agents is not None:
         vals = [agents] if isinstance(agents, str) else list(agents)
-        preds.append(nw.col("agent_id").is_in(vals) | nw.col("agent_name").is_in(vals))
+        pred = nw.col("agent_id").is_in(vals) | nw.col("agent_name").is_in(vals)
+        special = [v for v in vals if v in (NONE_LABEL, COMPUTE_LABELS["agent"])]
+        preds.append(pred | _value_filter("agent_id", special, COMPUTE_LABELS["agent"]) if special else pred)
     if axis is not None:
         preds.append(many("axis", axis))
+    if teams is not None:
+        preds.append(many("team_id", teams))
+    if users is not None:
+        preds.append(many("user_id", users))
+    if end_users is not None:
+        preds.append(many("end_user", end_users))
+    if tags is not None:  # a request carrying any of the tags (``_tagset``: see side_cube)
+        vals = [tags] if isinstance(tags, str) else list(tags)
+        hits = [nw.col("_tagset").str.contains(f"{TAG_SEP}{t}{TAG_SEP}", literal=True) for t in vals]
+        preds.append(nw.any_horizontal(*hits, ignore_nulls=True).fill_null(False) if hits else nw.lit(False))
     return frame.filter(*preds) if preds else frame
 
 
@@ -177,54 +267,62 @@ def restrict(frame: nw.LazyFrame, *, start_day: int | None, end_day: int | None,
 def daily(frame: nw.LazyFrame, *, by: str, start_day: int, end_day: int) -> pd.DataFrame:
     """Spend per day and ``by`` value; every (day, value) pair of the range is present."""
     col, label = dimension(by)
-    keys = [nw.col(col).fill_null(NONE_LABEL).alias(by)]
-    aggs = [*money_aggs(), nw.col("requests").sum().alias("requests"),
+    keys = [label_expr(by)]
+    aggs = [*money_aggs(), *estimated_aggs(), nw.col("requests").sum().alias("requests"),
             nw.col("input_tokens").sum().alias("input_tokens"), nw.col("output_tokens").sum().alias("output_tokens"),
-            nw.col("_unpriced_rows").sum().alias("unpriced_rows")]
+            nw.col("_unpriced_rows").sum().alias("unpriced_rows"), nw.col("hours").sum().alias("hours")]
     if label:
         aggs.append(nw.col(label).max().alias(f"{by}_name"))
     res = to_pandas(frame.group_by("_day", *keys).agg(*aggs))
-    res = finish_money(res)
+    res = finish_money(finish_money(res), out="estimated_cents", prefix="_e")
     days = range(start_day, end_day)
     values = sorted(res[by].astype(str).unique()) if len(res) else []
     grid = pd.MultiIndex.from_product([list(days), values], names=["_day", by])
     res = res.set_index(["_day", by])
     names = res[f"{by}_name"].groupby(level=by).max() if label and len(res) else None
     res = res.reindex(grid)
-    res = _ints(res.reset_index(), ["requests", "input_tokens", "output_tokens", "unpriced_rows"])
+    res = _ints(res.reset_index(), ["requests", "input_tokens", "output_tokens", "unpriced_rows", "estimated_rows"])
     res["cost_cents"] = res["cost_cents"].fillna(0.0)
+    res["estimated_cents"] = res["estimated_cents"].fillna(0.0)
+    res["hours"] = pd.to_numeric(res["hours"], errors="coerce").fillna(0.0).astype("float64")
     if label:
         res[f"{by}_name"] = res[by].map(names) if names is not None else None
     res.insert(0, "date", [day_date(d) for d in res.pop("_day")])
     cols = ["date", by] + ([f"{by}_name"] if label else []) + ["cost_cents", "requests", "input_tokens",
-                                                              "output_tokens", "unpriced_rows"]
+                                                              "output_tokens", "unpriced_rows", "estimated_cents",
+                                                              "estimated_rows", "hours"]
     return res[cols].sort_values(["date", by], kind="stable").reset_index(drop=True)
 
 
 def breakdown(frame: nw.LazyFrame, *, by: str) -> pd.DataFrame:
     """Totals per ``by`` value over the whole frame, largest spend first, with share of total."""
     col, label = dimension(by)
-    aggs = [*money_aggs(), nw.col("requests").sum().alias("requests"),
+    aggs = [*money_aggs(), *estimated_aggs(), nw.col("requests").sum().alias("requests"),
             nw.col("input_tokens").sum().alias("input_tokens"), nw.col("output_tokens").sum().alias("output_tokens"),
-            nw.col("_unpriced_rows").sum().alias("unpriced_rows")]
+            nw.col("_unpriced_rows").sum().alias("unpriced_rows"), nw.col("hours").sum().alias("hours")]
     if label:
         aggs.append(nw.col(label).max().alias(f"{by}_name"))
-    res = finish_money(to_pandas(frame.group_by(nw.col(col).fill_null(NONE_LABEL).alias(by)).agg(*aggs)))
-    res = _ints(res, ["requests", "input_tokens", "output_tokens", "unpriced_rows"])
+    res = finish_money(to_pandas(frame.group_by(label_expr(by)).agg(*aggs)))
+    res = finish_money(res, out="estimated_cents", prefix="_e")
+    res = _ints(res, ["requests", "input_tokens", "output_tokens", "unpriced_rows", "estimated_rows"])
+    res["hours"] = pd.to_numeric(res["hours"], errors="coerce").fillna(0.0).astype("float64")
     total = res["cost_cents"].sum()
     res["share"] = res["cost_cents"] / total if total else 0.0
     cols = [by] + ([f"{by}_name"] if label else []) + ["cost_cents", "share", "requests", "input_tokens",
-                                                      "output_tokens", "unpriced_rows"]
+                                                      "output_tokens", "unpriced_rows", "estimated_cents",
+                                                      "estimated_rows", "hours"]
     return res[cols].sort_values(["cost_cents", by], ascending=[False, True]).reset_index(drop=True)
 
 
 def total(frame: nw.LazyFrame) -> dict:
     res = finish_money(to_pandas(frame.select(
-        *money_aggs(), nw.col("requests").sum().alias("requests"), nw.col("_rows").sum().alias("rows"),
-        nw.col("_unpriced_rows").sum().alias("unpriced_rows"))))
+        *money_aggs(), *estimated_aggs(), nw.col("requests").sum().alias("requests"),
+        nw.col("_rows").sum().alias("rows"), nw.col("_unpriced_rows").sum().alias("unpriced_rows"))))
+    res = finish_money(res, out="estimated_cents", prefix="_e")
     row = res.iloc[0]
     return {"cost_cents": float(row["cost_cents"]), "requests": int(row["requests"] or 0),
-            "rows": int(row["rows"] or 0), "unpriced_rows": int(row["unpriced_rows"] or 0)}
+            "rows": int(row["rows"] or 0), "unpriced_rows": int(row["unpriced_rows"] or 0),
+            "estimated_cents": float(row["estimated_cents"]), "estimated_rows": int(row["estimated_rows"] or 0)}
 
 
 def per_key_day(frame: nw.LazyFrame) -> pd.DataFrame:
@@ -261,32 +359,36 @@ def day_log(frame: nw.LazyFrame, *, day: int, key=None, model=None, page: int = 
 def day_summary(frame: nw.LazyFrame, *, day: int, key=None, model=None, by: str = "model") -> pd.DataFrame:
     """One day per ``by`` value (model by default; ``key``, ``provider``, ... too), largest first.
 
-    Columns ``<by>`` (``(none)`` for rows without it) ``[, <by>_name], provider`` (by model
-    only), ``requests, cost_cents, rows``. ``model`` takes one name or a list (``(none)``
-    selects the rows without a model), so the rows of an "Other" bar segment are one call.
+    Columns ``<by>`` (named as the charts name it: ``compute (VM hours)`` for compute rows,
+    ``(none)`` for other rows without it) ``[, <by>_name], provider`` (by model only),
+    ``requests, cost_cents, rows, hours``. ``model`` takes one name or a list (the chart's
+    labels select their segment), so the rows of an "Other" bar segment are one call.
     """
     col, label = dimension(by)
     rows = restrict(frame, start_day=day, end_day=day + 1, keys=key, models=model)
-    aggs = [nw.col("requests").sum().alias("requests"), *money_aggs(), nw.col("_rows").sum().alias("rows")]
+    aggs = [nw.col("requests").sum().alias("requests"), *money_aggs(), nw.col("_rows").sum().alias("rows"),
+            nw.col("hours").sum().alias("hours")]
     if by == "model":
         aggs.insert(0, nw.col("provider").max().alias("provider"))
     if label:
         aggs.insert(0, nw.col(label).max().alias(f"{by}_name"))
-    res = finish_money(to_pandas(rows.group_by(nw.col(col).fill_null(NONE_LABEL).alias(by)).agg(*aggs)))
+    res = finish_money(to_pandas(rows.group_by(label_expr(by)).agg(*aggs)))
     res = _ints(res, ["requests", "rows"])
+    res["hours"] = pd.to_numeric(res["hours"], errors="coerce").fillna(0.0).astype("float64")
     cols = [by] + ([f"{by}_name"] if label else []) + (["provider"] if by == "model" else []) + \
-        ["requests", "cost_cents", "rows"]
+        ["requests", "cost_cents", "rows", "hours"]
     return res[cols].sort_values(["cost_cents", by], ascending=[False, True]).reset_index(drop=True)
 
 
 def day_compute(frame: nw.LazyFrame, *, day: int, key=None) -> pd.DataFrame:
-    """The day's compute (rows without a model): VM hours and cost per agent or plain VM.
+    """The day's compute (the chart's ``compute (VM hours)`` segment): VM hours and cost per
+    agent or plain VM.
 
     Columns ``vm`` (the agent's or plain VM's name, else its id, else ``(none)``), ``kind``
     (``agent``, ``plain VM`` or ``(none)``), ``vm_id``, ``hours``, ``cost_cents``,
     ``requests``, ``rows``; largest cost first. Its total is the chart's compute segment.
     """
-    rows = restrict(frame, start_day=day, end_day=day + 1, keys=key, models=[NONE_LABEL])
+    rows = restrict(frame, start_day=day, end_day=day + 1, keys=key, models=[COMPUTE_LABEL])
     vm_id = nw.coalesce(nw.col("agent_id"), nw.col("plain_vm_id"))
     kind = (nw.when(~nw.col("agent_id").is_null()).then(nw.lit("agent"))
             .otherwise(nw.when(~nw.col("plain_vm_id").is_null()).then(nw.lit("plain VM")).otherwise(nw.lit(NONE_LABEL))))

@@ -19,19 +19,29 @@ Nothing is dropped here: rejected rows stay in the frame so they can be counted 
 
 from __future__ import annotations
 
+import datetime as dt
+
 import polars as pl
 
 from ..errors import SourceError
 from ..money import MAX_COST_CENTS
 from ..masking import redact_expr
-from ..schema import AXES, INT_COLUMNS, STATES, USAGE_COLUMNS, USAGE_DTYPES
+from ..schema import AXES, COST_SOURCES, INT_COLUMNS, STATES, USAGE_COLUMNS, USAGE_DTYPES
+from ._io import as_text
 
 BOOKKEEPING = ("_file", "_row", "_reject", "_field", "_value", "_naive")
 #: id and name columns a raw secret could be written into: masked at load (usagekit.masking)
 SECRET_COLUMNS = ("request_id", "account_id", "key_id", "key_name", "agent_id", "agent_name", "plain_vm_id",
-                  "plain_vm_name", "provider", "model")
+                  "plain_vm_name", "team_id", "user_id", "end_user", "provider", "model")
 #: fields that are checked, so a rejected row may name one of them
-CHECKED = ("ts", "cost_cents", *INT_COLUMNS, "hours", "axis", "status", "state")
+CHECKED = ("ts", "cost_cents", *INT_COLUMNS, "hours", "axis", "status", "state", "tags", "cost_source")
+
+#: kept timestamps lie in [1970-01-01, 10000-01-01) UTC; others are rejected per row
+TS_MIN = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+TS_END = dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.timezone.utc)
+#: the largest count a row may carry (int64); a count above it is rejected per row
+MAX_COUNT = 2 ** 63 - 1
+_MAX_COUNT_FLOAT = 9.2e18  # below 2**63 as a float, so a float count under it casts exactly
 
 _TIME = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
 _OFFSET = _TIME + r"\s*(?:Z|z|UTC|[+-]\d{2}(?::?\d{2})?)$"
@@ -47,8 +57,9 @@ def parse_timestamps(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     """ISO-8601-ish strings -> (UTC datetime, was-naive flag).
 
     Accepts ``T`` or a space between date and time, fractional seconds, ``Z`` or
-    ``±HH:MM`` offsets (converted to UTC), and bare dates (midnight). Strings without an
-    offset are taken as UTC and flagged. Unparseable values give null.
+    ``±HH:MM`` offsets (converted to UTC), and bare dates (midnight). Times without an
+    offset are taken as UTC and flagged (a bare date is not: it has no time of day to lack an
+    offset). Unparseable values give null.
     """
     s = raw.str.strip_chars()
     has_offset = s.str.contains(_OFFSET)
@@ -65,7 +76,38 @@ def parse_timestamps(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
         norm.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us")),
     ).dt.replace_time_zone("UTC")
     ts = pl.when(has_offset).then(with_offset).otherwise(naive)
-    return ts, (~has_offset & naive.is_not_null())
+    # a bare date has no time of day, so no offset to lack: it is midnight UTC, not a naive time
+    bare_date = s.str.contains(r"^\d{4}-\d{2}-\d{2}$")
+    return ts, (~has_offset & ~bare_date & naive.is_not_null())
+
+
+#: a JSON array of strings, as PostgreSQL writes a jsonb list (``["a", "b"]``) or ``[]``
+_JSON_STRING = r'"(?:[^"\\]|\\.)*"'
+_JSON_LIST = r"^\[\s*(?:" + _JSON_STRING + r"\s*(?:,\s*" + _JSON_STRING + r"\s*)*)?\]$"
+
+
+def parse_tags(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """Tag text -> (sorted list of distinct non-blank tags or null, is-malformed flag).
+
+    Accepts a JSON array of strings (``["prod", "batch"]``, as LiteLLM's ``request_tags``
+    jsonb column is exported) or plain text separated by commas (``prod,batch``). A cell that
+    starts with ``[`` but is not a JSON array of strings is malformed. Empty lists are null.
+    """
+    s = raw.str.strip_chars()
+    is_json = s.str.starts_with("[")
+    bad = is_json & ~s.str.contains(_JSON_LIST)
+    quoted = s.str.extract_all(_JSON_STRING).list.eval(
+        pl.element().str.slice(1, pl.element().str.len_chars() - 2)
+        .str.replace_all('\\"', '"', literal=True).str.replace_all('\\\\', '\\', literal=True))
+    plain = s.str.split(",")
+    items = pl.when(is_json).then(quoted).otherwise(plain)
+    return _tidy_tags(pl.when(bad).then(None).otherwise(items)), bad
+
+
+def _tidy_tags(items: pl.Expr) -> pl.Expr:
+    tidy = items.list.eval(pl.element().str.strip_chars().filter(pl.element().str.len_chars() > 0)) \
+        .list.unique().list.sort()
+    return pl.when(tidy.list.len() > 0).then(tidy).otherwise(None)
 
 
 def _map_words(expr: pl.Expr, mapping: dict) -> pl.Expr:
@@ -79,6 +121,25 @@ def _map_words(expr: pl.Expr, mapping: dict) -> pl.Expr:
         cond = expr.is_in(words)
         chain = pl.when(cond).then(pl.lit(target)) if chain is None else chain.when(cond).then(pl.lit(target))
     return chain.otherwise(pl.lit(None, pl.String))
+
+
+def _plain_types(lf: pl.LazyFrame, schema) -> pl.LazyFrame:
+    """Columns of types no check reads (bytes, lists, structs, categoricals, decimals, nulls,
+    times of day...) as text or floats, so each value is checked like text and a bad one
+    rejects its row instead of failing the whole file."""
+    fix = []
+    for name, dtype in schema.items():
+        if name.startswith("_") or dtype == pl.String or dtype == pl.Boolean:
+            continue
+        if dtype.is_numeric() and not isinstance(dtype, pl.Decimal):
+            continue
+        if isinstance(dtype, (pl.Datetime, pl.Date)):
+            continue
+        if isinstance(dtype, pl.Decimal):
+            fix.append(pl.col(name).cast(pl.Float64, strict=False))
+        else:
+            fix.append(as_text(name, dtype).alias(name))
+    return lf.with_columns(fix) if fix else lf
 
 
 def _number(raw: pl.Expr, dtype: pl.DataType) -> pl.Expr:
@@ -99,6 +160,7 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str,
     (100 for inputs in US dollars). A ``_reject`` already set by the reader wins.
     """
     lf = frame.lazy()
+    lf = _plain_types(lf, lf.collect_schema())
     schema = lf.collect_schema()
     have = set(schema.names())
     for col in ("_reject", "_field", "_value"):
@@ -134,13 +196,15 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str,
         checks.append((pl.col("ts").is_null(), "ts", "missing timestamp"))
     elif ts_type == pl.Date:  # a day with no time: midnight UTC, as a bare date in text is
         ts = pl.col("ts").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
-        naive = pl.col("ts").is_not_null()
+        naive = pl.lit(False)
         checks.append((pl.col("ts").is_null(), "ts", "missing timestamp"))
     else:
         raise SourceError(file, f"column 'ts' holds {ts_type}, not times", field="ts",
                           expected="timestamps (ISO 8601 text, or a datetime/date column)")
     if ts is not None:
         out["ts"] = ts
+    tsx = pl.col("ts") if ts is None else ts
+    checks.append(((tsx < TS_MIN) | (tsx > TS_END), "ts", "timestamp outside the years 1970-9999"))
 
     # -- money: null stays null (unpriced); bad text, negatives and infinities are rejected
     if "cost_cents" in have:
@@ -159,25 +223,34 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str,
     else:
         out["cost_cents"] = pl.lit(None, pl.Float64)
 
-    # -- counts
+    # -- counts: whole numbers within int64 (hours: any finite number), never negative
     for col in INT_COLUMNS + ("hours",):
         if col not in have:
             continue
         ctype = schema[col]
-        if ctype.is_integer():  # typed already: only the sign can be wrong
+        if ctype.is_integer():  # typed already: only the sign and (unsigned) the size can be wrong
             checks.append((pl.col(col) < 0, col, f"negative {col}"))
-            out[col] = pl.col(col).cast(pl.Float64 if col == "hours" else pl.Int64)
+            if col != "hours" and ctype == pl.UInt64:
+                checks.append((pl.col(col) > MAX_COUNT, col, f"{col} above the int64 maximum"))
+            out[col] = pl.col(col).cast(pl.Float64 if col == "hours" else pl.Int64, strict=False)
             continue
         num = _number(pl.col(col), ctype)
         if ctype == pl.String:
             present = pl.col(col).is_not_null() & (pl.col(col).str.strip_chars() != "")
             checks.append((present & num.is_null(), col, f"{col} is not a number"))
+        checks.append((num.is_nan() | num.is_infinite(), col, f"{col} is not a finite number"))
         checks.append((num < 0, col, f"negative {col}"))
         if col != "hours":
-            checks.append((num != num.floor(), col, f"{col} is not a whole number"))
-            out[col] = pl.when(num == num.floor()).then(num).cast(pl.Int64)
+            # digits are read exactly (a float holds only 15-17 of them); other forms (1e3, 12.0) via the float
+            exact = (pl.col(col).str.strip_chars().str.replace_all(",", "").cast(pl.Int64, strict=False)
+                     if ctype == pl.String else pl.lit(None, pl.Int64))
+            whole = (num == num.floor()) & (num.abs() < _MAX_COUNT_FLOAT)
+            checks.append((exact.is_null() & num.is_finite() & (num.abs() >= _MAX_COUNT_FLOAT), col,
+                           f"{col} above the int64 maximum"))
+            checks.append((num.is_finite() & (num != num.floor()), col, f"{col} is not a whole number"))
+            out[col] = pl.coalesce(exact, pl.when(whole).then(num).cast(pl.Int64, strict=False))
         else:
-            out[col] = num
+            out[col] = pl.when(num.is_finite()).then(num)
 
     # -- labels
     for col in ("request_id", "account_id", "key_id", "key_name", "agent_id", "agent_name",
@@ -185,6 +258,21 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str,
         if col in have:
             v = clean(col)
             out[col] = pl.when(v == "").then(None).otherwise(v)
+    for col in ("team_id", "user_id", "end_user"):
+        if col in have:
+            v = clean(col)
+            out[col] = pl.when(v == "").then(None).otherwise(v)
+    if "tags" in have:
+        ttype = schema["tags"]
+        if isinstance(ttype, pl.List):
+            out["tags"] = _tidy_tags(pl.col("tags").cast(pl.List(pl.String)))
+        elif ttype == pl.String:
+            tags, bad_tags = parse_tags(pl.col("tags"))
+            checks.append((bad_tags, "tags", "tags is not a JSON list of strings (write e.g. [\"prod\", \"batch\"])"))
+            out["tags"] = tags
+        elif ttype != pl.Null:
+            raise SourceError(file, f"column 'tags' holds {ttype}, not tag lists", field="tags",
+                              expected="a list of strings, or text: a JSON array or comma-separated tags")
     if "provider" in have:
         v = clean("provider").str.to_lowercase()
         out["provider"] = pl.when(v == "").then(None).otherwise(v)
@@ -208,6 +296,17 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str,
         checks.append((state.is_not_null() & (state != "") & ~state.is_in(list(STATES)), "state",
                        "unknown state (expected running or paused)"))
         out["state"] = pl.when(state == "").then(None).otherwise(state)
+
+    # a cost is the source's own unless the input says it was estimated (a repriced store read back)
+    if "cost_source" in have:
+        given = clean("cost_source").str.to_lowercase()
+        given = pl.when(given == "").then(None).otherwise(given)
+        checks.append((given.is_not_null() & ~given.is_in(list(COST_SOURCES)), "cost_source",
+                       f"unknown cost_source (expected one of: {', '.join(COST_SOURCES)})"))
+    else:
+        given = pl.lit(None, pl.String)
+    out["cost_source"] = pl.when(out["cost_cents"].is_null()).then(pl.lit(None, pl.String)) \
+        .otherwise(pl.coalesce(given, pl.lit("source")))
 
     out["source"] = pl.lit(source)
 
@@ -242,6 +341,8 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str,
             cols.append(pl.lit(None, dtype).alias(col))
         elif col in SECRET_COLUMNS:  # a raw key secret never gets past the loader
             cols.append(redact_expr(col))
+        elif col == "tags":
+            cols.append(pl.col("tags").cast(dtype).list.eval(redact_expr("")))  # "" is the list element
         elif col not in out and lf.collect_schema()[col] == dtype:
             cols.append(pl.col(col))  # untouched and already typed: a filter on it reaches the scan
         else:
