@@ -272,3 +272,40 @@ def test_default_month_is_the_latest_month_with_data_when_the_current_one_is_emp
     app = explore(usage, detect_anomalies=False)
     assert app.month == "2026-10" and app.start.value == dt.date(2026, 10, 1)
     assert "latest month with data" in app.note.value and now in app.note.value
+
+
+def test_cards_equal_a_full_key_summary_under_every_filter(demo_app):
+    """The cards are answered from a cache of the budget rows: they must be what key_summary says."""
+    def check():
+        want = demo_app.current.key_summary()
+        got = demo_app.card_summary
+        assert got["key_id"].tolist() == want["key_id"].tolist()
+        pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True), check_dtype=False)
+    check()
+    demo_app.start.value = dt.date(2026, 10, 15)
+    check()
+    demo_app.provider.value = "anthropic"
+    check()
+    demo_app.key.value = "partner"
+    check()
+    demo_app.key.value = ""
+    demo_app.provider.value = "(all)"
+    demo_app.end.value = dt.date(2026, 10, 25)
+    check()
+    demo_app.model.value = "gpt-4o"
+    check()
+
+
+def test_a_cards_budget_does_not_move_with_range_start_or_provider(demo_app):
+    capped = demo_app.card_summary.dropna(subset=["spend_cap_cents"])
+    kid = capped.iloc[0]["key_id"]
+    before = capped.iloc[0]
+    demo_app.start.value = dt.date(2026, 10, 15)
+    provider = demo_app.cube.filter(month="2026-10", keys=[kid]).breakdown("provider")["provider"][0]
+    demo_app.provider.value = provider
+    after = demo_app.card_summary.set_index("key_id").loc[kid]
+    assert after["pct_used"] == pytest.approx(before["pct_used"])
+    assert after["projected_cents"] == pytest.approx(before["projected_cents"])
+    assert after["range_spend_cents"] < before["range_spend_cents"]
+    card = demo_app.cards.value.split(f'data-key="{kid}"')[1].split('class="uk-card')[0]
+    assert f"{before['pct_used']:.1f}% of the" in card

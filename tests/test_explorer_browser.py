@@ -196,11 +196,11 @@ def test_segments_drill_into_exactly_themselves_colours_differ_and_cards_keep_th
 
         _step("drill-downs checked")
         # a card's budget does not move with the range start or the provider filter
-        card = page.locator(".uk-card", has_text="% used").first
+        card = page.locator(".uk-card", has_text="% of the").first
         key = card.get_attribute("data-key")
         before = card.inner_text()
         import re
-        pct = re.search(r"([\d.]+)% used", before).group(1)
+        pct = re.search(r"([\d.]+)% of the", before).group(1)
         frm = page.locator(".widget-datepicker", has_text="From").locator("input")
         frm.fill("2026-10-15")
         frm.dispatch_event("change")
@@ -215,7 +215,7 @@ def test_segments_drill_into_exactly_themselves_colours_differ_and_cards_keep_th
             if page.locator(f".uk-card[data-key='{key}']").count():
                 break
         after = page.locator(f".uk-card[data-key='{key}']").inner_text()
-        assert re.search(r"([\d.]+)% used", after).group(1) == pct, (before, after)
+        assert re.search(r"([\d.]+)% of the", after).group(1) == pct, (before, after)
         assert len(colours) >= 5 and len(set(colours)) == len(colours), colours  # one colour per trace
     finally:
         page.screenshot(path=str(tmp_path / "segments.png"), full_page=True)

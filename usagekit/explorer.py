@@ -23,7 +23,7 @@ from . import charts
 from .charts import esc
 from .money import format_usd
 from .months import default_month
-from .queries import COMPUTE_LABEL, NONE_LABEL, OTHER_LABEL
+from .queries import COMPUTE_LABEL, COMPUTE_LABELS, NONE_LABEL, OTHER_LABEL
 from .tables import html_table
 from .usage import Usage, month_range
 
@@ -107,6 +107,8 @@ class Explorer:
         self.drill_rows = pd.DataFrame()
         self.shown_findings = pd.DataFrame()
         self._other_models: list[str] = []
+        self._budget_cache: dict = {}
+        self._registry_ids = set(usage.keys["key_id"])
         self.figure: go.FigureWidget | None = None  # made from the first query's figure in refresh()
         for w in (self.start, self.end, self.provider, self.key, self.model):
             w.observe(self._changed, names="value")
@@ -174,7 +176,8 @@ class Explorer:
             self.current = self.cube.filter(**f)
             self.requests = self.usage.filter(**f)
             self.daily = self.current.daily("model")
-            summary = self.current.key_summary()
+            summary = self.key_cards_frame(f)
+            self.card_summary = summary
             fig = charts.daily_stacked(self.daily, by="model", tz=self.usage.tz)
             shown = {t.customdata[0][0] for t in fig.data if t.customdata}
             self._other_models = sorted(set(self.daily["model"].astype(str)) - shown) if OTHER in shown else []
@@ -189,6 +192,34 @@ class Explorer:
             self._follow_drill(f)
         finally:
             self.busy.value = ""
+
+    def key_cards_frame(self, f: dict) -> pd.DataFrame:
+        """``self.current.key_summary()``, answered from a cache where it can be.
+
+        A card's budget (cap, window spend, % used, projection) depends only on the range end
+        (the cut-off) and the key filter, never on the range start or a provider or model
+        filter (the one budget rule of :mod:`usagekit.budgets`). So the budget rows are
+        computed once per (range end, keys) and each filter change adds only what it moves:
+        which keys are in scope and their spend in the range (one query on the cube).
+        """
+        ck = (f["end"], None if f["keys"] is None else tuple(f["keys"]))
+        base = self._budget_cache.get(ck)
+        if base is None:
+            base = self.cube.filter(start=f["end"].replace(day=1), end=f["end"], keys=f["keys"]).key_summary()
+            self._budget_cache[ck] = base
+        per = self.current.breakdown("key")
+        per = per[~per["key"].isin([NONE_LABEL, *COMPUTE_LABELS.values()])]
+        ids = set(per["key"])
+        if not (f["providers"] or f["models"]):  # the registry's keys are listed with zero spend too
+            reg = self._registry_ids
+            ids |= reg if f["keys"] is None else reg & set(f["keys"])
+        if not ids <= set(base["key_id"]):
+            return self.current.key_summary()  # a key the cached month does not know: ask in full
+        out = base[base["key_id"].isin(ids)].copy()
+        spend = dict(zip(per["key"], per["cost_cents"]))
+        out["range_spend_cents"] = [float(spend.get(k, 0.0)) for k in out["key_id"]]
+        out.attrs.update(base.attrs, scope=self.current.describe_scope(), range_start=f["start"])
+        return out.reset_index(drop=True)
 
     def _follow_drill(self, f: dict) -> None:
         """The open drill-down follows the filters: re-run while its segment is still drawn,
