@@ -178,11 +178,11 @@ class Explorer:
             self.daily = self.current.daily("model")
             summary = self.key_cards_frame(f)
             self.card_summary = summary
-            fig = charts.daily_stacked(self.daily, by="model", tz=self.usage.tz)
-            shown = {t.customdata[0][0] for t in fig.data if t.customdata}
+            traces = charts.stacked_traces(self.daily, by="model")
+            shown = {t["customdata"][0][0] for t in traces if t["customdata"]}
             self._other_models = sorted(set(self.daily["model"].astype(str)) - shown) if OTHER in shown else []
             self.shown_findings = self._visible_findings(f, summary)
-            self._draw(fig, self._anomaly_shapes(f))
+            self._draw(traces, self._anomaly_shapes(f))
             self._list_anomalies()
             self.cards.value = (f"<div style='max-height:330px;overflow-y:auto'>"
                                 f"{charts.key_cards_html(summary)}</div>")
@@ -240,28 +240,30 @@ class Explorer:
             self.drill_title.value = (f"<i>The drill-down into {esc(_segment_name(what))} on {day:%a %d %b} closed: "
                                       f"no such bar under these filters.</i> {HINT}")
 
-    def _draw(self, fig: go.Figure, shapes: list) -> None:
-        """Put ``fig``'s traces into the widget: restyle the traces it has, add or drop the rest."""
+    def _draw(self, traces: list[dict], shapes: list) -> None:
+        """Put the chart's traces into the widget: restyle the traces it has in one message
+        (no figure is rebuilt, no trace re-created), add or drop the rest."""
         if self.figure is None:
             # built from a full figure, so its first render already knows the axis is a date axis
-            self.figure = go.FigureWidget(fig)
+            self.figure = go.FigureWidget(charts.daily_stacked(self.daily, by="model", tz=self.usage.tz))
             self.figure.layout.shapes = shapes
             for trace in self.figure.data:
                 trace.on_click(self._on_click)
             return
-        new = list(fig.data)
-        if len(new) < len(self.figure.data):
-            self.figure.data = self.figure.data[:len(new)]
-        with self.figure.batch_update():
-            for old, trace in zip(self.figure.data, new):
-                old.update(x=trace.x, y=trace.y, name=trace.name, customdata=trace.customdata, meta=trace.meta,
-                           hovertext=trace.hovertext, marker_color=trace.marker.color)
-            self.figure.layout.xaxis.title = fig.layout.xaxis.title
-            self.figure.layout.shapes = shapes
-        extra = new[len(self.figure.data):]
+        if len(traces) < len(self.figure.data):
+            self.figure.data = self.figure.data[:len(traces)]
+        kept = traces[:len(self.figure.data)]
+        if kept:
+            # already-valid plain values, one per trace: restyle skips plotly's per-property validation
+            props = {"x": "x", "y": "y", "name": "name", "customdata": "customdata", "meta": "meta",
+                     "hovertext": "hovertext", "marker.color": "marker_color"}
+            self.figure.plotly_restyle({path: [t[k] for t in kept] for path, k in props.items()},
+                                       trace_indexes=list(range(len(kept))))
+        self.figure.layout.shapes = shapes
+        extra = traces[len(self.figure.data):]
         if extra:
             start = len(self.figure.data)
-            self.figure.add_traces(extra)
+            self.figure.add_traces([go.Bar(**t) for t in extra])
             for trace in self.figure.data[start:]:
                 trace.on_click(self._on_click)
 
