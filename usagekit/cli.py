@@ -39,7 +39,7 @@ def _as_of(text: str) -> str:
 def cmd_check(args) -> int:
     from .loading import load
     usage = load(args.source, keys=args.keys, format=args.format, progress=True)
-    print(usage.load_report)
+    print(usage.load_report.details())
     print()
     print(usage.summary())
     n_bad = usage.load_report.rejected + usage.load_report.duplicates
@@ -61,7 +61,7 @@ def cmd_demo_data(args) -> int:
         from .loading import load
         usage = load(Path(args.out))
         print()
-        print(usage.load_report)
+        print(usage.load_report.details())
     return EXIT_OK
 
 

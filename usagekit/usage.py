@@ -96,8 +96,22 @@ class Scope:
             rng = "all data"
         else:
             rng = f"{self.start:%Y-%m-%d} to {self.end - dt.timedelta(days=1):%Y-%m-%d} ({tz} days)"
-        parts = [rng] + [f"{k}={v}" for k, v in self.filters]
-        return ", ".join(parts)
+        return "; ".join([rng] + [_filter_words(k, v) for k, v in self.filters])
+
+
+#: filter name -> (singular, plural) as people read it
+_FILTER_NOUNS = {"account": ("account", "accounts"), "providers": ("provider", "providers"), "keys": ("key", "keys"),
+                 "models": ("model", "models"), "agents": ("agent", "agents"), "axis": ("axis", "axes")}
+
+
+def _filter_words(name: str, value) -> str:
+    """``("providers", ["anthropic"])`` -> ``provider anthropic``; long lists are shortened."""
+    vals = [value] if isinstance(value, str) else [str(v) for v in value]
+    one, many = _FILTER_NOUNS.get(name, (name, name))
+    if len(vals) == 1:
+        return f"{one} {vals[0]}"
+    shown = ", ".join(vals[:3]) + (f" and {len(vals) - 3} more" if len(vals) > 3 else "")
+    return f"{len(vals)} {many}: {shown}"
 
 
 @dataclass
@@ -548,9 +562,20 @@ class Usage:
         return q.day_log(rows, day=day, key=key, model=model, page=page,
                          page_size=page_size, tz=self.tz)
 
-    def day_summary(self, date, key=None, model=None) -> pd.DataFrame:
-        """Per model on that day: ``model, provider, requests, cost_cents, rows`` (largest first)."""
-        return q.day_summary(self._frame, day=q.day_number(parse_day(date)), key=key, model=model)
+    def day_summary(self, date, key=None, model=None, by: str = "model") -> pd.DataFrame:
+        """That day per ``by`` value (default model: ``model, provider, requests, cost_cents,
+        rows``; ``by="key"`` gives ``key, key_name, ...``), largest first.
+
+        ``model`` takes one name or a list; ``"(none)"`` selects the rows without a model
+        (compute), as the charts name them. The totals of ``day_summary(d, model=[...])``
+        are those of the bar segment grouping those models.
+        """
+        return q.day_summary(self._frame, day=q.day_number(parse_day(date)), key=key, model=model, by=by)
+
+    def day_compute(self, date, key=None) -> pd.DataFrame:
+        """That day's compute (rows without a model) per agent or plain VM, with VM hours:
+        ``vm, kind, vm_id, hours, cost_cents, requests, rows`` (see :func:`usagekit.queries.day_compute`)."""
+        return q.day_compute(self._frame, day=q.day_number(parse_day(date)), key=key)
 
     # -- API shape, invoice, freshness --------------------------------------------------------
     def api_usage(self, month=None, account_id=None, agent_id=None, model=None, voice_model=None,
