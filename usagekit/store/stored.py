@@ -149,7 +149,12 @@ def _build_files(st: Store, missing: list, format: str, tz: str, say, progress: 
 def _store_batch(st: Store, batch: list, tz: str, say) -> list[tuple[str, Entry]]:
     tmps = [st.staging() for _ in batch]
     try:
-        _write_parts([x[1] for x in batch], tmps, tz, say)
+        try:
+            _write_parts([x[1] for x in batch], tmps, tz, say)
+        except (pl.exceptions.ComputeError, OSError) as exc:  # a file whose bytes cannot be decoded
+            if not L._is_corrupt_file(exc):
+                raise
+            raise L._corrupt_input([x[1] for x in batch], exc) from None
         return [(fkey, st.commit("files", fkey, tmp, meta)) for (fkey, _, meta), tmp in zip(batch, tmps)]
     except BaseException:
         import shutil
