@@ -19,6 +19,19 @@ from .errors import UsagekitError, display_path
 EXIT_OK, EXIT_PROBLEMS, EXIT_ERROR, EXIT_INTERNAL = 0, 1, 2, 70
 
 
+def _store_args(args) -> dict:
+    return {"store": False if args.no_store else None, "rehash": args.rehash}
+
+
+def _add_store_options(p) -> None:
+    p.add_argument("--rehash", action="store_true",
+                   help="hash every input file whole to decide whether the validated store still holds it "
+                        "(default: size, modification time and the first and last 64 KiB)")
+    p.add_argument("--no-store", action="store_true",
+                   help="validate everything again and keep nothing (default: the store named by USAGEKIT_STORE, "
+                        "else the user's cache directory)")
+
+
 def _month(text: str) -> str:
     import re
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text):
@@ -38,8 +51,8 @@ def _as_of(text: str) -> str:
 
 def cmd_check(args) -> int:
     from .loading import load
-    usage = load(args.source, keys=args.keys, format=args.format, progress=True)
-    print(usage.load_report)
+    usage = load(args.source, keys=args.keys, format=args.format, progress=True, **_store_args(args))
+    print(usage.load_report.details())
     print()
     print(usage.summary())
     n_bad = usage.load_report.rejected + usage.load_report.duplicates
@@ -61,7 +74,7 @@ def cmd_demo_data(args) -> int:
         from .loading import load
         usage = load(Path(args.out))
         print()
-        print(usage.load_report)
+        print(usage.load_report.details())
     return EXIT_OK
 
 
@@ -71,7 +84,7 @@ def cmd_anomalies(args) -> int:
     from .anomalies import detect
     from .loading import load
     from .months import default_month, require_data
-    usage = load(args.source, keys=args.keys, tz=args.tz)
+    usage = load(args.source, keys=args.keys, tz=args.tz, **_store_args(args))
     month = args.month
     if month is None:
         choice = default_month(usage)
@@ -159,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="input format (default: detect from content)")
     p.add_argument("--rejected", default="rejected-rows.csv", metavar="PATH",
                    help="where to write rows that were not kept (default: %(default)s)")
+    _add_store_options(p)
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("demo-data", help="write a deterministic, realistic demo month",
@@ -186,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tz", default="UTC", help="time zone days are bucketed in (default %(default)s)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument("--fail-on", choices=_SEVERITIES, help="exit 1 when a finding of this severity or worse exists")
+    _add_store_options(p)
     p.set_defaults(func=cmd_anomalies)
 
     p = sub.add_parser("report", help="publish the monthly HTML report (papermill + nbconvert)",
