@@ -166,6 +166,9 @@ class LoadReport:
             problems.append(f"{_n(self.rejected, 'row')} rejected ({why})")
         if self.duplicates:
             problems.append(f"{_n(self.duplicates, 'repeated request id')} dropped")
+        if self.registry_rejected:
+            problems.append(f"{_n(self.registry_rejected, 'key registry row')} rejected (cap unknown for "
+                            f"{_n(len(self.registry_rejected_keys), 'key')})")
         if self.naive_ts:
             problems.append(f"{_n(self.naive_ts, 'timestamp')} without a UTC offset (taken as UTC)")
         if self.unpriced:
