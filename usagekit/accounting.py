@@ -167,8 +167,13 @@ class LoadReport:
         if self.duplicates:
             problems.append(f"{_n(self.duplicates, 'repeated request id')} dropped")
         if self.registry_rejected:
-            problems.append(f"{_n(self.registry_rejected, 'key registry row')} rejected (cap unknown for "
-                            f"{_n(len(self.registry_rejected_keys), 'key')})")
+            key_top: dict[str, int] = {}
+            for f in self.files:
+                for r, n in f.key_reasons.items():
+                    key_top[r] = key_top.get(r, 0) + n
+            why = ", ".join(f"{n:,} {r}" for r, n in list(key_top.items())[:3])
+            problems.append(f"{_n(self.registry_rejected, 'key registry row')} rejected ({why}); cap unknown for "
+                            f"{len(self.registry_rejected_keys)} key(s)")
         if self.naive_ts:
             problems.append(f"{_n(self.naive_ts, 'timestamp')} without a UTC offset (taken as UTC)")
         if self.unpriced:

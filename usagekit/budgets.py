@@ -16,7 +16,6 @@ of :func:`usagekit.detect` uses, so a card and a finding agree on the day a cap 
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass
 
 import narwhals as nw
@@ -24,10 +23,11 @@ import numpy as np
 import pandas as pd
 
 from . import queries as q
+from .forecast import LOOKBACK_DAYS
 from .periods import BudgetWindow, budget_window
 
-#: days of the run rate a projection extends (the largest of them dropped: one spike must not project a month)
-RATE_DAYS = 7
+#: days of history before the window read for the run rate (what the cap forecast reads)
+RATE_DAYS = LOOKBACK_DAYS
 
 COLUMNS = ["key_id", "key_name", "account_id", "spend_cap_cents", "spend_cents", "pct_used", "requests",
            "projected_cents", "projected_cap_date", "cap_crossed", "range_spend_cents", "budget_period",
@@ -49,46 +49,21 @@ class Projection:
 
 def project(daily: pd.Series, cap_cents: float | None, window: BudgetWindow, as_of: pd.Timestamp, *,
             tz: str) -> Projection:
-    """Project ``daily`` (cents per local date, every day present, history before the window
-    allowed) to the end of ``window`` as seen at ``as_of``.
-
-    Spent: the days of the window up to the cut-off. Rate: the mean of the last
-    :data:`RATE_DAYS` days since the key's first spend, without their largest (a plain mean
-    of fewer than 4 days).
-    Crossing: the first day the window's running total reached the cap, else the day the
-    rate reaches it, if before the window ends.
+    """Project ``daily`` (cents per local date, history before the window allowed) to the end of
+    ``window`` as seen at ``as_of``: :func:`usagekit.forecast.forecast_cap`, the forecast the cap
+    finding uses (leading zero days before the key's first spend are read as unknown, not idle).
     """
-    first, end = window.days()
-    last = (as_of - pd.Timedelta(microseconds=1)).tz_convert(tz).date()
+    from .forecast import forecast_cap
     s = daily.sort_index()
-    in_window = s[(s.index >= first) & (s.index <= last) & (s.index < end)]
-    spent = float(in_window.sum())
-    closed = last >= end - dt.timedelta(days=1)
-    seen = s[(s.index <= last)]
-    seen = seen[seen.ne(0).cummax()] if seen.ne(0).any() else seen.iloc[0:0]  # from the key's first spend
-    recent = sorted(seen.iloc[-RATE_DAYS:].tolist(), reverse=True)
-    rate = float(np.mean(recent[1:])) if len(recent) > RATE_DAYS // 2 else (float(np.mean(recent)) if recent else 0.0)
-    remaining = 0 if closed else (end - last).days - 1
-    projected = spent if closed else spent + rate * remaining
-    cap = None if cap_cents is None or (isinstance(cap_cents, float) and math.isnan(cap_cents)) or cap_cents <= 0 \
-        else float(cap_cents)
-    crossing, crossed = None, False
-    if cap is not None:
-        running = in_window.cumsum()
-        over = running[running >= cap]
-        if len(over):
-            crossing, crossed = over.index[0], True
-        elif not closed and rate > 0 and projected >= cap:
-            crossing = last + dt.timedelta(days=int(math.ceil((cap - spent) / rate)))
-    from .money import format_usd
-    if closed:
-        text = f"{format_usd(spent)} spent in the {window.period} budget window, which is over"
-    else:
-        basis = f"the last {len(recent)} days" + (", largest left out" if len(recent) > RATE_DAYS // 2 else "")
-        text = f"at {format_usd(rate)} a day ({basis}) it reaches {format_usd(projected)} by {end - dt.timedelta(days=1):%d %b}"
-    if cap is not None and crossing is not None:
-        text += f"; {'crossed' if crossed else 'crosses'} the {format_usd(cap)} cap on {crossing:%d %b}"
-    return Projection(spent, projected, crossing, crossed, rate, closed, text)
+    s = s[s.ne(0).cummax()] if s.ne(0).any() else s.iloc[0:0]  # from the key's first spend
+    cap = None if cap_cents is None or pd.isna(cap_cents) or cap_cents <= 0 else float(cap_cents)
+    last = (as_of - pd.Timedelta(microseconds=1)).tz_convert(tz).date()
+    if last >= window.days()[1] - dt.timedelta(days=1):
+        as_of = window.end  # the data reaches the window's last day: the window is over, nothing is projected
+    f = forecast_cap(s, cap, window, as_of, tz=tz)
+    closed = f.days_left <= 0
+    return Projection(f.spent_cents, f.projected_cents, f.crossing_date, f.crossed, f.rate_cents, closed,
+                      f.explanation)
 
 
 def forecast(daily: pd.Series, key, cap_cents, window: BudgetWindow, as_of: pd.Timestamp, *,
