@@ -271,7 +271,8 @@ def test_registry_rows_cut_short_or_with_bad_values_are_rejected_with_reasons(tm
     assert reasons["k3"].startswith("spend_cap_cents is not a number")
     assert reasons["k4"].startswith("account_id is not an id")
     assert reasons["k5"].startswith("spend_cap_cents is above the maximum")
-    text = str(rep)
+    assert "4 key registry rows rejected" in str(rep) and "cap unknown for 4 key(s)" in str(rep)
+    text = rep.details()
     assert "key registry" in text and "4 row(s) rejected, 1 kept" in text and "cap unknown for 4 key(s)" in text
 
 
@@ -336,3 +337,12 @@ def test_an_openrouter_key_list_entry_of_the_wrong_shape_names_its_place(tmp_pat
                                          [{"name": "k2", "limit": 5, "limit_reset": "monthly"}]]}))
     with pytest.raises(SourceError, match=r"keys.json field 'data\[1\]': a key entry is not an object"):
         usagekit.load([_csv(tmp_path, ["2026-10-01T00:00:00Z,r1,k1,5,1.5"]), path])
+
+
+def test_a_cap_of_zero_cents_is_a_cap_not_a_crash(tmp_path):
+    keys = tmp_path / "keys.csv"
+    keys.write_text("key_id,spend_cap_cents\nk1,-0\n")
+    usage = usagekit.load(_csv(tmp_path, [f"2026-10-{d:02d}T00:00:00Z,r{d},k1,5,1.5" for d in range(1, 20)]),
+                      keys=keys)
+    summary = usage.filter(month="2026-10").key_summary(as_of="2026-10-20").set_index("key_id")
+    assert summary.loc["k1", "spend_cap_cents"] == 0

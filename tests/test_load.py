@@ -195,7 +195,8 @@ def test_key_registry_bad_cap_rejects_that_row_with_its_reason(tmp_path):
     (fr,) = [f for f in report.files if f.file.endswith("keys.csv")]
     assert fr.key_rejects.row(0, named=True)["row"] == 2
     assert fr.key_rejects.row(0, named=True)["field"] == "spend_cap_cents"
-    assert "spend_cap_cents is not a number" in str(report) and "cap unknown for 1 key(s)" in str(report)
+    assert "1 key registry row rejected" in str(report) and "cap unknown for 1 key(s)" in str(report)
+    assert "spend_cap_cents is not a number" in report.details() and "cap unknown for 1 key(s)" in report.details()
 
 
 def test_unknown_time_zone_is_refused():

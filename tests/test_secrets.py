@@ -112,6 +112,7 @@ def test_rejected_registry_values_are_masked(tmp_path):
     keys.write_text(f"key_id,key_name,account_id,spend_cap_cents\nk1,a,acct,{SECRET_A}\n{SECRET_B},b,acct,-5\n")
     usage = usagekit.load(DATA_USAGE, keys=keys)
     (fr,) = [f for f in usage.load_report.files if f.keys_rejected]
-    text = fr.key_rejects.write_csv() + str(usage.load_report) + repr(usage.load_report.registry_rejected_keys)
+    text = (fr.key_rejects.write_csv() + str(usage.load_report) + usage.load_report.details()
+            + repr(usage.load_report.registry_rejected_keys))
     assert not any(s in text for s in SECRETS)
     assert redact(SECRET_B) in usage.load_report.registry_rejected_keys

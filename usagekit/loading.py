@@ -150,7 +150,12 @@ def load(source, keys=None, format: str = "auto", *, tz: str = "UTC", engine="po
             if reprice:
                 from .prices import load_price_map
                 prices = load_price_map(prices)  # a missing extra fails before the slow part
-            usage = stored.load(st, items, keys, format, tz, engine, progress, rehash=rehash)
+            try:
+                usage = stored.load(st, items, keys, format, tz, engine, progress, rehash=rehash)
+            except (pl.exceptions.ComputeError, OSError) as exc:
+                if not _is_corrupt_file(exc):
+                    raise
+                raise _corrupt_input(_read_each(items, format), exc) from None
             return usage.reprice(missing_only=True, prices=prices) if reprice else usage
     loaded: list[sources.Loaded] = []
     skipped: list[tuple[str, str]] = []
@@ -203,6 +208,24 @@ def _is_corrupt_file(exc: Exception) -> bool:
     text = str(exc).lower()
     return isinstance(exc, OSError) or any(w in text for w in (
         "parquet", "out of specification", "zstd", "snappy", "gzip", "lz4", "brotli", "decompress", "thrift"))
+
+
+def _read_each(items, format: str) -> list:
+    """The usage parts of ``items`` read again, one by one (only to find a corrupt file)."""
+    parts = []
+    for item, explicit in items:
+        try:
+            if not explicit and format == "auto":
+                fmt, pr = sources.detect(item)
+                loaded = fmt.read(item, pr) if fmt is not None else None
+            else:
+                loaded = sources.read(item, format=format)
+        except UsagekitError:
+            continue
+        if loaded is not None and loaded.usage is not None:
+            loaded.in_memory = False  # to be collected again by _corrupt_input
+            parts.append(loaded)
+    return parts
 
 
 def _corrupt_input(usage_parts, exc: Exception) -> SourceError:
