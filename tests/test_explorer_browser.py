@@ -123,6 +123,9 @@ def _accept_kernel_dialog(page) -> None:
 
 
 def _open(page, base, token):
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(f"{base}/lab/tree/explore.ipynb?token={token}")
     page.wait_for_function("window.jupyterapp && document.querySelector('.jp-Notebook')", timeout=60_000)
     page.wait_for_timeout(1500)
@@ -142,7 +145,8 @@ def _open(page, base, token):
         page.wait_for_selector(".js-plotly-plot .barlayer .trace", state="attached", timeout=60_000)
     except Exception:
         raise AssertionError("no chart; the outputs say: " + " | ".join(
-            t[-400:] for t in page.locator(".jp-OutputArea-output").all_inner_texts())) from None
+            t[-400:] for t in page.locator(".jp-OutputArea-output").all_inner_texts())
+            + "; browser errors: " + " | ".join(e[:300] for e in errors[-8:])) from None
     page.evaluate("document.querySelector('.js-plotly-plot').scrollIntoView({block: 'center'})")
     page.wait_for_timeout(500)
 
@@ -174,7 +178,7 @@ def _click_segment(page, trace_index: int) -> dict:
 @pytest.mark.browser
 def test_segments_drill_into_exactly_themselves_colours_differ_and_cards_keep_their_budget(lab, browser, tmp_path):
     base, token = lab
-    page = browser.new_page(viewport={"width": 1500, "height": 1200})
+    page = browser.new_page(viewport={"width": 1500, "height": 1100})
     try:
         _open(page, base, token)
         _step("opened")
