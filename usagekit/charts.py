@@ -13,7 +13,9 @@ import hashlib
 import html
 
 import pandas as pd
-import plotly.graph_objects as go
+from .extras import require
+
+go = require("plotly.graph_objects", "report", "charts")
 
 from . import masking
 from .money import format_usd

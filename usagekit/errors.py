@@ -58,6 +58,15 @@ class QueryError(UsagekitError):
     """A query was asked something it cannot answer (unknown dimension, bad date...)."""
 
 
+class MissingExtraError(UsagekitError, ImportError):
+    """A feature needs an optional dependency that is not installed; ``extra`` names what to install."""
+
+    def __init__(self, feature: str, module: str, extra: str):
+        self.feature, self.module, self.extra = feature, module, extra
+        super().__init__(f"{feature} needs {module.split('.')[0]}, which is not installed: "
+                         f"pip install 'usagekit[{extra}]'")
+
+
 def display_path(path) -> str:
     """A path as the user would recognise it (relative to the working directory if inside it)."""
     p = Path(path)

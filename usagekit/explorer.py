@@ -12,9 +12,13 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-import ipywidgets as W
 import pandas as pd
-import plotly.graph_objects as go
+
+from .extras import require
+
+W = require("ipywidgets", "notebook", "the explorer")
+go = require("plotly.graph_objects", "notebook", "the explorer")
+require("anywidget", "notebook", "the explorer")  # go.FigureWidget needs it
 
 from . import charts
 from .charts import esc

@@ -10,9 +10,10 @@ import re
 import time
 from pathlib import Path
 
-import requests
-
 from .errors import FetchError
+from .extras import require
+
+requests = require("requests", "fetch", "fetching /api/usage")
 
 RETRY_STATUSES = {500, 502, 503, 504}
 

@@ -26,7 +26,10 @@ from pathlib import Path
 from .errors import UsagekitError, display_path
 
 PACKAGE = Path(__file__).resolve().parent
-NOTEBOOK = PACKAGE.parent / "notebooks" / "monthly_report.ipynb"
+# an installed wheel carries the notebooks as package data (usagekit/notebooks/); a source
+# checkout (editable install, PYTHONPATH) has them in the repository's notebooks/ folder
+NOTEBOOK_DIRS = (PACKAGE / "notebooks", PACKAGE.parent / "notebooks")
+NOTEBOOK = NOTEBOOK_DIRS[0] / "monthly_report.ipynb"
 TEMPLATES = PACKAGE / "templates"
 
 
@@ -58,10 +61,13 @@ def previous_month(today: dt.date | None = None) -> str:
     return f"{last:%Y-%m}"
 
 
-def notebook_path() -> Path:
-    if not NOTEBOOK.exists():
-        raise ReportError(f"the report notebook is missing at {NOTEBOOK}; reinstall usagekit from its source tree")
-    return NOTEBOOK
+def notebook_path(name: str = "monthly_report.ipynb") -> Path:
+    """Where the report notebook is: inside the installed package, else in the source checkout."""
+    for folder in NOTEBOOK_DIRS:
+        if (folder / name).exists():
+            return folder / name
+    raise ReportError(f"the report notebook {name} is missing (looked in {' and '.join(map(str, NOTEBOOK_DIRS))}); "
+                      "reinstall usagekit: pip install --force-reinstall 'usagekit[report]'")
 
 
 @contextlib.contextmanager
@@ -154,7 +160,10 @@ def publish(month: str | None = None, source=None, keys=None, account_id: str | 
     (see :data:`usagekit.sections.SECTIONS`; default all). Returns a :class:`Published`; raises
     :class:`ReportError` (previous report untouched, failed notebook saved) on failure.
     """
-    import papermill as pm
+    from .extras import require
+    pm = require("papermill", "report", "publishing the report")
+    for module in ("nbconvert", "ipykernel", "plotly"):
+        require(module, "report", "publishing the report")
     from nbclient.exceptions import CellTimeoutError
 
     from .loading import check_tz

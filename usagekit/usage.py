@@ -20,6 +20,7 @@ import polars as pl
 from . import queries as q
 from .accounting import LoadReport
 from .errors import QueryError, UsagekitError
+from .extras import require
 from .money import invoice_cents
 from .schema import AXES, KEY_COLUMNS, USAGE_COLUMNS
 
@@ -549,7 +550,7 @@ def _to_engine(rows: pl.LazyFrame, engine: str, session=None) -> nw.LazyFrame:
     if engine == "polars":
         return nw.from_native(rows)
     if engine == "duckdb":
-        import duckdb
+        duckdb = require("duckdb", "duckdb", "the DuckDB engine")
         return nw.from_native(duckdb.from_arrow(rows.collect().to_arrow()))
     from .spark import spark_frame
     return spark_frame(rows, session)
@@ -572,7 +573,7 @@ def _cube_on_engine(usage: "Usage", cube: pl.DataFrame | None) -> nw.LazyFrame:
             cube = q.cube(nw.from_native(derive(usage._rows, usage.tz))).to_native().collect()
         return nw.from_native(cube.lazy())
     if usage.engine == "duckdb":
-        import duckdb
+        duckdb = require("duckdb", "duckdb", "the DuckDB engine")
         if cube is None:
             cube_rel = q.cube(nw.from_native(duckdb.from_arrow(_arrow_stream(derive(usage._rows, usage.tz)))))
             cube = pl.from_arrow(cube_rel.to_native().to_arrow_table())
