@@ -75,8 +75,19 @@ def cmd_anomalies(args) -> int:
                   f"observed {format_usd(r.observed_cents)}")
             print(f"    {r.explanation}")
             print(f"    next: {r.action}\n")
+    delivered_ok = True
+    if args.notify:
+        from . import notify
+        month = found.attrs.get("month", args.month)
+        state = args.state or Path("reports") / notify.STATE_NAME
+        link = notify.report_link(args.report_url, month, None, Path(state).parent / month / "all" / "report.html")
+        alerts = (notify.finding_alerts(found, link)
+                  + notify.cap_alerts(usage, month, as_of=args.as_of, link=link))
+        delivery = notify.deliver(alerts, args.notify, state)
+        print(delivery, file=sys.stderr if args.json else sys.stdout)
+        delivered_ok = delivery.ok
     bad = found[found["severity"].isin(_SEVERITIES[_SEVERITIES.index(args.fail_on):])] if args.fail_on else found[:0]
-    return EXIT_PROBLEMS if len(bad) else EXIT_OK
+    return EXIT_PROBLEMS if len(bad) or not delivered_ok else EXIT_OK
 
 
 _SEVERITIES = ["info", "warning", "critical"]
@@ -99,7 +110,28 @@ def cmd_report(args) -> int:
     print(published)
     print(f"report: {published.html.resolve()}")
     print(f"index:  {published.index.resolve()}")
+    if args.notify:
+        from . import notify
+        link = notify.report_link(args.report_url, published.summary["month"], args.account, published.html)
+        alerts = [notify.Alert(**{**a, "link": link}) for a in published.summary.get("alerts", [])]
+        delivery = notify.deliver(alerts, args.notify, args.state or Path(args.out) / notify.STATE_NAME)
+        print(delivery)
+        if not delivery.ok:
+            return EXIT_PROBLEMS
     return EXIT_OK
+
+
+def _add_notify_options(p: argparse.ArgumentParser, state_default: str) -> None:
+    g = p.add_argument_group("alerts (pip install 'usagekit[alerts]')")
+    g.add_argument("--notify", action="append", metavar="URL",
+                   help="send each warning/critical finding and each cap crossing (80%%, 100%%) once to this "
+                        "apprise URL: json://host/path, mmost://host/token, slack://..., msteams://..., "
+                        "mailto://user:pass@smtp.host?to=... (repeatable; failed deliveries are retried next run "
+                        "and make the exit code 1)")
+    g.add_argument("--state", type=Path, metavar="PATH",
+                   help=f"the alert state file remembering what was sent (default {state_default})")
+    g.add_argument("--report-url", metavar="BASE",
+                   help="where the reports are served, for the link in each alert (default: the page's file path)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -147,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tz", default="UTC", help="time zone days are bucketed in (default %(default)s)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument("--fail-on", choices=_SEVERITIES, help="exit 1 when a finding of this severity or worse exists")
+    _add_notify_options(p, "reports/alerts-state.json")
     p.set_defaults(func=cmd_anomalies)
 
     p = sub.add_parser("report", help="publish the monthly HTML report (papermill + nbconvert)",
@@ -166,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only these sections, shown in report order (default all: headline, keys, daily, breakdowns, "
                         "anomalies, invoice, data-quality, method)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_notify_options(p, "OUT/alerts-state.json")
     p.set_defaults(func=cmd_report)
     return parser
 
