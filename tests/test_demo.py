@@ -68,7 +68,8 @@ def test_writes_one_parquet_per_day_with_the_exact_schema(run):
 
 
 def test_keys_csv_and_labels_json(run, keys, labels):
-    assert run.keys_path.read_text().splitlines()[0] == "key_id,key_name,account_id,spend_cap_cents,agent_id,created_at"
+    assert run.keys_path.read_text().splitlines()[0] == ("key_id,key_name,account_id,spend_cap_cents,agent_id,created_at,"
+                                                           "budget_period,budget_reset_at")
     assert keys.height == labels["n_keys"]
     assert all(re.fullmatch(r"vk_[0-9a-f]{12}", k) for k in keys["key_id"])
     assert keys["key_id"].n_unique() == keys.height

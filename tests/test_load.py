@@ -207,7 +207,7 @@ def test_unknown_time_zone_is_refused():
     ("2026-10-03 14:22:05 UTC", "2026-10-03T14:22:05Z", False),
     ("2026-10-03T14:22:05Z", "2026-10-03T14:22:05Z", False),
     ("2026-10-03 14:22:05.123456789", "2026-10-03T14:22:05.123456Z", True),
-    ("2026-10-03", "2026-10-03T00:00:00Z", True),
+    ("2026-10-03", "2026-10-03T00:00:00Z", False),  # a bare date has no time of day to lack an offset
 ])
 def test_timestamp_spellings_become_utc(tmp_path, text, want, naive):
     src = tmp_path / "u.csv"
@@ -269,7 +269,7 @@ def test_a_frame_with_dates_or_numbers_as_ts(tmp_path):
     df = pd.DataFrame({"ts": [dt.date(2026, 10, 3)], "cost_cents": [1.5]})
     usage = usagekit.load(df)
     assert usage.to_pandas()["ts"].iloc[0] == pd.Timestamp("2026-10-03T00:00:00Z")
-    assert usage.load_report.naive_ts == 1
+    assert usage.load_report.naive_ts == 0  # a date is a whole day, not a time lacking its offset
     with pytest.raises(usagekit.SourceError, match="ts"):
         usagekit.load(pd.DataFrame({"ts": [1760000000], "cost_cents": [1.5]}))
 

@@ -158,4 +158,8 @@ def test_psql_key_export_budgets_blocked_and_periods():
     assert keys.loc["pg-bot", "created_at"] == pd.Timestamp("2026-09-01T08:00:00.5Z")
     notes = " ".join(loaded.notes)
     assert "1 key(s) are blocked" in notes
-    assert "1 key(s) have a budget period other than a month" in notes  # the uncapped 7d key is not counted
+    # the cap resets daily from its reset instant; the uncapped 7d key is not counted in the note
+    assert keys.loc["pg-bot", "budget_period"] == "1d"
+    assert keys.loc["pg-bot", "budget_reset_at"] == pd.Timestamp("2026-10-02T00:00:00Z")
+    assert keys.loc["sk-...x9Qa", "budget_period"] == "7d"
+    assert "caps reset on their own budget period (1 x 1d)" in notes

@@ -121,7 +121,8 @@ class LoadReport:
         for f in self.files:
             span = (f"{f.first_ts:%Y-%m-%d %H:%M} .. {f.last_ts:%Y-%m-%d %H:%M}" if f.first_ts else "-")
             body.append((f.file, f.format, f"{f.read:,}", f"{f.kept:,}", f"{f.rejected:,}", f"{f.duplicates:,}",
-                         f"{f.naive_ts:,}", f"{f.unpriced:,}", span if f.read else f"({f.keys} keys)"))
+                         f"{f.naive_ts:,}", f"{f.unpriced:,}",
+                         span if f.read else (f"({f.keys} keys)" if f.keys else "(budgets)")))
         if len(self.files) > 1:
             span = (f"{self.first_ts:%Y-%m-%d %H:%M} .. {self.last_ts:%Y-%m-%d %H:%M}" if self.first_ts else "-")
             body.append(("TOTAL", "", f"{self.read:,}", f"{self.kept:,}", f"{self.rejected:,}",

@@ -645,6 +645,17 @@ class _Tables:
         self.schema = schema.arrow_schema()
         self.providers = [m.provider for m in MODELS] + ["compute"]
         self.model_names = [m.name for m in MODELS]
+        # teams and users: drawn from the key, not from the random stream, so every other
+        # column stays as it was; one key in five has no team
+        teams = ("platform", "research", "support", "growth")
+        self.teams = [None if i % 5 == 4 else f"team-{teams[i % 4]}-{world.key_account[i]}"
+                      for i in range(len(world.key_ids))]
+        self.users = [f"user-{world.key_account[i]}-{i % 3}" for i in range(len(world.key_ids))]
+        team_idx = sorted({t for t in self.teams if t})
+        self.team_values = team_idx
+        self.key_team = np.array([team_idx.index(t) if t else -1 for t in self.teams], dtype=np.int32)
+        self.user_values = sorted(set(self.users))
+        self.key_user = np.array([self.user_values.index(u) for u in self.users], dtype=np.int32)
 
     def build(self, rows: dict[str, np.ndarray], month_tag: str, first_counter: int) -> pa.Table:
         w = self.w
@@ -667,6 +678,7 @@ class _Tables:
             "agent_name": _strings(w.agent_names, rows["agent"]),
             "plain_vm_id": _strings(w.vm_ids, rows["vm"]),
             "plain_vm_name": _strings(w.vm_names, rows["vm"]),
+            **self._dimensions(rows, counter, compute),
             "axis": _strings(["llm", "voice", "compute"], rows["axis"].astype(np.int32)),
             "provider": _strings(self.providers, provider_idx),
             "model": _strings(self.model_names, rows["model"]),
@@ -683,6 +695,28 @@ class _Tables:
             "source": _strings(["demo"], np.zeros(n, np.int32)),
         }
         return pa.Table.from_arrays([cols[c] for c in schema.USAGE_COLUMNS], schema=self.schema)
+
+
+    #: tag sets a request may carry (drawn per request from its number)
+    TAG_SETS = (None, ["prod"], ["chat", "prod"], ["prod", "search"], ["batch", "prod"], ["staging"],
+                ["batch", "staging"], ["chat", "prod", "search"])
+    END_USERS = 3_000
+
+    def _dimensions(self, rows: dict[str, np.ndarray], counter: np.ndarray, compute: np.ndarray) -> dict:
+        """Team and user of each request's key; an end user (one of 3,000) for keys that serve
+        customers (even key numbers) and tags for requests, both from a hash of the request number."""
+        key = rows["key"]
+        team = np.where(key < 0, -1, self.key_team[np.maximum(key, 0)])
+        user = np.where(key < 0, -1, self.key_user[np.maximum(key, 0)])
+        mixed = (counter.astype(np.uint64) * np.uint64(2654435761)) % np.uint64(1 << 32)
+        end_user = np.where(compute | (key % 2 == 1), -1, (mixed % np.uint64(self.END_USERS)).astype(np.int64))
+        names = [f"cust-{i:04d}" for i in range(self.END_USERS)]
+        tag_idx = np.where(compute, 0, ((mixed >> np.uint64(12)) % np.uint64(len(self.TAG_SETS))).astype(np.int32))
+        tag_sets = pa.array(list(self.TAG_SETS), type=self.schema.field("tags").type)
+        return {"team_id": _strings(self.team_values, team.astype(np.int32)),
+                "user_id": _strings(self.user_values, user.astype(np.int32)),
+                "end_user": _strings(names, end_user.astype(np.int32)),
+                "tags": tag_sets.take(pa.array(tag_idx))}
 
 
 # -- public ------------------------------------------------------------------------------------
@@ -773,7 +807,7 @@ def generate(out_dir, month: str = "2026-10", requests: int = 300_000, seed: int
             cap = caps[k]
             wr.writerow([world.key_ids[k], world.key_names[k], world.account_ids[world.key_account[k]],
                          "" if cap is None else (str(int(cap)) if float(cap).is_integer() else repr(cap)),
-                         world.agent_ids[a] if a >= 0 else "", world.key_created[k]])
+                         world.agent_ids[a] if a >= 0 else "", world.key_created[k], "1mo", ""])
 
     anomalies = _labels(world, gen, day_cost, dates, (year, mon), caps)
     month_stats = []

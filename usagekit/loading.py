@@ -24,7 +24,7 @@ from .accounting import FileReport, LoadReport
 from .errors import FormatError, SourceError, UsagekitError, display_path
 from .money import MAX_TOTAL_CENTS
 from .masking import redact_expr
-from .schema import KEY_COLUMNS, KEY_DTYPES, USAGE_COLUMNS, empty_keys
+from .schema import BUDGET_COLUMNS, BUDGET_DTYPES, KEY_COLUMNS, KEY_DTYPES, USAGE_COLUMNS, empty_budgets, empty_keys
 from .sources._io import SUFFIXES
 from .sources._stage import rejected_value, stage
 from .usage import Usage, derive
@@ -160,13 +160,23 @@ def load(source, keys=None, format: str = "auto", *, tz: str = "UTC", engine="po
         else:
             loaded.append(sources.read(item, format=format))
     key_parts = [x for x in loaded if x.keys is not None] + _keys_frame(keys)
+    key_parts += [x for x in loaded if x.budgets is not None and x.keys is None]
     usage_parts = [x for x in loaded if x.usage is not None]
     if not usage_parts:
         shown = ", ".join(display_path(p) if isinstance(p, Path) else "<input>" for p, _ in items[:3])
         raise SourceError(shown, "no usage rows found (only key registries or unrecognised files)",
                           expected="at least one usage file")
-    registry = _merge_keys([x.keys for x in key_parts])
-    return _assemble(usage_parts, key_parts, registry, skipped, tz, engine, progress)
+    registry = _merge_keys([x.keys for x in key_parts if x.keys is not None])
+    budgets = _merge_budgets([x.budgets for x in key_parts if x.budgets is not None])
+    return _assemble(usage_parts, key_parts, registry, skipped, tz, engine, progress, budgets=budgets)
+
+
+def _merge_budgets(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    if not frames:
+        return empty_budgets()
+    merged = pl.concat([f.select(BUDGET_COLUMNS).cast(BUDGET_DTYPES) for f in frames])
+    merged = merged.with_columns(redact_expr(c) for c in ("entity_id", "name", "account_id"))
+    return merged.unique(subset=["entity", "entity_id"], keep="last", maintain_order=True)
 
 
 def _merge_keys(frames: list[pl.DataFrame]) -> pl.DataFrame:
@@ -180,7 +190,7 @@ def _merge_keys(frames: list[pl.DataFrame]) -> pl.DataFrame:
 
 
 def _assemble(usage_parts, key_parts, registry: pl.DataFrame, skipped, tz: str, engine,
-              progress: bool = False) -> Usage:
+              progress: bool = False, budgets: pl.DataFrame | None = None) -> Usage:
     """Validated parts -> :class:`Usage`, in a few streaming passes and nothing written to disk.
 
     1. accounting: rows per input and reason (a cheap two-key aggregation);
@@ -242,7 +252,7 @@ def _assemble(usage_parts, key_parts, registry: pl.DataFrame, skipped, tz: str, 
         rejected_value(marked.collect_schema().names()).alias("value"), *USAGE_COLUMNS
     ).with_columns(redact_expr("value"))
     say("done")
-    return Usage(rows, registry, report, rejected, tz=tz, engine=engine, cube=cube)
+    return Usage(rows, registry, report, rejected, tz=tz, engine=engine, cube=cube, budgets=budgets)
 
 
 def _each(chunks: list, progress: bool, what: str):
@@ -354,7 +364,8 @@ def _report(stats: pl.DataFrame, usage_parts, key_parts, skipped) -> LoadReport:
             by_file[x.file] = fr
     report.files.extend(by_file.values())
     for x in key_parts:
-        report.files.append(FileReport(file=x.file, format=x.format, keys=x.keys.height, notes=notes.get(x.file, [])))
+        report.files.append(FileReport(file=x.file, format=x.format, keys=x.keys.height if x.keys is not None else 0,
+                                       notes=notes.get(x.file, [])))
     return report
 
 

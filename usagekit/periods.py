@@ -160,4 +160,29 @@ def budget_window(key, as_of, tz: str = "UTC") -> BudgetWindow:
     return BudgetWindow(start=start, end=end, period=period, tz=tz)
 
 
-__all__ = ["BudgetWindow", "budget_window", "parse_period"]
+def budget_windows(registry: pd.DataFrame, as_of, tz: str = "UTC", id_col: str = "key_id") -> pd.DataFrame:
+    """:func:`budget_window` for every row of a registry (keys, or the team/user budgets).
+
+    Returns one row per registry row: ``id_col``, ``budget_period``, ``window_start``,
+    ``window_end`` (UTC), ``first_day``, ``end_day`` (the local days ``[first, end)`` covering
+    the window) and ``approximate``.
+
+    >>> keys = pd.DataFrame({"key_id": ["a", "b"], "budget_period": ["1d", None],
+    ...                      "budget_reset_at": [pd.Timestamp("2026-10-02T06:00Z"), None]})
+    >>> budget_windows(keys, "2026-10-15T08:00:00Z")[["key_id", "budget_period", "approximate"]].values.tolist()
+    [['a', '1d', True], ['b', '1mo', False]]
+    """
+    rows = []
+    for rec in registry.to_dict("records"):
+        w = budget_window(rec, as_of, tz)
+        first, end = w.days()
+        rows.append({id_col: rec.get(id_col), "budget_period": w.period, "window_start": w.start,
+                     "window_end": w.end, "first_day": first, "end_day": end, "approximate": w.approximate})
+    out = pd.DataFrame(rows, columns=[id_col, "budget_period", "window_start", "window_end", "first_day", "end_day",
+                                      "approximate"])
+    for c in ("window_start", "window_end"):
+        out[c] = pd.to_datetime(out[c], utc=True)
+    return out
+
+
+__all__ = ["BudgetWindow", "budget_window", "budget_windows", "parse_period"]

@@ -47,7 +47,15 @@ DIMENSIONS: dict[str, tuple[str, str | None]] = {
     "agent": ("agent_id", "agent_name"),
     "axis": ("axis", None),
     "account": ("account_id", None),
+    "team": ("team_id", None),
+    "user": ("user_id", None),
+    "end_user": ("end_user", None),
+    "tag": ("tag", None),
 }
+#: breakdowns answered by a side roll-up (see :func:`side_cube`), not the month cube
+SIDE_BY = {"end_user": "end_user", "tag": "tags"}
+#: separates the tags in ``_tagset`` (and starts and ends it), so ``"|a|"`` finds tag ``a`` only
+TAG_SEP = "\x1f"
 
 
 def day_number(day: dt.date) -> int:
@@ -66,6 +74,7 @@ def day_start_utc(n: int, tz: str) -> dt.datetime:
 
 def dimension(by: str) -> tuple[str, str | None]:
     key = by[:-3] if by.endswith("_id") else by
+    key = {"tags": "tag", "end_users": "end_user", "teams": "team", "users": "user"}.get(key, key)
     if key not in DIMENSIONS:
         raise QueryError(f"unknown breakdown '{by}'; expected one of: {', '.join(DIMENSIONS)}")
     return DIMENSIONS[key]
@@ -73,13 +82,13 @@ def dimension(by: str) -> tuple[str, str | None]:
 
 #: the cube's dimensions: every filter and breakdown of the query layer is one of these
 CUBE_DIMS = ["_day", "account_id", "key_id", "key_name", "agent_id", "agent_name", "plain_vm_id", "plain_vm_name",
-             "axis", "provider", "model", "state", "status", "_unpriced"]
+             "team_id", "user_id", "axis", "provider", "model", "state", "status", "_unpriced"]
 #: summed measures (besides the exact money columns ``_c_hi`` and ``_c_lo``)
 CUBE_SUMS = ["requests", "input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens", "characters",
              "hours", "_rows", "_unpriced_rows"]
 
 
-def cube(frame: nw.LazyFrame) -> nw.LazyFrame:
+def cube(frame: nw.LazyFrame, extra: tuple[str, ...] = ()) -> nw.LazyFrame:
     """The month cube: ``frame`` (rows, or a cube to re-aggregate) summed per day and dimension.
 
     ``_unpriced`` is a dimension, so a cube row is either fully priced or fully unpriced and
@@ -87,13 +96,38 @@ def cube(frame: nw.LazyFrame) -> nw.LazyFrame:
     than the rows on a busy gateway (days x keys x models x agents), and every aggregate
     query gives the same numbers on it.
     """
-    return frame.group_by(*CUBE_DIMS, drop_null_keys=False).agg(
+    return frame.group_by(*CUBE_DIMS, *extra, drop_null_keys=False).agg(
         *money_aggs(), *[nw.col(c).sum().alias(c) for c in CUBE_SUMS],
         nw.col("_ts_min").min().alias("_ts_min"), nw.col("_ts_max").max().alias("_ts_max"),
     ).with_columns(
         nw.when(nw.col("_unpriced")).then(None)
         .otherwise(nw.col("_c_hi").cast(nw.Float64) + nw.col("_c_mid").cast(nw.Float64) / NANO
                    + nw.col("_c_lo")).alias("cost_cents"))
+
+
+def side_cube(frame: nw.LazyFrame, sides: tuple[str, ...]) -> nw.LazyFrame:
+    """A per-day roll-up for dimensions kept out of the month cube (``sides``: ``end_user`` and/or ``tags``).
+
+    ``end_user``: the cube's dimensions plus ``end_user`` (as many rows as the day's distinct
+    end users per key and model, so it stays apart from the small main cube).
+    ``tags``: the cube's dimensions plus the request's tag set ``_tagset`` and one row per
+    tag (``tag``; null for an untagged request). ``_tag_first`` marks one row per request,
+    so totals that are not per tag count a request once; per-tag totals count a request
+    with two tags once under each. ``frame`` is rows (with ``tags`` and ``_tagset``).
+    """
+    unknown = [s for s in sides if s not in SIDE_BY.values()]
+    if unknown or not sides:
+        raise QueryError(f"no side roll-up for '{unknown[0] if unknown else ''}'; expected end_user or tags")
+    extra: tuple[str, ...] = ("end_user",) if "end_user" in sides else ()
+    if "tags" not in sides:
+        return cube(frame, extra)
+    names = frame.collect_schema().names()
+    if "tag" not in names:  # rows: one per tag
+        frame = (frame.with_columns(nw.col("tags").list.get(0).alias("_tag0"), nw.col("tags").alias("tag"))
+                 .drop("tags").explode("tag")
+                 .with_columns((nw.col("tag").is_null() | (nw.col("tag") == nw.col("_tag0"))).alias("_tag_first"))
+                 .drop("_tag0"))
+    return cube(frame, (*extra, "_tagset", "tag", "_tag_first"))
 
 
 def money_aggs(prefix: str = "") -> list:
@@ -130,7 +164,8 @@ def _ints(df: pd.DataFrame, cols) -> pd.DataFrame:
 # -- filters ------------------------------------------------------------------------------
 
 def restrict(frame: nw.LazyFrame, *, start_day: int | None, end_day: int | None, account=None,
-             providers=None, keys=None, models=None, agents=None, axis=None, tz: str | None = None) -> nw.LazyFrame:
+             providers=None, keys=None, models=None, agents=None, axis=None, teams=None, users=None,
+             end_users=None, tags=None, tz: str | None = None) -> nw.LazyFrame:
     """Rows with ``start_day <= _day < end_day`` matching every given filter.
 
     With ``tz`` (the zone ``_day`` is counted in) the range is also stated on ``ts`` in
@@ -165,6 +200,16 @@ def restrict(frame: nw.LazyFrame, *, start_day: int | None, end_day: int | None,
         preds.append(nw.col("agent_id").is_in(vals) | nw.col("agent_name").is_in(vals))
     if axis is not None:
         preds.append(many("axis", axis))
+    if teams is not None:
+        preds.append(many("team_id", teams))
+    if users is not None:
+        preds.append(many("user_id", users))
+    if end_users is not None:
+        preds.append(many("end_user", end_users))
+    if tags is not None:  # a request carrying any of the tags (``_tagset``: see side_cube)
+        vals = [tags] if isinstance(tags, str) else list(tags)
+        hits = [nw.col("_tagset").str.contains(f"{TAG_SEP}{t}{TAG_SEP}", literal=True) for t in vals]
+        preds.append(nw.any_horizontal(*hits, ignore_nulls=True).fill_null(False) if hits else nw.lit(False))
     return frame.filter(*preds) if preds else frame
 
 

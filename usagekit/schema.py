@@ -30,6 +30,10 @@ USAGE_SCHEMA: dict[str, tuple[pl.DataType, str]] = {
     "agent_name": (pl.String(), "agent display name"),
     "plain_vm_id": (pl.String(), "plain VM (compute without an agent)"),
     "plain_vm_name": (pl.String(), "plain VM display name"),
+    "team_id": (pl.String(), "team the request is billed to (a gateway team), if any"),
+    "user_id": (pl.String(), "internal user who owns the key or made the request, if any"),
+    "end_user": (pl.String(), "the caller's own customer id passed with the request (high cardinality)"),
+    "tags": (pl.List(pl.String()), "request tags: a sorted list of distinct strings; null = no tags"),
     "axis": (pl.String(), "llm, voice or compute"),
     "provider": (pl.String(), "upstream provider, lower case (openai, anthropic, ...)"),
     "model": (pl.String(), "model name as billed"),
@@ -50,6 +54,9 @@ USAGE_COLUMNS: tuple[str, ...] = tuple(USAGE_SCHEMA)
 USAGE_DTYPES: dict[str, pl.DataType] = {name: dtype for name, (dtype, _) in USAGE_SCHEMA.items()}
 
 STRING_COLUMNS = tuple(c for c, t in USAGE_DTYPES.items() if t == pl.String())
+#: dimensions a request can be broken down by that are not in the month cube (they get their own
+#: per-day roll-ups): ``end_user`` has too many values, ``tags`` holds several per request
+SIDE_DIMENSIONS = ("end_user", "tags")
 INT_COLUMNS = ("requests", "input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens", "characters")
 TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens")
 FLOAT_COLUMNS = ("hours", "cost_cents")
@@ -63,12 +70,30 @@ KEY_SCHEMA: dict[str, tuple[pl.DataType, str]] = {
     "key_id": (pl.String(), "joins usage.key_id"),
     "key_name": (pl.String(), "alias shown to people"),
     "account_id": (pl.String(), "owning account"),
-    "spend_cap_cents": (pl.Float64(), "monthly spend cap in cents; null = no cap"),
+    "spend_cap_cents": (pl.Float64(), "spend cap in cents per budget period; null = no cap"),
     "agent_id": (pl.String(), "agent the key belongs to, if any"),
     "created_at": (pl.Datetime("us", "UTC"), "when the key was created"),
+    "budget_period": (pl.String(), "how often the cap resets: 1d, 7d, 30d, 1mo, ...; null = monthly"),
+    "budget_reset_at": (pl.Datetime("us", "UTC"), "a reset instant of the cap (usually the next one), UTC"),
 }
 KEY_COLUMNS: tuple[str, ...] = tuple(KEY_SCHEMA)
 KEY_DTYPES: dict[str, pl.DataType] = {name: dtype for name, (dtype, _) in KEY_SCHEMA.items()}
+
+#: Budget registry: one row per team or user budget (LiteLLM team and user tables).
+BUDGET_SCHEMA: dict[str, tuple[pl.DataType, str]] = {
+    "entity": (pl.String(), "team or user"),
+    "entity_id": (pl.String(), "joins usage.team_id or usage.user_id"),
+    "name": (pl.String(), "alias shown to people"),
+    "account_id": (pl.String(), "owning account (organisation)"),
+    "spend_cap_cents": (pl.Float64(), "cap in cents per budget period; null = no cap"),
+    "soft_cap_cents": (pl.Float64(), "alert level in cents per budget period; null = none"),
+    "budget_period": (pl.String(), "how often the cap resets: 1d, 7d, 30d, 1mo, ...; null = monthly"),
+    "budget_reset_at": (pl.Datetime("us", "UTC"), "a reset instant of the cap (usually the next one), UTC"),
+    "reported_spend_cents": (pl.Float64(), "the gateway's own spend counter for its current period"),
+    "blocked": (pl.Boolean(), "blocked at the gateway"),
+}
+BUDGET_COLUMNS: tuple[str, ...] = tuple(BUDGET_SCHEMA)
+BUDGET_DTYPES: dict[str, pl.DataType] = {name: dtype for name, (dtype, _) in BUDGET_SCHEMA.items()}
 
 
 def empty_usage() -> pl.DataFrame:
@@ -81,6 +106,11 @@ def empty_keys() -> pl.DataFrame:
     return pl.DataFrame(schema=KEY_DTYPES)
 
 
+def empty_budgets() -> pl.DataFrame:
+    """An empty budget registry."""
+    return pl.DataFrame(schema=BUDGET_DTYPES)
+
+
 def arrow_schema():
     """The usage schema as a pyarrow schema (for Parquet writers)."""
     return empty_usage().to_arrow().schema
@@ -90,6 +120,11 @@ def markdown_table() -> str:
     """The schema as a Markdown table (the README's copy is generated from this)."""
     lines = ["| column | type | meaning |", "|---|---|---|"]
     for name, (dtype, meaning) in USAGE_SCHEMA.items():
-        short = "timestamp (UTC, µs)" if isinstance(dtype, pl.Datetime) else str(dtype).lower()
+        if isinstance(dtype, pl.Datetime):
+            short = "timestamp (UTC, µs)"
+        elif isinstance(dtype, pl.List):
+            short = "list of strings"
+        else:
+            short = str(dtype).lower()
         lines.append(f"| `{name}` | {short} | {meaning} |")
     return "\n".join(lines)

@@ -22,7 +22,7 @@ from .accounting import LoadReport
 from .errors import QueryError, UsagekitError
 from .extras import require
 from .money import invoice_cents
-from .schema import AXES, KEY_COLUMNS, USAGE_COLUMNS
+from .schema import AXES, BUDGET_COLUMNS, KEY_COLUMNS, USAGE_COLUMNS, empty_budgets
 
 ENGINES = ("polars", "duckdb", "spark")
 
@@ -38,7 +38,8 @@ def to_pandas(df: pl.DataFrame) -> pd.DataFrame:
 
 def derive(rows: pl.LazyFrame, tz: str) -> pl.LazyFrame:
     """Add the query columns: ``_day`` (local day number), ``_c_hi``/``_c_mid``/``_c_lo`` (exact money) and
-    the cube's per-row measures (``_rows``, ``_unpriced``, ``_unpriced_rows``, ``_ts_min``, ``_ts_max``)."""
+    the cube's per-row measures (``_rows``, ``_unpriced``, ``_unpriced_rows``, ``_ts_min``, ``_ts_max``) and the
+    tag set as text (``_tagset``)."""
     if tz == "UTC":
         day = pl.col("ts").dt.epoch("d").cast(pl.Int32)
     else:
@@ -49,7 +50,11 @@ def derive(rows: pl.LazyFrame, tz: str) -> pl.LazyFrame:
     frac = pl.col("cost_cents") - whole
     nano = (frac * q.NANO).round(0)
     unpriced = pl.col("cost_cents").is_null()
-    return rows.with_columns(day.alias("_day"), whole.cast(pl.Int64).alias("_c_hi"),
+    # the tag set as one text (``|a|b|`` with an unprintable separator): every engine can test it
+    # for a tag, and the tag roll-up groups by it (see queries.side_cube)
+    tagset = pl.when(pl.col("tags").list.len() > 0).then(
+        pl.lit(q.TAG_SEP) + pl.col("tags").list.join(q.TAG_SEP) + pl.lit(q.TAG_SEP))
+    return rows.with_columns(day.alias("_day"), tagset.alias("_tagset"), whole.cast(pl.Int64).alias("_c_hi"),
                              nano.cast(pl.Int64).alias("_c_mid"), (frac - nano / q.NANO).alias("_c_lo"),
                              pl.lit(1, pl.Int64).alias("_rows"), unpriced.alias("_unpriced"),
                              unpriced.cast(pl.Int64).alias("_unpriced_rows"),
@@ -159,9 +164,11 @@ class Usage:
     """
 
     def __init__(self, rows: pl.LazyFrame, registry: pl.DataFrame, report: LoadReport,
-                 rejected: pl.LazyFrame, *, tz: str = "UTC", engine="polars", cube: pl.DataFrame | None = None):
+                 rejected: pl.LazyFrame, *, tz: str = "UTC", engine="polars", cube: pl.DataFrame | None = None,
+                 budgets: pl.DataFrame | None = None):
         self._rows = rows  # polars LazyFrame, normalized columns
         self._registry = registry
+        self._budgets = budgets if budgets is not None else empty_budgets()
         self.load_report = report
         self._rejected = rejected
         self.tz = tz
@@ -172,16 +179,40 @@ class Usage:
                                 "(or a SparkSession)")
         self._engine_rows = None  # the rows on the engine, made on first per-request query
         self._cube_base = _cube_on_engine(self, cube)
+        self._sides: dict[tuple[str, ...], nw.LazyFrame] = {}  # end-user / tag roll-ups, made on first use
         self._scope = Scope()
-        self._frame = self._cube_base
 
     # -- scope --------------------------------------------------------------------------
     def _child(self, scope: Scope) -> "Usage":
         new = object.__new__(Usage)
         new.__dict__.update(self.__dict__)
         new._scope = scope
-        new._frame = _reapply(self._cube_base, scope)
         return new
+
+    @property
+    def _frame(self) -> nw.LazyFrame:
+        """The roll-up in scope that answers queries not broken down by a side dimension."""
+        return self._view()
+
+    def _view(self, by: str | None = None) -> nw.LazyFrame:
+        """The smallest roll-up that answers a query in scope, broken down ``by`` (a dimension).
+
+        The month cube, unless the scope filters or ``by`` breaks down by end user or tag: then
+        their per-day roll-up (:func:`usagekit.queries.side_cube`), both at once from the rows.
+        Outside a per-tag breakdown, a tagged request counts once (``_tag_first``).
+        """
+        filters = {name for name, _ in self._scope.filters}
+        by_col = q.dimension(by)[0] if by is not None else None
+        sides = tuple(side for side, f, col in (("end_user", "end_users", "end_user"), ("tags", "tags", "tag"))
+                      if f in filters or by_col == col)
+        if not sides:
+            return _reapply(self._cube_base, self._scope)
+        if sides not in self._sides:
+            self._sides[sides] = _side_on_engine(self, sides)
+        frame = _reapply(self._sides[sides], self._scope)
+        if "tags" in sides and by_col != "tag":
+            frame = frame.filter(nw.col("_tag_first"))
+        return frame
 
     @property
     def _base(self) -> nw.LazyFrame:
@@ -191,13 +222,18 @@ class Usage:
         return self._engine_rows
 
     def filter(self, start=None, end=None, account=None, providers=None, keys=None, models=None,
-               agents=None, axis=None, *, month: str | None = None) -> "Usage":
+               agents=None, axis=None, *, teams=None, users=None, end_users=None, tags=None,
+               month: str | None = None) -> "Usage":
         """Restrict to a date range and filters; returns a new :class:`Usage`.
 
         ``start`` and ``end`` are calendar days in the report time zone, both inclusive
         (``end=None`` with a ``start`` means through the end of ``start``'s month). With no
         dates and no ``month``, the range is the current month. ``keys`` and ``agents``
-        match ids or names; every filter takes one value or a list.
+        match ids or names; ``teams``, ``users`` and ``end_users`` match ``team_id``, ``user_id``
+        and ``end_user``; ``tags`` keeps requests carrying any of the tags (each counted once).
+        Every filter takes one value or a list.
+
+        >>> usage.filter(month="2026-10", teams="team-research", tags=["prod"]).total()  # doctest: +SKIP
         """
         if month is not None:
             s, e = month_range(month)
@@ -216,7 +252,8 @@ class Usage:
             bad = [a for a in ([axis] if isinstance(axis, str) else axis) if a not in AXES]
             if bad:
                 raise QueryError(f"unknown axis '{bad[0]}'; expected one of: {', '.join(AXES)}")
-        given = dict(account=account, providers=providers, keys=keys, models=models, agents=agents, axis=axis)
+        given = dict(account=account, providers=providers, keys=keys, models=models, agents=agents, axis=axis,
+                     teams=teams, users=users, end_users=end_users, tags=tags)
         # filters stack on earlier ones, except the range which is replaced
         filters = self._scope.filters + tuple((k, v) for k, v in given.items() if v is not None)
         return self._child(Scope(s, e, filters))
@@ -285,7 +322,9 @@ class Usage:
         """Write :attr:`rejected` as CSV to ``path`` and return the path."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._rejected.collect().write_csv(path)
+        rejected = self._rejected.collect()
+        rejected.with_columns(pl.col(c).list.join(",") for c, t in rejected.schema.items()
+                              if isinstance(t, pl.List)).write_csv(path)
         return path
 
     def to_pandas(self) -> pd.DataFrame:
@@ -303,7 +342,8 @@ class Usage:
 
         The cube is rebuilt by the new engine from the rows, so its queries run there end to end.
         """
-        new = Usage(self._rows, self._registry, self.load_report, self._rejected, tz=self.tz, engine=engine)
+        new = Usage(self._rows, self._registry, self.load_report, self._rejected, tz=self.tz, engine=engine,
+                    budgets=self._budgets)
         return new._child(self._scope)
 
     def rollup(self) -> "Usage":
@@ -315,7 +355,7 @@ class Usage:
         """
         cube = _cube_to_polars(self._cube_base)
         new = Usage(self._rows, self._registry, self.load_report, self._rejected, tz=self.tz, engine="polars",
-                    cube=cube)
+                    cube=cube, budgets=self._budgets)
         return new._child(self._scope)
 
     def __len__(self) -> int:
@@ -343,19 +383,41 @@ class Usage:
         return out
 
     def daily(self, by: str = "model") -> pd.DataFrame:
-        """Spend per day and ``by`` (model | provider | key | agent | axis | account).
+        """Spend per day and ``by`` (model | provider | key | agent | axis | account | team | user |
+        end_user | tag).
 
         Columns ``date, <by>, cost_cents, requests, input_tokens, output_tokens,
         unpriced_rows`` (plus ``<by>_name`` for key and agent); every day of the range is
         present for every value, with zeros, so stacked bars have no gaps. Rows without the
-        dimension (compute has no model) are grouped as ``(none)``.
+        dimension (compute has no model) are grouped as ``(none)``. By ``tag``, a request with
+        two tags counts once under each (``attrs["counted_per_tag"]``), so a day's tag rows can
+        add up to more than its spend.
         """
         start, end = self._range()
-        return q.daily(self._frame, by=by, start_day=start, end_day=end)
+        res = q.daily(self._view(by), by=by, start_day=start, end_day=end)
+        return self._per_tag_note(res, by)
 
     def breakdown(self, by: str = "model") -> pd.DataFrame:
-        """Totals per ``by`` value in scope, largest first, with ``share`` of the total."""
-        return q.breakdown(self._frame, by=by)
+        """Totals per ``by`` value in scope, largest first, with ``share`` of the total.
+
+        By ``tag``, a request with two tags counts once under each: the tag totals can add up to
+        more than the spend, ``share`` is each tag's share of the real total (the shares can add
+        up to more than 1), and ``attrs`` says so (``counted_per_tag``, ``total_cents``, ``note``).
+
+        >>> usage.filter(month="2026-10").breakdown("team")  # doctest: +SKIP
+        """
+        res = q.breakdown(self._view(by), by=by)
+        if q.dimension(by)[0] == "tag" and len(res):
+            real = self.total()["cost_cents"]
+            res["share"] = res["cost_cents"] / real if real else 0.0
+        return self._per_tag_note(res, by)
+
+    def _per_tag_note(self, res: pd.DataFrame, by: str) -> pd.DataFrame:
+        if q.dimension(by)[0] == "tag":
+            res.attrs.update(counted_per_tag=True, total_cents=self.total()["cost_cents"],
+                             note="a request with several tags is counted once under each of its tags: "
+                                  "the tag totals can add up to more than the spend")
+        return res
 
     # -- keys -------------------------------------------------------------------------------
     def key_summary(self, as_of=None) -> pd.DataFrame:
@@ -419,6 +481,64 @@ class Usage:
         return out[["key_id", "key_name", "account_id", "spend_cap_cents", "spend_cents", "pct_used", "requests",
                     "projected_cents", "projected_cap_date"]].sort_values(
             ["spend_cents", "key_id"], ascending=[False, True]).reset_index(drop=True)
+
+    # -- team and user budgets ---------------------------------------------------------------
+    @property
+    def budget_registry(self) -> pd.DataFrame:
+        """Team and user budgets as loaded (LiteLLM team and user tables): see
+        :data:`usagekit.schema.BUDGET_SCHEMA`."""
+        return to_pandas(self._budgets.select(BUDGET_COLUMNS))
+
+    def budgets(self, entity: str = "team", as_of=None) -> pd.DataFrame:
+        """Each team's (or user's) budget beside its spend in the budget window containing ``as_of``.
+
+        ``entity`` is ``team`` (spend of ``team_id``) or ``user`` (``user_id``). Columns
+        ``entity_id, name, account_id, budget_period, window_start, window_end, approximate,
+        spend_cap_cents, soft_cap_cents, spend_cents, pct_used, remaining_cents,
+        reported_spend_cents``. Windows come from :func:`usagekit.periods.budget_window`; spend
+        is summed over the local days (in ``tz``) covering the window, so a window that resets
+        at another hour is ``approximate``. ``as_of`` defaults to the newest event loaded (an
+        export's own "now"). The scope's filters apply; its date range does not (the window
+        decides). ``reported_spend_cents`` is the gateway's own counter, a cross-check.
+
+        >>> usage.budgets("team")[["entity_id", "window_start", "spend_cents", "pct_used"]]  # doctest: +SKIP
+        """
+        from .periods import budget_window
+        if entity not in ("team", "user"):
+            raise QueryError(f"unknown budget entity '{entity}'; expected one of: team, user")
+        col = f"{entity}_id"
+        reg = self.budget_registry
+        reg = reg[reg["entity"] == entity].reset_index(drop=True)
+        if as_of is None:
+            newest = self._child(Scope()).freshness().newest_event
+            as_of = newest if newest is not None else pd.Timestamp.now(tz="UTC")
+        windows = [budget_window(row, as_of, self.tz) for row in reg.to_dict("records")]
+        out = reg[["entity_id", "name", "account_id", "budget_period"]].copy()
+        out["budget_period"] = [w.period for w in windows]
+        out["window_start"] = pd.Series([w.start for w in windows], dtype="datetime64[us, UTC]")
+        out["window_end"] = pd.Series([w.end for w in windows], dtype="datetime64[us, UTC]")
+        out["approximate"] = [w.approximate for w in windows]
+        out["spend_cap_cents"] = pd.to_numeric(reg["spend_cap_cents"], errors="coerce")
+        out["soft_cap_cents"] = pd.to_numeric(reg["soft_cap_cents"], errors="coerce")
+        spend = []
+        if windows:
+            days = [tuple(q.day_number(d) for d in w.days()) for w in windows]
+            lo, hi = min(a for a, _ in days), max(b for _, b in days)
+            frame = self._child(Scope(filters=self._scope.filters))._frame
+            per = q.to_pandas(q.restrict(frame, start_day=lo, end_day=hi)
+                              .filter(nw.col(col).is_in(list(reg["entity_id"])))
+                              .group_by(col, "_day").agg(*q.money_aggs()))
+            for eid, (a, b) in zip(reg["entity_id"], days):
+                part = per[(per[col] == eid) & (per["_day"] >= a) & (per["_day"] < b)]
+                sums = pd.DataFrame({f"_c_{p}": [pd.to_numeric(part[f"_c_{p}"]).sum()] for p in ("hi", "mid", "lo")})
+                spend.append(float(q.finish_money(sums)["cost_cents"].iloc[0]) if len(part) else 0.0)
+        out["spend_cents"] = pd.Series(spend, dtype="float64")
+        cap = out["spend_cap_cents"]
+        out["pct_used"] = (out["spend_cents"] / cap * 100).where(cap > 0)
+        out["remaining_cents"] = cap - out["spend_cents"]
+        out["reported_spend_cents"] = pd.to_numeric(reg["reported_spend_cents"], errors="coerce")
+        out.attrs.update(entity=entity, as_of=pd.Timestamp(as_of), tz=self.tz)
+        return out.sort_values(["spend_cents", "entity_id"], ascending=[False, True]).reset_index(drop=True)
 
     # -- drill-down -------------------------------------------------------------------------
     def day(self, date, key=None, model=None, page: int = 1, page_size: int = 100) -> pd.DataFrame:
@@ -516,7 +636,7 @@ def _scoped_registry(reg: pd.DataFrame, scope: Scope, seen: set) -> pd.DataFrame
             reg = reg[reg["account_id"].isin(vals)]
         elif name == "keys":
             reg = reg[reg["key_id"].isin(vals) | reg["key_name"].isin(vals)]
-        elif name in ("providers", "models", "axis"):
+        elif name in ("providers", "models", "axis", "teams", "users", "end_users", "tags"):
             reg = reg[reg["key_id"].isin(seen)]  # the registry cannot say which keys use a provider: the data can
         elif name == "agents":
             reg = reg[reg["agent_id"].isin(vals)]
@@ -580,6 +700,19 @@ def _cube_on_engine(usage: "Usage", cube: pl.DataFrame | None) -> nw.LazyFrame:
         return nw.from_native(duckdb.from_arrow(cube.to_arrow()))
     from .spark import spark_cube
     return spark_cube(usage._base, cube)
+
+
+def _side_on_engine(usage: "Usage", sides: tuple[str, ...]) -> nw.LazyFrame:
+    """An end-user and/or tag roll-up (:func:`usagekit.queries.side_cube`) on the usage's engine,
+    built by the engine from the rows, as the month cube is."""
+    if usage.engine == "polars":
+        rows = nw.from_native(derive(usage._rows, usage.tz))
+        return nw.from_native(q.side_cube(rows, sides).to_native().collect(engine="streaming").lazy())
+    if usage.engine == "duckdb":
+        import duckdb
+        rel = q.side_cube(nw.from_native(duckdb.from_arrow(_arrow_stream(derive(usage._rows, usage.tz)))), sides)
+        return nw.from_native(duckdb.from_arrow(rel.to_native().to_arrow_table()))
+    return nw.from_native(q.side_cube(usage._base, sides).to_native().cache())
 
 
 def _arrow_stream(rows: pl.LazyFrame):

@@ -15,7 +15,7 @@ from ._io import Probe, probe
 from .base import Format, Loaded
 
 # Most specific first: a LiteLLM key export must not be mistaken for canonical rows.
-ORDER = ("keys", "litellm_keys", "litellm", "litellm_daily", "openrouter", "focus", "canonical",
+ORDER = ("keys", "litellm_keys", "budgets", "litellm", "litellm_daily", "openrouter", "focus", "canonical",
          "api_usage", "openai", "anthropic")
 
 

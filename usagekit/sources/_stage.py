@@ -29,9 +29,9 @@ from ..schema import AXES, INT_COLUMNS, STATES, USAGE_COLUMNS, USAGE_DTYPES
 BOOKKEEPING = ("_file", "_row", "_reject", "_field", "_value", "_naive")
 #: id and name columns a raw secret could be written into: masked at load (usagekit.masking)
 SECRET_COLUMNS = ("request_id", "account_id", "key_id", "key_name", "agent_id", "agent_name", "plain_vm_id",
-                  "plain_vm_name", "provider", "model")
+                  "plain_vm_name", "team_id", "user_id", "end_user", "provider", "model")
 #: fields that are checked, so a rejected row may name one of them
-CHECKED = ("ts", "cost_cents", *INT_COLUMNS, "hours", "axis", "status", "state")
+CHECKED = ("ts", "cost_cents", *INT_COLUMNS, "hours", "axis", "status", "state", "tags")
 
 _TIME = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
 _OFFSET = _TIME + r"\s*(?:Z|z|UTC|[+-]\d{2}(?::?\d{2})?)$"
@@ -47,8 +47,9 @@ def parse_timestamps(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     """ISO-8601-ish strings -> (UTC datetime, was-naive flag).
 
     Accepts ``T`` or a space between date and time, fractional seconds, ``Z`` or
-    ``±HH:MM`` offsets (converted to UTC), and bare dates (midnight). Strings without an
-    offset are taken as UTC and flagged. Unparseable values give null.
+    ``±HH:MM`` offsets (converted to UTC), and bare dates (midnight). Times without an
+    offset are taken as UTC and flagged (a bare date is not: it has no time of day to lack an
+    offset). Unparseable values give null.
     """
     s = raw.str.strip_chars()
     has_offset = s.str.contains(_OFFSET)
@@ -65,7 +66,38 @@ def parse_timestamps(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
         norm.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us")),
     ).dt.replace_time_zone("UTC")
     ts = pl.when(has_offset).then(with_offset).otherwise(naive)
-    return ts, (~has_offset & naive.is_not_null())
+    # a bare date has no time of day, so no offset to lack: it is midnight UTC, not a naive time
+    bare_date = s.str.contains(r"^\d{4}-\d{2}-\d{2}$")
+    return ts, (~has_offset & ~bare_date & naive.is_not_null())
+
+
+#: a JSON array of strings, as PostgreSQL writes a jsonb list (``["a", "b"]``) or ``[]``
+_JSON_STRING = r'"(?:[^"\\]|\\.)*"'
+_JSON_LIST = r"^\[\s*(?:" + _JSON_STRING + r"\s*(?:,\s*" + _JSON_STRING + r"\s*)*)?\]$"
+
+
+def parse_tags(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """Tag text -> (sorted list of distinct non-blank tags or null, is-malformed flag).
+
+    Accepts a JSON array of strings (``["prod", "batch"]``, as LiteLLM's ``request_tags``
+    jsonb column is exported) or plain text separated by commas (``prod,batch``). A cell that
+    starts with ``[`` but is not a JSON array of strings is malformed. Empty lists are null.
+    """
+    s = raw.str.strip_chars()
+    is_json = s.str.starts_with("[")
+    bad = is_json & ~s.str.contains(_JSON_LIST)
+    quoted = s.str.extract_all(_JSON_STRING).list.eval(
+        pl.element().str.slice(1, pl.element().str.len_chars() - 2)
+        .str.replace_all('\\"', '"', literal=True).str.replace_all('\\\\', '\\', literal=True))
+    plain = s.str.split(",")
+    items = pl.when(is_json).then(quoted).otherwise(plain)
+    return _tidy_tags(pl.when(bad).then(None).otherwise(items)), bad
+
+
+def _tidy_tags(items: pl.Expr) -> pl.Expr:
+    tidy = items.list.eval(pl.element().str.strip_chars().filter(pl.element().str.len_chars() > 0)) \
+        .list.unique().list.sort()
+    return pl.when(tidy.list.len() > 0).then(tidy).otherwise(None)
 
 
 def _map_words(expr: pl.Expr, mapping: dict) -> pl.Expr:
@@ -134,7 +166,7 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str,
         checks.append((pl.col("ts").is_null(), "ts", "missing timestamp"))
     elif ts_type == pl.Date:  # a day with no time: midnight UTC, as a bare date in text is
         ts = pl.col("ts").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
-        naive = pl.col("ts").is_not_null()
+        naive = pl.lit(False)
         checks.append((pl.col("ts").is_null(), "ts", "missing timestamp"))
     else:
         raise SourceError(file, f"column 'ts' holds {ts_type}, not times", field="ts",
@@ -185,6 +217,21 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str,
         if col in have:
             v = clean(col)
             out[col] = pl.when(v == "").then(None).otherwise(v)
+    for col in ("team_id", "user_id", "end_user"):
+        if col in have:
+            v = clean(col)
+            out[col] = pl.when(v == "").then(None).otherwise(v)
+    if "tags" in have:
+        ttype = schema["tags"]
+        if isinstance(ttype, pl.List):
+            out["tags"] = _tidy_tags(pl.col("tags").cast(pl.List(pl.String)))
+        elif ttype == pl.String:
+            tags, bad_tags = parse_tags(pl.col("tags"))
+            checks.append((bad_tags, "tags", "tags is not a JSON list of strings (write e.g. [\"prod\", \"batch\"])"))
+            out["tags"] = tags
+        elif ttype != pl.Null:
+            raise SourceError(file, f"column 'tags' holds {ttype}, not tag lists", field="tags",
+                              expected="a list of strings, or text: a JSON array or comma-separated tags")
     if "provider" in have:
         v = clean("provider").str.to_lowercase()
         out["provider"] = pl.when(v == "").then(None).otherwise(v)
@@ -242,6 +289,8 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str,
             cols.append(pl.lit(None, dtype).alias(col))
         elif col in SECRET_COLUMNS:  # a raw key secret never gets past the loader
             cols.append(redact_expr(col))
+        elif col == "tags":
+            cols.append(pl.col("tags").cast(dtype).list.eval(redact_expr("")))  # "" is the list element
         elif col not in out and lf.collect_schema()[col] == dtype:
             cols.append(pl.col(col))  # untouched and already typed: a filter on it reaches the scan
         else:

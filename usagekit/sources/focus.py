@@ -12,6 +12,10 @@ Token counts: ``ConsumedQuantity`` in ``ConsumedUnit`` (else ``PricingQuantity``
 ``PricingUnit``) when the unit is tokens, scaled by the unit's own multiplier (``1000 Tokens``,
 ``1M Tokens``). Which kind of token comes from ``SkuMeter``, the unit or ``ChargeDescription``:
 input / prompt, output / completion, and cache reads (counted as input and as cached input).
+
+``Tags`` (a JSON object of key/value pairs) become the row's tags as ``key:value`` strings
+(``{"env": "prod", "team": "research"}`` -> ``env:prod``, ``team:research``; a key with an
+empty or null value is the bare key). A ``Tags`` cell that is not a JSON object is noted.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import polars as pl
 
 from ..errors import SourceError
 from ._io import Probe, read_csv_strings, read_parquet_strings
-from ._stage import stage
+from ._stage import parse_tags, stage
 from .base import Format, Loaded, column, pick
 
 
@@ -68,6 +72,22 @@ def _quantities(col) -> dict[str, pl.Expr]:
     }
 
 
+_PAIR = r'"((?:[^"\\]|\\.)*)"\s*:\s*("(?:[^"\\]|\\.)*"|[^,}\s]+)'
+
+
+def focus_tags(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """FOCUS ``Tags`` text -> (list of ``key:value`` strings, cell-not-understood flag)."""
+    s = raw.str.strip_chars()
+    is_object = s.str.starts_with("{") & s.str.ends_with("}")
+    pairs = s.str.extract_all(_PAIR).list.eval(
+        pl.element().str.replace(r'^"((?:[^"\\]|\\.)*)"\s*:\s*"?', "$1:").str.replace(r'"$', "")
+        .str.replace(r":(null)?$", ""))
+    listed, bad_list = parse_tags(s)
+    tags = pl.when(is_object).then(pairs).otherwise(listed)
+    odd = s.is_not_null() & (s != "") & ~is_object & (bad_list | ~s.str.starts_with("["))
+    return tags, odd.fill_null(False)
+
+
 def read(path: Path, probe: Probe) -> Loaded:
     df, shown = read_parquet_strings(path) if probe.kind == "parquet" else read_csv_strings(path)
     cols = set(df.columns)
@@ -83,6 +103,7 @@ def read(path: Path, probe: Probe) -> Loaded:
     bad_category = category.is_not_null() & (category.str.to_lowercase() != "usage")
     bad_currency = currency.is_not_null() & (currency != "USD")
     counts = _quantities(col)
+    tags, odd_tags = focus_tags(col("Tags"))
     mapped = df.select(
         "_row",
         pl.coalesce(pl.col("_reject"),
@@ -99,8 +120,14 @@ def read(path: Path, probe: Probe) -> Loaded:
         col("ResourceId").alias("key_id"), col("ResourceName").alias("key_name"),
         pl.coalesce(col("SubAccountId"), col("BillingAccountId")).alias("account_id"),
         *[e.alias(name) for name, e in counts.items()],
+        pl.when(odd_tags).then(None).otherwise(tags).alias("tags"),
     )
-    return Loaded("focus", shown, stage(mapped, file=shown, source="focus", cost_scale=100.0))
+    notes = []
+    n_odd = df.select(odd_tags.sum()).item()
+    if n_odd:
+        notes.append(f"{n_odd:,} Tags cell(s) are not a JSON object of key/value pairs: those rows are kept "
+                     "without tags")
+    return Loaded("focus", shown, stage(mapped, file=shown, source="focus", cost_scale=100.0), notes=notes)
 
 
 FORMAT = Format("focus", "FinOps FOCUS 1.2 cost and usage export", ("csv", "parquet"), sniff, read)

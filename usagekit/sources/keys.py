@@ -1,7 +1,10 @@
-"""The key registry file: one row per virtual key with its monthly spend cap.
+"""The key registry file: one row per virtual key with its spend cap and budget period.
 
 Columns: ``key_id`` (required), ``key_name``, ``account_id``, ``spend_cap_cents`` (empty =
-no cap; ``spend_cap_usd`` is accepted instead), ``agent_id``, ``created_at``. A bad value
+no cap; ``spend_cap_usd`` is accepted instead), ``agent_id``, ``created_at``,
+``budget_period`` (how often the cap resets: ``1d``, ``7d``, ``30d``, ``1mo``, ``daily``,
+``weekly``, ``monthly``...; empty = monthly) and ``budget_reset_at`` (a reset instant, ISO
+8601; empty = periods start at calendar boundaries, see :mod:`usagekit.periods`). A bad value
 here is an error, not a rejected row: caps decide alerts, so they must be right.
 """
 
@@ -11,7 +14,8 @@ from pathlib import Path
 
 import polars as pl
 
-from ..errors import KeyRegistryError
+from ..errors import KeyRegistryError, QueryError
+from ..periods import parse_period
 from ..schema import KEY_COLUMNS, KEY_DTYPES
 from ._io import Probe, read_csv_strings, read_jsonl_records
 from ._stage import parse_timestamps
@@ -55,14 +59,26 @@ def registry_from_strings(df: pl.DataFrame, shown: str, *, cap_scale: float = 1.
                 fail(i, cap_column, f"{cap_column} {r} is negative", "a cap of 0 or more, or empty for no cap")
         cap = num * cap_scale
 
-    created = pl.Series("created_at", [None] * df.height, dtype=KEY_DTYPES["created_at"])
-    if "created_at" in df.columns:
-        raw = df["created_at"].cast(pl.String)
+    def when(col):
+        if col not in df.columns:
+            return pl.Series(col, [None] * df.height, dtype=KEY_DTYPES[col])
+        raw = df[col].cast(pl.String)
         parsed = pl.select(parse_timestamps(pl.lit(raw))[0]).to_series()
         for i, (r, p) in enumerate(zip(raw.to_list(), parsed.to_list())):
-            if r not in (None, "") and p is None:
-                fail(i, "created_at", f"created_at '{r}' is not a timestamp", "ISO-8601, e.g. 2026-10-01T00:00:00Z")
-        created = parsed
+            if r not in (None, "") and r.strip() and p is None:
+                fail(i, col, f"{col} '{r}' is not a timestamp", "ISO-8601, e.g. 2026-10-01T00:00:00Z")
+        return parsed
+
+    periods = [None] * df.height
+    if "budget_period" in df.columns:
+        for i, r in enumerate(df["budget_period"].cast(pl.String).to_list()):
+            if r is None or not r.strip():
+                continue
+            try:
+                periods[i] = parse_period(r)
+            except QueryError:
+                fail(i, "budget_period", f"budget_period '{r}' is not a budget period",
+                     "a period such as 1d, 7d, 30d, 1mo (or daily, weekly, monthly), or empty for monthly")
 
     def text(col):
         if col not in df.columns:
@@ -72,7 +88,9 @@ def registry_from_strings(df: pl.DataFrame, shown: str, *, cap_scale: float = 1.
 
     return pl.DataFrame({
         "key_id": ids, "key_name": text("key_name"), "account_id": text("account_id"),
-        "spend_cap_cents": cap, "agent_id": text("agent_id"), "created_at": created,
+        "spend_cap_cents": cap, "agent_id": text("agent_id"), "created_at": when("created_at"),
+        "budget_period": pl.Series("budget_period", periods, dtype=pl.String),
+        "budget_reset_at": when("budget_reset_at"),
     }, schema=KEY_DTYPES)
 
 
@@ -86,5 +104,6 @@ def read(path: Path, probe: Probe) -> Loaded:
     return Loaded("keys", shown, keys=keys)
 
 
-FORMAT = Format("keys", "key registry (key_id, key_name, account_id, spend_cap_cents, agent_id, created_at)",
+FORMAT = Format("keys", "key registry (key_id, key_name, account_id, spend_cap_cents, agent_id, created_at, "
+                "budget_period, budget_reset_at)",
                 ("csv", "jsonl"), sniff, read)

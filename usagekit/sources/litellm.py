@@ -10,9 +10,21 @@ Provider cache tokens come from the ``metadata`` JSON (``usage_object`` or
 provider caching. The key alias, team and organisation also come from ``metadata``
 when their columns are empty.
 
+Models are named as the provider bills them (:func:`billed_model`): recent LiteLLM versions
+write ``model`` with the provider prefix (``openai/gpt-4.1``); usagekit drops the prefix of
+``custom_llm_provider`` (``openai``, ``anthropic``, ``vertex_ai``, ``bedrock``, ``openrouter``...),
+keeps a Bedrock model id as billed (``anthropic.claude-3-5-sonnet-20241022-v2:0``), keeps
+OpenRouter's own ``vendor/model`` id, and names an Azure deployment by its base model (the
+price-map key LiteLLM logged in ``metadata.model_map_information``) or else its ``model_group``.
+
+Dimensions: ``team_id``, ``user`` (-> ``user_id``) and ``end_user`` from their columns, else
+from ``metadata`` (``user_api_key_team_id``, ``user_api_key_user_id``,
+``user_api_key_end_user_id``); ``request_tags`` (a JSON list) -> ``tags``.
+
 ``LiteLLM_VerificationToken`` (CSV): ``token`` (the hash) joins ``api_key``; ``key_alias``
 (else the masked ``key_name``) names the key; ``max_budget`` (USD, empty = no cap) becomes
-``spend_cap_cents``; ``organization_id`` (else ``team_id``) is the account.
+``spend_cap_cents``, reset every ``budget_duration`` (``1d``, ``7d``, ``30d``, ``1mo``...; empty
+= monthly) from ``budget_reset_at``; ``organization_id`` (else ``team_id``) is the account.
 """
 
 from __future__ import annotations
@@ -28,6 +40,14 @@ from .base import Format, Loaded, column, pick
 from .keys import registry_from_strings
 
 VOICE_CALLS = ("aspeech", "speech", "atranscription", "transcription")
+#: ``custom_llm_provider`` values recognised as a prefix of ``model`` when the provider column is empty
+PROVIDER_PREFIXES = ("openai", "text-completion-openai", "azure", "azure_ai", "anthropic", "bedrock", "sagemaker",
+                     "vertex_ai", "vertex_ai_beta", "gemini", "openrouter", "mistral", "groq", "together_ai",
+                     "fireworks_ai", "deepseek", "xai", "cohere", "cohere_chat", "perplexity", "cerebras",
+                     "deepinfra", "databricks", "watsonx", "ollama", "ollama_chat", "hosted_vllm", "huggingface",
+                     "replicate", "nvidia_nim", "dashscope", "moonshot", "litellm_proxy")
+#: Bedrock route words LiteLLM accepts between the provider and the model id
+_BEDROCK_ROUTES = r"^(?:converse|invoke|converse_like)/"
 #: metadata paths where LiteLLM versions put provider cache-read tokens (the largest found wins:
 #: ``usage_object.prompt_tokens_details.cached_tokens`` can say 0 beside a real cache read)
 CACHE_READ_PATHS = ("$.usage_object.prompt_tokens_details.cached_tokens", "$.usage_object.cache_read_input_tokens",
@@ -53,6 +73,42 @@ def sniff_logs(probe: Probe) -> bool:
 def sniff_keys(probe: Probe) -> bool:
     c = _cols(probe)
     return "token" in c and bool(c & {"max_budget", "key_alias", "key_name"}) and "request_id" not in c
+
+
+def billed_model(model: pl.Expr, provider: pl.Expr, model_group: pl.Expr | None = None,
+                 base_model: pl.Expr | None = None) -> tuple[pl.Expr, pl.Expr]:
+    """(model as the provider bills it, provider) from LiteLLM's ``model``, ``custom_llm_provider``,
+    ``model_group`` and an Azure deployment's base model. Blank cells count as missing.
+
+    >>> df = pl.DataFrame({"m": ["openai/gpt-4.1", "bedrock/anthropic.claude-3-5-sonnet-20241022-v2:0"],
+    ...                    "p": ["openai", "bedrock"]})
+    >>> df.select(*billed_model(pl.col("m"), pl.col("p")))["model"].to_list()
+    ['gpt-4.1', 'anthropic.claude-3-5-sonnet-20241022-v2:0']
+    """
+    def blank(e):
+        e = e.str.strip_chars()
+        return pl.when(e == "").then(None).otherwise(e)
+
+    group = blank(model_group) if model_group is not None else pl.lit(None, pl.String)
+    raw = pl.coalesce(blank(model), group)
+    prefix = raw.str.extract(r"^([^/]+)/", 1).str.to_lowercase()
+    prov = pl.coalesce(blank(provider).str.to_lowercase(),
+                       pl.when(prefix.is_in(list(PROVIDER_PREFIXES))).then(prefix))
+    bare = pl.when(raw.str.to_lowercase().str.starts_with(prov + "/")).then(
+        raw.str.slice(prov.str.len_chars() + 1)).otherwise(raw)
+    bare = pl.when(prov == "bedrock").then(bare.str.replace(_BEDROCK_ROUTES, "")).otherwise(bare)
+    base = blank(base_model) if base_model is not None else pl.lit(None, pl.String)
+    base = pl.when(base.str.to_lowercase().str.starts_with("azure/")).then(base.str.slice(6)).otherwise(base)
+    # an Azure deployment is named by whoever deployed it: its base model is what Azure bills
+    azure = pl.coalesce(base, group, bare)
+    out = pl.when(prov.is_in(["azure", "azure_ai"])).then(azure).otherwise(bare)
+    return out.alias("model"), prov.alias("provider")
+
+
+def unpriced_note(requests: int) -> str:
+    """The load-report note for LiteLLM usage with tokens that LiteLLM could not price."""
+    return (f"{requests:,} successful request(s) with tokens but spend 0 read as unpriced "
+            "(LiteLLM had no price for the model)")
 
 
 def _meta(path: str) -> pl.Expr:
@@ -106,6 +162,8 @@ def read_logs(path: Path, probe: Probe) -> Loaded:
                 & ~col("cache_hit").str.strip_chars().str.to_lowercase().is_in(["true", "t", "1"]).fill_null(False)
                 ).fill_null(False)
     cached = pl.max_horizontal(*[_number(_meta(p)) for p in CACHE_READ_PATHS])
+    model, provider = billed_model(col("model"), col("custom_llm_provider"), col("model_group"),
+                                   _meta("$.model_map_information.model_map_key"))
     mapped = df.select(
         "_row", "_reject", "_field", "_value",
         pl.col(need["request_id"]).alias("request_id"),
@@ -116,8 +174,11 @@ def read_logs(path: Path, probe: Probe) -> Loaded:
               _meta("$.user_api_key_team_id")).alias("account_id"),
         first(col("agent_id")).alias("agent_id"),
         pl.when(call.is_in(list(VOICE_CALLS))).then(pl.lit("voice")).otherwise(pl.lit("llm")).alias("axis"),
-        col("custom_llm_provider").alias("provider"),
-        first(col("model"), col("model_group")).alias("model"),
+        provider, model,
+        first(col("team_id"), _meta("$.user_api_key_team_id")).alias("team_id"),
+        first(col("user"), _meta("$.user_api_key_user_id")).alias("user_id"),
+        first(col("end_user"), _meta("$.user_api_key_end_user_id")).alias("end_user"),
+        col("request_tags").alias("tags"),
         col("prompt_tokens").alias("input_tokens"),
         col("completion_tokens").alias("output_tokens"),
         cached.cast(pl.String).alias("cached_input_tokens"),
@@ -131,8 +192,7 @@ def read_logs(path: Path, probe: Probe) -> Loaded:
     notes = []
     n_unpriced = df.select(unpriced.sum()).item()
     if n_unpriced:
-        notes.append(f"{n_unpriced:,} successful request(s) with tokens but spend 0 read as unpriced "
-                     "(LiteLLM had no price for the model)")
+        notes.append(unpriced_note(n_unpriced))
     return Loaded("litellm", shown, stage(mapped, file=shown, source="litellm", cost_scale=100.0), notes=notes)
 
 
@@ -155,6 +215,8 @@ def read_keys(path: Path, probe: Probe) -> Loaded:
         col("max_budget").alias("max_budget"),
         col("agent_id").alias("agent_id"),
         col("created_at").alias("created_at"),
+        col("budget_duration").alias("budget_period"),
+        col("budget_reset_at").alias("budget_reset_at"),
     )
     keys = registry_from_strings(mapped, shown, cap_scale=100.0, cap_column="max_budget")
     notes = []
@@ -162,14 +224,11 @@ def read_keys(path: Path, probe: Probe) -> Loaded:
     if spend_col:
         total = df[spend_col].cast(pl.Float64, strict=False).sum() * 100
         notes.append(f"the key export's own spend column totals {total:,.6f} cents (a cross-check for the logs)")
-    durations, budget = pick(cols, "budget_duration"), pick(cols, "max_budget")
-    if durations and budget:
-        capped = pl.col(budget).str.strip_chars().cast(pl.Float64, strict=False).is_not_null()
-        other = df.filter(capped & pl.col(durations).is_not_null() & ~pl.col(durations).str.strip_chars().is_in(
-            ["30d", "1mo", "1m", "monthly", ""])).height
-        if other:
-            notes.append(f"{other} key(s) have a budget period other than a month; their max_budget is used as a "
-                         "monthly cap")
+    periods = keys.filter(pl.col("spend_cap_cents").is_not_null() & pl.col("budget_period").is_not_null()
+                          & (pl.col("budget_period") != "1mo"))["budget_period"].value_counts(sort=True)
+    if periods.height:
+        said = ", ".join(f"{n} x {p}" for p, n in periods.iter_rows())
+        notes.append(f"caps reset on their own budget period ({said}); the others monthly")
     blocked = pick(cols, "blocked")
     if blocked:
         n = df.filter(pl.col(blocked).str.strip_chars().str.to_lowercase().is_in(["true", "t", "1"])).height

@@ -6,12 +6,20 @@ required. Costs are US dollars; an empty cost cell is unpriced, never $0. Boolea
 ``true`` / ``false``; a ``cancelled`` generation is an error whose cost still counts.
 ``byok_usage_inference`` (inference billed on the user's own provider key) is not added to the
 cost: the load report gives its total. ``api_key_name`` is a label (not a secret) and names the key;
-``app_name`` is taken as the agent. Upstream provider names (``Google AI Studio``) are mapped
+``app_name`` is taken as the agent; ``user`` (the id the caller passes for its own end
+user, as in OpenAI's ``user`` parameter) becomes ``end_user``. Upstream provider names (``Google AI Studio``) are mapped
 to usagekit's provider names (``google``).
 
 The activity API rows (``date, model, model_permaslug, endpoint_id, provider_name, usage,
 byok_usage_inference, requests, prompt_tokens, completion_tokens, reasoning_tokens``; CSV,
 JSON Lines, or the saved ``{"data": [...]}`` response) are daily buckets: ``request_id`` null, ``requests`` from the row.
+
+The key list (the saved ``{"data": [...]}`` answer of the keys API, or its rows as CSV / JSON
+Lines: ``name, label, hash, limit, limit_reset, limit_remaining, usage, disabled, created_at``)
+is a key registry: ``name`` (the ``api_key_name`` of the generation export) is the key,
+``limit`` (USD) its cap, reset ``daily`` / ``weekly`` / ``monthly`` at midnight UTC (weeks from
+Monday), as OpenRouter resets them. A ``limit`` with no ``limit_reset`` is a lifetime credit limit, not a periodic cap: it
+is not used as one, and the load report says so.
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ ALIASES = {
     "finish": ("finish_reason_normalized", "finish_reason", "finish_reason_raw"),
     "cancelled": ("cancelled", "canceled", "is_cancelled"),
     "byok": ("byok_usage_inference", "byok_usage"),
+    "end_user": ("user", "user_id", "end_user"),
 }
 PROVIDERS = {
     "openai": "openai", "azure": "azure", "anthropic": "anthropic", "amazon bedrock": "bedrock",
@@ -110,7 +119,7 @@ def read_generations(path: Path, probe: Probe) -> Loaded:
         col("reasoning_tokens").alias("reasoning_tokens"), col("cached_input_tokens").alias("cached_input_tokens"),
         col("model").alias("model"), _provider(col("provider")).alias("provider"),
         col("key").alias("key_id"), col("key").alias("key_name"),
-        col("app").alias("agent_id"), col("app").alias("agent_name"),
+        col("app").alias("agent_id"), col("app").alias("agent_name"), col("end_user").alias("end_user"),
         pl.when(finish.str.contains("error") | cancelled).then(pl.lit("error")).otherwise(pl.lit("success"))
         .alias("status"),
     )
@@ -174,7 +183,79 @@ def _activity(df: pl.DataFrame, shown: str) -> Loaded:
                   notes=_byok_note(df, pick(cols, "byok_usage_inference", "byok_usage")))
 
 
+_RESETS = {"daily": "1d", "weekly": "7d", "monthly": "1mo"}
+_UTC_MONDAY = "2024-01-01T00:00:00Z"  # a Monday, midnight UTC
+
+
+def _key_rows(doc):
+    data = doc.get("data") if isinstance(doc, dict) else None
+    if isinstance(data, list) and data and isinstance(data[0], dict) and "limit_reset" in data[0]:
+        return data
+    return None
+
+
+def sniff_keys(probe: Probe) -> bool:
+    if probe.kind == "json":
+        return _key_rows(probe.doc()) is not None
+    c = probe.columns if probe.kind == "csv" else {k.lower() for k in (probe.first or {})}
+    return {"limit", "limit_reset"} <= c and bool(c & {"name", "label", "hash"})
+
+
+def read_keys(path: Path, probe: Probe) -> Loaded:
+    if probe.kind == "json":
+        return read_keys_document(probe.doc(), display_path(path))
+    return _keys(*_read(path, probe))
+
+
+def read_keys_document(doc, shown: str) -> Loaded:
+    rows = _key_rows(doc)
+    if rows is None:
+        raise SourceError(shown, "no 'data' list of keys with limit_reset", field="data",
+                          expected='an OpenRouter key list {"data": [{name, limit, limit_reset, ...}]}')
+    return _keys(records_frame(rows), shown)
+
+
+def _keys(df: pl.DataFrame, shown: str) -> Loaded:
+    from .keys import registry_from_strings
+    cols = set(df.columns)
+
+    def col(*names) -> pl.Expr:
+        return column(cols, *names, blank_is_null=True).str.strip_chars()
+
+    reset = col("limit_reset").str.to_lowercase()
+    bad = reset.is_not_null() & ~reset.is_in(list(_RESETS))
+    odd = df.with_row_index("_i").filter(bad)
+    if odd.height:
+        row = odd["_row"][0]
+        raise SourceError(shown, f"limit_reset '{odd.select(col('limit_reset')).item(0, 0)}' is not a reset period",
+                          row=row, field="limit_reset", expected="daily, weekly, monthly or empty (null)")
+    lifetime = col("limit").is_not_null() & reset.is_null()
+    mapped = df.select(
+        "_row", pl.coalesce(col("name"), col("label"), col("hash")).alias("key_id"),
+        pl.coalesce(col("name"), col("label")).alias("key_name"),
+        pl.when(lifetime).then(None).otherwise(col("limit")).alias("spend_cap_usd"),
+        pl.when(reset.is_not_null()).then(reset.replace(_RESETS)).alias("budget_period"),
+        # OpenRouter resets at midnight UTC, weeks from Monday: any such instant anchors the windows
+        pl.when(reset.is_not_null()).then(pl.lit(_UTC_MONDAY)).alias("budget_reset_at"),
+        col("created_at").alias("created_at"),
+    )
+    keys = registry_from_strings(mapped, shown, cap_scale=100.0, cap_column="spend_cap_usd")
+    notes = []
+    n_life = df.select(lifetime.sum()).item()
+    if n_life:
+        notes.append(f"{n_life} key(s) have a lifetime credit limit (limit_reset null): it never resets, so it is not "
+                     "used as a periodic cap (limit_remaining says what is left)")
+    disabled = pick(cols, "disabled")
+    if disabled:
+        n = df.filter(pl.col(disabled).str.strip_chars().str.to_lowercase().is_in(["true", "t", "1"])).height
+        if n:
+            notes.append(f"{n} key(s) are disabled in OpenRouter (their usage, if any, is still counted)")
+    return Loaded("openrouter_keys", shown, keys=keys, notes=notes)
+
+
 FORMATS = (
+    Format("openrouter_keys", "OpenRouter key list (limit, limit_reset)", ("csv", "jsonl", "json"),
+           sniff_keys, read_keys, read_keys_document),
     Format("openrouter", "OpenRouter activity export (one row per generation)", ("csv", "jsonl"),
            sniff_generations, read_generations),
     Format("openrouter_activity", "OpenRouter activity API rows (daily per model)", ("csv", "jsonl", "json"),
