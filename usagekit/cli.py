@@ -121,6 +121,14 @@ def cmd_report(args) -> int:
     return EXIT_OK
 
 
+def cmd_export(args) -> int:
+    from .export import export
+    from .loading import load
+    usage = load(args.source, keys=args.keys)
+    print(export(usage, args.month, args.format, args.out, account_id=args.account))
+    return EXIT_OK
+
+
 def _add_notify_options(p: argparse.ArgumentParser, state_default: str) -> None:
     g = p.add_argument_group("alerts (pip install 'usagekit[alerts]')")
     g.add_argument("--notify", action="append", metavar="URL",
@@ -201,6 +209,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_notify_options(p, "OUT/alerts-state.json")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("export", help="write a month as FinOps FOCUS 1.2 rows, or the normalized rows as CSV/Parquet",
+                       description="Write MONTH (UTC) of SOURCE to OUT. focus: FOCUS 1.2 rows (one per UTC day, "
+                                   "account, key, provider, model; every mandatory column; CSV, or Parquet when OUT "
+                                   "ends in .parquet); unpriced usage goes in rows of its own with cost 0 and "
+                                   "x_Unpriced=true. csv / parquet: usagekit's normalized rows. Every export "
+                                   "loads back with usagekit to the same totals.")
+    p.add_argument("--format", required=True, choices=["focus", "csv", "parquet"], help="output format")
+    p.add_argument("--month", required=True, type=_month, help="YYYY-MM")
+    p.add_argument("--source", required=True, nargs="+", help="usage file(s), directory or glob")
+    p.add_argument("--keys", action="append", help="key registry file")
+    p.add_argument("--account", help="only this account's rows")
+    p.add_argument("--out", required=True, type=Path, help="output file")
+    p.set_defaults(func=cmd_export)
     return parser
 
 
