@@ -50,7 +50,8 @@ def test_top_n_folds_the_rest_into_other():
             for i in range(15)]
     fig = charts.daily_stacked(pd.DataFrame(rows), by="model", top=9)
     names = [t.name for t in fig.data]
-    assert len(names) == 10 and names[-1] == "Other"
+    assert len(names) == 10 and names[-1] == "Other (6 models)"
+    assert fig.data[-1].customdata[0][0] == "Other" and fig.data[-1].meta["members"] == [f"m{i}" for i in range(9, 15)]
     assert sum(sum(t.y) for t in fig.data) == pytest.approx(sum(r["cost_cents"] for r in rows) / 100)
 
 
@@ -84,3 +85,45 @@ def test_anomaly_evidence_marks_the_day():
     fig = charts.anomaly_evidence({"series": s, "kind": "spike", "day": dt.date(2026, 10, 3), "baseline_cents": 1})
     colours = list(fig.data[0].marker.color)
     assert colours[2] == charts.SEVERITY_COLORS["critical"] and colours[0] != colours[2]
+
+
+@pytest.fixture(scope="module")
+def demo_october(demo_dir):
+    return usagekit.load(demo_dir).filter(month="2026-10")
+
+
+def test_breakdown_bar_sums_the_rest_into_an_other_bar(demo_october):
+    b = demo_october.breakdown("model")
+    assert len(b) > 13  # the demo month has more models than the chart shows
+    fig = charts.breakdown_bar(b, by="model", top=12)
+    bar = fig.data[0]
+    assert len(bar.y) == 13 and bar.y[0] == f"Other ({len(b) - 12} models)"  # drawn last, at the bottom
+    assert sum(bar.x) * 100 == pytest.approx(b["cost_cents"].sum())  # nothing silently dropped
+    assert sorted(bar.meta["other_members"]) == sorted(b["model"].iloc[12:])
+
+
+def test_compute_is_named_and_counted_in_vm_hours(demo_october):
+    b = demo_october.breakdown("model").set_index("model")
+    assert "(none)" not in b.index and b.loc["compute (VM hours)", "hours"] > 0
+    assert b.loc["compute (VM hours)", "requests"] == 0
+    fig = charts.breakdown_bar(demo_october.breakdown("model"), by="model")
+    text = dict(zip(fig.data[0].y, fig.data[0].hovertext))["compute (VM hours)"]
+    assert f"{b.loc['compute (VM hours)', 'hours']:,.1f} VM hours" in text and "requests" not in text
+    daily = charts.daily_stacked(demo_october.daily("model"), by="model")
+    compute = next(t for t in daily.data if t.name == "compute (VM hours)")
+    assert "VM hours" in compute.hovertext[0] and "cents" not in compute.hovertext[0]
+    agents = demo_october.breakdown("agent").set_index("agent")
+    assert agents.loc["plain VMs (VM hours)", "hours"] > 0
+    # a filter on the label is exactly that segment: the drill-down of a compute bar
+    only = demo_october.filter(month="2026-10", models="compute (VM hours)")
+    assert only.total()["cost_cents"] == pytest.approx(b.loc["compute (VM hours)", "cost_cents"])
+    assert set(only.breakdown("axis")["axis"]) == {"compute"}
+
+
+def test_colours_are_distinct_within_every_chart_of_the_page(demo_october):
+    for by in ("model", "provider", "agent", "key"):
+        fig = charts.daily_stacked(demo_october.daily(by), by=by)
+        colours = [t.marker.color for t in fig.data]
+        assert len(set(colours)) == len(colours), by
+        bars = charts.breakdown_bar(demo_october.breakdown(by), by=by).data[0].marker.color
+        assert len(set(bars)) == len(bars), by

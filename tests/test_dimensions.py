@@ -52,7 +52,8 @@ def test_a_request_with_two_tags_counts_once_per_tag_and_the_result_says_so(usag
 
 def test_filters_on_each_dimension_count_a_request_once(usage):
     both = usage.filter(month=OCT, tags=["prod", "search"])  # chatcmpl-0001 carries both: counted once
-    assert both.total() == {"cost_cents": pytest.approx(3.25), "requests": 3, "rows": 3, "unpriced_rows": 1}
+    assert both.total() == {"cost_cents": pytest.approx(3.25), "requests": 3, "rows": 3, "unpriced_rows": 1,
+                            "estimated_cents": 0.0, "estimated_rows": 0}
     assert _by(both.breakdown("model"), "model") == pytest.approx(
         {"claude-3-5-sonnet-20241022": 2.01, "gpt-4.1": 1.24, "gemini-2.5-pro": 0.0})
     support_chat = usage.filter(month=OCT, teams="team-support", tags="chat")

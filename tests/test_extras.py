@@ -22,7 +22,7 @@ class Block:
 sys.meta_path.insert(0, Block())
 """
 OPTIONAL = ["plotly", "papermill", "nbconvert", "ipykernel", "ipywidgets", "anywidget", "jupyterlab", "duckdb",
-            "pyspark", "apprise", "requests", "IPython", "jinja2", "genai_prices"]
+            "pyspark", "apprise", "IPython", "jinja2", "genai_prices"]
 
 
 ROOT = Path(__file__).resolve().parent.parent  # the child reads tests/data/... relative to it
@@ -60,7 +60,6 @@ print(sorted(m for m in sys.modules if m.split('.')[0] in %r))
     ("usagekit.load('tests/data/canonical/usage.csv', engine='duckdb').total()", "duckdb"),
     ("usagekit.explore(usagekit.load('tests/data/canonical/usage.csv'))", "notebook"),
     ("from usagekit import charts", "report"),
-    ("usagekit.fetch_api_usage('http://127.0.0.1:9', 'token', month='2026-10')", "fetch"),
 ])
 def test_each_feature_names_its_extra(code, extra):
     proc = run_blocked(f"import usagekit\ntry:\n    {code}\nexcept usagekit.UsagekitError as e:\n    print(e)\n")

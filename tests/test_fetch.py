@@ -41,6 +41,12 @@ class Server:
                                    "auth": self.headers.get("Authorization")})
                 status, body, delay = outer.script[min(len(outer.seen), len(outer.script)) - 1]
                 time.sleep(delay)
+                if callable(body):  # the test writes the raw answer itself (trickled, cut short...)
+                    try:
+                        body(self)
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass
+                    return
                 data = body if isinstance(body, bytes) else json.dumps(body).encode()
                 try:
                     self.send_response(status)
@@ -128,3 +134,104 @@ def test_save_to_keeps_the_raw_response(server, tmp_path):
     assert json.loads((tmp_path / "resp.json").read_text()) == RESPONSE
     again = usagekit.load(tmp_path / "resp.json")
     assert again.load_report.files[0].format == "api_usage"
+
+
+# -- hardening (issue 15 item 6): every network failure is a FetchError, timeout is a total deadline,
+#    the token never appears in a message ------------------------------------------------------------
+
+def _trickle(handler):
+    """Headers at once, then the body one byte every 0.2 s (about 20 s in all)."""
+    data = json.dumps(RESPONSE).encode()
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    for b in data[:100]:
+        handler.wfile.write(bytes([b]))
+        handler.wfile.flush()
+        time.sleep(0.2)
+
+
+def _cut_short(handler):
+    """Content-Length promises the whole body, half of it is sent, then the connection closes."""
+    data = json.dumps(RESPONSE).encode()
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data[: len(data) // 2])
+    handler.wfile.flush()
+    handler.close_connection = True
+
+
+def _chunked_cut_short(handler):
+    """A chunked body whose second chunk never ends (requests' ChunkedEncodingError class)."""
+    handler.protocol_version = "HTTP/1.1"
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Transfer-Encoding", "chunked")
+    handler.end_headers()
+    handler.wfile.write(b"5\r\n{\"a\":\r\n400\r\n{\"partial")
+    handler.wfile.flush()
+    handler.close_connection = True
+
+
+def test_trickled_body_is_stopped_by_the_total_deadline(server):
+    server.script = [(200, _trickle, 0)]
+    t0 = time.monotonic()
+    with pytest.raises(FetchError, match="deadline") as err:
+        fetch_api_usage_json(server.url, TOKEN, timeout=1, retries=3, backoff=0.01)
+    took = time.monotonic() - t0
+    assert took < 2.5, f"took {took:.1f} s with timeout=1"
+    assert TOKEN not in str(err.value)
+
+
+@pytest.mark.parametrize("answer", [_cut_short, _chunked_cut_short], ids=["content-length", "chunked"])
+def test_body_cut_short_is_a_fetch_error_after_retries(server, answer):
+    server.script = [(200, answer, 0)]
+    with pytest.raises(FetchError, match="cut short.*after 3 attempts") as err:
+        fetch_api_usage_json(server.url, TOKEN, timeout=5, retries=2, backoff=0.01)
+    assert err.value.status is None and len(server.seen) == 3
+
+
+def test_body_cut_short_once_then_whole_is_read(server):
+    server.script = [(200, _cut_short, 0), (200, RESPONSE, 0)]
+    doc = fetch_api_usage_json(server.url, TOKEN, timeout=5, backoff=0.01)
+    assert doc == RESPONSE and len(server.seen) == 2
+
+
+def test_connection_refused_is_a_fetch_error():
+    import socket
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(FetchError, match="could not connect.*after 2 attempts"):
+        fetch_api_usage_json(f"http://127.0.0.1:{port}", TOKEN, retries=1, backoff=0.01, timeout=5)
+
+
+@pytest.mark.parametrize("status", [400, 401, 500, 503])
+def test_token_echoed_by_the_server_is_redacted(server, status):
+    echo = {"error": f"invalid token {TOKEN} (Bearer {TOKEN})"}
+    server.script = [(status, echo, 0)]
+    with pytest.raises(FetchError) as err:
+        fetch_api_usage_json(server.url + f"/?t={TOKEN}", TOKEN, retries=1, backoff=0.01)
+    text = str(err.value) + repr(err.value) + str(err.value.url)
+    assert TOKEN not in text and "[redacted]" in str(err.value)
+
+
+def test_429_is_retried_honouring_retry_after(server):
+    seen_at = []
+
+    def limited(handler):
+        seen_at.append(time.monotonic())
+        handler.send_response(429)
+        handler.send_header("Retry-After", "1")
+        handler.send_header("Content-Length", "2")
+        handler.end_headers()
+        handler.wfile.write(b"{}")
+
+    server.script = [(429, limited, 0), (200, RESPONSE, 0)]
+    t0 = time.monotonic()
+    doc = fetch_api_usage_json(server.url, TOKEN, timeout=10, backoff=0.01)
+    assert doc == RESPONSE and len(server.seen) == 2
+    assert time.monotonic() - t0 >= 0.9  # waited as the server asked

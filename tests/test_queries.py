@@ -29,7 +29,7 @@ def test_filter_month_daily_by_model_has_every_day_and_reconciles(usage):
     assert list(daily.columns[:2]) == ["date", "model"]
     assert sorted(daily["date"].unique()) == [dt.date(2026, 10, d) for d in range(1, 32)]
     models = set(daily["model"])
-    assert {"gpt-4o-mini", "claude-sonnet-4", "gpt-4o", "tts-1", "(none)"} <= models
+    assert {"gpt-4o-mini", "claude-sonnet-4", "gpt-4o", "tts-1", "compute (VM hours)"} <= models
     assert len(daily) == 31 * len(models)  # zero days included for every model
     total = oct_.total()
     assert daily["cost_cents"].sum() == pytest.approx(total["cost_cents"], abs=1e-9)
@@ -110,7 +110,7 @@ def test_key_summary_projects_the_day_a_cap_is_crossed(tmp_path, engine):
     ks = usage.key_summary(as_of="2026-10-11T00:00:00Z").set_index("key_id")
     # 1000 cents in 10 days -> 100/day; 1000 more to the cap -> 10 more days
     assert ks.loc["k1", "projected_cents"] == pytest.approx(3100)
-    assert ks.loc["k1", "projected_cap_date"] == dt.date(2026, 10, 21)
+    assert ks.loc["k1", "projected_cap_date"] == dt.date(2026, 10, 20)  # the running total reaches 2000 on day 20
     assert ks.loc["k2", "spend_cents"] == 0 and ks.loc["k2", "projected_cap_date"] is None
     # a finished month: the projection is the spend, and the crossing day is the real one
     done = usage.key_summary(as_of="2026-11-05T00:00:00Z").set_index("key_id")

@@ -57,7 +57,7 @@ def test_report_is_published_with_index_and_notebook(published):
 
 def test_report_sections_in_order_with_the_right_numbers(published, source):
     page = published.html.read_text()
-    order = ["Usage report 2026-10", "Keys", "Daily spend by model", "Breakdowns", "Anomalies", "Invoice lines",
+    order = ["Usage report · October 2026", "Keys", "Daily spend by model", "Breakdowns", "Anomalies", "Invoice lines",
              "Data quality", "Method notes"]
     positions = [page.find(s) for s in order]
     assert all(p >= 0 for p in positions) and positions == sorted(positions)
@@ -67,7 +67,7 @@ def test_report_sections_in_order_with_the_right_numbers(published, source):
     assert published.summary["total_cents"] == pytest.approx(total)
     assert "Days are bucketed in <b>UTC</b>" in page
     inv = usage.invoice("2026-10")
-    assert f"{inv.billed_total_cents:,} cents" in page
+    assert f"{format_usd(inv.billed_total_cents)} billed" in page and "invoiced (cents)" not in page
 
 
 def test_planted_anomalies_appear_with_their_keys_and_days(published, source):

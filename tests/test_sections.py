@@ -15,9 +15,10 @@ from usagekit.money import format_usd
 
 def test_sections_are_in_report_order_with_unique_names():
     names = S.section_names()
-    assert names == ["headline", "keys", "daily", "breakdowns", "anomalies", "invoice", "data-quality", "method"]
+    assert names == ["headline", "keys", "daily", "breakdowns", "anomalies", "invoice", "reconciliation",
+                     "data-quality", "method"]
     assert [s.title for s in S.SECTIONS][1:] == ["Keys", "Daily spend by model", "Breakdowns", "Anomalies",
-                                                 "Invoice lines", "Data quality", "Method notes"]
+                                                 "Invoice lines", "Reconciliation", "Data quality", "Method notes"]
 
 
 def test_select_keeps_report_order_and_names_the_choices_on_a_typo():
@@ -47,7 +48,7 @@ def test_report_with_chosen_sections_shows_only_those(demo_dir, tmp_path):
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     page = (tmp_path / "2026-10" / "all" / "report.html").read_text()
-    assert page.find("Usage report 2026-10") < page.find("Invoice lines")
+    assert page.find("Usage report · October 2026") < page.find("Invoice lines")
     for absent in ("Daily spend by model", "Breakdowns", "Method notes", "Data quality", ">Keys<"):
         assert absent not in page
     assert "window.ukLoading" not in page  # no chart, so no plotly.js either

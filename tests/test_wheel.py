@@ -41,7 +41,7 @@ def test_wheel_carries_notebooks_templates_license_and_typing_marker(wheel):
     core = [line.split(":", 1)[1].strip() for line in meta.splitlines()
             if line.startswith("Requires-Dist:") and "extra ==" not in line]
     assert sorted(r.split(">")[0].split("=")[0].strip() for r in core) == [
-        "narwhals", "numpy", "pandas", "polars", "pyarrow", "tqdm"]
+        "narwhals", "numpy", "pandas", "polars", "pyarrow", "requests", "tqdm"]
     from usagekit import __version__
     assert f"Version: {__version__}\n" in meta
 

@@ -22,11 +22,18 @@ def explore(usage, month=None, detect_anomalies=True):
     return _explore(usage, month=month, detect_anomalies=detect_anomalies)
 
 
+def reconcile(gateway_usage, provider_usage=None, *, prices=None):
+    """Gateway spend vs provider bill vs price-map estimate per day x provider x model; see
+    :func:`usagekit.reconciliation.reconcile`."""
+    from .reconciliation import reconcile as _reconcile
+    return _reconcile(gateway_usage, provider_usage, prices=prices)
+
+
 def fetch_api_usage(*args, **kwargs):
     """Fetch ``GET /api/usage`` over HTTP and load it; see :func:`usagekit.fetch.fetch_api_usage`."""
     from .fetch import fetch_api_usage as _fetch
     return _fetch(*args, **kwargs)
 
 
-__all__ = ["load", "detect", "explore", "fetch_api_usage", "Usage", "LoadReport", "UsagekitError", "SourceError",
+__all__ = ["load", "detect", "explore", "reconcile", "fetch_api_usage", "Usage", "LoadReport", "UsagekitError", "SourceError",
            "FormatError", "FetchError", "__version__"]

@@ -308,8 +308,12 @@ class _Context:
         text = (f"Key {state}: {format_usd(mtd)} of {format_usd(cap)} ({mtd / cap:.0%}) by {q.day_date(d_last)}; "
                 f"at {format_usd(rate)} a day it reaches {format_usd(projected)} ({projected / cap:.0%}) by month end"
                 f"{f', crossing on {cross}' if cross else ''}.{agent} Top model: {detail['model']}.")
-        action = (f"Raise the cap if this growth is expected, or find which agent is consuming"
-                  f"{' (' + detail['agent'] + ')' if detail['agent'] else ''} and slow it down.")
+        if detail["agent"]:
+            action = (f"Raise the cap if this growth is expected, or slow down agent {detail['agent']}, which made "
+                      f"most of this key's spend this month.")
+        else:
+            action = (f"Raise the cap if this growth is expected. No agent is recorded on this key's requests: "
+                      f"find the caller in the request log (top model {detail['model']}).")
         return [self._base(key_id, "cap", sev, hit, projected, cap, projected / cap, text, action, detail, series,
                            projected_cap_date=cross)]
 

@@ -9,7 +9,6 @@ or a page, so a key named ``<img src=x onerror=alert(1)>`` is shown as text.
 
 from __future__ import annotations
 
-import hashlib
 import html
 
 import pandas as pd
@@ -17,33 +16,50 @@ from .extras import require
 
 go = require("plotly.graph_objects", "report", "charts")
 
-from . import masking
+from . import masking, palette
+from . import queries as q
 from .money import format_usd
 
-#: a palette of distinguishable colours; popular models get fixed slots, others hash into it
-PALETTE = ["#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#EECA3B", "#B279A2", "#FF9DA6",
-           "#9D755D", "#BAB0AC", "#1F77B4", "#D62728", "#2CA02C", "#9467BD", "#8C564B", "#E377C2",
-           "#17BECF", "#BCBD22", "#393B79", "#AD494A"]
-OTHER_COLOR = "#C7C7C7"
-NONE_COLOR = "#8C8C8C"
-FIXED = {"gpt-4o": 0, "gpt-4o-mini": 1, "claude-sonnet-4": 2, "claude-3-5-haiku": 3, "gemini-2.0-flash": 4,
-         "o3-mini": 5, "gpt-4.1": 6, "claude-opus-4": 7}
-AXIS_COLORS = {"llm": "#4C78A8", "voice": "#F58518", "compute": "#54A24B"}
+AXIS_COLORS = {a: palette.FIXED[a] for a in ("llm", "voice", "compute")}
 SEVERITY_COLORS = {"critical": "#C62828", "warning": "#EF6C00", "info": "#1565C0"}
+OTHER = q.OTHER_LABEL
 
 
 def color_for(name) -> str:
-    """The colour of a model (or any series name): the same in every chart and report."""
-    if name is None or name == "(none)":
-        return NONE_COLOR
-    if name == "Other":
-        return OTHER_COLOR
-    if name in AXIS_COLORS:
-        return AXIS_COLORS[name]
-    if name in FIXED:
-        return PALETTE[FIXED[name]]
-    digest = hashlib.sha1(str(name).encode()).digest()
-    return PALETTE[digest[0] % len(PALETTE)]
+    """The colour of a model (or any series name): the same in every chart and report
+    (see :mod:`usagekit.palette`)."""
+    return palette.color_for(name)
+
+
+def fold_other(frame: pd.DataFrame, by: str, top: int, keys: tuple = ()) -> tuple[pd.DataFrame, list]:
+    """Keep the ``top`` largest ``by`` values (by total ``cost_cents``) and sum the rest into
+    one ``Other`` row per ``keys`` group. Returns ``(frame, folded names)``; nothing is folded
+    when only one value would be (it is shown instead). Numeric columns are summed; a
+    ``share`` column stays consistent because shares add up."""
+    totals = frame.groupby(by)["cost_cents"].sum().sort_values(ascending=False, kind="stable")
+    if len(totals) <= top + 1:
+        return frame, []
+    keep = list(totals.index[:top])
+    folded = [str(n) for n in totals.index[top:]]
+    d = frame.copy()
+    d[by] = d[by].where(d[by].isin(keep), OTHER)
+    num = [c for c in d.columns if c not in (by, *keys) and pd.api.types.is_numeric_dtype(d[c])]
+    other = d[d[by] == OTHER].groupby(list(keys), as_index=False)[num].sum() if keys else \
+        d[d[by] == OTHER][num].sum().to_frame().T
+    other[by] = OTHER
+    rest = d[d[by] != OTHER]
+    return pd.concat([rest, other[[c for c in d.columns if c in other.columns]]], ignore_index=True), folded
+
+
+def _hours(v) -> str:
+    return f"{float(v):,.1f} VM hours"
+
+
+def _counts(name, requests, hours) -> str:
+    """What a segment counts: VM hours for compute, requests for the rest."""
+    if name in q.COMPUTE_LABELS.values() or (hours and not requests):
+        return _hours(hours)
+    return f"{int(requests):,} requests"
 
 
 def esc(text) -> str:
@@ -56,66 +72,77 @@ def mask_key(key: str | None) -> str:
     return masking.display(key)
 
 
-def _top(daily: pd.DataFrame, by: str, top: int) -> pd.DataFrame:
-    totals = daily.groupby(by)["cost_cents"].sum().sort_values(ascending=False)
-    keep = set(totals.index[:top])
-    if len(totals) <= top + 1:
-        return daily
-    d = daily.copy()
-    d[by] = d[by].where(d[by].isin(keep), "Other")
-    num = ["cost_cents", "requests"] + [c for c in ("input_tokens", "output_tokens") if c in d]
-    return d.groupby(["date", by], as_index=False)[num].sum()
-
-
 def daily_stacked(daily: pd.DataFrame, by: str = "model", top: int = 9, title: str | None = None,
                   tz: str = "UTC") -> go.Figure:
     """Stacked bars of daily spend per ``by`` value (top ``top`` + Other), one trace per value.
 
     Each trace's ``customdata`` holds the raw ``by`` value, so a click handler knows which
-    model (or key) a segment is.
+    model (or key) a segment is; the Other trace's ``meta["members"]`` lists the values it
+    groups. Colours come from the palette: distinct per trace, the same name the same colour
+    in every chart. Compute shows its VM hours.
     """
-    d = _top(daily, by, top)
-    order = d.groupby(by)["cost_cents"].sum().sort_values(ascending=False).index.tolist()
-    if "Other" in order:
-        order = [o for o in order if o != "Other"] + ["Other"]
+    d, folded = fold_other(daily, by, top, keys=("date",))
+    order = d.groupby(by)["cost_cents"].sum().sort_values(ascending=False, kind="stable").index.tolist()
+    if OTHER in order:
+        order = [o for o in order if o != OTHER] + [OTHER]
+    colors = palette.active().colors(order)
     fig = go.Figure()
-    for name in order:
+    for name, color in zip(order, colors):
         part = d[d[by] == name].sort_values("date")
-        label = esc(name if by != "key" or f"{by}_name" not in part else (part[f"{by}_name"].dropna().iloc[0]
-                    if part[f"{by}_name"].notna().any() else name))
+        shown = name
+        if f"{by}_name" in part and name != OTHER and part[f"{by}_name"].notna().any():
+            shown = part[f"{by}_name"].dropna().iloc[0]
+        if name == OTHER:
+            shown = f"Other ({len(folded)} {by}s)"
+        label = esc(shown)
+        hours = part["hours"] if "hours" in part else [0.0] * len(part)
         fig.add_bar(
             x=[f"{pd.Timestamp(x):%Y-%m-%d}" for x in part["date"]], y=(part["cost_cents"] / 100).tolist(), name=label,
-            marker_color=color_for(name), customdata=[[str(name)]] * len(part),
-            hovertext=[f"{label}<br>{x:%a %d %b %Y}<br>{format_usd(c)} ({c:,.6f} cents)<br>{int(r):,} requests"
-                       for x, c, r in zip(pd.to_datetime(part["date"]), part["cost_cents"], part["requests"])],
+            marker_color=color, customdata=[[str(name)]] * len(part),
+            meta={"members": folded} if name == OTHER else {"members": [str(name)]},
+            hovertext=[f"{label}<br>{x:%a %d %b %Y}<br>{format_usd(c)}<br>{_counts(name, r, h)}"
+                       for x, c, r, h in zip(pd.to_datetime(part["date"]), part["cost_cents"], part["requests"], hours)],
             hoverinfo="text")
     fig.update_layout(barmode="stack", title=esc(title) if title else None, yaxis_title="spend (USD)",
                       xaxis_title=f"day ({tz})", legend_title_text=esc(by), hovermode="closest",
                       margin=dict(l=60, r=20, t=50 if title else 20, b=40), template="plotly_white", height=420)
-    fig.update_yaxes(tickprefix="$")
+    fig.update_yaxes(tickprefix="$", tickformat=",.2f")
     fig.update_xaxes(type="date")
     return fig
 
 
 def breakdown_bar(breakdown: pd.DataFrame, by: str, top: int = 12, title: str | None = None) -> go.Figure:
-    """Horizontal bars of total spend per ``by`` value, largest on top, with share in the hover."""
-    b = breakdown.head(top).iloc[::-1]
-    names = [esc(n) for n in (b[f"{by}_name"].fillna(b[by]) if f"{by}_name" in b else b[by])]
+    """Horizontal bars of total spend per ``by`` value, largest on top, the rest summed in an
+    "Other" bar (never dropped), with share and requests (VM hours for compute) in the hover."""
+    b, folded = fold_other(breakdown, by, top)
+    b = b.sort_values("cost_cents", ascending=False, kind="stable")
+    if folded:
+        b = pd.concat([b[b[by] != OTHER], b[b[by] == OTHER]])
+    b = b.iloc[::-1]
+    names = []
+    for v, n in zip(b[by], b[f"{by}_name"] if f"{by}_name" in b else b[by]):
+        if v == OTHER:
+            names.append(f"Other ({len(folded)} {by}s)")
+        else:
+            names.append(esc(n if isinstance(n, str) and n else v))
+    hours = b["hours"] if "hours" in b else [0.0] * len(b)
     fig = go.Figure(go.Bar(
         x=(b["cost_cents"] / 100).tolist(), y=names, orientation="h",
-        marker_color=[color_for(v) for v in b[by]],
-        hovertext=[f"{n}<br>{format_usd(c)} ({s:.1%})<br>{int(r):,} requests"
-                   for n, c, s, r in zip(names, b["cost_cents"], b["share"], b["requests"])], hoverinfo="text"))
+        marker_color=palette.active().colors(b[by]), customdata=[[str(v)] for v in b[by]],
+        meta={"other_members": folded},
+        hovertext=[f"{n}<br>{format_usd(c)} ({s:.1%})<br>{_counts(v, r, h)}"
+                   for n, v, c, s, r, h in zip(names, b[by], b["cost_cents"], b["share"], b["requests"], hours)],
+        hoverinfo="text"))
     fig.update_layout(title=esc(title) if title else None, xaxis_title="spend (USD)", template="plotly_white",
                       height=max(220, 28 * len(b) + 80), margin=dict(l=160, r=20, t=50 if title else 20, b=40))
-    fig.update_xaxes(tickprefix="$")
+    fig.update_xaxes(tickprefix="$", tickformat=",.2f")
     return fig
 
 
 def axis_split(by_axis: pd.DataFrame, title: str | None = None) -> go.Figure:
     """Compute / LLM / voice spend as a donut (``by_axis`` is ``breakdown('axis')``)."""
     fig = go.Figure(go.Pie(labels=[esc(a) for a in by_axis["axis"]], values=(by_axis["cost_cents"] / 100).tolist(),
-                           hole=0.5, marker_colors=[color_for(a) for a in by_axis["axis"]], sort=False,
+                           hole=0.5, marker_colors=palette.active().colors(by_axis["axis"]), sort=False,
                            hovertext=[format_usd(c) for c in by_axis["cost_cents"]], hoverinfo="label+text+percent"))
     fig.update_layout(title=esc(title) if title else None, template="plotly_white", height=320,
                       margin=dict(l=20, r=20, t=50 if title else 20, b=20))
@@ -160,21 +187,44 @@ def risk(pct_used, projected_pct) -> str:
 
 
 CARD_CSS = """
-.uk-cards{display:flex;flex-wrap:wrap;gap:10px;font-family:system-ui,sans-serif}
-.uk-card{border:1px solid #ddd;border-left:6px solid #54A24B;border-radius:6px;padding:8px 12px;min-width:190px;
- background:#fff}
+.uk-cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(230px,1fr));gap:10px;
+ font-family:system-ui,sans-serif;align-items:stretch}
+.uk-card{border:1px solid #ddd;border-left:6px solid #54A24B;border-radius:6px;padding:8px 12px;background:#fff;
+ display:flex;flex-direction:column;min-height:150px}
 .uk-card.watch{border-left-color:#EECA3B}.uk-card.high{border-left-color:#EF6C00}
 .uk-card.over{border-left-color:#C62828}.uk-card.nocap{border-left-color:#9E9E9E}
-.uk-card .name{font-weight:600;word-break:break-all}.uk-card .acct{color:#666;font-size:85%}
+.uk-card .name{font-weight:600;overflow-wrap:anywhere}.uk-card .acct{color:#666;font-size:85%}
 .uk-card .spend{font-size:140%;margin:4px 0}.uk-card .meta{font-size:85%;color:#333}
+.uk-card .range{font-size:85%;color:#555}
 .uk-bar{height:6px;background:#eee;border-radius:3px;overflow:hidden}
-.uk-bar span{display:block;height:100%;background:#4C78A8}
+.uk-bar span{display:block;height:100%;background:#4C78A8}.uk-card.over .uk-bar span{background:#C62828}
+.uk-badges{margin-top:auto;padding-top:4px}.uk-badge{display:inline-block;border-radius:10px;padding:0 7px;
+ margin:2px 4px 0 0;font-size:80%;color:#fff;background:#1565C0}
+.uk-badge.critical{background:#C62828}.uk-badge.warning{background:#EF6C00}
 """
 
 
-def key_cards_html(summary: pd.DataFrame, limit: int | None = None) -> str:
-    """One card per key (cap, accrued, % used, projected month end, risk colour), as escaped HTML."""
+def _date(d) -> str:
+    return f"{pd.Timestamp(d):%d %b}"
+
+
+def key_cards_html(summary: pd.DataFrame, limit: int | None = None, findings: pd.DataFrame | None = None) -> str:
+    """One card per key, as escaped HTML, from :meth:`~usagekit.usage.Usage.key_summary`.
+
+    A card is the key's budget window at the cut-off: spend, cap and % used, the projection
+    to the window's end (or "window closed"), the cap day (crossed, or projected), the
+    filtered range's own spend when it differs, and a badge per anomaly ``findings`` holds
+    for the key (kind and day). Risk colours the left edge.
+    """
     rows = summary if limit is None else summary.head(limit)
+    badges: dict = {}
+    if findings is not None and len(findings):
+        for f in findings.itertuples():
+            if f.kind == "unpriced":
+                continue
+            badges.setdefault(f.key_id, []).append(
+                f'<span class="uk-badge {esc(f.severity)}" title="{esc(f.explanation)}">'
+                f'{esc(f.kind)} {_date(f.day)}</span>')
     cards = []
     for r in rows.itertuples():
         cap = r.spend_cap_cents
@@ -182,16 +232,33 @@ def key_cards_html(summary: pd.DataFrame, limit: int | None = None) -> str:
         pct = r.pct_used if has_cap else None
         proj_pct = (r.projected_cents / cap * 100) if has_cap else 0
         cls = risk(pct, proj_pct)
-        cap_line = (f"cap {format_usd(cap, precise=False)} &middot; {pct:.1f}% used" if has_cap else "no cap set")
-        when = (f"<br>cap reached {r.projected_cap_date}" if has_cap and r.projected_cap_date not in (None, pd.NaT)
-                and not pd.isna(r.projected_cap_date) else "")
+        closed = bool(getattr(r, "window_closed", False))
+        period = getattr(r, "budget_period", "1mo")
+        start, end = getattr(r, "window_start", None), getattr(r, "window_end", None)
+        window = (f"{start:%b %Y}" if period == "1mo" and start is not None
+                  else (f"{_date(start)}-{_date(end)}" if start is not None else "this budget"))
+        cap_line = (f"{pct:.1f}% of the {format_usd(cap)} cap ({esc(window)})" if has_cap
+                    else f"no cap set ({esc(window)})")
+        if closed:
+            outlook = "budget window closed"
+        else:
+            outlook = f"projected {format_usd(r.projected_cents)} by {_date(end) if end is not None else 'month end'}"
+        when = ""
+        if has_cap and r.projected_cap_date is not None and not pd.isna(r.projected_cap_date):
+            crossed = bool(getattr(r, "cap_crossed", False))
+            when = f"<br>cap {'crossed' if crossed else 'reached (projected)'} {_date(r.projected_cap_date)}"
+        in_range = getattr(r, "range_spend_cents", None)
+        range_line = ""
+        if in_range is not None and abs(in_range - r.spend_cents) > 0.005:
+            range_line = f'<div class="range">{format_usd(in_range)} in this range</div>'
         width = min(100.0, pct or 0.0)
+        name = r.key_name if isinstance(r.key_name, str) and r.key_name else mask_key(r.key_id)
         cards.append(
             f'<div class="uk-card {cls}" data-key="{esc(r.key_id)}">'
-            f'<div class="name">{esc(r.key_name if isinstance(r.key_name, str) else mask_key(r.key_id))}</div>'
+            f'<div class="name">{esc(name)}</div>'
             f'<div class="acct">{esc(mask_key(r.key_id))} &middot; {esc(r.account_id)}</div>'
-            f'<div class="spend">{format_usd(r.spend_cents)}</div>'
+            f'<div class="spend">{format_usd(r.spend_cents)}</div>{range_line}'
             f'<div class="uk-bar"><span style="width:{width:.1f}%"></span></div>'
-            f'<div class="meta">{cap_line}<br>projected {format_usd(r.projected_cents)} by month end{when}'
-            f'<br>{int(r.requests):,} requests</div></div>')
+            f'<div class="meta">{cap_line}<br>{outlook}{when}<br>{int(r.requests):,} requests</div>'
+            f'<div class="uk-badges">{"".join(badges.get(r.key_id, []))}</div></div>')
     return f'<style>{CARD_CSS}</style><div class="uk-cards">{"".join(cards)}</div>'

@@ -56,17 +56,23 @@ def cmd_anomalies(args) -> int:
 
     from .anomalies import detect
     from .loading import load
+    from .months import default_month, require_data
     usage = load(args.source, keys=args.keys, tz=args.tz)
-    found = detect(usage, month=args.month, as_of=args.as_of)
+    month = args.month
+    if month is None:
+        choice = default_month(usage)
+        month = choice.month
+        print(f"checking {choice}; pass --month to choose", file=sys.stderr if args.json else sys.stdout)
+    require_data(usage, month)
+    found = detect(usage, month=month, as_of=args.as_of)
     if args.json:
         records = []
         for row in found.drop(columns=["series"]).to_dict(orient="records"):
             records.append({k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()})
-        print(json.dumps({"month": found.attrs.get("month", args.month), "tz": usage.tz,
+        print(json.dumps({"month": found.attrs.get("month", month), "tz": usage.tz,
                           "as_of": str(found.attrs.get("as_of", "")), "findings": records}, indent=2, default=str))
     elif found.empty:
-        print(f"no anomalies found ({usage.describe_scope() if usage.scope.start else 'month ' + str(args.month)}, "
-              f"days in {usage.tz}).")
+        print(f"no anomalies found in {month} (days in {usage.tz}).")
     else:
         from .money import format_usd
         print(f"{len(found)} finding(s), days in {usage.tz}:\n")
@@ -142,6 +148,16 @@ def _add_notify_options(p: argparse.ArgumentParser, state_default: str) -> None:
                    help="where the reports are served, for the link in each alert (default: the page's file path)")
 
 
+def cmd_fetch(args) -> int:
+    from .fetch_admin import fetch
+    result = fetch(args.provider, args.since, args.until, args.out, base_url=args.base_url, deadline=args.deadline,
+                   timeout=args.timeout, retries=args.retries, progress=not args.quiet)
+    print(result)
+    if result.files:
+        print(f"load them with: usagekit check {display_path(args.out)}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="usagekit",
@@ -182,7 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "the recommended next step. Exit code 1 when a finding reaches --fail-on.")
     p.add_argument("source", nargs="+", help="usage file(s), directory or glob")
     p.add_argument("--keys", action="append", help="key registry file (caps live there)")
-    p.add_argument("--month", type=_month, help="month to check, YYYY-MM (default: the current month)")
+    p.add_argument("--month", type=_month, help="month to check, YYYY-MM (default: the current month in --tz, or "
+                                                 "the latest month with data when the current one has none); "
+                                                 "a month without data exits 2")
     p.add_argument("--as-of", help="only use data before this time (ISO timestamp, or a date = end of that day)")
     p.add_argument("--tz", default="UTC", help="time zone days are bucketed in (default %(default)s)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
@@ -223,6 +241,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--account", help="only this account's rows")
     p.add_argument("--out", required=True, type=Path, help="output file")
     p.set_defaults(func=cmd_export)
+
+    from .fetch_admin import KEY_VARS, PROVIDERS
+    keys_help = "; ".join(f"{p}: {' or '.join(v)}" for p, v in KEY_VARS.items())
+    p = sub.add_parser("fetch", help="pull a provider's or gateway's cost/usage API into files (for scheduled runs)",
+                       description="Fetch the admin cost and usage APIs for the days SINCE (inclusive) to UNTIL "
+                                   "(exclusive) into OUT: OpenAI costs and usage pages, the Anthropic cost report, "
+                                   "OpenRouter activity, LiteLLM /spend/logs and key list. Pages are followed, "
+                                   "failed requests retried with backoff, and the whole fetch stops at --deadline. "
+                                   f"The key is read from the environment ({keys_help}) and never printed or "
+                                   "written. The files load with `usagekit check OUT` / usagekit.load(OUT).")
+    p.add_argument("provider", choices=PROVIDERS, help="which API to pull")
+    p.add_argument("--since", required=True, help="first day, YYYY-MM-DD (UTC)")
+    p.add_argument("--until", help="day after the last one, YYYY-MM-DD (default: today, UTC)")
+    p.add_argument("--out", required=True, type=Path, help="directory to write the pages into")
+    p.add_argument("--base-url", help="API address (default: the provider's; required for litellm, or set "
+                                      "LITELLM_BASE_URL)")
+    p.add_argument("--deadline", type=float, default=600, help="seconds the whole fetch may take (default %(default)s)")
+    p.add_argument("--timeout", type=float, default=60, help="seconds one request may take (default %(default)s)")
+    p.add_argument("--retries", type=int, default=5, help="retries per request (default %(default)s)")
+    p.add_argument("--quiet", action="store_true", help="no per-page progress lines")
+    p.set_defaults(func=cmd_fetch)
     return parser
 
 

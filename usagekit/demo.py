@@ -691,6 +691,7 @@ class _Tables:
             "hours": pa.array(rows["hours"], mask=~compute),
             "state": _strings(["running", "paused"], rows["state"].astype(np.int32)),
             "cost_cents": pa.array(rows["cost"]),
+            "cost_source": _strings(["source"], np.where(np.isnan(rows["cost"]), -1, 0)),
             "status": _strings(["success", "error"], rows["error"].astype(np.int32)),
             "source": _strings(["demo"], np.zeros(n, np.int32)),
         }

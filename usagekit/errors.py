@@ -67,6 +67,10 @@ class MissingExtraError(UsagekitError, ImportError):
                          f"pip install 'usagekit[{extra}]'")
 
 
+class NoDataError(QueryError):
+    """The month asked for holds no usage: nothing to report or check (never shown as $0.00)."""
+
+
 def display_path(path) -> str:
     """A path as the user would recognise it (relative to the working directory if inside it)."""
     p = Path(path)

@@ -8,7 +8,6 @@ other feature names the extra that brings its libraries::
     pip install 'usagekit[duckdb]'    # load(..., engine="duckdb")
     pip install 'usagekit[spark]'     # load(..., engine="spark") (and a Java 17 runtime)
     pip install 'usagekit[alerts]'    # --notify: webhooks, Slack, Teams, e-mail (apprise)
-    pip install 'usagekit[fetch]'     # usagekit.fetch_api_usage over HTTP (requests)
     pip install 'usagekit[all]'       # everything above
 
 >>> from usagekit.extras import require

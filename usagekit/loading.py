@@ -120,7 +120,7 @@ def check_tz(tz: str) -> str:
 
 
 def load(source, keys=None, format: str = "auto", *, tz: str = "UTC", engine="polars",
-         progress: bool = False) -> Usage:
+         progress: bool = False, reprice: bool = False, prices=None) -> Usage:
     """Read usage data from files, a directory, a glob, a list of them, or a parsed response.
 
     Returns a :class:`Usage`: validated rows of the normalized table (see
@@ -128,7 +128,10 @@ def load(source, keys=None, format: str = "auto", *, tz: str = "UTC", engine="po
     rejected by reason, duplicates dropped, per file). ``format`` overrides detection for
     every file; ``keys`` names key registry file(s) or a DataFrame; ``tz`` is the time zone
     reports bucket days in (data stays UTC); ``engine`` runs the queries: ``polars``
-    (default), ``duckdb``, ``spark`` or a SparkSession.
+    (default), ``duckdb``, ``spark`` or a SparkSession. ``reprice=True`` fills unpriced rows
+    with an estimate from a price map (``prices``: None = genai-prices, needs
+    ``pip install 'usagekit[prices]'``; or a LiteLLM price map JSON), labelled
+    ``cost_source='estimated'`` (see :meth:`Usage.reprice`).
 
     >>> usage = load("demo/")                       # doctest: +SKIP
     >>> print(usage.load_report)                     # doctest: +SKIP
@@ -168,7 +171,11 @@ def load(source, keys=None, format: str = "auto", *, tz: str = "UTC", engine="po
                           expected="at least one usage file")
     registry = _merge_keys([x.keys for x in key_parts if x.keys is not None])
     budgets = _merge_budgets([x.budgets for x in key_parts if x.budgets is not None])
-    return _assemble(usage_parts, key_parts, registry, skipped, tz, engine, progress, budgets=budgets)
+    if reprice:
+        from .prices import load_price_map
+        prices = load_price_map(prices)  # a missing extra fails before the slow part
+    usage = _assemble(usage_parts, key_parts, registry, skipped, tz, engine, progress, budgets=budgets)
+    return usage.reprice(missing_only=True, prices=prices) if reprice else usage
 
 
 def _merge_budgets(frames: list[pl.DataFrame]) -> pl.DataFrame:

@@ -15,23 +15,46 @@ MAX_COST_CENTS = 1e12
 MAX_TOTAL_CENTS = 1e17
 
 
-def format_usd(cents: float | None, *, precise: bool | None = None) -> str:
-    """Cents as dollars for people: ``$1,234.57``; small amounts keep sub-cent digits.
+def format_usd(cents: float | None, *, precise: bool = False) -> str:
+    """Cents as dollars for people: the one money formatter of every page, card, chart and table.
 
-    >>> format_usd(123456.7), format_usd(0.1095), format_usd(None)
-    ('$1,234.57', '$0.001095', 'unpriced')
+    Two decimals with thousands separators. A non-zero amount under a cent reads
+    ``< $0.01`` rather than ``$0.00``. ``precise=True`` is for unit costs (a price per
+    request or token) where cents hide the answer: four decimals, ``$0.0068``. Machine
+    outputs (CSV, JSON) keep continuous cents and never pass through here.
+
+    >>> format_usd(123456.7), format_usd(0.1095), format_usd(0), format_usd(None)
+    ('$1,234.57', '< $0.01', '$0.00', 'unpriced')
+    >>> format_usd(0.68, precise=True), format_usd(-250)
+    ('$0.0068', '-$2.50')
     """
     if cents is None or cents != cents:
         return "unpriced"
-    dollars = cents / 100.0
-    if precise is None:
-        precise = abs(cents) < 100
+    cents = float(cents)
+    sign = "-" if cents < 0 else ""
+    dollars = abs(cents) / 100.0
     if precise:
-        text = f"{dollars:,.6f}".rstrip("0")
-        if len(text.split(".")[1]) < 2:
-            text = f"{dollars:,.2f}"
-        return ("-$" + text[1:]) if text.startswith("-") else "$" + text
-    return ("-$" if dollars < 0 else "$") + f"{abs(dollars):,.2f}"
+        return f"{sign}${dollars:,.4f}"
+    if 0 < abs(cents) < 1:  # would round to $0.00 although something was spent
+        return "< $0.01" if cents > 0 else "> -$0.01"
+    text = f"{dollars:,.2f}"
+    return f"{sign if text != '0.00' else ''}${text}"
+
+
+def format_cents_difference(cents: float) -> str:
+    """A small signed difference (e.g. invoice rounding) in cents and in dollars.
+
+    >>> format_cents_difference(-0.3861)
+    '-0.3861 cents (-$0.0039)'
+    """
+    cents = float(cents)
+    sign = "-" if cents < 0 else "+"
+    return f"{sign}{abs(cents):,.4f} cents ({sign}${abs(cents) / 100:,.4f})"
+
+
+def dollars(cents):
+    """Cents (a number, Series or array) as dollars, for chart axes; ``None`` stays ``None``."""
+    return None if cents is None else cents / 100.0
 
 
 def invoice_cents(cents: float) -> int:

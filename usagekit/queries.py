@@ -37,6 +37,12 @@ from .errors import QueryError
 
 NANO = 1_000_000_000
 NONE_LABEL = "(none)"
+#: what compute rows (VM time: no model, provider or key) are called in a breakdown by that dimension
+COMPUTE_LABELS = {"model": "compute (VM hours)", "provider": "compute (VM hours)", "agent": "plain VMs (VM hours)",
+                  "key": "compute (no key)"}
+COMPUTE_LABEL = COMPUTE_LABELS["model"]
+#: names that stand for a group, not a value of the column (filters and drill-downs treat them specially)
+OTHER_LABEL = "Other"
 EPOCH = dt.date(1970, 1, 1)
 
 #: breakdown name -> (id column, label column or None)
@@ -72,6 +78,34 @@ def day_start_utc(n: int, tz: str) -> dt.datetime:
     return dt.datetime.combine(day_date(n), dt.time(), ZoneInfo(tz)).astimezone(dt.timezone.utc)
 
 
+def label_expr(by: str):
+    """The ``by`` value of a row as a narwhals expression: the column, with compute rows that
+    lack it named for what they are (:data:`COMPUTE_LABELS`) and other missing values ``(none)``."""
+    col, _ = dimension(by)
+    value = nw.col(col)
+    compute = COMPUTE_LABELS.get(by[:-3] if by.endswith("_id") else by)
+    if compute is None:
+        return value.fill_null(NONE_LABEL).alias(by)
+    return nw.when(value.is_null() & (nw.col("axis") == "compute")).then(nw.lit(compute)).otherwise(
+        value.fill_null(NONE_LABEL)).alias(by)
+
+
+def _value_filter(col: str, values: list, compute_label: str | None):
+    """``col`` is one of ``values``; the compute label matches compute rows without ``col``, and
+    ``(none)`` matches the other rows without it (so a drill-down into either is that segment)."""
+    plain = [v for v in values if v not in (NONE_LABEL, compute_label)]
+    pred = nw.col(col).is_in(plain) if plain else None
+    extra = []
+    if compute_label is not None and compute_label in values:
+        extra.append(nw.col(col).is_null() & (nw.col("axis") == "compute"))
+    if NONE_LABEL in values:
+        extra.append(nw.col(col).is_null() & ((nw.col("axis") != "compute") | nw.col("axis").is_null())
+                     if compute_label else nw.col(col).is_null())
+    for e in extra:
+        pred = e if pred is None else (pred | e)
+    return pred if pred is not None else nw.col(col).is_in([])
+
+
 def dimension(by: str) -> tuple[str, str | None]:
     key = by[:-3] if by.endswith("_id") else by
     key = {"tags": "tag", "end_users": "end_user", "teams": "team", "users": "user"}.get(key, key)
@@ -82,7 +116,8 @@ def dimension(by: str) -> tuple[str, str | None]:
 
 #: the cube's dimensions: every filter and breakdown of the query layer is one of these
 CUBE_DIMS = ["_day", "account_id", "key_id", "key_name", "agent_id", "agent_name", "plain_vm_id", "plain_vm_name",
-             "team_id", "user_id", "axis", "provider", "model", "state", "status", "_unpriced"]
+             "team_id", "user_id", "axis", "provider", "model", "state", "status", "cost_source", "source",
+             "_unpriced"]
 #: summed measures (besides the exact money columns ``_c_hi`` and ``_c_lo``)
 CUBE_SUMS = ["requests", "input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens", "characters",
              "hours", "_rows", "_unpriced_rows"]
@@ -134,6 +169,15 @@ def money_aggs(prefix: str = "") -> list:
     """Aggregations whose results :func:`finish_money` turns into exact ``cost_cents``."""
     return [nw.col("_c_hi").sum().alias(f"{prefix}_c_hi"), nw.col("_c_mid").sum().alias(f"{prefix}_c_mid"),
             nw.col("_c_lo").sum().alias(f"{prefix}_c_lo")]
+
+
+def estimated_aggs() -> list:
+    """The part of the money from repriced rows (``cost_source == 'estimated'``): give
+    ``_e_c_*`` parts (:func:`finish_money` with ``prefix='_e'``) and ``estimated_rows``."""
+    est = nw.col("cost_source") == "estimated"
+    parts = [nw.when(est).then(nw.col(f"_c_{p}")).otherwise(nw.lit(0)).sum().alias(f"_e_c_{p}")
+             for p in ("hi", "mid", "lo")]
+    return parts + [nw.when(est).then(nw.col("_rows")).otherwise(nw.lit(0)).sum().alias("estimated_rows")]
 
 
 def finish_money(df: pd.DataFrame, out: str = "cost_cents", prefix: str = "") -> pd.DataFrame:
@@ -189,15 +233,20 @@ def restrict(frame: nw.LazyFrame, *, start_day: int | None, end_day: int | None,
     if account is not None:
         preds.append(many("account_id", account))
     if providers is not None:
-        preds.append(many("provider", [p.lower() for p in ([providers] if isinstance(providers, str) else providers)]))
+        vals = [providers] if isinstance(providers, str) else list(providers)
+        vals = [p if p in (NONE_LABEL, COMPUTE_LABELS["provider"]) else p.lower() for p in vals]
+        preds.append(_value_filter("provider", vals, COMPUTE_LABELS["provider"]))
     if keys is not None:
         vals = [keys] if isinstance(keys, str) else list(keys)
         preds.append(nw.col("key_id").is_in(vals) | nw.col("key_name").is_in(vals))
     if models is not None:
-        preds.append(many("model", models))
+        preds.append(_value_filter("model", [models] if isinstance(models, str) else list(models),
+                                   COMPUTE_LABELS["model"]))
     if agents is not None:
         vals = [agents] if isinstance(agents, str) else list(agents)
-        preds.append(nw.col("agent_id").is_in(vals) | nw.col("agent_name").is_in(vals))
+        pred = nw.col("agent_id").is_in(vals) | nw.col("agent_name").is_in(vals)
+        special = [v for v in vals if v in (NONE_LABEL, COMPUTE_LABELS["agent"])]
+        preds.append(pred | _value_filter("agent_id", special, COMPUTE_LABELS["agent"]) if special else pred)
     if axis is not None:
         preds.append(many("axis", axis))
     if teams is not None:
@@ -218,54 +267,62 @@ def restrict(frame: nw.LazyFrame, *, start_day: int | None, end_day: int | None,
 def daily(frame: nw.LazyFrame, *, by: str, start_day: int, end_day: int) -> pd.DataFrame:
     """Spend per day and ``by`` value; every (day, value) pair of the range is present."""
     col, label = dimension(by)
-    keys = [nw.col(col).fill_null(NONE_LABEL).alias(by)]
-    aggs = [*money_aggs(), nw.col("requests").sum().alias("requests"),
+    keys = [label_expr(by)]
+    aggs = [*money_aggs(), *estimated_aggs(), nw.col("requests").sum().alias("requests"),
             nw.col("input_tokens").sum().alias("input_tokens"), nw.col("output_tokens").sum().alias("output_tokens"),
-            nw.col("_unpriced_rows").sum().alias("unpriced_rows")]
+            nw.col("_unpriced_rows").sum().alias("unpriced_rows"), nw.col("hours").sum().alias("hours")]
     if label:
         aggs.append(nw.col(label).max().alias(f"{by}_name"))
     res = to_pandas(frame.group_by("_day", *keys).agg(*aggs))
-    res = finish_money(res)
+    res = finish_money(finish_money(res), out="estimated_cents", prefix="_e")
     days = range(start_day, end_day)
     values = sorted(res[by].astype(str).unique()) if len(res) else []
     grid = pd.MultiIndex.from_product([list(days), values], names=["_day", by])
     res = res.set_index(["_day", by])
     names = res[f"{by}_name"].groupby(level=by).max() if label and len(res) else None
     res = res.reindex(grid)
-    res = _ints(res.reset_index(), ["requests", "input_tokens", "output_tokens", "unpriced_rows"])
+    res = _ints(res.reset_index(), ["requests", "input_tokens", "output_tokens", "unpriced_rows", "estimated_rows"])
     res["cost_cents"] = res["cost_cents"].fillna(0.0)
+    res["estimated_cents"] = res["estimated_cents"].fillna(0.0)
+    res["hours"] = pd.to_numeric(res["hours"], errors="coerce").fillna(0.0).astype("float64")
     if label:
         res[f"{by}_name"] = res[by].map(names) if names is not None else None
     res.insert(0, "date", [day_date(d) for d in res.pop("_day")])
     cols = ["date", by] + ([f"{by}_name"] if label else []) + ["cost_cents", "requests", "input_tokens",
-                                                              "output_tokens", "unpriced_rows"]
+                                                              "output_tokens", "unpriced_rows", "estimated_cents",
+                                                              "estimated_rows", "hours"]
     return res[cols].sort_values(["date", by], kind="stable").reset_index(drop=True)
 
 
 def breakdown(frame: nw.LazyFrame, *, by: str) -> pd.DataFrame:
     """Totals per ``by`` value over the whole frame, largest spend first, with share of total."""
     col, label = dimension(by)
-    aggs = [*money_aggs(), nw.col("requests").sum().alias("requests"),
+    aggs = [*money_aggs(), *estimated_aggs(), nw.col("requests").sum().alias("requests"),
             nw.col("input_tokens").sum().alias("input_tokens"), nw.col("output_tokens").sum().alias("output_tokens"),
-            nw.col("_unpriced_rows").sum().alias("unpriced_rows")]
+            nw.col("_unpriced_rows").sum().alias("unpriced_rows"), nw.col("hours").sum().alias("hours")]
     if label:
         aggs.append(nw.col(label).max().alias(f"{by}_name"))
-    res = finish_money(to_pandas(frame.group_by(nw.col(col).fill_null(NONE_LABEL).alias(by)).agg(*aggs)))
-    res = _ints(res, ["requests", "input_tokens", "output_tokens", "unpriced_rows"])
+    res = finish_money(to_pandas(frame.group_by(label_expr(by)).agg(*aggs)))
+    res = finish_money(res, out="estimated_cents", prefix="_e")
+    res = _ints(res, ["requests", "input_tokens", "output_tokens", "unpriced_rows", "estimated_rows"])
+    res["hours"] = pd.to_numeric(res["hours"], errors="coerce").fillna(0.0).astype("float64")
     total = res["cost_cents"].sum()
     res["share"] = res["cost_cents"] / total if total else 0.0
     cols = [by] + ([f"{by}_name"] if label else []) + ["cost_cents", "share", "requests", "input_tokens",
-                                                      "output_tokens", "unpriced_rows"]
+                                                      "output_tokens", "unpriced_rows", "estimated_cents",
+                                                      "estimated_rows", "hours"]
     return res[cols].sort_values(["cost_cents", by], ascending=[False, True]).reset_index(drop=True)
 
 
 def total(frame: nw.LazyFrame) -> dict:
     res = finish_money(to_pandas(frame.select(
-        *money_aggs(), nw.col("requests").sum().alias("requests"), nw.col("_rows").sum().alias("rows"),
-        nw.col("_unpriced_rows").sum().alias("unpriced_rows"))))
+        *money_aggs(), *estimated_aggs(), nw.col("requests").sum().alias("requests"),
+        nw.col("_rows").sum().alias("rows"), nw.col("_unpriced_rows").sum().alias("unpriced_rows"))))
+    res = finish_money(res, out="estimated_cents", prefix="_e")
     row = res.iloc[0]
     return {"cost_cents": float(row["cost_cents"]), "requests": int(row["requests"] or 0),
-            "rows": int(row["rows"] or 0), "unpriced_rows": int(row["unpriced_rows"] or 0)}
+            "rows": int(row["rows"] or 0), "unpriced_rows": int(row["unpriced_rows"] or 0),
+            "estimated_cents": float(row["estimated_cents"]), "estimated_rows": int(row["estimated_rows"] or 0)}
 
 
 def per_key_day(frame: nw.LazyFrame) -> pd.DataFrame:
@@ -301,9 +358,10 @@ def day_log(frame: nw.LazyFrame, *, day: int, key=None, model=None, page: int = 
 
 def day_summary(frame: nw.LazyFrame, *, day: int, key=None, model=None) -> pd.DataFrame:
     rows = restrict(frame, start_day=day, end_day=day + 1, keys=key, models=model)
-    res = finish_money(to_pandas(rows.group_by(nw.col("model").fill_null(NONE_LABEL).alias("model")).agg(
+    res = finish_money(to_pandas(rows.group_by(label_expr("model")).agg(
         nw.col("provider").max().alias("provider"), nw.col("requests").sum().alias("requests"), *money_aggs(),
-        nw.col("_rows").sum().alias("rows"))))
+        nw.col("_rows").sum().alias("rows"), nw.col("hours").sum().alias("hours"))))
     res = _ints(res, ["requests", "rows"])
-    return res[["model", "provider", "requests", "cost_cents", "rows"]].sort_values(
+    res["hours"] = pd.to_numeric(res["hours"], errors="coerce").fillna(0.0).astype("float64")
+    return res[["model", "provider", "requests", "cost_cents", "rows", "hours"]].sort_values(
         ["cost_cents", "model"], ascending=[False, True]).reset_index(drop=True)

@@ -193,12 +193,16 @@ def publish(month: str | None = None, source=None, keys=None, account_id: str | 
             summary_path = tmp / "report.json"
             params = dict(month=month, source=sources if len(sources) > 1 else sources[0], keys=keys_arg,
                           account_id=account_id, tz=tz, as_of=as_of, run_id=run_id, summary_path=str(summary_path),
-                          sections=sections)
+                          sections=sections, colors=str((out / "colors.json").resolve()))
             try:
                 pm.execute_notebook(str(notebook_path()), str(executed), parameters=params, kernel_name="python3",
                                     progress_bar=progress, execution_timeout=cell_timeout,
                                     cwd=str(notebook_path().parent))
             except (pm.PapermillExecutionError, CellTimeoutError, Exception) as exc:  # noqa: BLE001
+                if getattr(exc, "ename", None) == "NoDataError":  # an empty month: nothing to publish, nothing broke
+                    with contextlib.suppress(OSError):
+                        target.rmdir()  # only when this run made it and it is still empty
+                    raise ReportError(f"nothing published: {str(getattr(exc, 'evalue', exc)).strip()}") from None
                 failed = target / "report.failed.ipynb"
                 if executed.exists():
                     os.replace(executed, failed)

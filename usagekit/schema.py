@@ -10,6 +10,8 @@ provider's cost report) whose ``request_id`` is null.
 Money is ``cost_cents``: a float number of US cents, continuous (``0.001095`` is a
 valid value), never floored or rounded. A null ``cost_cents`` means *unpriced*: the
 source recorded usage but no cost. It is never read as zero; queries count it apart.
+``cost_source`` says whose number a cost is: ``source`` (the input's) or ``estimated``
+(repriced from a price map, see :mod:`usagekit.reprice`); totals state the estimated part.
 
 Time is ``ts``: the event's start, tz-aware UTC. Reports choose a time zone only to
 bucket days, and say which.
@@ -46,6 +48,8 @@ USAGE_SCHEMA: dict[str, tuple[pl.DataType, str]] = {
     "hours": (pl.Float64(), "compute: VM hours"),
     "state": (pl.String(), "compute: running or paused"),
     "cost_cents": (pl.Float64(), "cost in US cents, continuous; null = unpriced"),
+    "cost_source": (pl.String(), "where the cost comes from: source (the input's own) or estimated (repriced "
+                                 "from a price map); null = unpriced"),
     "status": (pl.String(), "success or error"),
     "source": (pl.String(), "loader that produced the row (canonical, litellm, ...)"),
 }
@@ -64,6 +68,7 @@ FLOAT_COLUMNS = ("hours", "cost_cents")
 AXES = ("llm", "voice", "compute")
 STATUSES = ("success", "error")
 STATES = ("running", "paused")
+COST_SOURCES = ("source", "estimated")
 
 #: Key registry: one row per virtual key.
 KEY_SCHEMA: dict[str, tuple[pl.DataType, str]] = {

@@ -14,9 +14,11 @@ from functools import cached_property
 import pandas as pd
 
 from . import charts
+from . import queries as q
 from .charts import esc, mask_key
 from .errors import UsagekitError
-from .money import format_usd
+from .money import format_cents_difference, format_usd
+from .tables import html_table
 from .usage import Usage, month_range
 
 
@@ -49,61 +51,76 @@ def scope_for_report(usage: Usage, month: str, account_id: str | None = None) ->
     return usage.filter(month=month, account=account_id)
 
 
-def _table(df: pd.DataFrame, cols: dict, money=(), pct=(), ints=()) -> str:
-    head = "".join(f"<th>{esc(label)}</th>" for label in cols.values())
-    rows = []
-    for rec in df.to_dict(orient="records"):
-        cells = []
-        for c in cols:
-            v = rec.get(c)
-            if c in money:
-                cells.append(f"<td class='n'>{format_usd(v) if v is not None and not pd.isna(v) else '-'}</td>")
-            elif c in pct:
-                cells.append(f"<td class='n'>{'-' if v is None or pd.isna(v) else f'{v:.1f}%'}</td>")
-            elif c in ints:
-                cells.append(f"<td class='n'>{'-' if v is None or pd.isna(v) else f'{int(v):,}'}</td>")
-            else:
-                cells.append(f"<td>{'' if v is None or (not isinstance(v, str) and pd.isna(v)) else esc(v)}</td>")
-        rows.append(f"<tr>{''.join(cells)}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+def report_title(month: str, account_id: str | None = None) -> str:
+    """``Usage report · October 2026 · all accounts`` (plain text; escape it for a page)."""
+    first, _ = month_range(month)
+    who = f"account {account_id}" if account_id else "all accounts"
+    return f"Usage report · {first:%B %Y} · {who}"
 
 
 def headline(usage: Usage, report: Usage, month: str, account_id: str | None = None) -> HTML:
-    """Total, change vs the previous month, compute / LLM / voice split, requests, data cut-off."""
+    """Title, total with the change vs the previous month, compute / LLM / voice, requests, data cut-off."""
     tot = report.totals()
     prev = usage.filter(month=previous_month(month), account=account_id).total()["cost_cents"]
-    change = ""
     if prev:
         delta = (tot["cost_cents"] - prev) / prev
         cls = "up" if delta > 0 else "down"
         change = f"<span class='{cls}'>{delta:+.1%}</span> vs {previous_month(month)} ({format_usd(prev)})"
     else:
         change = f"no spend in {previous_month(month)}"
+    hours = report.breakdown("axis").set_index("axis")["hours"]
     fresh = report.freshness()
-    who = f"account {esc(account_id)}" if account_id else "all accounts"
-    tiles = [f"<div class='tile'>total<b>{format_usd(tot['cost_cents'], precise=False)}</b>{change}</div>"]
-    for axis, label in (("llm", "LLM"), ("voice", "voice"), ("compute", "compute")):
+    tiles = [f"<div class='tile'>total<b>{format_usd(tot['cost_cents'])}</b>{change}</div>"]
+    for axis, label in (("llm", "LLM"), ("voice", "voice"), ("compute", "compute (VM hours)")):
         v = tot["by_axis"][axis]
-        tiles.append(f"<div class='tile'>{label}<b>{format_usd(v['cost_cents'], precise=False)}</b>"
-                     f"{v['requests']:,} requests</div>")
-    tiles.append(f"<div class='tile'>requests<b>{tot['requests']:,}</b>{tot['unpriced_rows']:,} unpriced rows</div>")
-    return HTML(f"{STYLE}<div class='uk'><h2>Usage report {esc(month)} &middot; {who}</h2>"
+        count = (f"{float(hours.get('compute', 0.0)):,.1f} VM hours" if axis == "compute"
+                 else f"{v['requests']:,} requests")
+        tiles.append(f"<div class='tile'>{label}<b>{format_usd(v['cost_cents'])}</b>{count}</div>")
+    unpriced = f"{tot['unpriced_rows']:,} unpriced rows" if tot["unpriced_rows"] else "every row priced"
+    tiles.append(f"<div class='tile'>requests<b>{tot['requests']:,}</b>{unpriced}</div>")
+    if tot["estimated_rows"]:
+        tiles.append(f"<div class='tile'>estimated<b>{format_usd(tot['estimated_cents'])}</b>"
+                     f"of the total, {tot['estimated_rows']:,} rows repriced from a price map</div>")
+    if fresh.newest_event is None:
+        cut = "No data in this month."
+    else:
+        partial = " (that day was not over)" if fresh.last_day_partial else ""
+        cut = f"Data up to {fresh.newest_event:%Y-%m-%d %H:%M} UTC{partial}."
+    return HTML(f"{STYLE}<div class='uk'><h2>{esc(report_title(month, account_id))}</h2>"
                 f"<div class='tiles'>{''.join(tiles)}</div>"
-                f"<p class='muted'>Days are bucketed in <b>{esc(report.tz)}</b>. {esc(str(fresh))}</p></div>")
+                f"<p class='muted'>Days are bucketed in <b>{esc(report.tz)}</b>. {esc(cut)}</p></div>")
 
 
-def key_section(report: Usage, as_of=None) -> HTML:
-    """Per-key cards and a table: cap, accrued, % used, projected month end, projected cap date."""
+def key_section(report: Usage, as_of=None, found: pd.DataFrame | None = None) -> HTML:
+    """Per-key cards (with anomaly badges) and a sortable table against each key's budget window,
+    and how the keys' spend relates to the headline total (compute runs on no key)."""
     summary = report.key_summary(as_of=as_of)
     if summary.empty:
         return HTML(f"{STYLE}<div class='uk'><p>No virtual keys in this report.</p></div>")
     table = summary.assign(key=[mask_key(k) for k in summary["key_id"]])
     cols = {"key_name": "key", "key": "key id", "account_id": "account", "spend_cap_cents": "cap",
-            "spend_cents": "accrued", "pct_used": "% used", "projected_cents": "projected month end",
-            "projected_cap_date": "projected cap date", "requests": "requests"}
-    return HTML(f"{STYLE}<div class='uk'>{charts.key_cards_html(summary)}<br>"
-                f"{_table(table, cols, money=('spend_cap_cents', 'spend_cents', 'projected_cents'), pct=('pct_used',), ints=('requests',))}"
-                f"<p class='muted'>Keys without a cap show '-' for cap and % used.</p></div>")
+            "spend_cents": "spent in budget", "pct_used": "% of cap", "projected_cents": "projected",
+            "projected_cap_date": "cap day", "requests": "requests"}
+    month_total = report.total()["cost_cents"]
+    per_key = report.breakdown("key")
+    no_key = per_key[per_key["key"].isin([q.NONE_LABEL, q.COMPUTE_LABELS["key"]])]
+    compute = float(no_key.loc[no_key["key"] == q.COMPUTE_LABELS["key"], "cost_cents"].sum())
+    other = float(no_key.loc[no_key["key"] == q.NONE_LABEL, "cost_cents"].sum())
+    keyed = month_total - compute - other
+    parts = [f"Keys spent <b>{format_usd(keyed)}</b> in this report's period; the headline's "
+             f"{format_usd(month_total)} also holds {format_usd(compute)} of compute (VM hours), which runs on no key"]
+    if other > 0.005:
+        parts.append(f" and {format_usd(other)} of usage recorded without a key")
+    note = "".join(parts) + "."
+    windows = set(summary["budget_period"])
+    cut = summary.attrs.get("as_of")
+    note += (f" Each card is its key's budget window ({', '.join(sorted(windows))}) up to "
+             f"{cut:%Y-%m-%d %H:%M} UTC, across every provider." if cut is not None else "")
+    if not all(summary["window_closed"]):
+        note += " Projections extend each key's recent daily rate (its largest day left out) to the window's end."
+    return HTML(f"{STYLE}<div class='uk'>{charts.key_cards_html(summary, findings=found)}<br>"
+                + html_table(table, cols, kinds={"pct_used": "percent"}, csv="keys.csv")
+                + f"<p class='muted'>{note} Keys without a cap show '-' for the cap and % of cap.</p></div>")
 
 
 def daily_chart(report: Usage):
@@ -133,7 +150,7 @@ def anomaly_parts(found: pd.DataFrame) -> list:
             f"{STYLE}<div class='uk'><div class='finding {esc(r.severity)}'>"
             f"<h3>{esc(r.kind)} &middot; {esc(r.key_name)} ({esc(mask_key(r.key_id))}) &middot; {r.day}</h3>"
             f"<p><b>{esc(r.severity)}</b>, account {esc(r.account_id)}. {esc(r.explanation)}</p>"
-            f"<p>Observed {format_usd(r.observed_cents)} against {format_usd(r.baseline_cents)}.</p>"
+            f"<p>{esc(_comparison(r))}</p>"
             f"<p><b>Next step:</b> {esc(r.action)}</p></div></div>"))
         if r.series is not None:
             parts.append(charts.anomaly_evidence(r._asdict() | {"series": r.series},
@@ -141,34 +158,108 @@ def anomaly_parts(found: pd.DataFrame) -> list:
     return parts
 
 
+def _comparison(r) -> str:
+    """The finding's numbers in words a stakeholder reads."""
+    if r.kind == "cap":
+        return f"Cap {format_usd(r.baseline_cents)}; projected {format_usd(r.observed_cents)} for the budget window."
+    if r.kind == "unpriced":
+        return "Spend is understated by the unpriced usage."
+    return f"{format_usd(r.observed_cents)} that day; usually {format_usd(r.baseline_cents)} a day."
+
+
 def invoice_section(report: Usage, month: str) -> HTML:
-    """Whole-cent invoice lines and their reconciliation with the continuous total."""
+    """Whole-cent invoice lines (dollars billed) and their reconciliation with the continuous total."""
     inv = report.invoice(month)
     lines = inv.lines.assign(key=[mask_key(k) for k in inv.lines["key_id"]])
     cols = {"account_id": "account", "key_name": "key", "key": "key id", "requests": "requests",
-            "cost_cents": "continuous", "amount_cents": "invoiced (cents)"}
-    recon = (f"Sum of invoiced lines <b>{inv.billed_total_cents:,} cents</b>; continuous total "
-             f"<b>{inv.continuous_total_cents:,.6f} cents</b>; rounding difference "
-             f"<b>{inv.rounding_difference_cents:+.6f} cents</b>. Rule: {esc(inv.rule)}.")
+            "cost_cents": "recorded", "amount_cents": "billed"}
+    recon = (f"<b>{format_usd(inv.billed_total_cents)} billed</b> (the sum of the whole-cent lines) against "
+             f"{format_usd(inv.continuous_total_cents)} recorded; rounding difference "
+             f"<b>{esc(format_cents_difference(inv.rounding_difference_cents))}</b>. Rule: {esc(inv.rule)}.")
     if inv.unpriced_rows:
         recon += f" {inv.unpriced_rows:,} unpriced rows are not in any amount."
-    return HTML(f"{STYLE}<div class='uk'>{_table(lines, cols, money=('cost_cents',), ints=('requests', 'amount_cents'))}"
-                f"<p>{recon}</p></div>")
+    if inv.estimated_cents:
+        recon += (f" {format_usd(inv.estimated_cents)} of the amounts is estimated from a price map "
+                  "(cost_source='estimated'), not billed by the source.")
+    return HTML(f"{STYLE}<div class='uk'><p>{recon}</p>"
+                + html_table(lines, cols, kinds={"amount_cents": "money"}, csv=f"invoice-{month}.csv")
+                + "</div>")
+
+
+def _relative(paths: pd.Series) -> tuple[str, pd.Series]:
+    """Paths relative to the folder they share (the source given), and that folder's name."""
+    import os
+    items = [str(x) for x in paths]
+    if not items:
+        return "", paths
+    root = os.path.commonpath(items) if len(items) > 1 else os.path.dirname(items[0])
+    if root in items:  # a single file
+        root = os.path.dirname(root)
+    return os.path.basename(root) or root, pd.Series([os.path.relpath(x, root) for x in items], index=paths.index)
+
+
+def reconciliation_section(report: Usage, prices=None, rows: int = 20) -> HTML:
+    """Per provider: gateway spend, provider bill, price-map estimate; then the day x model lines
+    that disagree by more than 1 % and a cent, largest first."""
+    from .reconciliation import reconcile
+    rec = reconcile(report, prices=prices)
+    per = html_table(rec.by_provider, {"provider": "provider", "gateway_cents": "gateway log",
+                                       "provider_cents": "provider bill", "estimated_cents": "price-map estimate",
+                                       "gateway_minus_provider_cents": "gateway - bill",
+                                       "gateway_minus_provider_pct": "% of bill"},
+                     kinds={"gateway_minus_provider_pct": "percent"}, csv="reconciliation-by-provider.csv")
+    off = rec.disagreements(pct=1.0, min_cents=1.0)
+    if off.empty:
+        detail = "<p>Every day and model agrees within 1 % (or a cent).</p>"
+    else:
+        detail = (f"<p>{len(off):,} day x model line(s) differ by more than 1 % and a cent"
+                  f"{f'; the {rows} largest' if len(off) > rows else ''}:</p>"
+                  + html_table(off, {"date": "day", "provider": "provider", "model": "model",
+                                     "gateway_cents": "gateway log", "provider_cents": "provider bill",
+                                     "estimated_cents": "estimate", "gateway_minus_provider_cents": "gateway - bill",
+                                     "gateway_minus_provider_pct": "% of bill"},
+                               kinds={"gateway_minus_provider_pct": "percent"}, max_rows=rows,
+                               csv="reconciliation-disagreements.csv"))
+    notes = "".join(f"<li>{esc(n)}</li>" for n in rec.notes)
+    return HTML(f"{STYLE}<div class='uk'>{per}{detail}<p class='muted'>Days in {esc(rec.tz)}. Gateway log = the "
+                f"gateway's own recorded costs; provider bill = OpenAI costs / Anthropic cost report; estimate = the "
+                f"gateway's tokens repriced per request with {esc(rec.price_map or 'no price map')}. Models are "
+                f"matched without provider prefix or date suffix.</p>{f'<ul>{notes}</ul>' if notes else ''}</div>")
 
 
 def data_quality(usage: Usage, report: Usage, account_id: str | None = None) -> HTML:
-    """Rows read / kept / rejected / duplicates / unpriced (per file for all accounts)."""
+    """Rows read / kept / rejected / duplicates / unpriced per source (the full file list folded)."""
     t = report.total()
     if account_id is None:
         lr = usage.load_report
         df = lr.to_frame()
-        table = _table(df, {"file": "file", "format": "format", "read": "read", "kept": "kept",
-                            "rejected": "rejected", "duplicates": "duplicates", "unpriced": "unpriced",
-                            "naive_ts": "naive ts", "reasons": "rejected because"},
-                       ints=("read", "kept", "rejected", "duplicates", "unpriced", "naive_ts"))
+        registry = df[df["format"] == "keys"]
+        files = df[df["format"] != "keys"].copy()
+        root, rel = _relative(files["file"])
+        files["file"] = rel
+        files["folder"] = [x.rsplit("/", 1)[0] if "/" in x else "." for x in rel]
+        nums = ["read", "kept", "rejected", "duplicates", "unpriced", "naive_ts"]
+        per = files.groupby(["folder", "format"], as_index=False).agg(
+            files=("file", "count"), **{c: (c, "sum") for c in nums}, first=("first_ts", "min"),
+            last=("last_ts", "max"))
+        per["span"] = [f"{a:%Y-%m-%d} to {b:%Y-%m-%d}" if not pd.isna(a) else "-"
+                       for a, b in zip(per["first"], per["last"])]
+        summary = html_table(per, {"folder": f"source ({root})", "format": "format", "files": "files",
+                                   "read": "read", "kept": "kept", "rejected": "rejected",
+                                   "duplicates": "duplicates", "unpriced": "unpriced", "naive_ts": "no time zone",
+                                   "span": "span (UTC)"})
+        detail = html_table(files, {"file": "file", "format": "format", "read": "read", "kept": "kept",
+                                    "rejected": "rejected", "duplicates": "duplicates", "unpriced": "unpriced",
+                                    "naive_ts": "no time zone", "reasons": "rejected because"},
+                            csv="files.csv", css=False)
+        reg = ""
+        if len(registry):
+            names = ", ".join(esc(x) for x in _relative(registry["file"])[1])
+            reg = f"<p>Key registry: {len(usage.keys):,} keys from {names}.</p>"
         balance = ("holds" if lr.balanced else "DOES NOT HOLD")
-        body = (f"{table}<p>read = kept + rejected + duplicates {balance}: {lr.read:,} = {lr.kept:,} + "
-                f"{lr.rejected:,} + {lr.duplicates:,}.</p>")
+        body = (f"{summary}{reg}<p>read = kept + rejected + duplicates {balance}: {lr.read:,} = {lr.kept:,} + "
+                f"{lr.rejected:,} + {lr.duplicates:,}.</p><details><summary>every file ({len(files):,})</summary>"
+                f"{detail}</details>")
     else:
         body = ("<p class='muted'>Per-file accounting spans every account, so it is in the all-accounts report; "
                 "this report counts only this account's rows.</p>")
@@ -245,6 +336,8 @@ class ReportContext:
     @classmethod
     def build(cls, usage: Usage, month: str, account_id: str | None = None, as_of: str | None = None,
               run_id: str | None = None) -> ReportContext:
+        from .months import require_data
+        require_data(usage, month, account_id)  # an empty month is an error, never a $0.00 report
         return cls(usage=usage, report=scope_for_report(usage, month, account_id), month=month,
                    account_id=account_id, as_of=as_of, run_id=run_id)
 
@@ -273,6 +366,10 @@ class Section:
     def render(self, ctx: ReportContext):
         raise NotImplementedError
 
+    def shown(self, ctx: ReportContext) -> bool:
+        """Whether the section has something to say for this report (else it is left out)."""
+        return True
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
@@ -288,7 +385,7 @@ class Keys(Section):
     name, title = "keys", "Keys"
 
     def render(self, ctx):
-        return key_section(ctx.report, as_of=ctx.as_of)
+        return key_section(ctx.report, as_of=ctx.as_of, found=ctx.findings)
 
 
 class Daily(Section):
@@ -327,6 +424,21 @@ class DataQuality(Section):
         return data_quality(ctx.usage, ctx.report, ctx.account_id)
 
 
+class Reconciliation(Section):
+    """Gateway spend vs the provider's bill vs the price map's estimate; only when the report's data
+    holds both a gateway log and a provider bill (more than one source loaded)."""
+
+    name, title = "reconciliation", "Reconciliation"
+
+    def shown(self, ctx):
+        from .reconciliation import BILLING_SOURCES, sources_loaded
+        found = sources_loaded(ctx.report)
+        return len(found) > 1 and bool(found & set(BILLING_SOURCES)) and bool(found - set(BILLING_SOURCES))
+
+    def render(self, ctx):
+        return reconciliation_section(ctx.report)
+
+
 class Method(Section):
     name, title = "method", "Method notes"
 
@@ -334,7 +446,8 @@ class Method(Section):
         return method_notes(ctx.report, ctx.month, run_id=ctx.run_id)
 
 
-SECTIONS: list[Section] = [Headline(), Keys(), Daily(), Breakdowns(), Anomalies(), Invoice(), DataQuality(), Method()]
+SECTIONS: list[Section] = [Headline(), Keys(), Daily(), Breakdowns(), Anomalies(), Invoice(), Reconciliation(),
+                           DataQuality(), Method()]
 
 
 def section_names() -> list[str]:
@@ -370,6 +483,8 @@ def show(section: Section, ctx: ReportContext) -> None:
     """
     from IPython.display import display
 
+    if not section.shown(ctx):
+        return
     rendered = section.render(ctx)
     parts = rendered if isinstance(rendered, list) else [rendered]
     blocks = [[p] for p in parts] if section.part_per_block else [parts]

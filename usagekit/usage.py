@@ -149,6 +149,7 @@ class Invoice:
     billed_total_cents: int  # sum of the rounded lines
     rounding_difference_cents: float  # billed - continuous
     unpriced_rows: int
+    estimated_cents: float = 0.0  # the part of the amounts estimated from a price map (cost_source='estimated')
     rule: str = "each line's continuous total rounded half up to a whole cent"
 
 
@@ -421,66 +422,18 @@ class Usage:
 
     # -- keys -------------------------------------------------------------------------------
     def key_summary(self, as_of=None) -> pd.DataFrame:
-        """One row per virtual key: cap, spend in scope, % used, month-end projection.
+        """One row per virtual key: its cap against its budget window at the cut-off.
 
-        Columns ``key_id, key_name, account_id, spend_cap_cents, spend_cents, pct_used,
-        requests, projected_cents, projected_cap_date``. The projection extends the run
-        rate so far (spend / elapsed days of the range at ``as_of``, default now) to the
-        range's end; a range already over is its own projection. ``projected_cap_date`` is
-        the day the cap is crossed at that rate (the actual day, once crossed); null when
-        there is no cap or it is never reached in the range. Keys of the registry with no
-        spend are listed with zero.
+        The cut-off is ``min(range end, as_of or the data's end)`` (``as_of``: an instant,
+        or a date meaning the end of that day; nothing after it is read). Each key's cap,
+        ``spend_cents``, ``pct_used``, ``projected_cents`` and ``projected_cap_date`` are of
+        its budget window containing the cut-off (the month unless the registry says
+        otherwise), across all providers whatever the filters; ``range_spend_cents`` is the
+        filtered range's spend, shown beside. See :mod:`usagekit.budgets` for the columns.
+        Keys of the registry with no spend are listed with zero.
         """
-        start_day, end_day = self._range()
-        per = q.per_key_day(self._frame)  # one scan: spend, requests and names per key and day
-        names = per.groupby("key_id", as_index=False).agg(key_name_data=("key_name", "max"),
-                                                          account_id_data=("account_id", "max"))
-        per = per.drop(columns=["key_name", "account_id"])
-        reg = _scoped_registry(self.keys, self._scope, seen=set(names["key_id"]))
-        spend = per.groupby("key_id").agg(spend_cents=("cost_cents", "sum"), requests=("requests", "sum"))
-        ids = sorted(set(reg["key_id"]) | set(spend.index) | set(names["key_id"]))
-        out = pd.DataFrame({"key_id": pd.Series(ids, dtype=object)})
-        names = names.astype({"key_id": object})
-        spend.index = spend.index.astype(object)
-        out = out.merge(reg[["key_id", "key_name", "account_id", "spend_cap_cents"]], on="key_id", how="left")
-        out = out.merge(names, on="key_id", how="left")
-        out["key_name"] = out["key_name"].fillna(out.pop("key_name_data"))
-        out["account_id"] = out["account_id"].fillna(out.pop("account_id_data"))
-        out = out.merge(spend, left_on="key_id", right_index=True, how="left")
-        out["spend_cents"] = out["spend_cents"].fillna(0.0)
-        out["requests"] = out["requests"].fillna(0).astype("int64")
-        cap = pd.to_numeric(out["spend_cap_cents"], errors="coerce")
-        out["pct_used"] = (out["spend_cents"] / cap * 100).where(cap > 0)
-
-        now = pd.Timestamp(as_of if as_of is not None else pd.Timestamp.now(tz="UTC"))
-        now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
-        zone = ZoneInfo(self.tz)
-        range_start = pd.Timestamp(dt.datetime.combine(q.day_date(start_day), dt.time(), zone)).tz_convert("UTC")
-        range_end = pd.Timestamp(dt.datetime.combine(q.day_date(end_day), dt.time(), zone)).tz_convert("UTC")
-        total_days = (range_end - range_start) / pd.Timedelta(days=1)
-        elapsed = min(max((now - range_start) / pd.Timedelta(days=1), 0.0), total_days)
-        complete = elapsed >= total_days
-        rate = out["spend_cents"] / elapsed if elapsed > 0 else out["spend_cents"] * 0
-        out["projected_cents"] = out["spend_cents"] if complete else out["spend_cents"] + rate * (total_days - elapsed)
-
-        crossed = _crossing_days(per, cap_by_key=dict(zip(out["key_id"], cap)))
-        dates = []
-        for kid, s, c, r in zip(out["key_id"], out["spend_cents"], cap, rate):
-            if pd.isna(c):
-                dates.append(None)
-            elif kid in crossed:
-                dates.append(crossed[kid])
-            elif not complete and r > 0 and (c - s) / r < total_days - elapsed:
-                when = now + pd.Timedelta(days=(c - s) / r)
-                dates.append(when.tz_convert(self.tz).date())
-            else:
-                dates.append(None)
-        out["projected_cap_date"] = dates
-        out["spend_cap_cents"] = cap
-        out.attrs.update(as_of=now, scope=self.describe_scope(), complete=complete)
-        return out[["key_id", "key_name", "account_id", "spend_cap_cents", "spend_cents", "pct_used", "requests",
-                    "projected_cents", "projected_cap_date"]].sort_values(
-            ["spend_cents", "key_id"], ascending=[False, True]).reset_index(drop=True)
+        from .budgets import key_summary
+        return key_summary(self, as_of=as_of)
 
     # -- team and user budgets ---------------------------------------------------------------
     @property
@@ -540,6 +493,30 @@ class Usage:
         out.attrs.update(entity=entity, as_of=pd.Timestamp(as_of), tz=self.tz)
         return out.sort_values(["spend_cents", "entity_id"], ascending=[False, True]).reset_index(drop=True)
 
+    # -- repricing (optional extra: pip install 'usagekit[prices]') -------------------------------
+    def reprice(self, missing_only: bool = True, prices=None) -> "Usage":
+        """The same usage with estimated costs from a price map; see :func:`usagekit.reprice.reprice`.
+
+        Unpriced rows (every row the map can price when ``missing_only=False``) get the map's
+        per-request cost, labelled ``cost_source='estimated'``; totals then say how much is
+        estimated. ``prices``: None = genai-prices, or a LiteLLM price map JSON path.
+        ``.reprice_report`` on the result says what was estimated and what stayed unpriced.
+        """
+        from .reprice import reprice
+        return reprice(self, missing_only=missing_only, prices=prices)
+
+    def price_check(self, tolerance: float = 0.02, prices=None) -> pd.DataFrame:
+        """Provider x model lines where the source's costs and the price map disagree beyond
+        ``tolerance`` (a fraction); see :func:`usagekit.reprice.price_check`."""
+        from .reprice import price_check
+        return price_check(self, tolerance=tolerance, prices=prices)
+
+    def cache_savings(self, by: str = "key", prices=None) -> pd.DataFrame:
+        """What cached input tokens saved per key (or model, provider, account); see
+        :func:`usagekit.reprice.cache_savings`."""
+        from .reprice import cache_savings
+        return cache_savings(self, by=by, prices=prices)
+
     # -- drill-down -------------------------------------------------------------------------
     def day(self, date, key=None, model=None, page: int = 1, page_size: int = 100) -> pd.DataFrame:
         """That day's requests (in the report time zone), newest first, one page at a time.
@@ -581,19 +558,22 @@ class Usage:
         if by_model:
             keys.append(nw.col("model").fill_null(q.NONE_LABEL).alias("model"))
         res = q.finish_money(q.to_pandas(scoped._frame.group_by(*keys).agg(
-            nw.col("key_name").max().alias("key_name"), *q.money_aggs(),
+            nw.col("key_name").max().alias("key_name"), *q.money_aggs(), *q.estimated_aggs(),
             nw.col("requests").sum().alias("requests"),
             nw.col("cost_cents").is_null().cast(nw.Int64).sum().alias("unpriced_rows"))))
-        res = q._ints(res, ["requests", "unpriced_rows"])
+        res = q.finish_money(res, out="estimated_cents", prefix="_e")
+        res = q._ints(res, ["requests", "unpriced_rows", "estimated_rows"])
         res["amount_cents"] = [invoice_cents(c) for c in res["cost_cents"]]
         order = ["account_id", "key_id"] + (["model"] if by_model else [])
         res = res.sort_values(order).reset_index(drop=True)
-        cols = order[:2] + ["key_name"] + order[2:] + ["requests", "cost_cents", "amount_cents", "unpriced_rows"]
+        cols = order[:2] + ["key_name"] + order[2:] + ["requests", "cost_cents", "amount_cents", "unpriced_rows",
+                                                       "estimated_cents"]
         continuous = scoped.total()["cost_cents"]
         billed = int(res["amount_cents"].sum())
         return Invoice(month=month, lines=res[cols], continuous_total_cents=continuous, billed_total_cents=billed,
                        rounding_difference_cents=billed - continuous,
-                       unpriced_rows=int(res["unpriced_rows"].sum()))
+                       unpriced_rows=int(res["unpriced_rows"].sum()),
+                       estimated_cents=float(res["estimated_cents"].sum()))
 
     def freshness(self, now=None) -> Freshness:
         """Newest event in scope, its lag behind ``now`` and whether its day is still going."""
@@ -624,6 +604,9 @@ class Usage:
         for axis, v in t["by_axis"].items():
             if v["cost_cents"] or v["requests"]:
                 lines.append(f"  {axis:<8} {format_usd(v['cost_cents'], precise=False):>14}  {v['requests']:>12,} requests")
+        if t["estimated_rows"]:
+            lines.append(f"  {format_usd(t['estimated_cents'])} of the total is estimated from a price map "
+                         f"({t['estimated_rows']:,} rows with cost_source='estimated')")
         if t["unpriced_rows"]:
             lines.append(f"  {t['unpriced_rows']:,} rows are unpriced (usage with no cost): not counted as $0")
         return "\n".join(lines)
@@ -641,20 +624,6 @@ def _scoped_registry(reg: pd.DataFrame, scope: Scope, seen: set) -> pd.DataFrame
         elif name == "agents":
             reg = reg[reg["agent_id"].isin(vals)]
     return reg
-
-
-def _crossing_days(per: pd.DataFrame, cap_by_key: dict) -> dict:
-    """Key -> the day its cumulative spend in range first exceeded its cap."""
-    out = {}
-    for kid, grp in per.sort_values("_day").groupby("key_id"):
-        cap = cap_by_key.get(kid)
-        if cap is None or pd.isna(cap):
-            continue
-        cum = grp["cost_cents"].cumsum()
-        over = grp.loc[cum > cap, "_day"]
-        if len(over):
-            out[kid] = q.day_date(over.iloc[0])
-    return out
 
 
 def _reapply(base: nw.LazyFrame, scope: Scope, tz: str | None = None) -> nw.LazyFrame:

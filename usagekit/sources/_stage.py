@@ -24,14 +24,14 @@ import polars as pl
 from ..errors import SourceError
 from ..money import MAX_COST_CENTS
 from ..masking import redact_expr
-from ..schema import AXES, INT_COLUMNS, STATES, USAGE_COLUMNS, USAGE_DTYPES
+from ..schema import AXES, COST_SOURCES, INT_COLUMNS, STATES, USAGE_COLUMNS, USAGE_DTYPES
 
 BOOKKEEPING = ("_file", "_row", "_reject", "_field", "_value", "_naive")
 #: id and name columns a raw secret could be written into: masked at load (usagekit.masking)
 SECRET_COLUMNS = ("request_id", "account_id", "key_id", "key_name", "agent_id", "agent_name", "plain_vm_id",
                   "plain_vm_name", "team_id", "user_id", "end_user", "provider", "model")
 #: fields that are checked, so a rejected row may name one of them
-CHECKED = ("ts", "cost_cents", *INT_COLUMNS, "hours", "axis", "status", "state", "tags")
+CHECKED = ("ts", "cost_cents", *INT_COLUMNS, "hours", "axis", "status", "state", "tags", "cost_source")
 
 _TIME = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
 _OFFSET = _TIME + r"\s*(?:Z|z|UTC|[+-]\d{2}(?::?\d{2})?)$"
@@ -255,6 +255,17 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str,
         checks.append((state.is_not_null() & (state != "") & ~state.is_in(list(STATES)), "state",
                        "unknown state (expected running or paused)"))
         out["state"] = pl.when(state == "").then(None).otherwise(state)
+
+    # a cost is the source's own unless the input says it was estimated (a repriced store read back)
+    if "cost_source" in have:
+        given = clean("cost_source").str.to_lowercase()
+        given = pl.when(given == "").then(None).otherwise(given)
+        checks.append((given.is_not_null() & ~given.is_in(list(COST_SOURCES)), "cost_source",
+                       f"unknown cost_source (expected one of: {', '.join(COST_SOURCES)})"))
+    else:
+        given = pl.lit(None, pl.String)
+    out["cost_source"] = pl.when(out["cost_cents"].is_null()).then(pl.lit(None, pl.String)) \
+        .otherwise(pl.coalesce(given, pl.lit("source")))
 
     out["source"] = pl.lit(source)
 

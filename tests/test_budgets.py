@@ -1,0 +1,105 @@
+"""One rule for budgets: a key card is its budget window at the cut-off, whatever the range or filter."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+import usagekit
+from usagekit import budgets
+
+MONTH = "2026-10"
+CARD = ["spend_cap_cents", "spend_cents", "pct_used", "requests", "projected_cents", "projected_cap_date"]
+
+
+@pytest.fixture(scope="module")
+def usage(demo_dir):
+    return usagekit.load(demo_dir)
+
+
+@pytest.fixture(scope="module")
+def rows(usage):
+    return usage.filter(start="2026-09-01", end="2026-10-31").to_pandas()
+
+
+def _card(summary, key_id):
+    return summary.set_index("key_id").loc[key_id, CARD]
+
+
+def _over_cap_key(usage):
+    """The demo key that is furthest over its cap by month end (the planted cap key)."""
+    ks = usage.filter(month=MONTH).key_summary()
+    return ks.sort_values("pct_used", ascending=False).iloc[0]
+
+
+def test_partial_range_and_provider_filter_leave_the_card_unchanged(usage):
+    key = _over_cap_key(usage)
+    assert key.pct_used > 100
+    month_at_25th = usage.filter(month=MONTH).key_summary(as_of="2026-10-25")
+    oct_15_25 = usage.filter(start="2026-10-15", end="2026-10-25").key_summary()
+    sep_20_oct_25 = usage.filter(start="2026-09-20", end="2026-10-25").key_summary()
+    provider = next(p for p in usage.filter(month=MONTH, keys=key.key_id).breakdown("provider")["provider"])
+    one_provider = usage.filter(start="2026-10-15", end="2026-10-25", providers=provider).key_summary()
+    expected = _card(month_at_25th, key.key_id)
+    for other in (oct_15_25, sep_20_oct_25, one_provider):
+        got = _card(other, key.key_id)
+        assert got.drop("projected_cap_date").astype(float).tolist() == pytest.approx(
+            expected.drop("projected_cap_date").astype(float).tolist())
+        assert got.projected_cap_date == expected.projected_cap_date
+    # the filtered range's own spend is given beside the budget, never as its share
+    by_hand = usage.filter(start="2026-10-15", end="2026-10-25", providers=provider, keys=key.key_id).total()
+    assert one_provider.set_index("key_id").loc[key.key_id, "range_spend_cents"] == pytest.approx(
+        by_hand["cost_cents"])
+    assert by_hand["cost_cents"] < expected.spend_cents
+
+
+def test_as_of_reads_nothing_after_the_cut_off(usage, rows):
+    for as_of, cut in (("2026-10-15", pd.Timestamp("2026-10-16T00:00Z")),
+                       ("2026-10-15T13:30:00Z", pd.Timestamp("2026-10-15T13:30Z"))):
+        ks = usage.filter(month=MONTH).key_summary(as_of=as_of)
+        assert ks.attrs["as_of"] == cut
+        before = rows[(rows["ts"] >= pd.Timestamp("2026-10-01T00:00Z")) & (rows["ts"] < cut)]
+        by_key = before.groupby("key_id")["cost_cents"].sum()
+        got = ks.set_index("key_id")["spend_cents"]
+        assert got.loc[by_key.index].tolist() == pytest.approx(by_key.tolist())
+        # a crossing already seen is on or before the cut-off; a later one is only a projection
+        for r in ks.itertuples():
+            if r.cap_crossed:
+                assert r.projected_cap_date <= (cut - pd.Timedelta(microseconds=1)).date()
+            assert r.projected_cents >= r.spend_cents - 1e-9
+    # the month is not over at the cut-off: the projection extends the spend, never counts it twice
+    key = _over_cap_key(usage)
+    mid = usage.filter(month=MONTH).key_summary(as_of="2026-10-15").set_index("key_id").loc[key.key_id]
+    assert not mid.window_closed and mid.spend_cents < key.spend_cents
+    assert mid.projected_cents == pytest.approx(mid.spend_cents + mid.daily_rate_cents * 16)
+
+
+def test_a_card_and_the_cap_finding_agree_on_the_projected_day(usage):
+    for as_of in ("2026-10-22", "2026-10-24T13:00:00Z"):
+        found = usagekit.detect(usage, month=MONTH, as_of=as_of)
+        caps = found[found["kind"] == "cap"]
+        assert len(caps)
+        ks = usage.filter(month=MONTH).key_summary(as_of=as_of).set_index("key_id")
+        for f in caps.itertuples():
+            assert ks.loc[f.key_id, "projected_cap_date"] == f.projected_cap_date
+            if not ks.loc[f.key_id, "cap_crossed"]:
+                assert ks.loc[f.key_id, "projected_cents"] == pytest.approx(f.observed_cents)
+
+
+def test_a_closed_month_projects_its_spend_and_says_so(usage):
+    ks = usage.filter(month=MONTH).key_summary()
+    assert ks.attrs["complete"] and ks["window_closed"].all()
+    assert ks["projected_cents"].tolist() == pytest.approx(ks["spend_cents"].tolist())
+    assert all("a day" not in text for text in ks["forecast"])  # no run-rate sentence for a month that is over
+
+
+def test_projection_rule_on_a_hand_made_series():
+    window = usagekit.periods.budget_window({}, pd.Timestamp("2026-10-10T12:00Z"), "UTC")
+    days = [dt.date(2026, 10, d) for d in range(1, 11)]
+    series = pd.Series([100.0] * 9 + [900.0], index=days)  # one spike on the 10th
+    p = budgets.project(series, 3000, window, pd.Timestamp("2026-10-11T00:00Z"), tz="UTC")
+    assert p.spent_cents == 1800 and p.rate_cents == 100  # the spike is left out of the rate
+    assert p.projected_cents == 1800 + 100 * 21 and p.crossing_date == dt.date(2026, 10, 22)
+    assert not p.crossed and not p.closed

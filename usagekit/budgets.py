@@ -1,0 +1,204 @@
+"""Key summaries against budgets: one rule for what a card's cap, % used and projection mean.
+
+A key's cap applies to its budget window (:func:`usagekit.periods.budget_window`: the
+calendar month unless the registry gives another period) containing the **cut-off**:
+``min(range end, as_of or the data's end)``. Whatever the range start or the provider,
+model or agent filter in force, a key's ``spend_cents``, ``pct_used``, projection and cap
+date are of that whole window up to the cut-off, across all providers. The spend of the
+filtered range is given beside it (``range_spend_cents``, "$123.77 in this range") and is
+never a share of the cap. Nothing after the cut-off is read, so a replay with ``as_of``
+shows what a run at that moment showed.
+
+The projection comes from one function, :func:`project`, the same forecast the cap finding
+of :func:`usagekit.detect` uses, so a card and a finding agree on the day a cap is crossed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+import narwhals as nw
+import numpy as np
+import pandas as pd
+
+from . import queries as q
+from .periods import BudgetWindow, budget_window
+
+#: days of the run rate a projection extends (the largest of them dropped: one spike must not project a month)
+RATE_DAYS = 7
+
+COLUMNS = ["key_id", "key_name", "account_id", "spend_cap_cents", "spend_cents", "pct_used", "requests",
+           "projected_cents", "projected_cap_date", "cap_crossed", "range_spend_cents", "budget_period",
+           "window_start", "window_end", "window_closed", "daily_rate_cents", "forecast"]
+
+
+@dataclass(frozen=True)
+class Projection:
+    """Where a key's budget window is heading (the fields the cap forecast gives)."""
+
+    spent_cents: float
+    projected_cents: float
+    crossing_date: dt.date | None  # the day the cap was crossed (crossed) or is projected to be
+    crossed: bool
+    rate_cents: float  # the daily run rate extended
+    closed: bool  # the window is over at the cut-off: the projection is the spend
+    explanation: str
+
+
+def project(daily: pd.Series, cap_cents: float | None, window: BudgetWindow, as_of: pd.Timestamp, *,
+            tz: str) -> Projection:
+    """Project ``daily`` (cents per local date, every day present, history before the window
+    allowed) to the end of ``window`` as seen at ``as_of``.
+
+    Spent: the days of the window up to the cut-off. Rate: the mean of the last
+    :data:`RATE_DAYS` days since the key's first spend, without their largest (a plain mean
+    of fewer than 4 days).
+    Crossing: the first day the window's running total reached the cap, else the day the
+    rate reaches it, if before the window ends.
+    """
+    first, end = window.days()
+    last = (as_of - pd.Timedelta(microseconds=1)).tz_convert(tz).date()
+    s = daily.sort_index()
+    in_window = s[(s.index >= first) & (s.index <= last) & (s.index < end)]
+    spent = float(in_window.sum())
+    closed = last >= end - dt.timedelta(days=1)
+    seen = s[(s.index <= last)]
+    seen = seen[seen.ne(0).cummax()] if seen.ne(0).any() else seen.iloc[0:0]  # from the key's first spend
+    recent = sorted(seen.iloc[-RATE_DAYS:].tolist(), reverse=True)
+    rate = float(np.mean(recent[1:])) if len(recent) > RATE_DAYS // 2 else (float(np.mean(recent)) if recent else 0.0)
+    remaining = 0 if closed else (end - last).days - 1
+    projected = spent if closed else spent + rate * remaining
+    cap = None if cap_cents is None or (isinstance(cap_cents, float) and math.isnan(cap_cents)) or cap_cents <= 0 \
+        else float(cap_cents)
+    crossing, crossed = None, False
+    if cap is not None:
+        running = in_window.cumsum()
+        over = running[running >= cap]
+        if len(over):
+            crossing, crossed = over.index[0], True
+        elif not closed and rate > 0 and projected >= cap:
+            crossing = last + dt.timedelta(days=int(math.ceil((cap - spent) / rate)))
+    from .money import format_usd
+    if closed:
+        text = f"{format_usd(spent)} spent in the {window.period} budget window, which is over"
+    else:
+        basis = f"the last {len(recent)} days" + (", largest left out" if len(recent) > RATE_DAYS // 2 else "")
+        text = f"at {format_usd(rate)} a day ({basis}) it reaches {format_usd(projected)} by {end - dt.timedelta(days=1):%d %b}"
+    if cap is not None and crossing is not None:
+        text += f"; {'crossed' if crossed else 'crosses'} the {format_usd(cap)} cap on {crossing:%d %b}"
+    return Projection(spent, projected, crossing, crossed, rate, closed, text)
+
+
+def cutoff(usage, as_of=None) -> pd.Timestamp:
+    """``min(range end, as_of or the data's end)`` as a UTC instant (exclusive)."""
+    _, end_day = usage._range()
+    range_end = pd.Timestamp(q.day_start_utc(end_day, usage.tz))
+    if as_of is None:
+        newest = q.to_pandas(usage._cube_base.select(nw.col("_ts_max").max().alias("t")))["t"].iloc[0]
+        if pd.isna(newest):
+            return range_end
+        newest = pd.Timestamp(newest)
+        newest = newest.tz_localize("UTC") if newest.tzinfo is None else newest.tz_convert("UTC")
+        return min(range_end, newest + pd.Timedelta(microseconds=1))
+    ts = pd.Timestamp(as_of)
+    if ts.tzinfo is None and len(str(as_of)) <= 10:  # a bare date means the end of that day
+        ts = pd.Timestamp(q.day_start_utc(q.day_number(ts.date()) + 1, usage.tz))
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return min(range_end, ts)
+
+
+def _key_days(usage, first: dt.date, cut: pd.Timestamp, filters: tuple) -> pd.DataFrame:
+    """Spend and requests per key and local day from ``first`` up to ``cut`` (nothing at or after
+    it), restricted by ``filters`` only (the range of ``usage`` is replaced)."""
+    from .usage import Scope
+    scoped = usage._child(Scope(None, None, filters))
+    lo = q.day_number(first)
+    last = q.day_number((cut - pd.Timedelta(microseconds=1)).tz_convert(usage.tz).date())
+    if cut >= pd.Timestamp(q.day_start_utc(last + 1, usage.tz)) or _no_rows_after(usage, cut):
+        frame = q.restrict(scoped.cube, start_day=lo, end_day=last + 1)
+    else:  # a cut-off inside a day: that day re-read from its rows before the cut-off
+        whole = q.restrict(scoped.cube, start_day=lo, end_day=last)
+        day = usage._child(Scope(q.day_date(last), q.day_date(last + 1), filters))
+        rows = day.frame.filter(nw.col("ts") < cut.to_pydatetime())
+        schema = whole.collect_schema()
+        part = q.cube(rows).select([nw.col(c).cast(t) for c, t in schema.items()])
+        frame = nw.concat([whole, part], how="vertical")
+    return q.per_key_day(frame)
+
+
+def _no_rows_after(usage, cut: pd.Timestamp) -> bool:
+    newest = q.to_pandas(usage._cube_base.select(nw.col("_ts_max").max().alias("t")))["t"].iloc[0]
+    if pd.isna(newest):
+        return True
+    newest = pd.Timestamp(newest)
+    newest = newest.tz_localize("UTC") if newest.tzinfo is None else newest.tz_convert("UTC")
+    return newest < cut
+
+
+def key_summary(usage, as_of=None) -> pd.DataFrame:
+    """See :meth:`usagekit.usage.Usage.key_summary`."""
+    cut = cutoff(usage, as_of)
+    tz = usage.tz
+    range_start = q.day_date(usage._range()[0])
+    # the range's own spend, with every filter: shown beside the budget, never as a share of it
+    scope_per = _key_days(usage, range_start, cut, usage.scope.filters)
+    names = scope_per.groupby("key_id", as_index=False).agg(key_name_data=("key_name", "max"),
+                                                            account_id_data=("account_id", "max"))
+    registry = usage.keys
+    from .usage import _scoped_registry
+    reg = _scoped_registry(registry, usage.scope, seen=set(names["key_id"]))
+    ids = sorted(set(reg["key_id"]) | set(names["key_id"]))
+    key_filters = tuple((k, v) for k, v in usage.scope.filters if k in ("account", "keys"))
+
+    rows = {r["key_id"]: r for r in registry.to_dict(orient="records")}
+    windows = {kid: budget_window(rows.get(kid, {}), cut - pd.Timedelta(microseconds=1), tz) for kid in ids}
+    earliest = min([w.days()[0] for w in windows.values()], default=range_start) - dt.timedelta(days=RATE_DAYS)
+    per = _key_days(usage, min(earliest, range_start), cut, key_filters) if ids else pd.DataFrame(
+        columns=["key_id", "_day", "cost_cents", "requests"])
+    per["date"] = [q.day_date(d) for d in per["_day"]]
+    last_day = (cut - pd.Timedelta(microseconds=1)).tz_convert(tz).date()
+    by_key = {k: g for k, g in per.groupby("key_id")}
+    scope_spend = scope_per.groupby("key_id")["cost_cents"].sum()
+    out = []
+    for kid in ids:
+        reg_row = rows.get(kid, {})
+        w = windows[kid]
+        first, end = w.days()
+        g = by_key.get(kid)
+        days = pd.date_range(min(first, range_start) - dt.timedelta(days=RATE_DAYS), last_day, freq="D").date
+        series = pd.Series(0.0, index=list(days))
+        req = 0
+        if g is not None:
+            s = g.groupby("date")["cost_cents"].sum()
+            series = series.add(s, fill_value=0.0).sort_index()
+            win = g[(g["date"] >= first) & (g["date"] < end)]
+            req = int(win["requests"].sum())
+        cap = pd.to_numeric(pd.Series([reg_row.get("spend_cap_cents")]), errors="coerce").iloc[0]
+        p = project(series, cap, w, cut, tz=tz)
+        has_cap = not pd.isna(cap) and cap > 0
+        out.append({
+            "key_id": kid, "key_name": reg_row.get("key_name"), "account_id": reg_row.get("account_id"),
+            "spend_cap_cents": float(cap) if not pd.isna(cap) else np.nan, "spend_cents": p.spent_cents,
+            "pct_used": p.spent_cents / cap * 100 if has_cap else np.nan, "requests": req,
+            "projected_cents": p.projected_cents, "projected_cap_date": p.crossing_date if has_cap else None,
+            "cap_crossed": bool(p.crossed) if has_cap else False,
+            "range_spend_cents": float(scope_spend.get(kid, 0.0)), "budget_period": w.period,
+            "window_start": first, "window_end": end - dt.timedelta(days=1), "window_closed": p.closed,
+            "daily_rate_cents": p.rate_cents, "forecast": p.explanation})
+    res = pd.DataFrame(out, columns=COLUMNS)
+    if len(res):
+        res = res.merge(names, on="key_id", how="left")
+        res["key_name"] = res["key_name"].where(res["key_name"].notna(), res.pop("key_name_data"))
+        res["account_id"] = res["account_id"].where(res["account_id"].notna(), res.pop("account_id_data"))
+    res["requests"] = res["requests"].astype("int64")
+    res["spend_cap_cents"] = pd.to_numeric(res["spend_cap_cents"], errors="coerce").astype("float64")
+    res["pct_used"] = pd.to_numeric(res["pct_used"], errors="coerce").astype("float64")
+    complete = bool(res["window_closed"].all()) if len(res) else \
+        cut >= pd.Timestamp(q.day_start_utc(usage._range()[1], tz))
+    res.attrs.update(as_of=cut, scope=usage.describe_scope(), complete=complete, range_start=range_start)
+    return res[COLUMNS].sort_values(["spend_cents", "key_id"], ascending=[False, True]).reset_index(drop=True)
+
+
+__all__ = ["key_summary", "project", "cutoff", "Projection", "RATE_DAYS", "COLUMNS"]
