@@ -169,8 +169,9 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0, help="first seed (default %(default)s)")
     args = ap.parse_args()
 
-    import usagekit
     from tqdm import tqdm
+
+    import usagekit
 
     ours = defaultdict(lambda: {"tp": 0, "fp": 0, "n": 0})
     base = defaultdict(lambda: {"tp": 0, "fp": 0, "n": 0})

@@ -14,10 +14,27 @@ from usagekit.cli import main
 # FOCUS 1.2: the columns whose feature level is Mandatory (written out here from the specification,
 # not imported from usagekit, so the test fails if the exporter's own list is wrong)
 FOCUS_1_2_MANDATORY = [
-    "BilledCost", "BillingAccountId", "BillingAccountName", "BillingCurrency", "BillingPeriodEnd",
-    "BillingPeriodStart", "ChargeCategory", "ChargeClass", "ChargeDescription", "ChargePeriodEnd",
-    "ChargePeriodStart", "ContractedCost", "EffectiveCost", "InvoiceIssuerName", "ListCost", "PricingQuantity",
-    "PricingUnit", "ProviderName", "PublisherName", "ServiceCategory", "ServiceName",
+    "BilledCost",
+    "BillingAccountId",
+    "BillingAccountName",
+    "BillingCurrency",
+    "BillingPeriodEnd",
+    "BillingPeriodStart",
+    "ChargeCategory",
+    "ChargeClass",
+    "ChargeDescription",
+    "ChargePeriodEnd",
+    "ChargePeriodStart",
+    "ContractedCost",
+    "EffectiveCost",
+    "InvoiceIssuerName",
+    "ListCost",
+    "PricingQuantity",
+    "PricingUnit",
+    "ProviderName",
+    "PublisherName",
+    "ServiceCategory",
+    "ServiceName",
 ]
 NULLABLE = {"ChargeClass"}  # null unless the row corrects an earlier period
 ISO_Z = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"
@@ -37,17 +54,21 @@ def sums(usage, month="2026-10") -> dict:
     m = usage.filter(month=month)
     t = m.total()
     daily = m.daily("model")
-    return {"cost": t["cost_cents"], "requests": t["requests"],
-            "tokens": {c: int(daily[c].sum()) for c in ("input_tokens", "output_tokens") if c in daily},
-            "by_key": m.key_summary().set_index("key_id")["spend_cents"].round(6).to_dict(),
-            "by_day_model": {(str(r.date), r.model): round(r.cost_cents, 6) for r in daily.itertuples()}}
+    return {
+        "cost": t["cost_cents"],
+        "requests": t["requests"],
+        "tokens": {c: int(daily[c].sum()) for c in ("input_tokens", "output_tokens") if c in daily},
+        "by_key": m.key_summary().set_index("key_id")["spend_cents"].round(6).to_dict(),
+        "by_day_model": {(str(r.date), r.model): round(r.cost_cents, 6) for r in daily.itertuples()},
+    }
 
 
 @pytest.fixture(scope="module")
 def demo_focus(demo_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("export") / "october.focus.csv"
-    assert main(["export", "--format", "focus", "--month", "2026-10", "--source", str(demo_dir),
-                 "--out", str(out)]) == 0
+    assert (
+        main(["export", "--format", "focus", "--month", "2026-10", "--source", str(demo_dir), "--out", str(out)]) == 0
+    )
     return out
 
 
@@ -65,8 +86,9 @@ def test_focus_export_carries_every_mandatory_column_filled(demo_focus):
     assert set(df["BillingPeriodStart"]) == {"2026-10-01T00:00:00Z"}
     assert set(df["BillingPeriodEnd"]) == {"2026-11-01T00:00:00Z"}  # exclusive end
     assert set(df["ServiceCategory"]) <= {"AI and Machine Learning", "Compute"}
-    costs = df.select([pl.col(c).cast(pl.Float64) for c in ("BilledCost", "EffectiveCost", "ListCost",
-                                                            "ContractedCost")])
+    costs = df.select(
+        [pl.col(c).cast(pl.Float64) for c in ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost")]
+    )
     assert (costs["BilledCost"] == costs["EffectiveCost"]).all() and (costs["BilledCost"] >= 0).all()
 
 
@@ -130,6 +152,8 @@ def test_normalized_rows_round_trip_with_unpriced_rows_and_tags(tmp_path, fmt, c
 
 
 def test_export_refuses_a_directory_as_output(demo_dir, tmp_path, capsys):
-    assert main(["export", "--format", "focus", "--month", "2026-10", "--source", str(demo_dir),
-                 "--out", str(tmp_path)]) == 2
+    assert (
+        main(["export", "--format", "focus", "--month", "2026-10", "--source", str(demo_dir), "--out", str(tmp_path)])
+        == 2
+    )
     assert "is a directory; pass a file name" in capsys.readouterr().err

@@ -87,9 +87,11 @@ def smtp():
 
 def targets(hooks, smtp) -> list[str]:
     port = hooks.server_address[1]
-    return [f"json://127.0.0.1:{port}/alerts/{JSON_SECRET}",
-            f"mmost://127.0.0.1:{port}/{TOKEN}",
-            f"mailto://127.0.0.1:{smtp.port}?from=usagekit@example.com&to=oncall@example.com&mode=insecure"]
+    return [
+        f"json://127.0.0.1:{port}/alerts/{JSON_SECRET}",
+        f"mmost://127.0.0.1:{port}/{TOKEN}",
+        f"mailto://127.0.0.1:{smtp.port}?from=usagekit@example.com&to=oncall@example.com&mode=insecure",
+    ]
 
 
 def expected_alerts(demo_dir, as_of=None) -> list[notify.Alert]:
@@ -143,8 +145,9 @@ def test_each_finding_and_cap_crossing_reaches_every_target_once(demo_dir, hooks
         assert TOKEN not in text and JSON_SECRET not in text
 
 
-def test_failed_delivery_is_reported_kept_pending_and_retried_once_the_target_answers(demo_dir, hooks, tmp_path,
-                                                                                     capsys, caplog):
+def test_failed_delivery_is_reported_kept_pending_and_retried_once_the_target_answers(
+    demo_dir, hooks, tmp_path, capsys, caplog
+):
     caplog.set_level(logging.DEBUG)
     state = tmp_path / "alerts-state.json"
     port = hooks.server_address[1]

@@ -33,16 +33,32 @@ def wheel(tmp_path_factory) -> Path:
 
 def test_wheel_carries_notebooks_templates_license_and_typing_marker(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    for name in ("usagekit/notebooks/monthly_report.ipynb", "usagekit/notebooks/explore.ipynb",
-                 "usagekit/templates/usagekit_report/index.html.j2", "usagekit/py.typed", "usagekit/__main__.py"):
+    for name in (
+        "usagekit/notebooks/monthly_report.ipynb",
+        "usagekit/notebooks/explore.ipynb",
+        "usagekit/templates/usagekit_report/index.html.j2",
+        "usagekit/py.typed",
+        "usagekit/__main__.py",
+    ):
         assert name in names
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     meta = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
-    core = [line.split(":", 1)[1].strip() for line in meta.splitlines()
-            if line.startswith("Requires-Dist:") and "extra ==" not in line]
+    core = [
+        line.split(":", 1)[1].strip()
+        for line in meta.splitlines()
+        if line.startswith("Requires-Dist:") and "extra ==" not in line
+    ]
     assert sorted(r.split(">")[0].split("=")[0].strip() for r in core) == [
-        "narwhals", "numpy", "pandas", "polars", "pyarrow", "requests", "tqdm"]
+        "narwhals",
+        "numpy",
+        "pandas",
+        "polars",
+        "pyarrow",
+        "requests",
+        "tqdm",
+    ]
     from usagekit import __version__
+
     assert f"Version: {__version__}\n" in meta
 
 
@@ -56,14 +72,22 @@ def test_fresh_venv_loads_with_core_deps_then_publishes_the_demo_report_with_the
 
     # core only: load and query work; the report names the extra to install
     data = ROOT / "tests" / "data" / "canonical"
-    code = ("import sys, usagekit, json; u = usagekit.load(sys.argv[1], keys=sys.argv[2]); "
-            "print(json.dumps({'kept': u.load_report.kept, 'total': u.total()['cost_cents'], "
-            "'plotly': 'plotly' in sys.modules, 'file': usagekit.__file__}))")
+    code = (
+        "import sys, usagekit, json; u = usagekit.load(sys.argv[1], keys=sys.argv[2]); "
+        "print(json.dumps({'kept': u.load_report.kept, 'total': u.total()['cost_cents'], "
+        "'plotly': 'plotly' in sys.modules, 'file': usagekit.__file__}))"
+    )
     got = json.loads(run([py, "-c", code, data / "usage.csv", data / "keys.csv"], env=env, cwd=tmp_path).stdout)
     assert got["kept"] > 0 and got["total"] > 0 and not got["plotly"]
     assert got["file"].startswith(str(env_dir))  # the installed wheel, not the checkout
-    no_extra = subprocess.run([env_dir / "bin" / "usagekit", "report", "--demo", "--out", tmp_path / "r0"],
-                              capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    no_extra = subprocess.run(
+        [env_dir / "bin" / "usagekit", "report", "--demo", "--out", tmp_path / "r0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert no_extra.returncode == 2
     assert "pip install 'usagekit[report]'" in no_extra.stderr and "Traceback" not in no_extra.stderr
 

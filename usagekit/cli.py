@@ -165,6 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "query spend per key, model and day.")
     from . import __version__
     parser.add_argument("--version", action="version", version=f"usagekit {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log more to stderr (-v info, -vv debug; secrets are never logged)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     from .sources import format_names
@@ -265,9 +267,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _setup_logging(verbosity: int) -> None:
+    """Library messages go through :mod:`logging` to stderr (warnings by default; -v info, -vv debug)."""
+    import logging
+    level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    root = logging.getLogger()
+    if not any(getattr(h, "_usagekit", False) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("usagekit: %(levelname)s: %(name)s: %(message)s"))
+        handler._usagekit = True
+        root.addHandler(handler)
+    root.setLevel(level)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _setup_logging(args.verbose)
     if getattr(args, "source", None) and len(args.source) == 1:
         args.source = args.source[0]
     try:

@@ -20,10 +20,11 @@ W = require("ipywidgets", "notebook", "the explorer")
 go = require("plotly.graph_objects", "notebook", "the explorer")
 require("anywidget", "notebook", "the explorer")  # go.FigureWidget needs it
 
-from . import charts
-from .charts import esc
-from .money import format_usd
-from .usage import Usage, month_range
+# after the checks above, so a missing plotly names [notebook] (charts alone would name [report])
+from . import charts  # noqa: E402
+from .charts import esc  # noqa: E402
+from .money import format_usd  # noqa: E402
+from .usage import Usage, month_range  # noqa: E402
 
 ALL = "(all)"
 SEARCHABLE_AFTER = 15  # more keys than this: a searchable combobox instead of a dropdown

@@ -85,15 +85,23 @@ def finding_alerts(findings: pd.DataFrame, link: str | None = None) -> list[Aler
         day = str(r.day)
         ident = f"finding|{r.account_id or '-'}|{r.key_id or '-'}|{r.kind}|{day}"
         title = f"[usagekit] {r.severity}: {r.kind} on key {r.key_name} from {day}"
-        body = (f"{r.explanation}\nAccount {r.account_id}, key {r.key_name} ({_mask(r.key_id)}). "
-                f"Observed {format_usd(r.observed_cents)} against {format_usd(r.baseline_cents)}.\n"
-                f"Next step: {r.action}")
+        body = (
+            f"{r.explanation}\nAccount {r.account_id}, key {r.key_name} ({_mask(r.key_id)}). "
+            f"Observed {format_usd(r.observed_cents)} against {format_usd(r.baseline_cents)}.\n"
+            f"Next step: {r.action}"
+        )
         out.append(Alert(ident, r.severity, title, body, link))
     return out
 
 
-def cap_alerts(usage, month: str, account_id: str | None = None, as_of=None, link: str | None = None,
-               levels: Sequence[float] = CAP_LEVELS) -> list[Alert]:
+def cap_alerts(
+    usage,
+    month: str,
+    account_id: str | None = None,
+    as_of=None,
+    link: str | None = None,
+    levels: Sequence[float] = CAP_LEVELS,
+) -> list[Alert]:
     """An alert for each capped key whose spend in its budget window has reached a level of its cap.
 
     The window is the key's budget window containing the cut-off (``as_of``, else the end of
@@ -142,10 +150,12 @@ def cap_alerts(usage, month: str, account_id: str | None = None, as_of=None, lin
             ident = _cap_id(row, level, w)
             covers = tuple(_cap_id(row, lv, w) for lv in levels if lv < level)
             title = f"[usagekit] {severity}: key {row['key_name']} reached {pct}% of its cap"
-            body = (f"Key {row['key_name']} ({_mask(row['key_id'])}), account {row['account_id']}, has spent "
-                    f"{format_usd(spent)} of its {format_usd(cap)} cap ({spent / cap:.0%}) in its {w} "
-                    f"(through {end}, days in {zone}).\nNext step: raise the cap if this spend is expected, "
-                    f"or find which agent is consuming it and slow it down.")
+            body = (
+                f"Key {row['key_name']} ({_mask(row['key_id'])}), account {row['account_id']}, has spent "
+                f"{format_usd(spent)} of its {format_usd(cap)} cap ({spent / cap:.0%}) in its {w} "
+                f"(through {end}, days in {zone}).\nNext step: raise the cap if this spend is expected, "
+                f"or find which agent is consuming it and slow it down."
+            )
             out.append(Alert(ident, severity, title, body, link, covers))
     return out
 
@@ -165,6 +175,7 @@ def _cutoff(as_of, tz: str) -> pd.Timestamp:
 
 def _mask(key_id) -> str:
     from .masking import display
+
     return display(key_id) if key_id else "-"
 
 
@@ -191,16 +202,20 @@ class Target:
     @classmethod
     def parse(cls, url: str) -> Target:
         from .extras import require
+
         apprise = require("apprise", "alerts", "--notify")
         parts = urlsplit(url)
         shown = f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if _port(parts) else ''}" + (
-            "/…" if parts.path.strip("/") or parts.query else "")
+            "/…" if parts.path.strip("/") or parts.query else ""
+        )
         with redacting(_secrets(url)):
             plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
         if plugin is None:
-            raise NotifyError(f"--notify {shown}: not a notification URL apprise understands; use e.g. "
-                              "json://host/path (JSON webhook), mmost://host/token (Slack-style webhook), "
-                              "slack://..., msteams://..., mailto://user:password@smtp.host?to=you@example.com")
+            raise NotifyError(
+                f"--notify {shown}: not a notification URL apprise understands; use e.g. "
+                "json://host/path (JSON webhook), mmost://host/token (Slack-style webhook), "
+                "slack://..., msteams://..., mailto://user:password@smtp.host?to=you@example.com"
+            )
         return cls(url=url, id=hashlib.sha256(url.encode()).hexdigest()[:16], shown=shown)
 
     def secrets(self) -> list[str]:
@@ -210,8 +225,12 @@ class Target:
 def _secrets(url: str) -> list[str]:
     """Pieces of a target URL that may be credentials (redacted from any log line)."""
     parts = urlsplit(url)
-    pieces = [parts.password, parts.username, *parts.path.split("/"),
-              *(p.split("=", 1)[-1] for p in parts.query.split("&"))]
+    pieces = [
+        parts.password,
+        parts.username,
+        *parts.path.split("/"),
+        *(p.split("=", 1)[-1] for p in parts.query.split("&")),
+    ]
     if parts.scheme in {"slack", "msteams", "discord", "tgram", "pover"}:
         pieces.append(parts.hostname)  # these schemes carry a token in the host part
     return sorted({unquote(p) for p in pieces if p and len(unquote(p)) >= 4}, key=len, reverse=True)
@@ -286,8 +305,10 @@ class Delivery:
         return not self.failed
 
     def __str__(self) -> str:
-        lines = [f"alerts: {len(self.sent)} sent, {len(self.failed)} failed, {self.already_sent} already sent "
-                 f"(state {display_path(self.state_path) if self.state_path else '-'})"]
+        lines = [
+            f"alerts: {len(self.sent)} sent, {len(self.failed)} failed, {self.already_sent} already sent "
+            f"(state {display_path(self.state_path) if self.state_path else '-'})"
+        ]
         for a, t in self.sent:
             lines.append(f"  sent     {t.shown}  {a.title}")
         for a, t, why in self.failed:
@@ -308,12 +329,16 @@ def read_state(path) -> dict:
     try:
         state = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        raise NotifyError(f"{display_path(path)}: the alert state file cannot be read ({exc}); move it aside to "
-                          "start afresh (alerts already sent would then be sent again)") from None
+        raise NotifyError(
+            f"{display_path(path)}: the alert state file cannot be read ({exc}); move it aside to "
+            "start afresh (alerts already sent would then be sent again)"
+        ) from None
     version = state.get("version") if isinstance(state, dict) else None
     if version != STATE_VERSION:
-        raise NotifyError(f"{display_path(path)}: alert state version {version!r} is not {STATE_VERSION}, the one "
-                          "this usagekit writes; use the usagekit that wrote it, or move the file aside")
+        raise NotifyError(
+            f"{display_path(path)}: alert state version {version!r} is not {STATE_VERSION}, the one "
+            "this usagekit writes; use the usagekit that wrote it, or move the file aside"
+        )
     for k in ("targets", "sent", "pending"):
         state.setdefault(k, {})
     return state
@@ -347,6 +372,7 @@ def deliver(alerts: Sequence[Alert], targets: Sequence[str | Target], state_path
     The state is updated after every delivery attempt (a crash loses at most one record).
     """
     from .extras import require
+
     apprise = require("apprise", "alerts", "--notify")
 
     targets = [t if isinstance(t, Target) else Target.parse(t) for t in targets]
@@ -390,8 +416,11 @@ def deliver(alerts: Sequence[Alert], targets: Sequence[str | Target], state_path
                         log.info("alert sent to %s: %s", t.shown, alert.title)
                     else:
                         prev = pending["targets"].get(t.id, {})
-                        pending["targets"][t.id] = {"attempts": prev.get("attempts", 0) + 1, "last_try": _now(),
-                                                    "error": why[:500]}
+                        pending["targets"][t.id] = {
+                            "attempts": prev.get("attempts", 0) + 1,
+                            "last_try": _now(),
+                            "error": why[:500],
+                        }
                         result.failed.append((alert, t, why))
                         log.warning("alert to %s failed: %s: %s", t.shown, alert.title, why)
                 left = {tid: v for tid, v in pending["targets"].items()}

@@ -16,6 +16,7 @@ import contextlib
 import datetime as dt
 import fcntl
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -31,6 +32,7 @@ PACKAGE = Path(__file__).resolve().parent
 NOTEBOOK_DIRS = (PACKAGE / "notebooks", PACKAGE.parent / "notebooks")
 NOTEBOOK = NOTEBOOK_DIRS[0] / "monthly_report.ipynb"
 TEMPLATES = PACKAGE / "templates"
+log = logging.getLogger(__name__)
 
 
 class ReportError(UsagekitError):
@@ -82,7 +84,7 @@ def _lock(path: Path, wait_seconds: float = 1800):
                 break
             except BlockingIOError:
                 if not announced:
-                    print(f"waiting: another run is publishing {display_path(path.parent)}", flush=True)
+                    log.warning("waiting: another run is publishing %s", display_path(path.parent))
                     announced = True
                 if time.monotonic() > deadline:
                     raise ReportError(f"gave up after {wait_seconds:.0f} s waiting for another run publishing "

@@ -22,8 +22,8 @@ from __future__ import annotations
 import polars as pl
 
 from ..errors import SourceError
-from ..money import MAX_COST_CENTS
 from ..masking import redact_expr
+from ..money import MAX_COST_CENTS
 from ..schema import AXES, COST_SOURCES, INT_COLUMNS, STATES, USAGE_COLUMNS, USAGE_DTYPES
 
 BOOKKEEPING = ("_file", "_row", "_reject", "_field", "_value", "_naive")
