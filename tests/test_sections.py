@@ -106,3 +106,24 @@ def test_report_with_chosen_sections_shows_only_those(demo_dir, tmp_path):
         timeout=120,
     )
     assert bad.returncode == 2 and "unknown report section 'totals'" in bad.stderr
+
+
+def test_every_table_in_the_report_has_a_csv_download(demo_dir):
+    import re
+    from urllib.parse import unquote
+
+    usage = usagekit.load(demo_dir)
+    ctx = S.ReportContext.build(usage, "2026-10")
+    tables = links = 0
+    for section in S.SECTIONS:
+        if not section.shown(ctx):
+            continue
+        rendered = section.render(ctx)
+        for part in rendered if isinstance(rendered, list) else [rendered]:
+            html = part if isinstance(part, str) else ""
+            tables += html.count("<table")
+            found = re.findall(r'download="([^"]+)" href="data:text/csv;charset=utf-8,([^"]+)"', html)
+            links += len(found)
+            for name, data in found:
+                assert name.endswith(".csv") and unquote(data).count("\n") >= 2, name  # a header and rows
+    assert tables >= 4 and links == tables

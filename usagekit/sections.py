@@ -247,7 +247,7 @@ def data_quality(usage: Usage, report: Usage, account_id: str | None = None) -> 
         summary = html_table(per, {"folder": f"source ({root})", "format": "format", "files": "files",
                                    "read": "read", "kept": "kept", "rejected": "rejected",
                                    "duplicates": "duplicates", "unpriced": "unpriced", "naive_ts": "no time zone",
-                                   "span": "span (UTC)"})
+                                   "span": "span (UTC)"}, csv="sources.csv")
         detail = html_table(files, {"file": "file", "format": "format", "read": "read", "kept": "kept",
                                     "rejected": "rejected", "duplicates": "duplicates", "unpriced": "unpriced",
                                     "naive_ts": "no time zone", "reasons": "rejected because"},
