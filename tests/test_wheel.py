@@ -97,7 +97,7 @@ def test_fresh_venv_loads_with_core_deps_then_publishes_the_demo_report_with_the
     page = out / "2026-10" / "all" / "report.html"
     assert str(page.resolve()) in proc.stdout
     html = page.read_text()
-    assert "Usage report 2026-10" in html and "Method notes" in html
+    assert "Usage report · October 2026" in html and "Method notes" in html
     assert html.count("window.ukLoading = true") == 1
     summary = json.loads((out / "2026-10" / "all" / "report.json").read_text())
     assert summary["total_cents"] > 0 and summary["anomalies"] >= 3
