@@ -103,3 +103,36 @@ def test_projection_rule_on_a_hand_made_series():
     assert p.spent_cents == 1800 and p.rate_cents == 100  # the spike is left out of the rate
     assert p.projected_cents == 1800 + 100 * 21 and p.crossing_date == dt.date(2026, 10, 22)
     assert not p.crossed and not p.closed
+
+
+def test_cards_show_the_budget_beside_the_range_and_badge_the_findings(usage):
+    from usagekit import charts
+    key = _over_cap_key(usage)
+    ranged = usage.filter(start="2026-10-15", end="2026-10-25").key_summary()
+    found = usagekit.detect(usage, month=MONTH, as_of="2026-10-25")
+    html = charts.key_cards_html(ranged, findings=found)
+    card = html.split(f'data-key="{key.key_id}"')[1].split('<div class="uk-card')[0]
+    row = ranged.set_index("key_id").loc[key.key_id]
+    from usagekit.money import format_usd
+    assert f"{row.pct_used:.1f}% of the {format_usd(row.spend_cap_cents)} cap" in card
+    assert f"{format_usd(row.range_spend_cents)} in this range" in card  # beside the budget, not as its share
+    assert f"cap reached (projected) {row.projected_cap_date:%d %b}" in card and not row.cap_crossed
+    mine = found[(found["key_id"] == key.key_id) & (found["kind"] != "unpriced")]
+    assert len(mine) and all(f"{k} {pd.Timestamp(d):%d %b}" in card for k, d in zip(mine["kind"], mine["day"]))
+    closed = charts.key_cards_html(usage.filter(month=MONTH).key_summary())
+    assert "budget window closed" in closed and "a day" not in closed
+
+
+def test_a_weekly_budget_is_judged_on_its_week(tmp_path):
+    src = tmp_path / "u.csv"
+    rows = ["ts,request_id,key_id,cost_cents"] + [f"2026-10-{d:02d}T12:00:00Z,r{d},k1,100" for d in range(1, 16)]
+    src.write_text("\n".join(rows) + "\n")
+    keys = tmp_path / "keys.csv"
+    keys.write_text("key_id,key_name,account_id,spend_cap_cents,budget_period\nk1,weekly,acct,500,7d\n")
+    ks = usagekit.load(src, keys=keys).filter(month=MONTH).key_summary(as_of="2026-10-15").set_index("key_id")
+    card = ks.loc["k1"]
+    # Oct 15 2026 is a Thursday: the week runs Mon 12 to Sun 18 Oct; 4 days of 100 spent so far
+    assert card.budget_period == "7d" and card.window_start == dt.date(2026, 10, 12)
+    assert card.spend_cents == 400 and card.pct_used == pytest.approx(80)
+    assert card.projected_cents == pytest.approx(700) and card.projected_cap_date == dt.date(2026, 10, 16)
+    assert card.range_spend_cents == 1500  # the month's range, shown beside

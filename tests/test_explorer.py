@@ -33,12 +33,12 @@ def click(fig, trace_name: str, day: dt.date):
 
 def test_defaults_show_the_month_every_model_and_a_card_per_key(app):
     assert app.start.value == dt.date(2026, 10, 1) and app.end.value == dt.date(2026, 10, 31)
-    assert {t.name for t in app.figure.data} == {"claude-sonnet-4", "(none)", "tts-1", "o3-mini", "gpt-4o",
+    assert {t.name for t in app.figure.data} == {"claude-sonnet-4", "compute (VM hours)", "tts-1", "o3-mini", "gpt-4o",
                                                  "gpt-4o-mini", "mistral-large-2411"}
     assert all(len(t.x) == 31 for t in app.figure.data)
     assert app.figure.layout.xaxis.type == "date"
     assert app.cards.value.count('class="uk-card ') == 4
-    assert "$0.150319" in app.scope_label.value
+    assert "$0.15" in app.scope_label.value
 
 
 def test_provider_filter_updates_the_same_figure_and_cards(app):
@@ -48,7 +48,7 @@ def test_provider_filter_updates_the_same_figure_and_cards(app):
     assert [t.name for t in fig.data] == ["claude-sonnet-4"]
     assert app.cards.value.count('class="uk-card ') == 1
     assert "batch-summariser" in app.cards.value and "support-bot-prod" not in app.cards.value
-    assert "cap $1,200.00" in app.cards.value  # the key keeps its cap under a provider filter
+    assert "of the $1,200.00 cap" in app.cards.value  # the key keeps its cap under a provider filter
     app.provider.value = "(all)"
     assert len(fig.data) == 7
 
@@ -72,7 +72,7 @@ def test_click_on_bar_segment_shows_that_days_requests(app):
     assert s["model"].tolist() == ["claude-sonnet-4"]
     assert s["requests"].item() == 2 and s["cost_cents"].item() == pytest.approx(7.3665)
     assert app.drill_rows["request_id"].tolist() == ["req_0004", "req_0003"]  # newest first
-    assert "2 requests" in app.drill_title.value and "$0.073665" in app.drill_title.value
+    assert "2 requests" in app.drill_title.value and "$0.07" in app.drill_title.value
 
 
 def test_click_respects_the_key_filter(app):

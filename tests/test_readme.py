@@ -1,7 +1,7 @@
 """The README's Python blocks run, in order, against the demo month (so the walkthrough cannot drift).
 
 Every fenced ``python`` block of README.md runs in one namespace, from a temporary directory
-holding ``demo/2026-10``. A block that cannot run here says so in the README itself: an HTML
+holding ``demo/2026-10`` and ``tests/data`` (the repository's fixtures, as from its root). A block that cannot run here says so in the README itself: an HTML
 comment ``<!-- readme-test: skip (why) -->`` on the line before its fence.
 """
 
@@ -38,6 +38,8 @@ def test_readme_has_python_blocks_and_every_skip_says_why():
 def test_readme_python_blocks_run_against_the_demo_month(demo_dir, tmp_path, monkeypatch, capsys):
     (tmp_path / "demo").mkdir()
     (tmp_path / "demo" / "2026-10").symlink_to(demo_dir, target_is_directory=True)
+    (tmp_path / "tests").mkdir()  # README examples name the repository's own fixtures, as run from its root
+    (tmp_path / "tests" / "data").symlink_to(README.parent / "tests" / "data", target_is_directory=True)
     monkeypatch.chdir(tmp_path)
     namespace: dict = {"__name__": "readme"}
     ran = 0

@@ -27,7 +27,10 @@ class FileReport:
     reasons: dict[str, int] = field(default_factory=dict)
     first_ts: datetime | None = None
     last_ts: datetime | None = None
-    keys: int = 0  # key registry rows read from this file
+    keys: int = 0  # key registry rows kept from this file
+    keys_rejected: int = 0  # key registry rows rejected (see key_reasons, key_rejects)
+    key_reasons: dict[str, int] = field(default_factory=dict)
+    key_rejects: object = None  # polars frame: row, key_id (masked), field, reason, value
     notes: list[str] = field(default_factory=list)
 
     def merge(self, other: "FileReport") -> "FileReport":
@@ -43,7 +46,10 @@ class FileReport:
             naive_ts=self.naive_ts + other.naive_ts, unpriced=self.unpriced + other.unpriced,
             cost_cents=self.cost_cents + other.cost_cents, reasons=reasons,
             first_ts=min(firsts) if firsts else None, last_ts=max(lasts) if lasts else None,
-            keys=self.keys + other.keys, notes=self.notes + [n for n in other.notes if n not in self.notes])
+            keys=self.keys + other.keys, keys_rejected=self.keys_rejected + other.keys_rejected,
+            key_reasons={r: self.key_reasons.get(r, 0) + other.key_reasons.get(r, 0)
+                         for r in {**self.key_reasons, **other.key_reasons}},
+            notes=self.notes + [n for n in other.notes if n not in self.notes])
 
 
 @dataclass
@@ -52,6 +58,13 @@ class LoadReport:
 
     files: list[FileReport] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why)
+    #: masked ids of keys whose registry row was rejected (and no other row kept): cap unknown
+    registry_rejected_keys: tuple[str, ...] = ()
+
+    @property
+    def registry_rejected(self) -> int:
+        """Key registry rows rejected, over every registry file."""
+        return self._total("keys_rejected")
 
     def _total(self, name: str) -> int:
         return sum(getattr(f, name) for f in self.files)
@@ -140,6 +153,15 @@ class LoadReport:
         if self.unpriced:
             lines.append(f"{self.unpriced:,} kept rows have usage but no cost (unpriced): "
                          "they are not counted as $0 in totals; price them at the source.")
+        for f in self.files:
+            if f.keys_rejected:
+                lines.append(f"key registry {f.file}: {f.keys_rejected:,} row(s) rejected, {f.keys:,} kept:")
+                lines += [f"  {n:>8,}  {why}" for why, n in f.key_reasons.items()]
+        if self.registry_rejected_keys:
+            shown = ", ".join(self.registry_rejected_keys[:10])
+            more = f" and {len(self.registry_rejected_keys) - 10} more" if len(self.registry_rejected_keys) > 10 else ""
+            lines.append(f"cap unknown for {len(self.registry_rejected_keys)} key(s) whose registry row was rejected: "
+                         f"{shown}{more}; fix the registry rows so their cap alerts work")
         for f in self.files:
             for note in f.notes:
                 lines.append(f"note: {f.file}: {note}")

@@ -1,7 +1,11 @@
 """The ``usagekit`` command: a thin shell over the library.
 
-Exit codes: 0 success; 1 the command ran but found problems (rows rejected, anomalies at
-``--fail-on``); 2 unusable input or a usage error (the message says what to do).
+Exit codes, for every command: 0 success; 1 the command ran but found problems (``check``:
+rows rejected; ``anomalies``: a finding at ``--fail-on``); 2 unusable input or a usage error
+(the message says what to do); 70 an internal error (a bug in usagekit: one line names it and
+the file its traceback was saved to, see :mod:`usagekit.crashes`). ``report`` exits 0 once
+the page is published, rejected rows or not (a line says how many), and non-zero only when
+nothing was published.
 """
 
 from __future__ import annotations
@@ -12,13 +16,23 @@ from pathlib import Path
 
 from .errors import UsagekitError, display_path
 
-EXIT_OK, EXIT_PROBLEMS, EXIT_ERROR = 0, 1, 2
+EXIT_OK, EXIT_PROBLEMS, EXIT_ERROR, EXIT_INTERNAL = 0, 1, 2, 70
 
 
 def _month(text: str) -> str:
     import re
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text):
         raise argparse.ArgumentTypeError(f"'{text}' is not a month; write it as YYYY-MM, e.g. 2026-10")
+    return text
+
+
+def _as_of(text: str) -> str:
+    import pandas as pd
+    try:
+        pd.Timestamp(text)
+    except (ValueError, TypeError, OverflowError):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a time; write an ISO timestamp such as "
+                                         "2026-10-20T12:00:00Z, or a date (the end of that day)") from None
     return text
 
 
@@ -116,6 +130,12 @@ def cmd_report(args) -> int:
     print(published)
     print(f"report: {published.html.resolve()}")
     print(f"index:  {published.index.resolve()}")
+    rejected = published.summary.get("rejected_rows")
+    if rejected:
+        print(f"note: {rejected:,} input rows were rejected while loading; the report's data-quality section "
+              "lists why (usagekit check SOURCE writes them to a CSV)")
+    elif rejected == 0:
+        print("no input rows were rejected.")
     if args.notify:
         from . import notify
         link = notify.report_link(args.report_url, published.summary["month"], args.account, published.html)
@@ -203,7 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--month", type=_month, help="month to check, YYYY-MM (default: the current month in --tz, or "
                                                  "the latest month with data when the current one has none); "
                                                  "a month without data exits 2")
-    p.add_argument("--as-of", help="only use data before this time (ISO timestamp, or a date = end of that day)")
+    p.add_argument("--as-of", type=_as_of,
+                   help="only use data before this time (ISO timestamp, or a date = end of that day)")
     p.add_argument("--tz", default="UTC", help="time zone days are bucketed in (default %(default)s)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument("--fail-on", choices=_SEVERITIES, help="exit 1 when a finding of this severity or worse exists")
@@ -221,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--account", help="publish for one account only (its rows and keys, nothing else)")
     p.add_argument("--out", default="reports", type=Path, help="output directory (default %(default)s)")
     p.add_argument("--tz", default="UTC", help="time zone days are bucketed in (default %(default)s)")
-    p.add_argument("--as-of", help="only data before this time (a replay of a scheduled run)")
+    p.add_argument("--as-of", type=_as_of, help="only data before this time (a replay of a scheduled run)")
     p.add_argument("--demo", action="store_true", help="use the built-in demo data")
     p.add_argument("--sections", metavar="A,B,...",
                    help="only these sections, shown in report order (default all: headline, keys, daily, breakdowns, "
@@ -286,17 +307,30 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(args.verbose)
     if getattr(args, "source", None) and len(args.source) == 1:
         args.source = args.source[0]
+    return run_command(args)
+
+
+def run_command(args) -> int:
+    """Run a parsed command; the one place where a failure becomes an exit code (see the module
+    docstring). Commands return 0 or 1 themselves."""
     try:
         return args.func(args)
     except UsagekitError as exc:
-        print(f"usagekit {args.command}: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    except ValueError as exc:  # argument values the library refused (e.g. a bad month)
-        print(f"usagekit {args.command}: error: {exc}", file=sys.stderr)
+        from .masking import redact_text
+        print(f"usagekit {args.command}: error: {redact_text(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - a bug: one line and a saved traceback, never the traceback
+        from .crashes import one_line, save_traceback
+        try:
+            where = f"the traceback is saved in {save_traceback(args.command, exc)}"
+        except OSError as err:
+            where = f"the traceback could not be saved ({err})"
+        print(f"usagekit {args.command}: internal error: {one_line(exc)}; this is a bug in usagekit, please "
+              f"report it with the saved traceback; {where}", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -98,7 +98,8 @@ def _keys_frame(keys) -> list[sources.Loaded]:
                               expected=f"key registry columns {', '.join(KEY_COLUMNS)}")
         df = df.with_row_index("_row", offset=1).with_columns(pl.all().exclude("_row").cast(pl.String))
         from .sources.keys import registry_from_strings
-        return [sources.Loaded("keys", "<keys DataFrame>", keys=registry_from_strings(df, "<keys DataFrame>"))]
+        kept, rejects = registry_from_strings(df, "<keys DataFrame>")
+        return [sources.Loaded("keys", "<keys DataFrame>", keys=kept, key_rejects=rejects)]
     out = []
     for item, _ in _expand(keys):
         loaded = sources.read(item) if isinstance(item, Path) else None
@@ -252,7 +253,7 @@ def _assemble(usage_parts, key_parts, registry: pl.DataFrame, skipped, tz: str, 
         cube = registry_on_cube(cube, registry)
     rows = _apply_registry(rows, registry)
 
-    report = _report(stats, usage_parts, key_parts, skipped)
+    report = _report(stats, usage_parts, key_parts, skipped, registry)
     rejected = marked.filter(~good).select(
         pl.col("_file").alias("file"), pl.col("_row").alias("row"), pl.col("_field").alias("field"),
         pl.when(pl.col("_dup")).then(pl.lit("duplicate request_id")).otherwise(pl.col("_reject")).alias("reason"),
@@ -346,7 +347,7 @@ def _duplicates(staged: pl.LazyFrame, sources_: list[pl.LazyFrame], n_ids: int, 
     return where.is_in(keys.implode()) & _id_hash(pl.col("request_id")).is_in(ids.implode())
 
 
-def _report(stats: pl.DataFrame, usage_parts, key_parts, skipped) -> LoadReport:
+def _report(stats: pl.DataFrame, usage_parts, key_parts, skipped, registry: pl.DataFrame) -> LoadReport:
     notes: dict[str, list[str]] = {}
     for x in usage_parts + key_parts:
         notes.setdefault(x.file, []).extend(x.notes)
@@ -370,9 +371,22 @@ def _report(stats: pl.DataFrame, usage_parts, key_parts, skipped) -> LoadReport:
         else:
             by_file[x.file] = fr
     report.files.extend(by_file.values())
+    known = set(registry["key_id"].to_list())
+    unknown: dict[str, None] = {}
     for x in key_parts:
-        report.files.append(FileReport(file=x.file, format=x.format, keys=x.keys.height if x.keys is not None else 0,
-                                       notes=notes.get(x.file, [])))
+        rej = x.key_rejects
+        fr = FileReport(file=x.file, format=x.format, keys=x.keys.height if x.keys is not None else 0,
+                        notes=notes.get(x.file, []))
+        if rej is not None and rej.height:
+            rej = rej.with_columns(redact_expr("key_id"), redact_expr("value"))  # as the registry's ids
+            fr.keys_rejected = rej.height
+            fr.key_reasons = {r: int(n) for r, n in rej.group_by("reason").len().sort(["len", "reason"], descending=[
+                True, False]).iter_rows()}
+            fr.key_rejects = rej
+            # a key whose every row was rejected has an unknown cap (a valid row elsewhere gives it one)
+            unknown.update(dict.fromkeys(k for k in rej["key_id"].to_list() if k and k not in known))
+        report.files.append(fr)
+    report.registry_rejected_keys = tuple(unknown)
     return report
 
 

@@ -70,6 +70,15 @@ def redact(value: str | None) -> str | None:
     return f"{prefix}...{secret[-4:]}#{digest}"
 
 
+def redact_text(text: str) -> str:
+    """Free text (a message, a traceback) with every secret-looking run replaced by its masked id.
+
+    >>> redact_text("bad key sk-proj-AbCdEfGhIjKlMnOpQrStUv0123 in row 4")
+    'bad key sk-proj-...0123#7f56d1f9 in row 4'
+    """
+    return _combined().sub(lambda m: redact(m.group(0)), text)
+
+
 def _redact_series(s: pl.Series) -> pl.Series:
     hit = s.str.contains(_polars_pattern()).fill_null(False)
     if not hit.any():
@@ -102,4 +111,4 @@ def display(value: str | None) -> str:
     return red.split("#", 1)[0] if red != value else value
 
 
-__all__ = ["DEFAULT_PATTERNS", "add_pattern", "patterns", "redact", "redact_expr", "display"]
+__all__ = ["DEFAULT_PATTERNS", "add_pattern", "patterns", "redact", "redact_expr", "redact_text", "display"]

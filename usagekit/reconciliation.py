@@ -89,7 +89,10 @@ def _estimate(rows: nw.LazyFrame, price_map) -> pd.DataFrame:
     import polars as pl
 
     from .reprice import NEEDED, with_rates
-    native = rows.select(list(dict.fromkeys([*NEEDED, "_day"]))).collect(backend="polars").to_native().lazy()
+    picked = rows.select(list(dict.fromkeys([*NEEDED, "_day"])))
+    native = picked.to_native()
+    if not isinstance(native, pl.LazyFrame):  # DuckDB / Spark: only these few columns come over
+        native = picked.collect(backend="polars").to_native().lazy()
     est = with_rates(native, price_map).group_by("_day", pl.col("provider").fill_null(q.NONE_LABEL),
                                                  pl.col("model").fill_null(q.NONE_LABEL)).agg(
         pl.col("_est_cents").sum().alias("estimated_cents"),

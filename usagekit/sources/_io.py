@@ -6,9 +6,12 @@ into data, and turn every failure into a :class:`~usagekit.errors.SourceError`.
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import gzip
 import io
 import json
+import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +27,13 @@ SUFFIXES = (".csv", ".csv.gz", ".tsv", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjso
 PROBE_BYTES = 256 * 1024
 #: CSV files up to this size get every row's field count checked (bigger: only the last row)
 RAGGED_CHECK_BYTES = 64 * 1024 * 1024
+#: the longest CSV field (in bytes) a row may carry: 1 MiB. No usage value comes near it (a
+#: LiteLLM ``metadata`` JSON is a few KiB); a row with a longer field is rejected with a reason.
+MAX_FIELD_BYTES = 1024 * 1024
+#: JSON nesting deeper than this is refused (API pages nest 5 levels; LiteLLM metadata a few more)
+MAX_JSON_DEPTH = 64
+#: an integer literal with more digits than this is refused (int64 has 19)
+MAX_JSON_INT_DIGITS = 100
 
 
 def is_gzip(path: Path) -> bool:
@@ -71,6 +81,75 @@ def read_head(path: Path, size: int = PROBE_BYTES) -> bytes:
         raise SourceError(shown, f"cannot read the file ({exc.strerror or exc})") from None
 
 
+@contextlib.contextmanager
+def csv_field_limit(limit: int = RAGGED_CHECK_BYTES):
+    """Let the ``csv`` module read fields up to ``limit`` characters (its default is 128 KiB)."""
+    old = csv.field_size_limit()
+    csv.field_size_limit(max(old, limit))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(old)
+
+
+class JSONLimitError(ValueError):
+    """A JSON text beyond the bounds usagekit parses (depth, integer digits)."""
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _parse_int(text: str):
+    if len(text.lstrip("-")) > MAX_JSON_INT_DIGITS:
+        raise JSONLimitError(f"an integer has {len(text.lstrip('-')):,} digits (more than {MAX_JSON_INT_DIGITS})")
+    return int(text)
+
+
+def parse_json(text: str):
+    """``json.loads`` within bounds: nesting at most :data:`MAX_JSON_DEPTH` levels, integers of
+    at most :data:`MAX_JSON_INT_DIGITS` digits (else :class:`JSONLimitError`), and a lone
+    UTF-16 surrogate escape (``"\\ud800"``, not text) read as U+FFFD. Raises
+    ``json.JSONDecodeError`` for a syntax error."""
+    try:
+        value = json.loads(text, parse_int=_parse_int)
+    except RecursionError:
+        raise JSONLimitError(f"nested more than {MAX_JSON_DEPTH} levels deep") from None
+    return _bounded(value, fix_surrogates=bool(_SURROGATE_ESCAPE.search(text)))
+
+
+def _fix(s):
+    return _LONE_SURROGATE.sub("\ufffd", s) if isinstance(s, str) else s
+
+
+def _bounded(value, fix_surrogates: bool):
+    """Check the depth of a parsed value without recursion; replace lone surrogates if asked."""
+    if not isinstance(value, (dict, list)):
+        return _fix(value) if fix_surrogates else value
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise JSONLimitError(f"nested more than {MAX_JSON_DEPTH} levels deep")
+        if isinstance(node, dict):
+            if fix_surrogates and any(isinstance(k, str) and _LONE_SURROGATE.search(k) for k in node):
+                items = [(_fix(k), v) for k, v in node.items()]
+                node.clear()
+                node.update(items)
+            for k, v in node.items():
+                if isinstance(v, (dict, list)):
+                    stack.append((v, depth + 1))
+                elif fix_surrogates and isinstance(v, str):
+                    node[k] = _fix(v)
+        else:
+            for i, v in enumerate(node):
+                if isinstance(v, (dict, list)):
+                    stack.append((v, depth + 1))
+                elif fix_surrogates and isinstance(v, str):
+                    node[i] = _fix(v)
+    return _fix(value) if fix_surrogates else value
+
+
 def decode(data: bytes, shown: str) -> str:
     try:
         return data.decode("utf-8-sig")
@@ -92,6 +171,8 @@ def read_csv_strings(path: Path) -> tuple[pl.DataFrame, str]:
     text = decode(data, shown)
     if not text.strip():
         raise SourceError(shown, "the file is empty", expected="a header line and data rows")
+    if "\r" in text:  # CRLF and bare CR (old Mac exports) line ends read as LF
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     sep = "\t" if path.name.endswith((".tsv", ".tsv.gz")) else ","
     try:
         df = pl.read_csv(io.StringIO(text), infer_schema=False, separator=sep,
@@ -100,11 +181,12 @@ def read_csv_strings(path: Path) -> tuple[pl.DataFrame, str]:
         detail = str(exc).split("\n")[0]
         raise SourceError(shown, f"not a readable CSV file ({detail})",
                           expected="comma-separated values with one header line and balanced quotes") from None
-    df = df.rename({c: c.strip() for c in df.columns if c != "_row"})
+    df = df.rename(unique_names([c for c in df.columns if c != "_row"], shown))
     df = df.with_columns(pl.col("_row").cast(pl.Int64), pl.lit(None, pl.String).alias("_reject"),
                          pl.lit(None, pl.String).alias("_field"), pl.lit(None, pl.String).alias("_value"))
     if len(data) <= RAGGED_CHECK_BYTES:
         df = _reject_ragged(df, text, sep)
+    df = _reject_long_fields(df)
     if df.height and not text.endswith(("\n", "\r")):
         last_col = [c for c in df.columns if not c.startswith("_")][-1]
         if df[last_col][-1] is None:
@@ -126,30 +208,68 @@ def read_parquet_strings(path: Path) -> tuple[pl.DataFrame, str]:
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise SourceError(shown, f"not a readable Parquet file ({str(exc).splitlines()[0]})",
                           expected="a complete Parquet file") from None
-    as_text = [_as_text(c, dtype) for c, dtype in df.schema.items()]
-    df = df.select(*as_text).rename({c: c.strip() for c in df.columns})
+    texts = [as_text(c, dtype).alias(c) for c, dtype in df.schema.items()]
+    df = df.select(*texts).rename(unique_names(df.columns, shown))
     df = df.with_row_index("_row", offset=1).with_columns(
         pl.col("_row").cast(pl.Int64), pl.lit(None, pl.String).alias("_reject"),
         pl.lit(None, pl.String).alias("_field"), pl.lit(None, pl.String).alias("_value"))
     return df, shown
 
 
-def _as_text(column: str, dtype) -> pl.Expr:
+def unique_names(columns: list[str], shown: str) -> dict[str, str]:
+    """``{name: stripped name}``; a :class:`SourceError` when two names are the same once stripped
+    and compared case-insensitively (no reader could tell which one is meant)."""
+    seen: dict[str, str] = {}
+    for c in columns:
+        key = c.strip().lower()
+        if key in seen:
+            raise SourceError(shown, f"column '{c.strip()}' appears twice (as '{seen[key]}' and '{c}')",
+                              field=c.strip(), expected="each column once in the header")
+        seen[key] = c
+    return {c: c.strip() for c in columns}
+
+
+def as_text(column: str, dtype) -> pl.Expr:
+    """Column ``column`` of type ``dtype`` as text: times in ISO 8601 (UTC when zoned), lists and
+    structs as JSON, bytes as UTF-8 (undecodable bytes as U+FFFD)."""
     col = pl.col(column)
+    if dtype == pl.String:
+        return col
+    if isinstance(dtype, pl.Binary):
+        return col.map_elements(lambda b: b.decode("utf-8", "replace"), return_dtype=pl.String)
     if isinstance(dtype, pl.Datetime):
         utc = col.dt.convert_time_zone("UTC") if dtype.time_zone else col
         return utc.dt.strftime("%Y-%m-%dT%H:%M:%S%.f" + ("Z" if dtype.time_zone else ""))
-    if isinstance(dtype, (pl.List, pl.Array, pl.Struct)):
+    if isinstance(dtype, (pl.List, pl.Array, pl.Struct, pl.Object)):
         return col.map_elements(lambda v: json.dumps(v.to_list() if isinstance(v, pl.Series) else v, default=str),
                                 return_dtype=pl.String)
-    return col.cast(pl.String)
+    return col.cast(pl.String, strict=False)
+
+
+def _reject_long_fields(df: pl.DataFrame) -> pl.DataFrame:
+    """Reject rows with a field longer than :data:`MAX_FIELD_BYTES`."""
+    cols = [c for c in df.columns if not c.startswith("_")]
+    if not cols:
+        return df
+    long = [pl.col(c).str.len_bytes().fill_null(0) > MAX_FIELD_BYTES for c in cols]
+    which = pl.coalesce([pl.when(e).then(pl.lit(c)) for e, c in zip(long, cols)])
+    return df.with_columns(
+        pl.coalesce("_reject", pl.when(which.is_not_null()).then(
+            pl.lit(f"a field is longer than {MAX_FIELD_BYTES // 1024 // 1024} MiB (the most a field may hold)")))
+        .alias("_reject"),
+        pl.when(pl.col("_reject").is_null() & which.is_not_null()).then(which).otherwise(pl.col("_field"))
+        .alias("_field"),
+        pl.when(pl.col("_reject").is_null() & which.is_not_null()).then(pl.lit("(longer than 1 MiB)"))
+        .otherwise(pl.col("_value")).alias("_value"))
 
 
 def _reject_ragged(df: pl.DataFrame, text: str, sep: str) -> pl.DataFrame:
     """Reject rows whose field count differs from the header's (a cut or mangled line)."""
-    import csv
-
-    lengths = [len(r) for r in csv.reader(io.StringIO(text), delimiter=sep) if r]
+    try:
+        with csv_field_limit():
+            lengths = [len(r) for r in csv.reader(io.StringIO(text, newline=""), delimiter=sep) if r]
+    except csv.Error:
+        return df  # quoting the csv module cannot follow: leave the rows as polars read them
     if len(lengths) - 1 != df.height:
         return df  # blank lines or quoting that csv and polars read differently: leave it to them
     expected = lengths[0]
@@ -164,6 +284,10 @@ def _reject_ragged(df: pl.DataFrame, text: str, sep: str) -> pl.DataFrame:
                           pl.when(pl.col("_bad").is_not_null()).then(pl.lit("(row)"))
                           .otherwise(pl.col("_field")).alias("_field"))
             .drop("_bad"))
+
+
+#: columns readers add to every frame; an input's own column of that name is not read
+BOOKKEEPING = ("_row", "_reject", "_field", "_value")
 
 
 def _stringify(value):
@@ -189,16 +313,20 @@ def read_jsonl_records(path: Path) -> tuple[pl.DataFrame, str]:
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
+            obj = parse_json(line)
         except json.JSONDecodeError as exc:
             records.append({"_row": lineno, "_reject": "line is not valid JSON (truncated?)",
                             "_field": f"column {exc.colno}", "_value": line[:120]})
+            continue
+        except JSONLimitError as exc:
+            records.append({"_row": lineno, "_reject": f"line is beyond what usagekit reads: {exc}",
+                            "_field": None, "_value": line[:120]})
             continue
         if not isinstance(obj, dict):
             records.append({"_row": lineno, "_reject": "line is not a JSON object",
                             "_field": None, "_value": line[:120]})
             continue
-        rec = {str(k).strip(): _stringify(v) for k, v in obj.items()}
+        rec = {str(k).strip(): _stringify(v) for k, v in obj.items() if str(k).strip() not in BOOKKEEPING}
         rec["_row"] = lineno
         records.append(rec)
     if not records:
@@ -219,10 +347,14 @@ def read_json_document(path: Path):
     shown = display_path(path)
     text = decode(read_bytes(path), shown)
     try:
-        return json.loads(text), shown
+        return parse_json(text), shown
     except json.JSONDecodeError as exc:
         raise SourceError(shown, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
                           row=exc.lineno, expected="a complete JSON document (is the file truncated?)") from None
+    except JSONLimitError as exc:
+        raise SourceError(shown, f"the JSON is beyond what usagekit reads: {exc}",
+                          expected=f"at most {MAX_JSON_DEPTH} levels of nesting and integers of at most "
+                                   f"{MAX_JSON_INT_DIGITS} digits") from None
 
 
 @dataclass
@@ -266,24 +398,28 @@ def probe(path: Path) -> Probe:
         rest = stripped.split("\n", 1)[1].strip() if "\n" in stripped else ""
         if first_line.startswith("{") and rest.startswith("{"):
             try:
-                obj = json.loads(first_line)
-            except json.JSONDecodeError:
+                obj = parse_json(first_line)
+            except ValueError:  # a syntax error or a limit: the reader says which, for the right line
                 obj = None
             if isinstance(obj, dict):
                 return Probe(path, "jsonl", first={k.strip(): v for k, v in obj.items()})
         if first_line.startswith("{") and not rest:
             try:
-                obj = json.loads(first_line)
+                obj = parse_json(first_line)
                 if isinstance(obj, dict) and ("ts" in obj or "cost_cents" in obj):
                     return Probe(path, "jsonl", first=obj)
-            except json.JSONDecodeError:
+            except ValueError:
                 pass
         return Probe(path, "json")
     first_line = stripped.split("\n", 1)[0] if stripped else ""
+    first_line = first_line.split("\r", 1)[0] if "\r" in first_line.rstrip("\r") else first_line
     if "," in first_line or "\t" in first_line:
-        import csv
         sep = "\t" if "\t" in first_line and "," not in first_line else ","
-        header = next(csv.reader([first_line], delimiter=sep), [])
+        try:
+            with csv_field_limit(PROBE_BYTES):
+                header = next(csv.reader([first_line], delimiter=sep), [])
+        except csv.Error:
+            header = first_line.split(sep)
         return Probe(path, "csv", header=[h.strip() for h in header])
     return Probe(path, "unknown")
 
@@ -313,10 +449,14 @@ def read_pages(path: Path, probe: "Probe"):
     for lineno, line in enumerate(decode(read_bytes(path), shown).splitlines(), start=1):
         if line.strip():
             try:
-                pages.append(json.loads(line))
+                pages.append(parse_json(line))
             except json.JSONDecodeError as exc:
                 raise SourceError(shown, f"line {lineno} is not valid JSON ({exc.msg})", row=lineno,
                                   expected="one API page per line (is the file truncated?)") from None
+            except JSONLimitError as exc:
+                raise SourceError(shown, f"line {lineno} is beyond what usagekit reads: {exc}", row=lineno,
+                                  expected=f"at most {MAX_JSON_DEPTH} levels of nesting and integers of at "
+                                           f"most {MAX_JSON_INT_DIGITS} digits") from None
     return pages
 
 

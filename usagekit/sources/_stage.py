@@ -19,12 +19,15 @@ Nothing is dropped here: rejected rows stay in the frame so they can be counted 
 
 from __future__ import annotations
 
+import datetime as dt
+
 import polars as pl
 
 from ..errors import SourceError
 from ..masking import redact_expr
 from ..money import MAX_COST_CENTS
 from ..schema import AXES, COST_SOURCES, INT_COLUMNS, STATES, USAGE_COLUMNS, USAGE_DTYPES
+from ._io import as_text
 
 BOOKKEEPING = ("_file", "_row", "_reject", "_field", "_value", "_naive")
 #: id and name columns a raw secret could be written into: masked at load (usagekit.masking)
@@ -32,6 +35,13 @@ SECRET_COLUMNS = ("request_id", "account_id", "key_id", "key_name", "agent_id", 
                   "plain_vm_name", "team_id", "user_id", "end_user", "provider", "model")
 #: fields that are checked, so a rejected row may name one of them
 CHECKED = ("ts", "cost_cents", *INT_COLUMNS, "hours", "axis", "status", "state", "tags", "cost_source")
+
+#: kept timestamps lie in [1970-01-01, 10000-01-01) UTC; others are rejected per row
+TS_MIN = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+TS_END = dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.timezone.utc)
+#: the largest count a row may carry (int64); a count above it is rejected per row
+MAX_COUNT = 2 ** 63 - 1
+_MAX_COUNT_FLOAT = 9.2e18  # below 2**63 as a float, so a float count under it casts exactly
 
 _TIME = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
 _OFFSET = _TIME + r"\s*(?:Z|z|UTC|[+-]\d{2}(?::?\d{2})?)$"
@@ -113,6 +123,25 @@ def _map_words(expr: pl.Expr, mapping: dict) -> pl.Expr:
     return chain.otherwise(pl.lit(None, pl.String))
 
 
+def _plain_types(lf: pl.LazyFrame, schema) -> pl.LazyFrame:
+    """Columns of types no check reads (bytes, lists, structs, categoricals, decimals, nulls,
+    times of day...) as text or floats, so each value is checked like text and a bad one
+    rejects its row instead of failing the whole file."""
+    fix = []
+    for name, dtype in schema.items():
+        if name.startswith("_") or dtype == pl.String or dtype == pl.Boolean:
+            continue
+        if dtype.is_numeric() and not isinstance(dtype, pl.Decimal):
+            continue
+        if isinstance(dtype, (pl.Datetime, pl.Date)):
+            continue
+        if isinstance(dtype, pl.Decimal):
+            fix.append(pl.col(name).cast(pl.Float64, strict=False))
+        else:
+            fix.append(as_text(name, dtype).alias(name))
+    return lf.with_columns(fix) if fix else lf
+
+
 def _number(raw: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     if dtype == pl.String:
         return raw.str.strip_chars().str.replace_all(",", "").cast(pl.Float64, strict=False)
@@ -131,6 +160,7 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str,
     (100 for inputs in US dollars). A ``_reject`` already set by the reader wins.
     """
     lf = frame.lazy()
+    lf = _plain_types(lf, lf.collect_schema())
     schema = lf.collect_schema()
     have = set(schema.names())
     for col in ("_reject", "_field", "_value"):
@@ -173,6 +203,8 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str,
                           expected="timestamps (ISO 8601 text, or a datetime/date column)")
     if ts is not None:
         out["ts"] = ts
+    tsx = pl.col("ts") if ts is None else ts
+    checks.append(((tsx < TS_MIN) | (tsx > TS_END), "ts", "timestamp outside the years 1970-9999"))
 
     # -- money: null stays null (unpriced); bad text, negatives and infinities are rejected
     if "cost_cents" in have:
@@ -191,25 +223,34 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str,
     else:
         out["cost_cents"] = pl.lit(None, pl.Float64)
 
-    # -- counts
+    # -- counts: whole numbers within int64 (hours: any finite number), never negative
     for col in INT_COLUMNS + ("hours",):
         if col not in have:
             continue
         ctype = schema[col]
-        if ctype.is_integer():  # typed already: only the sign can be wrong
+        if ctype.is_integer():  # typed already: only the sign and (unsigned) the size can be wrong
             checks.append((pl.col(col) < 0, col, f"negative {col}"))
-            out[col] = pl.col(col).cast(pl.Float64 if col == "hours" else pl.Int64)
+            if col != "hours" and ctype == pl.UInt64:
+                checks.append((pl.col(col) > MAX_COUNT, col, f"{col} above the int64 maximum"))
+            out[col] = pl.col(col).cast(pl.Float64 if col == "hours" else pl.Int64, strict=False)
             continue
         num = _number(pl.col(col), ctype)
         if ctype == pl.String:
             present = pl.col(col).is_not_null() & (pl.col(col).str.strip_chars() != "")
             checks.append((present & num.is_null(), col, f"{col} is not a number"))
+        checks.append((num.is_nan() | num.is_infinite(), col, f"{col} is not a finite number"))
         checks.append((num < 0, col, f"negative {col}"))
         if col != "hours":
-            checks.append((num != num.floor(), col, f"{col} is not a whole number"))
-            out[col] = pl.when(num == num.floor()).then(num).cast(pl.Int64)
+            # digits are read exactly (a float holds only 15-17 of them); other forms (1e3, 12.0) via the float
+            exact = (pl.col(col).str.strip_chars().str.replace_all(",", "").cast(pl.Int64, strict=False)
+                     if ctype == pl.String else pl.lit(None, pl.Int64))
+            whole = (num == num.floor()) & (num.abs() < _MAX_COUNT_FLOAT)
+            checks.append((exact.is_null() & num.is_finite() & (num.abs() >= _MAX_COUNT_FLOAT), col,
+                           f"{col} above the int64 maximum"))
+            checks.append((num.is_finite() & (num != num.floor()), col, f"{col} is not a whole number"))
+            out[col] = pl.coalesce(exact, pl.when(whole).then(num).cast(pl.Int64, strict=False))
         else:
-            out[col] = num
+            out[col] = pl.when(num.is_finite()).then(num)
 
     # -- labels
     for col in ("request_id", "account_id", "key_id", "key_name", "agent_id", "agent_name",

@@ -32,7 +32,9 @@ def _looks(page) -> bool:
     if not isinstance(page, dict) or not isinstance(page.get("data"), list):
         return False
     data = page["data"]
-    return (not data and "has_more" in page) or (isinstance(data[0], dict) and "starting_at" in data[0])
+    if not data:  # an empty page is a normal answer for a quiet period
+        return True
+    return isinstance(data[0], dict) and "starting_at" in data[0]
 
 
 def sniff(probe: Probe) -> bool:

@@ -44,26 +44,35 @@ def _num(value, shown, path):
         return None
     if isinstance(value, bool):
         raise SourceError(shown, f"{value!r} is not a number", field=path, expected="a number of cents")
-    if isinstance(value, (int, float)):
-        return float(value)
     try:
-        return float(str(value))
-    except ValueError:
+        return float(value) if isinstance(value, (int, float)) else float(str(value))
+    except (ValueError, OverflowError):
         return str(value)  # kept as text: stage() rejects the row with the reason
 
 
-def _list(obj, key, shown, path) -> list:
+def _list(obj, key, shown, path, *, objects: bool = True) -> list:
+    """``obj[key]`` as a list (absent or null: empty), each entry checked to be an object."""
     value = obj.get(key)
     if value is None:
         return []
     if not isinstance(value, list):
         raise SourceError(shown, f"'{key}' is a {type(value).__name__}", field=f"{path}.{key}", expected="a list")
+    for j, entry in enumerate(value):
+        if objects and not isinstance(entry, dict):
+            what = "null" if entry is None else f"a {type(entry).__name__}"
+            raise SourceError(shown, f"an entry of '{key}' is {what}", field=f"{path}.{key}[{j}]",
+                              expected="one JSON object per entry")
     return value
 
 
 def _sum(values) -> float:
+    """The exact sum of the finite amounts (inf when it overflows; rows with a non-finite amount
+    are rejected by stage() anyway)."""
     import math
-    return math.fsum(v for v in values if isinstance(v, float))
+    try:
+        return math.fsum(v for v in values if isinstance(v, float) and math.isfinite(v))
+    except OverflowError:
+        return math.inf
 
 
 def read_document(doc, shown: str) -> Loaded:
@@ -83,7 +92,7 @@ def read_document(doc, shown: str) -> Loaded:
             continue
         if not isinstance(block, dict):
             raise SourceError(shown, f"'{axis}' is a {type(block).__name__}", field=axis, expected="an object")
-        days = _list(block, "daily", shown, axis)
+        days = _list(block, "daily", shown, axis, objects=False)
         day_totals = []
         for i, day in enumerate(days):
             path = f"{axis}.daily[{i}]"

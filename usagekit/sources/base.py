@@ -19,6 +19,7 @@ class Loaded:
     file: str
     usage: pl.LazyFrame | None = None  # output of stage(): normalized columns + bookkeeping
     keys: pl.DataFrame | None = None  # rows of the key registry (schema.KEY_COLUMNS)
+    key_rejects: pl.DataFrame | None = None  # registry rows rejected (sources.keys.REJECT_COLUMNS)
     budgets: pl.DataFrame | None = None  # rows of the team/user budget registry (schema.BUDGET_COLUMNS)
     notes: list[str] = field(default_factory=list)
     in_memory: bool = True  # False when ``usage`` still scans a file lazily

@@ -13,7 +13,7 @@ import polars as pl
 
 from ..errors import SourceError, display_path
 from ..schema import USAGE_COLUMNS
-from ._io import Probe, read_csv_strings, read_jsonl_records
+from ._io import Probe, read_csv_strings, read_jsonl_records, unique_names
 from ._stage import stage
 from .base import Format, Loaded
 
@@ -54,10 +54,11 @@ def _typed_ts(lf: pl.LazyFrame, shown: str) -> pl.LazyFrame:
 def read(path: Path, probe: Probe) -> Loaded:
     if probe.kind == "parquet":
         shown = display_path(path)
+        unique_names(probe.header, shown)
         extra = _check_columns(probe.header, shown)
         lf = pl.scan_parquet(path, row_index_name="_row", row_index_offset=1)
-        keep = [c for c in probe.header if c.lower() in USAGE_COLUMNS]
-        lf = lf.select("_row", *[pl.col(c).alias(c.lower()) for c in keep])
+        keep = [c for c in probe.header if c.strip().lower() in USAGE_COLUMNS]
+        lf = lf.select("_row", *[pl.col(c).alias(c.strip().lower()) for c in keep])
         lf = _typed_ts(lf, shown)
         loaded = Loaded("canonical", shown, stage(lf, file=shown, source="canonical"), in_memory=False,
                         scan_bytes=path.stat().st_size)

@@ -4,8 +4,15 @@ Columns: ``key_id`` (required), ``key_name``, ``account_id``, ``spend_cap_cents`
 no cap; ``spend_cap_usd`` is accepted instead), ``agent_id``, ``created_at``,
 ``budget_period`` (how often the cap resets: ``1d``, ``7d``, ``30d``, ``1mo``, ``daily``,
 ``weekly``, ``monthly``...; empty = monthly) and ``budget_reset_at`` (a reset instant, ISO
-8601; empty = periods start at calendar boundaries, see :mod:`usagekit.periods`). A bad value
-here is an error, not a rejected row: caps decide alerts, so they must be right.
+8601; empty = periods start at calendar boundaries, see :mod:`usagekit.periods`).
+
+Registry rows are validated like usage rows: a row cut short (fewer fields than the header), an
+empty key id, a cap that is not a number (or negative, or above
+:data:`~usagekit.money.MAX_COST_CENTS`), an account or key id with control characters, an
+unreadable ``created_at`` and a key id given twice with different values are **rejected** with
+their reason, never kept half-read. Caps decide alerts, so a key whose row was rejected is
+listed in ``load_report.registry_rejected_keys``: its cap is unknown, not absent. A bad
+``budget_period`` or ``budget_reset_at`` rejects the row the same way.
 """
 
 from __future__ import annotations
@@ -15,11 +22,17 @@ from pathlib import Path
 import polars as pl
 
 from ..errors import KeyRegistryError, QueryError
+from ..money import MAX_COST_CENTS
 from ..periods import parse_period
 from ..schema import KEY_COLUMNS, KEY_DTYPES
 from ._io import Probe, read_csv_strings, read_jsonl_records
-from ._stage import parse_timestamps
+from ._stage import TS_END, TS_MIN, parse_timestamps
 from .base import Format, Loaded
+
+#: ids longer than this are not ids (a pasted blob, a shifted column)
+MAX_ID_CHARS = 256
+#: the columns a registry rejection lists: file row, key id (masked later), field, reason, value
+REJECT_COLUMNS = ("row", "key_id", "field", "reason", "value")
 
 
 def sniff(probe: Probe) -> bool:
@@ -27,49 +40,77 @@ def sniff(probe: Probe) -> bool:
     return "key_id" in cols and ("spend_cap_cents" in cols or "spend_cap_usd" in cols) and "ts" not in cols
 
 
+def empty_rejects() -> pl.DataFrame:
+    return pl.DataFrame({c: pl.Series([], dtype=pl.Int64 if c == "row" else pl.String) for c in REJECT_COLUMNS})
+
+
 def registry_from_strings(df: pl.DataFrame, shown: str, *, cap_scale: float = 1.0,
-                          cap_column: str = "spend_cap_cents") -> pl.DataFrame:
-    """Validate a frame of strings (with ``_row``) carrying registry column names."""
+                          cap_column: str = "spend_cap_cents") -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Validate a frame of strings (with ``_row``, and a reader's ``_reject`` if any) carrying
+    registry column names. Returns ``(kept rows, rejected rows)``; see the module docstring."""
     if "key_id" not in df.columns:
         raise KeyRegistryError(shown, "missing required column 'key_id'", field="key_id",
                                expected=f"a key registry with columns {', '.join(KEY_COLUMNS)}")
+    n = df.height
     rows = df["_row"].to_list()
+    reasons: list[tuple[str, str, str] | None] = [None] * n  # (field, reason, value)
+    if "_reject" in df.columns:
+        for i, (why, field) in enumerate(zip(df["_reject"].to_list(),
+                                             (df["_field"] if "_field" in df.columns else pl.Series([None] * n))
+                                             .to_list())):
+            if why:
+                reasons[i] = (field or "(row)", why, None)
 
-    def fail(i: int, field: str, problem: str, hint: str):
-        raise KeyRegistryError(shown, problem, row=rows[i], field=field, expected=hint)
+    def reject(i: int, field: str, why: str, value) -> None:
+        if reasons[i] is None:
+            reasons[i] = (field, why, None if value is None else str(value)[:200])
+
+    def text(col):
+        if col not in df.columns:
+            return pl.Series(col, [None] * n, dtype=pl.String)
+        s = df[col].cast(pl.String).str.strip_chars()
+        return s.set(s == "", None) if s.len() else s
 
     ids = df["key_id"].cast(pl.String).str.strip_chars()
+    account = text("account_id")
     for i, v in enumerate(ids.to_list()):
         if not v:
-            fail(i, "key_id", "key_id is empty", "every key to have an id")
-    dup = ids.is_duplicated()
-    if dup.any():
-        i = int(dup.arg_true()[1])
-        fail(i, "key_id", f"key_id '{ids[i]}' appears more than once", "one row per key")
+            reject(i, "key_id", "key_id is empty", v)
+    for col, values in (("key_id", ids), ("account_id", account)):
+        for i, v in enumerate(values.to_list()):
+            if v and (len(v) > MAX_ID_CHARS or any(ord(ch) < 32 or ord(ch) == 127 for ch in v)):
+                reject(i, col, f"{col} is not an id (control characters or over {MAX_ID_CHARS} characters)", v)
 
-    cap = pl.Series("cap", [None] * df.height, dtype=pl.Float64)
+    cap = pl.Series("cap", [None] * n, dtype=pl.Float64)
     if cap_column in df.columns:
         raw = df[cap_column].cast(pl.String).str.strip_chars()
         num = raw.cast(pl.Float64, strict=False)
-        for i, (r, n) in enumerate(zip(raw.to_list(), num.to_list())):
-            if r not in (None, "") and (n is None or n != n):
-                fail(i, cap_column, f"{cap_column} '{r}' is not a number",
-                     "a number, or an empty cell for no cap")
-            if n is not None and n < 0:
-                fail(i, cap_column, f"{cap_column} {r} is negative", "a cap of 0 or more, or empty for no cap")
-        cap = num * cap_scale
+        scaled = num * cap_scale
+        for i, (r, v, c) in enumerate(zip(raw.to_list(), num.to_list(), scaled.to_list())):
+            if r in (None, ""):
+                continue
+            if v is None or v != v or v in (float("inf"), float("-inf")):
+                reject(i, cap_column, f"{cap_column} is not a number (write digits, or leave it empty for no cap)", r)
+            elif v < 0:
+                reject(i, cap_column, f"{cap_column} is negative", r)
+            elif c > MAX_COST_CENTS:
+                reject(i, cap_column, f"{cap_column} is above the maximum of {MAX_COST_CENTS:.0e} cents", r)
+        cap = pl.Series("cap", [c if reasons[i] is None else None for i, c in enumerate(scaled.to_list())],
+                        dtype=pl.Float64)
 
     def when(col):
         if col not in df.columns:
-            return pl.Series(col, [None] * df.height, dtype=KEY_DTYPES[col])
+            return pl.Series(col, [None] * n, dtype=KEY_DTYPES[col])
         raw = df[col].cast(pl.String)
         parsed = pl.select(parse_timestamps(pl.lit(raw))[0]).to_series()
-        for i, (r, p) in enumerate(zip(raw.to_list(), parsed.to_list())):
-            if r not in (None, "") and r.strip() and p is None:
-                fail(i, col, f"{col} '{r}' is not a timestamp", "ISO-8601, e.g. 2026-10-01T00:00:00Z")
+        in_range = pl.select(pl.lit(parsed).is_between(TS_MIN, TS_END)).to_series()
+        for i, (r, ok) in enumerate(zip(raw.to_list(), in_range.to_list())):
+            if r not in (None, "") and r.strip() and not ok:
+                reject(i, col, f"{col} is not a timestamp in the years 1970-9999 (ISO 8601, e.g. "
+                       "2026-10-01T00:00:00Z)", r)
         return parsed
 
-    periods = [None] * df.height
+    periods = [None] * n
     if "budget_period" in df.columns:
         for i, r in enumerate(df["budget_period"].cast(pl.String).to_list()):
             if r is None or not r.strip():
@@ -77,31 +118,54 @@ def registry_from_strings(df: pl.DataFrame, shown: str, *, cap_scale: float = 1.
             try:
                 periods[i] = parse_period(r)
             except QueryError:
-                fail(i, "budget_period", f"budget_period '{r}' is not a budget period",
-                     "a period such as 1d, 7d, 30d, 1mo (or daily, weekly, monthly), or empty for monthly")
+                reject(i, "budget_period", "budget_period is not a budget period (1d, 7d, 30d, 1mo, daily, "
+                       "weekly, monthly; empty for monthly)", r)
 
-    def text(col):
-        if col not in df.columns:
-            return pl.Series(col, [None] * df.height, dtype=pl.String)
-        s = df[col].cast(pl.String).str.strip_chars()
-        return s.set(s == "", None) if s.len() else s
-
-    return pl.DataFrame({
-        "key_id": ids, "key_name": text("key_name"), "account_id": text("account_id"),
+    out = pl.DataFrame({
+        "key_id": ids, "key_name": text("key_name"), "account_id": account,
         "spend_cap_cents": cap, "agent_id": text("agent_id"), "created_at": when("created_at"),
         "budget_period": pl.Series("budget_period", periods, dtype=pl.String),
         "budget_reset_at": when("budget_reset_at"),
     }, schema=KEY_DTYPES)
+
+    # a key given twice: identical rows are one key (the repeats are rejected as repeats); rows
+    # that disagree leave the key's cap unknown, so all of them are rejected
+    ok = [r is None for r in reasons]
+    first: dict[str, int] = {}
+    conflict: set[str] = set()
+    records = out.rows()
+    for i, rec in enumerate(records):
+        if not ok[i] or not rec[0]:
+            continue
+        j = first.setdefault(rec[0], i)
+        if j != i:
+            if rec == records[j]:
+                reject(i, "key_id", f"repeats row {rows[j]} (the same key row again)", rec[0])
+            else:
+                conflict.add(rec[0])
+    for i, rec in enumerate(records):
+        if ok[i] and rec[0] in conflict and reasons[i] is None:
+            reject(i, "key_id", "key_id appears more than once with different values (which cap is right?)",
+                   rec[0])
+
+    kept = out.filter(pl.Series([r is None for r in reasons], dtype=pl.Boolean))
+    bad = [i for i, r in enumerate(reasons) if r is not None]
+    rejects = pl.DataFrame({
+        "row": [rows[i] for i in bad], "key_id": [ids[i] or None for i in bad],
+        "field": [reasons[i][0] for i in bad], "reason": [reasons[i][1] for i in bad],
+        "value": [reasons[i][2] for i in bad]},
+        schema={c: pl.Int64 if c == "row" else pl.String for c in REJECT_COLUMNS})
+    return kept, rejects
 
 
 def read(path: Path, probe: Probe) -> Loaded:
     df, shown = read_csv_strings(path) if probe.kind == "csv" else read_jsonl_records(path)
     df = df.rename({c: c.strip().lower() for c in df.columns})
     if "spend_cap_cents" not in df.columns and "spend_cap_usd" in df.columns:
-        keys = registry_from_strings(df, shown, cap_scale=100.0, cap_column="spend_cap_usd")
+        keys, rejects = registry_from_strings(df, shown, cap_scale=100.0, cap_column="spend_cap_usd")
     else:
-        keys = registry_from_strings(df, shown)
-    return Loaded("keys", shown, keys=keys)
+        keys, rejects = registry_from_strings(df, shown)
+    return Loaded("keys", shown, keys=keys, key_rejects=rejects)
 
 
 FORMAT = Format("keys", "key registry (key_id, key_name, account_id, spend_cap_cents, agent_id, created_at, "

@@ -208,7 +208,7 @@ def read_keys(path: Path, probe: Probe) -> Loaded:
         return column(cols, *names, blank_is_null=True)
 
     mapped = df.select(
-        "_row",
+        "_row", "_reject", "_field",
         col("token").alias("key_id"),
         pl.coalesce(col("key_alias"), col("key_name")).alias("key_name"),
         pl.coalesce(col("organization_id"), col("team_id")).alias("account_id"),
@@ -218,7 +218,7 @@ def read_keys(path: Path, probe: Probe) -> Loaded:
         col("budget_duration").alias("budget_period"),
         col("budget_reset_at").alias("budget_reset_at"),
     )
-    keys = registry_from_strings(mapped, shown, cap_scale=100.0, cap_column="max_budget")
+    keys, rejects = registry_from_strings(mapped, shown, cap_scale=100.0, cap_column="max_budget")
     notes = []
     spend_col = pick(cols, "spend")
     if spend_col:
@@ -234,7 +234,7 @@ def read_keys(path: Path, probe: Probe) -> Loaded:
         n = df.filter(pl.col(blocked).str.strip_chars().str.to_lowercase().is_in(["true", "t", "1"])).height
         if n:
             notes.append(f"{n} key(s) are blocked in LiteLLM (their usage, if any, is still counted)")
-    return Loaded("litellm_keys", shown, keys=keys, notes=notes)
+    return Loaded("litellm_keys", shown, keys=keys, key_rejects=rejects, notes=notes)
 
 
 FORMATS = (

@@ -230,8 +230,11 @@ def _keys(df: pl.DataFrame, shown: str) -> Loaded:
         raise SourceError(shown, f"limit_reset '{odd.select(col('limit_reset')).item(0, 0)}' is not a reset period",
                           row=row, field="limit_reset", expected="daily, weekly, monthly or empty (null)")
     lifetime = col("limit").is_not_null() & reset.is_null()
+    for c in ("_reject", "_field"):
+        if c not in df.columns:
+            df = df.with_columns(pl.lit(None, pl.String).alias(c))
     mapped = df.select(
-        "_row", pl.coalesce(col("name"), col("label"), col("hash")).alias("key_id"),
+        "_row", "_reject", "_field", pl.coalesce(col("name"), col("label"), col("hash")).alias("key_id"),
         pl.coalesce(col("name"), col("label")).alias("key_name"),
         pl.when(lifetime).then(None).otherwise(col("limit")).alias("spend_cap_usd"),
         pl.when(reset.is_not_null()).then(reset.replace(_RESETS)).alias("budget_period"),
@@ -239,7 +242,7 @@ def _keys(df: pl.DataFrame, shown: str) -> Loaded:
         pl.when(reset.is_not_null()).then(pl.lit(_UTC_MONDAY)).alias("budget_reset_at"),
         col("created_at").alias("created_at"),
     )
-    keys = registry_from_strings(mapped, shown, cap_scale=100.0, cap_column="spend_cap_usd")
+    keys, rejects = registry_from_strings(mapped, shown, cap_scale=100.0, cap_column="spend_cap_usd")
     notes = []
     n_life = df.select(lifetime.sum()).item()
     if n_life:
@@ -250,7 +253,7 @@ def _keys(df: pl.DataFrame, shown: str) -> Loaded:
         n = df.filter(pl.col(disabled).str.strip_chars().str.to_lowercase().is_in(["true", "t", "1"])).height
         if n:
             notes.append(f"{n} key(s) are disabled in OpenRouter (their usage, if any, is still counted)")
-    return Loaded("openrouter_keys", shown, keys=keys, notes=notes)
+    return Loaded("openrouter_keys", shown, keys=keys, key_rejects=rejects, notes=notes)
 
 
 FORMATS = (
