@@ -39,7 +39,7 @@ def _as_of(text: str) -> str:
 def cmd_check(args) -> int:
     from .loading import load
     usage = load(args.source, keys=args.keys, format=args.format, progress=True)
-    print(usage.load_report)
+    print(usage.load_report.details())
     print()
     print(usage.summary())
     n_bad = usage.load_report.rejected + usage.load_report.duplicates
@@ -61,7 +61,7 @@ def cmd_demo_data(args) -> int:
         from .loading import load
         usage = load(Path(args.out))
         print()
-        print(usage.load_report)
+        print(usage.load_report.details())
     return EXIT_OK
 
 
@@ -317,6 +317,12 @@ def run_command(args) -> int:
         return args.func(args)
     except UsagekitError as exc:
         from .masking import redact_text
+        if getattr(exc, "internal", False):  # a report notebook that failed on a bug, not on the input
+            saved = getattr(exc, "traceback_file", None)
+            where = f"; the traceback is saved in {saved}" if saved else ""
+            print(f"usagekit {args.command}: internal error: {redact_text(str(exc))}; this is a bug in usagekit, "
+                  f"please report it with the saved traceback{where}", file=sys.stderr)
+            return EXIT_INTERNAL
         print(f"usagekit {args.command}: error: {redact_text(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:

@@ -175,8 +175,38 @@ def load(source, keys=None, format: str = "auto", *, tz: str = "UTC", engine="po
     if reprice:
         from .prices import load_price_map
         prices = load_price_map(prices)  # a missing extra fails before the slow part
-    usage = _assemble(usage_parts, key_parts, registry, skipped, tz, engine, progress, budgets=budgets)
+    try:
+        usage = _assemble(usage_parts, key_parts, registry, skipped, tz, engine, progress, budgets=budgets)
+    except (pl.exceptions.ComputeError, OSError) as exc:
+        if not _is_corrupt_file(exc):
+            raise
+        raise _corrupt_input(usage_parts, exc) from None
     return usage.reprice(missing_only=True, prices=prices) if reprice else usage
+
+
+def _is_corrupt_file(exc: Exception) -> bool:
+    """A read failing on the bytes of a file (a Parquet page cut or corrupted after its footer
+    was read), as opposed to a bug."""
+    text = str(exc).lower()
+    return isinstance(exc, OSError) or any(w in text for w in (
+        "parquet", "out of specification", "zstd", "snappy", "gzip", "lz4", "brotli", "decompress", "thrift"))
+
+
+def _corrupt_input(usage_parts, exc: Exception) -> SourceError:
+    """A SourceError naming the input whose data cannot be decoded (found by reading each again)."""
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    for x in usage_parts:
+        if x.in_memory:
+            continue  # already decoded in memory: not the one
+        try:
+            x.usage.select(pl.len()).collect()
+            x.usage.collect()
+        except (pl.exceptions.ComputeError, OSError):
+            return SourceError(x.file, f"the file's data cannot be decoded ({detail})",
+                               expected="a complete, uncorrupted Parquet file; re-export or re-download it")
+    files = ", ".join(x.file for x in usage_parts[:3]) + (" ..." if len(usage_parts) > 3 else "")
+    return SourceError(files, f"an input's data cannot be decoded ({detail})",
+                       expected="complete, uncorrupted files; re-export or re-download them")
 
 
 def _merge_budgets(frames: list[pl.DataFrame]) -> pl.DataFrame:

@@ -62,14 +62,19 @@ def headline(usage: Usage, report: Usage, month: str, account_id: str | None = N
     """Title, total with the change vs the previous month, compute / LLM / voice, requests, data cut-off."""
     tot = report.totals()
     prev = usage.filter(month=previous_month(month), account=account_id).total()["cost_cents"]
-    if prev:
+    fresh = report.freshness()
+    _, after = month_range(month)
+    partial = fresh.last_day is not None and fresh.last_day < after - dt.timedelta(days=1)
+    if partial:  # a month to date is not compared with a whole month as a change
+        change = (f"month to date, through {fresh.last_day:%d %b}; {previous_month(month)} in full: "
+                  f"{format_usd(prev)}")
+    elif prev:
         delta = (tot["cost_cents"] - prev) / prev
         cls = "up" if delta > 0 else "down"
         change = f"<span class='{cls}'>{delta:+.1%}</span> vs {previous_month(month)} ({format_usd(prev)})"
     else:
         change = f"no spend in {previous_month(month)}"
     hours = report.breakdown("axis").set_index("axis")["hours"]
-    fresh = report.freshness()
     tiles = [f"<div class='tile'>total<b>{format_usd(tot['cost_cents'])}</b>{change}</div>"]
     for axis, label in (("llm", "LLM"), ("voice", "voice"), ("compute", "compute (VM hours)")):
         v = tot["by_axis"][axis]
@@ -338,6 +343,8 @@ class ReportContext:
     def build(cls, usage: Usage, month: str, account_id: str | None = None, as_of: str | None = None,
               run_id: str | None = None) -> ReportContext:
         from .months import require_data
+        if as_of:
+            usage = usage.before(as_of)  # a replay: nothing after the cut-off, in any section
         require_data(usage, month, account_id)  # an empty month is an error, never a $0.00 report
         return cls(usage=usage, report=scope_for_report(usage, month, account_id), month=month,
                    account_id=account_id, as_of=as_of, run_id=run_id)

@@ -97,8 +97,22 @@ class Scope:
             rng = "all data"
         else:
             rng = f"{self.start:%Y-%m-%d} to {self.end - dt.timedelta(days=1):%Y-%m-%d} ({tz} days)"
-        parts = [rng] + [f"{k}={v}" for k, v in self.filters]
-        return ", ".join(parts)
+        return "; ".join([rng] + [_filter_words(k, v) for k, v in self.filters])
+
+
+#: filter name -> (singular, plural) as people read it
+_FILTER_NOUNS = {"account": ("account", "accounts"), "providers": ("provider", "providers"), "keys": ("key", "keys"),
+                 "models": ("model", "models"), "agents": ("agent", "agents"), "axis": ("axis", "axes")}
+
+
+def _filter_words(name: str, value) -> str:
+    """``("providers", ["anthropic"])`` -> ``provider anthropic``; long lists are shortened."""
+    vals = [value] if isinstance(value, str) else [str(v) for v in value]
+    one, many = _FILTER_NOUNS.get(name, (name, name))
+    if len(vals) == 1:
+        return f"{one} {vals[0]}"
+    shown = ", ".join(vals[:3]) + (f" and {len(vals) - 3} more" if len(vals) > 3 else "")
+    return f"{len(vals)} {many}: {shown}"
 
 
 @dataclass
@@ -347,6 +361,20 @@ class Usage:
                     budgets=self._budgets)
         return new._child(self._scope)
 
+    def before(self, as_of) -> "Usage":
+        """The same data without any row at or after ``as_of`` (an ISO time, naive = UTC, or a date
+        meaning the end of that day in the report time zone): what a run at that moment saw.
+
+        The cube is rebuilt from the rows kept; ``load_report`` stays the accounting of the
+        whole load. ``usagekit report --as-of`` publishes from this.
+        """
+        from .budgets import parse_as_of
+        cut = parse_as_of(as_of, self.tz)
+        rows = self._rows.filter(pl.col("ts") < cut.to_pydatetime())
+        new = Usage(rows, self._registry, self.load_report, self._rejected, tz=self.tz,
+                    engine=self._session or self.engine, budgets=self._budgets)
+        return new._child(self._scope)
+
     def rollup(self) -> "Usage":
         """The same usage with its cube held in memory by Polars (whatever the engine).
 
@@ -452,7 +480,9 @@ class Usage:
         is summed over the local days (in ``tz``) covering the window, so a window that resets
         at another hour is ``approximate``. ``as_of`` defaults to the newest event loaded (an
         export's own "now"). The scope's filters apply; its date range does not (the window
-        decides). ``reported_spend_cents`` is the gateway's own counter, a cross-check.
+        decides). With an ``account`` filter only that account's budgets are listed (and budgets of
+        no account that spent in it). ``reported_spend_cents`` is the gateway's own counter, a
+        cross-check.
 
         >>> usage.budgets("team")[["entity_id", "window_start", "spend_cents", "pct_used"]]  # doctest: +SKIP
         """
@@ -490,6 +520,11 @@ class Usage:
         out["pct_used"] = (out["spend_cents"] / cap * 100).where(cap > 0)
         out["remaining_cents"] = cap - out["spend_cents"]
         out["reported_spend_cents"] = pd.to_numeric(reg["reported_spend_cents"], errors="coerce")
+        accounts = [v for name, v in self._scope.filters if name == "account"]
+        if accounts:  # one account's view holds its own budgets only (and unowned ones it spent under)
+            vals = {x for v in accounts for x in ([v] if isinstance(v, str) else v)}
+            mine = out["account_id"].isin(vals) | (out["account_id"].isna() & (out["spend_cents"] > 0))
+            out = out[mine]
         out.attrs.update(entity=entity, as_of=pd.Timestamp(as_of), tz=self.tz)
         return out.sort_values(["spend_cents", "entity_id"], ascending=[False, True]).reset_index(drop=True)
 
@@ -528,9 +563,20 @@ class Usage:
         return q.day_log(rows, day=day, key=key, model=model, page=page,
                          page_size=page_size, tz=self.tz)
 
-    def day_summary(self, date, key=None, model=None) -> pd.DataFrame:
-        """Per model on that day: ``model, provider, requests, cost_cents, rows`` (largest first)."""
-        return q.day_summary(self._frame, day=q.day_number(parse_day(date)), key=key, model=model)
+    def day_summary(self, date, key=None, model=None, by: str = "model") -> pd.DataFrame:
+        """That day per ``by`` value (default model: ``model, provider, requests, cost_cents,
+        rows``; ``by="key"`` gives ``key, key_name, ...``), largest first.
+
+        ``model`` takes one name or a list; ``"(none)"`` selects the rows without a model
+        (compute), as the charts name them. The totals of ``day_summary(d, model=[...])``
+        are those of the bar segment grouping those models.
+        """
+        return q.day_summary(self._frame, day=q.day_number(parse_day(date)), key=key, model=model, by=by)
+
+    def day_compute(self, date, key=None) -> pd.DataFrame:
+        """That day's compute (rows without a model) per agent or plain VM, with VM hours:
+        ``vm, kind, vm_id, hours, cost_cents, requests, rows`` (see :func:`usagekit.queries.day_compute`)."""
+        return q.day_compute(self._frame, day=q.day_number(parse_day(date)), key=key)
 
     # -- API shape, invoice, freshness --------------------------------------------------------
     def api_usage(self, month=None, account_id=None, agent_id=None, model=None, voice_model=None,

@@ -65,8 +65,8 @@ def invariants(usage) -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         out = usage.write_rejected(Path(tmp) / "rejected.csv")
         shown.append(out.read_text(encoding="utf-8", errors="replace"))
-    shown.append(rows.with_columns(pl.col(c).cast(pl.List(pl.String)).list.join(",")
-                                   for c, t in rows.schema.items() if isinstance(t, pl.List)).write_csv())
+    shown.append(rows.with_columns(pl.col(c).list.join(",") for c, t in rows.schema.items()
+                                   if isinstance(t, pl.List)).write_csv())
     text = "\n".join(shown)
     for secret in PLANTED_SECRETS:
         if secret in text:
