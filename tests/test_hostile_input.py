@@ -32,7 +32,7 @@ def _reasons(usage) -> dict[str, int]:
 def test_a_field_over_128_kib_is_read_and_one_over_the_cap_rejects_its_row(tmp_path):
     big = "x" * (200 * 1024)  # above the csv module's default limit, under ours
     huge = "y" * (MAX_FIELD_BYTES + 1)
-    path = _csv(tmp_path, [f"2026-10-01T00:00:00Z,r1,{big},5,1.5", f"2026-10-01T00:00:00Z,r2,k,5,2.5",
+    path = _csv(tmp_path, [f"2026-10-01T00:00:00Z,r1,{big},5,1.5", "2026-10-01T00:00:00Z,r2,k,5,2.5",
                            f"2026-10-01T00:00:00Z,r3,\"{huge}\",5,4"])
     usage = usagekit.load(path)
     assert usage.load_report.kept == 2 and usage.load_report.rejected == 1

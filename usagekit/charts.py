@@ -12,11 +12,13 @@ from __future__ import annotations
 import html
 
 import pandas as pd
-import plotly.graph_objects as go
 
 from . import masking, palette
 from . import queries as q
+from .extras import require
 from .money import format_usd
+
+go = require("plotly.graph_objects", "report", "charts")
 
 AXIS_COLORS = {a: palette.FIXED[a] for a in ("llm", "voice", "compute")}
 SEVERITY_COLORS = {"critical": "#C62828", "warning": "#EF6C00", "info": "#1565C0"}

@@ -60,6 +60,15 @@ class QueryError(UsagekitError):
     """A query was asked something it cannot answer (unknown dimension, bad date...)."""
 
 
+class MissingExtraError(UsagekitError, ImportError):
+    """A feature needs an optional dependency that is not installed; ``extra`` names what to install."""
+
+    def __init__(self, feature: str, module: str, extra: str):
+        self.feature, self.module, self.extra = feature, module, extra
+        super().__init__(f"{feature} needs {module.split('.')[0]}, which is not installed: "
+                         f"pip install 'usagekit[{extra}]'")
+
+
 class NoDataError(QueryError):
     """The month asked for holds no usage: nothing to report or check (never shown as $0.00)."""
 

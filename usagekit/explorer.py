@@ -13,19 +13,23 @@ marked on the chart and listed beside it; filters hide the findings that do not 
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
-import ipywidgets as W
 import pandas as pd
-import plotly.graph_objects as go
 
-from . import charts
-from .charts import esc
-from .money import format_usd
-from .months import default_month
-from .queries import COMPUTE_LABEL, COMPUTE_LABELS, NONE_LABEL, OTHER_LABEL
-from .tables import html_table
-from .usage import Usage, month_range
+from .extras import require
+
+W = require("ipywidgets", "notebook", "the explorer")
+go = require("plotly.graph_objects", "notebook", "the explorer")
+require("anywidget", "notebook", "the explorer")  # go.FigureWidget needs it
+
+# after the checks above, so a missing plotly names [notebook] (charts alone would name [report])
+from . import charts  # noqa: E402
+from .charts import esc  # noqa: E402
+from .money import format_usd  # noqa: E402
+from .months import default_month  # noqa: E402
+from .queries import COMPUTE_LABEL, COMPUTE_LABELS, NONE_LABEL, OTHER_LABEL  # noqa: E402
+from .tables import html_table  # noqa: E402
+from .usage import Usage, month_range  # noqa: E402
 
 ALL = "(all)"
 OTHER = OTHER_LABEL

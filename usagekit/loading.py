@@ -20,8 +20,8 @@ import polars as pl
 from . import sources
 from .accounting import FileReport, LoadReport
 from .errors import FormatError, SourceError, UsagekitError, display_path
-from .money import MAX_TOTAL_CENTS
 from .masking import redact_expr
+from .money import MAX_TOTAL_CENTS
 from .schema import BUDGET_COLUMNS, BUDGET_DTYPES, KEY_COLUMNS, KEY_DTYPES, USAGE_COLUMNS, empty_budgets, empty_keys
 from .sources._io import SUFFIXES
 from .sources._stage import rejected_value, stage

@@ -17,6 +17,7 @@ import contextlib
 import datetime as dt
 import fcntl
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -27,8 +28,12 @@ from pathlib import Path
 from .errors import UsagekitError, display_path
 
 PACKAGE = Path(__file__).resolve().parent
-NOTEBOOK = PACKAGE.parent / "notebooks" / "monthly_report.ipynb"
+# an installed wheel carries the notebooks as package data (usagekit/notebooks/); a source
+# checkout (editable install, PYTHONPATH) has them in the repository's notebooks/ folder
+NOTEBOOK_DIRS = (PACKAGE / "notebooks", PACKAGE.parent / "notebooks")
+NOTEBOOK = NOTEBOOK_DIRS[0] / "monthly_report.ipynb"
 TEMPLATES = PACKAGE / "templates"
+log = logging.getLogger(__name__)
 
 
 class ReportError(UsagekitError):
@@ -63,10 +68,13 @@ def previous_month(today: dt.date | None = None) -> str:
     return f"{last:%Y-%m}"
 
 
-def notebook_path() -> Path:
-    if not NOTEBOOK.exists():
-        raise ReportError(f"the report notebook is missing at {NOTEBOOK}; reinstall usagekit from its source tree")
-    return NOTEBOOK
+def notebook_path(name: str = "monthly_report.ipynb") -> Path:
+    """Where the report notebook is: inside the installed package, else in the source checkout."""
+    for folder in NOTEBOOK_DIRS:
+        if (folder / name).exists():
+            return folder / name
+    raise ReportError(f"the report notebook {name} is missing (looked in {' and '.join(map(str, NOTEBOOK_DIRS))}); "
+                      "reinstall usagekit: pip install --force-reinstall 'usagekit[report]'")
 
 
 @contextlib.contextmanager
@@ -81,7 +89,7 @@ def _lock(path: Path, wait_seconds: float = 1800):
                 break
             except BlockingIOError:
                 if not announced:
-                    print(f"waiting: another run is publishing {display_path(path.parent)}", flush=True)
+                    log.warning("waiting: another run is publishing %s", display_path(path.parent))
                     announced = True
                 if time.monotonic() > deadline:
                     raise ReportError(f"gave up after {wait_seconds:.0f} s waiting for another run publishing "
@@ -205,7 +213,10 @@ def publish(month: str | None = None, source=None, keys=None, account_id: str | 
     (see :data:`usagekit.sections.SECTIONS`; default all). Returns a :class:`Published`; raises
     :class:`ReportError` (previous report untouched, failed notebook saved) on failure.
     """
-    import papermill as pm
+    from .extras import require
+    pm = require("papermill", "report", "publishing the report")
+    for module in ("nbconvert", "ipykernel", "plotly"):
+        require(module, "report", "publishing the report")
     from nbclient.exceptions import CellTimeoutError
 
     from .loading import check_tz

@@ -252,7 +252,7 @@ def data_quality(usage: Usage, report: Usage, account_id: str | None = None) -> 
         summary = html_table(per, {"folder": f"source ({root})", "format": "format", "files": "files",
                                    "read": "read", "kept": "kept", "rejected": "rejected",
                                    "duplicates": "duplicates", "unpriced": "unpriced", "naive_ts": "no time zone",
-                                   "span": "span (UTC)"})
+                                   "span": "span (UTC)"}, csv="sources.csv")
         detail = html_table(files, {"file": "file", "format": "format", "read": "read", "kept": "kept",
                                     "rejected": "rejected", "duplicates": "duplicates", "unpriced": "unpriced",
                                     "naive_ts": "no time zone", "reasons": "rejected because"},
@@ -293,8 +293,11 @@ def method_notes(report: Usage, month: str, thresholds: dict | None = None, run_
     return HTML(f"{STYLE}<div class='uk'><ul>{''.join(f'<li>{i}</li>' for i in items)}</ul></div>")
 
 
-def save_summary(report: Usage, found: pd.DataFrame, path) -> dict:
-    """Totals the publisher lists in the index; written to ``path`` when given."""
+def save_summary(report: Usage, found: pd.DataFrame, path, alerts: list | None = None) -> dict:
+    """Totals the publisher lists in the index; written to ``path`` when given.
+
+    ``alerts`` (:class:`usagekit.notify.Alert`) go along for ``usagekit report --notify``.
+    """
     t = report.totals()
     summary = {"total_cents": t["cost_cents"], "requests": t["requests"], "unpriced_rows": t["unpriced_rows"],
                "by_axis": {a: v["cost_cents"] for a, v in t["by_axis"].items()},
@@ -302,6 +305,9 @@ def save_summary(report: Usage, found: pd.DataFrame, path) -> dict:
                "anomalies": int((found["kind"] != "unpriced").sum()) if len(found) else 0,
                "findings": [{"kind": r.kind, "key_id": r.key_id, "day": str(r.day), "severity": r.severity}
                             for r in found.itertuples()] if len(found) else []}
+    if alerts is not None:
+        from dataclasses import asdict
+        summary["alerts"] = [asdict(a) for a in alerts]
     if path:
         import json
         from pathlib import Path
@@ -352,6 +358,11 @@ class ReportContext:
     @cached_property
     def findings(self) -> pd.DataFrame:
         return findings(self.usage, self.month, self.account_id, as_of=self.as_of)
+
+    def alerts(self) -> list:
+        """What ``--notify`` sends for this report: warning/critical findings and cap crossings."""
+        from .notify import cap_alerts, finding_alerts
+        return finding_alerts(self.findings) + cap_alerts(self.usage, self.month, self.account_id, self.as_of)
 
 
 class Section:

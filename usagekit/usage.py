@@ -20,6 +20,7 @@ import polars as pl
 from . import queries as q
 from .accounting import LoadReport
 from .errors import QueryError, UsagekitError
+from .extras import require
 from .money import invoice_cents
 from .schema import AXES, BUDGET_COLUMNS, KEY_COLUMNS, USAGE_COLUMNS, empty_budgets
 from .store.cube import cube_on_engine, cube_to_polars, derive, side_on_engine
@@ -668,7 +669,7 @@ def _to_engine(rows: pl.LazyFrame, engine: str, session=None) -> nw.LazyFrame:
     if engine == "polars":
         return nw.from_native(rows)
     if engine == "duckdb":
-        import duckdb
+        duckdb = require("duckdb", "duckdb", "the DuckDB engine")
         return nw.from_native(duckdb.from_arrow(rows.collect().to_arrow()))
     from .spark import spark_frame
     return spark_frame(rows, session)

@@ -28,8 +28,8 @@ import datetime as dt
 import polars as pl
 
 from ..errors import SourceError
-from ..money import MAX_COST_CENTS
 from ..masking import redact_expr
+from ..money import MAX_COST_CENTS
 from ..schema import AXES, COST_SOURCES, INT_COLUMNS, STATES, USAGE_COLUMNS, USAGE_DTYPES
 from ._io import as_text
 

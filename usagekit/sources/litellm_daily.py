@@ -28,7 +28,6 @@ from ._stage import stage
 from .base import Format, Loaded, column, pick
 from .litellm import billed_model, unpriced_note
 
-
 #: the entity column of each roll-up table, most specific first
 ENTITIES = ("tag", "tag_id", "end_user_id", "end_user", "agent_id", "organization_id", "org_id", "team_id", "user_id")
 

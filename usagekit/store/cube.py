@@ -17,6 +17,7 @@ import narwhals as nw
 import polars as pl
 
 from .. import queries as q
+from ..extras import require
 from ..schema import USAGE_COLUMNS
 
 
@@ -99,7 +100,7 @@ def cube_on_engine(cube: pl.DataFrame | None, rows: pl.LazyFrame, tz: str, engin
             cube = q.cube(nw.from_native(derive(rows, tz))).to_native().collect()
         return nw.from_native(cube.lazy())
     if engine == "duckdb":
-        import duckdb
+        duckdb = require("duckdb", "duckdb", "the DuckDB engine")
         if cube is None:
             cube_rel = q.cube(nw.from_native(duckdb.from_arrow(arrow_stream(derive(rows, tz)))))
             cube = pl.from_arrow(cube_rel.to_native().to_arrow_table())
@@ -119,7 +120,7 @@ def side_on_engine(sides: tuple[str, ...], rows: pl.LazyFrame, tz: str, engine: 
         frame = nw.from_native(derive(rows, tz))
         return nw.from_native(q.side_cube(frame, sides).to_native().collect(engine="streaming").lazy())
     if engine == "duckdb":
-        import duckdb
+        duckdb = require("duckdb", "duckdb", "the DuckDB engine")
         rel = q.side_cube(nw.from_native(duckdb.from_arrow(arrow_stream(derive(rows, tz)))), sides)
         return nw.from_native(duckdb.from_arrow(rel.to_native().to_arrow_table()))
     return nw.from_native(q.side_cube(engine_rows(), sides).to_native().cache())

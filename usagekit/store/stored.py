@@ -25,8 +25,16 @@ from ..masking import redact_expr
 from ..money import MAX_TOTAL_CENTS
 from ..schema import USAGE_COLUMNS
 from ..sources._stage import rejected_value
-from .cache import (RULES_VERSION, Entry, Store, code_fingerprint, fingerprint, frame_fingerprint, key_of,
-                    schema_fingerprint)
+from .cache import (
+    RULES_VERSION,
+    Entry,
+    Store,
+    code_fingerprint,
+    fingerprint,
+    frame_fingerprint,
+    key_of,
+    schema_fingerprint,
+)
 from .cube import apply_registry, derive, registry_on_cube
 
 _ROW_EXTRA = ("_seq", "_row", "_naive", "_file", "_field", "_value")
