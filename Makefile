@@ -9,16 +9,17 @@ TEST_STAMP := $(VENV)/.test-installed-stamp
 MONTH  ?= 2026-10
 DEMO   ?= demo/$(MONTH)
 
-.PHONY: venv report demo test bench clean
+.PHONY: venv report demo test lint format bench clean
 
-$(STAMP): pyproject.toml
+# the report and the explorer (extras [report] and [notebook]); tests add every extra
+$(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e '.[report,notebook]'
 	touch $(STAMP)
 
 $(TEST_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[test,spark]'
+	$(BIN)/python -m pip install --quiet -e '.[all,test]'
 	touch $(TEST_STAMP)
 
 venv: $(STAMP)
@@ -32,8 +33,16 @@ report: demo
 test: $(TEST_STAMP)
 	$(BIN)/python -m pytest
 
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(TEST_STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
 bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/cube.py
 
 clean:
-	rm -rf $(VENV) demo .pytest_cache
+	rm -rf $(VENV) demo .pytest_cache build dist *.egg-info

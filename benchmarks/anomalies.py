@@ -42,7 +42,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from anomaly_months import Month, month as make_month  # noqa: E402
+from anomaly_months import Month  # noqa: E402
+from anomaly_months import month as make_month
 
 ALERT = ("warning", "critical")
 KINDS = ("spike", "runaway", "cap")

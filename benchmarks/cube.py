@@ -3,6 +3,10 @@
     python benchmarks/cube.py                      # 10M requests (demo data generated once, cached)
     python benchmarks/cube.py --requests 100000000 # the full run (pandas is skipped above 20M rows)
 
+usagekit runs with no store, into an empty validated store (cold), from a store that already
+holds every file (warm) and from one that lacks the last day (+1 day: that file is validated
+and merged); the warm and +1 day stores are filled before the clock starts.
+
 Each contender runs in its own process so its peak RSS is its own. All compute the same numbers
 (checked against each other): per day and model, cost and requests; per key, spend and requests.
 Printed as a table with each time's ratio to the fastest raw engine.
@@ -32,11 +36,34 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_usagekit(data: Path, engine: str) -> dict:
+def run_usagekit(data: Path, engine: str, mode: str = "no store") -> dict:
+    """``mode``: ``no store`` (store=False), ``cold`` (an empty store), ``warm`` (the store already
+    holds every file), ``+1 day`` (the store holds every file but the last day's)."""
+    import shutil
+    import tempfile
+
     import usagekit
-    t0 = time.perf_counter()
-    usage = usagekit.load(data, engine=engine)
-    t1 = time.perf_counter()
+    store = Path(tempfile.mkdtemp(prefix="usagekit-bench-store-"))
+    files = sorted((data / "usage").glob("*.parquet"))
+    try:
+        if mode == "warm":
+            usagekit.load(data, store=store)
+        elif mode == "+1 day":
+            usagekit.load(files[:-1], store=store)
+        t0 = time.perf_counter()
+        if mode == "+1 day":
+            usage = usagekit.load(files, engine=engine, store=store)
+        else:
+            usage = usagekit.load(data, engine=engine, store=False if mode == "no store" else store)
+        t1 = time.perf_counter()
+        out = _questions(usage, t0, t1)
+        out["validated_files"] = usage.load_report.validated_files
+        return out
+    finally:
+        shutil.rmtree(store, ignore_errors=True)
+
+
+def _questions(usage, t0: float, t1: float) -> dict:
     oct_ = usage.filter(month=MONTH)
     daily = oct_.daily(by="model")
     keys = oct_.key_summary(as_of="2026-11-01T00:00:00Z")
@@ -96,7 +123,10 @@ def run_pandas(data: Path) -> dict:
 
 
 CONTENDERS = {
-    "usagekit (polars)": lambda d: run_usagekit(d, "polars"),
+    "usagekit (polars, no store)": lambda d: run_usagekit(d, "polars"),
+    "usagekit cold (empty store)": lambda d: run_usagekit(d, "polars", "cold"),
+    "usagekit warm (stored)": lambda d: run_usagekit(d, "polars", "warm"),
+    "usagekit +1 day (stored)": lambda d: run_usagekit(d, "polars", "+1 day"),
     "usagekit (duckdb)": lambda d: run_usagekit(d, "duckdb"),
     "usagekit (spark local[2])": lambda d: run_usagekit(d, "spark"),
     "raw DuckDB SQL": run_duckdb,

@@ -1,12 +1,14 @@
-"""Benchmark: how fast the explorer redraws after a filter change (target < 200 ms at 10M requests).
+"""Benchmark: how fast the explorer redraws after a filter change (target < 150 ms median at 10M requests).
 
     python benchmarks/explorer.py                      # 10M demo requests (generated once, cached)
     python benchmarks/explorer.py --requests 1000000
 
-Builds ``usagekit.explore`` headless on the demo month, then changes the provider, key and model
-filters in turn (each change re-queries and updates the figure, cards and totals in place) and
-prints the time per change beside the target, plus the one-off costs (load, building the app)
-and the time of a click drill-down (which reads the request rows).
+Builds ``usagekit.explore`` headless on the demo month, then changes the range start, provider,
+key and model filters in turn (each change re-queries and updates the figure, cards, anomaly
+list and totals in place: the widget work JupyterLab then draws) and prints the time per change
+beside the target and the baseline before this work, in wall-clock and in this process's CPU
+time (the machine is shared: CPU time is the steadier figure), plus the one-off costs (load,
+building the app) and the time of a click drill-down (which reads one day's request rows).
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-TARGET_MS = 200.0
+TARGET_MS = 150.0
+#: filter change, median, at 10M requests before cards were cached and traces restyled (README, Nov 2026)
+BASELINE_MS = 172.0
 
 
 def main() -> int:
@@ -40,27 +44,33 @@ def main() -> int:
     app = explore(usage, month="2026-10", detect_anomalies=True)
     t2 = time.perf_counter()
 
-    changes = []
+    changes, cpu = [], []
+    starts = [app.start.value.replace(day=d) for d in (8, 15, 22)] + [app.start.value]
     providers = [p for p in app.provider.options if p != "(all)"][:4]
     keys = [k for k in app.key.options if k != "(all)"][:4]
     models = [m for m in app.model.options if m != "(all)"][:4]
-    for widget, values in ((app.provider, providers), (app.key, keys), (app.model, models)):
-        for v in [*values, "(all)"]:
-            s = time.perf_counter()
+    cleared = "" if type(app.key).__name__ == "Combobox" else "(all)"
+    for widget, values in ((app.start, starts), (app.provider, [*providers, "(all)"]),
+                           (app.key, [*keys, "partner", cleared]), (app.model, [*models, "(all)"])):
+        for v in values:
+            s, c = time.perf_counter(), time.process_time()
             widget.value = v
             changes.append((time.perf_counter() - s) * 1000)
+            cpu.append((time.process_time() - c) * 1000)
     s = time.perf_counter()
     app.show_day(app.start.value, None)
     drill = (time.perf_counter() - s) * 1000
 
-    med, worst = statistics.median(changes), max(changes)
+    med, worst, med_cpu = statistics.median(changes), max(changes), statistics.median(cpu)
     print(f"\n{args.requests:,} requests, month 2026-10, {len(changes)} filter changes\n")
-    print(f"{'measure':<38} {'value':>10}  target")
-    print(f"{'load (validate, account)':<38} {t1 - t0:>9.2f}s  -")
-    print(f"{'build explorer (rollup, detect)':<38} {t2 - t1:>9.2f}s  -")
-    print(f"{'filter change, median':<38} {med:>8.0f}ms  < {TARGET_MS:.0f} ms: {'met' if med < TARGET_MS else 'MISSED'}")
-    print(f"{'filter change, worst':<38} {worst:>8.0f}ms")
-    print(f"{'click drill-down (one day of requests)':<38} {drill:>8.0f}ms")
+    print(f"{'measure':<40} {'value':>10}  target / baseline")
+    print(f"{'load (validate, account)':<40} {t1 - t0:>9.2f}s  -")
+    print(f"{'build explorer (rollup, detect)':<40} {t2 - t1:>9.2f}s  -")
+    print(f"{'filter change, median (wall)':<40} {med:>8.0f}ms  < {TARGET_MS:.0f} ms: "
+          f"{'met' if med < TARGET_MS else 'MISSED'}; was {BASELINE_MS:.0f} ms")
+    print(f"{'filter change, median (CPU of this process)':<40} {med_cpu:>8.0f}ms")
+    print(f"{'filter change, worst (wall)':<40} {worst:>8.0f}ms")
+    print(f"{'click drill-down (one day of requests)':<40} {drill:>8.0f}ms")
     return 0
 
 

@@ -11,6 +11,12 @@ import pytest
 DATA = Path(__file__).parent / "data"
 IN_CI = bool(os.environ.get("CI"))
 
+# Loads in tests (and the notebooks and CLIs they start) use a validated store of their own,
+# never the user's cache: one per test process, so parallel runs and CI do not share one.
+_STORE = __import__("tempfile").mkdtemp(prefix="usagekit-test-store-")
+__import__("atexit").register(shutil.rmtree, _STORE, ignore_errors=True)
+os.environ["USAGEKIT_STORE"] = _STORE
+
 
 def require(condition: bool, why: str) -> None:
     """Skip locally when an optional binary is missing; fail under CI, where it must be there."""

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import usagekit
-from usagekit.errors import KeyRegistryError, SourceError
+from usagekit.errors import SourceError
 from usagekit.periods import budget_window, budget_windows
 
 DATA = Path(__file__).parent / "data"
@@ -34,23 +34,18 @@ def test_canonical_keys_carry_budget_period_and_reset(tmp_path):
     assert (w.start, w.end) == (pd.Timestamp("2026-10-12T00:00Z"), pd.Timestamp("2026-10-19T00:00Z"))
 
 
-@pytest.mark.parametrize("row, field, words", [
-    ("k1,one,500,fortnightly,\n", "budget_period", "budget_period 'fortnightly' is not a budget period"),
-    ("k1,one,500,0d,\n", "budget_period", "is not a budget period"),
-    ("k1,one,500,7d,next tuesday\n", "budget_reset_at", "budget_reset_at 'next tuesday' is not a timestamp"),
+@pytest.mark.parametrize("row, words", [
+    ("k1,one,500,fortnightly,\n", "budget_period is not a budget period"),
+    ("k1,one,500,0d,\n", "budget_period is not a budget period"),
+    ("k1,one,500,7d,next tuesday\n", "budget_reset_at is not a timestamp"),
 ])
-def test_bad_budget_columns_reject_the_row_naming_row_and_field(tmp_path, row, field, words):
-    # registry rows are validated like usage rows: the bad row is rejected with its reason and
-    # its key's cap is unknown (not silently absent), the load goes on
-    keys = _keys_csv(tmp_path, row)
+def test_a_bad_budget_column_rejects_the_registry_row_and_says_why(tmp_path, row, words):
+    keys = _keys_csv(tmp_path, row + "k2,two,100,7d,\n")
     usage = usagekit.load(DATA / "canonical" / "usage.csv", keys=keys)
-    fr = next(f for f in usage.load_report.files if f.file.endswith("keys.csv"))
-    assert fr.keys == 0 and fr.keys_rejected == 1
-    rej = fr.key_rejects.to_dicts()
-    assert rej[0]["row"] == 1 and rej[0]["field"] == field and "is not a" in rej[0]["reason"]
-    assert any(words.split("'")[0].strip() in r for r in fr.key_reasons) or field in rej[0]["reason"]
-    assert usage.load_report.registry_rejected_keys == ("k1",)
-    assert "k1" not in set(usage.keys["key_id"])
+    report = usage.load_report
+    assert report.registry_rejected_keys == ("k1",)  # its cap is unknown, not absent
+    assert words in str(report) and "cap unknown for 1 key(s)" in str(report)
+    assert list(usage.keys["key_id"]) == ["k2"] and usage.keys["budget_period"].tolist() == ["7d"]
 
 
 def test_openrouter_key_limits_reset_at_midnight_utc_and_lifetime_limits_are_not_caps():
@@ -95,7 +90,8 @@ def test_team_budgets_with_spend_in_their_current_window(budgets_usage):
     assert list(teams.index) == ["team-research", "team-support", "team-empty"]
     r = teams.loc["team-research"]
     assert (r["name"], r["budget_period"], r["account_id"]) == ("Research", "7d", "org-acme")
-    assert (r["window_start"], r["window_end"]) == (pd.Timestamp("2026-10-05T00:00Z"), pd.Timestamp("2026-10-12T00:00Z"))
+    assert (r["window_start"], r["window_end"]) == (pd.Timestamp("2026-10-05T00:00Z"),
+                                                    pd.Timestamp("2026-10-12T00:00Z"))
     assert r["spend_cents"] == pytest.approx(3.25) and r["pct_used"] == pytest.approx(162.5)
     assert r["soft_cap_cents"] == pytest.approx(1.5) and r["remaining_cents"] == pytest.approx(-1.25)
     assert r["reported_spend_cents"] == pytest.approx(3.25)
@@ -116,15 +112,29 @@ def test_user_budgets_and_scope_filters(budgets_usage):
     assert users.loc["bob", "spend_cents"] == pytest.approx(1.30) and users.loc["bob", "pct_used"] == pytest.approx(130)
     only_openai = budgets_usage.filter(month="2026-10", providers="openai").budgets("user").set_index("entity_id")
     assert only_openai.loc["alice", "spend_cents"] == pytest.approx(1.24)
+    assert budgets_usage.filter(month="2026-10", account="org-other").budgets("team").empty  # not its budgets
+    assert len(budgets_usage.filter(month="2026-10", account="org-acme").budgets("team")) == 3
     with pytest.raises(usagekit.UsagekitError, match="expected one of: team, user"):
         budgets_usage.budgets("org")
 
 
-def test_bad_team_table_values_are_errors_naming_the_row(tmp_path):
+def test_bad_team_table_rows_are_rejected_naming_row_and_field(tmp_path):
     text = (PRISMA / "team_table.csv").read_text().splitlines()
-    text[2] = text[2].replace(",1d,", ",every day,")
+    text[2] = text[2].replace(",1d,", ",every day,")  # team-support
+    text.append(text[3])  # team-empty twice
     src = tmp_path / "team_table.csv"
     src.write_text("\n".join(text) + "\n")
-    with pytest.raises(KeyRegistryError) as err:
-        usagekit.sources.read(src)
-    assert "row 2" in str(err.value) and "budget_duration 'every day' is not a budget period" in str(err.value)
+    loaded = usagekit.sources.read(src)
+    assert loaded.budgets["entity_id"].to_list() == ["team-research", "team-empty"]
+    note = next(n for n in loaded.notes if "rejected" in n)
+    assert note.startswith("2 team row(s) rejected, so their budget is unknown")
+    assert "row 2 field 'budget_duration': budget_duration 'every day' is not a budget period" in note
+    assert "row 4 field 'team_id': team_id 'team-empty' appears more than once" in note
+    usage = usagekit.load([LOGS, src])
+    assert any("2 team row(s) rejected" in n for f in usage.load_report.files for n in f.notes)
+
+
+def test_team_budgets_survive_repricing():
+    prices = DATA / "reprice" / "model_prices_and_context_window.json"
+    usage = usagekit.load([LOGS, PRISMA / "team_table.csv"], reprice=True, prices=prices)
+    assert set(usage.budgets("team")["entity_id"]) == {"team-research", "team-support", "team-empty"}

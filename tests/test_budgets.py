@@ -73,7 +73,7 @@ def test_as_of_reads_nothing_after_the_cut_off(usage, rows):
     key = _over_cap_key(usage)
     mid = usage.filter(month=MONTH).key_summary(as_of="2026-10-15").set_index("key_id").loc[key.key_id]
     assert not mid.window_closed and mid.spend_cents < key.spend_cents
-    assert mid.projected_cents == pytest.approx(mid.spend_cents + mid.daily_rate_cents * 16)
+    assert mid.spend_cents < mid.projected_cents <= mid.spend_cents + mid.daily_rate_cents * 16 * 1.001
 
 
 def test_a_card_and_the_cap_finding_agree_on_the_projected_day(usage):
@@ -134,5 +134,21 @@ def test_a_weekly_budget_is_judged_on_its_week(tmp_path):
     # Oct 15 2026 is a Thursday: the week runs Mon 12 to Sun 18 Oct; 4 days of 100 spent so far
     assert card.budget_period == "7d" and card.window_start == dt.date(2026, 10, 12)
     assert card.spend_cents == 400 and card.pct_used == pytest.approx(80)
-    assert card.projected_cents == pytest.approx(700) and card.projected_cap_date == dt.date(2026, 10, 16)
+    assert 400 < card.projected_cents <= 700 + 1e-6  # to Sunday 18 Oct, not to the month's end
+    assert dt.date(2026, 10, 16) <= card.projected_cap_date <= dt.date(2026, 10, 18) and not card.cap_crossed
     assert card.range_spend_cents == 1500  # the month's range, shown beside
+
+
+def test_report_as_of_reads_nothing_after_the_cut_off_in_any_section(usage, rows):
+    from usagekit import sections as S
+    ctx = S.ReportContext.build(usage, MONTH, as_of="2026-10-15")
+    cut = pd.Timestamp("2026-10-16T00:00Z")
+    expected = rows[(rows["ts"] >= pd.Timestamp("2026-10-01T00:00Z")) & (rows["ts"] < cut)]["cost_cents"].sum()
+    assert ctx.report.total()["cost_cents"] == pytest.approx(expected)
+    assert ctx.report.daily("model")["date"].max() == dt.date(2026, 10, 31)  # the month's days, empty after the 15th
+    assert ctx.report.daily("model").query("date > @dt.date(2026, 10, 15)")["cost_cents"].sum() == 0
+    head = str(S.Headline().render(ctx))
+    assert "Data up to 2026-10-15" in head and "month to date, through 15 Oct" in head
+    keys = ctx.report.key_summary(as_of=ctx.as_of)
+    assert keys.attrs["as_of"] == cut
+    assert (keys.loc[keys["cap_crossed"], "projected_cap_date"] <= dt.date(2026, 10, 15)).all()

@@ -108,9 +108,204 @@ def test_explore_notebook_runs_under_papermill_on_the_demo_month(demo_dir, tmp_p
     out = tmp_path / "explore.out.ipynb"
     root = Path(__file__).resolve().parents[1]
     pm.execute_notebook(str(root / "notebooks" / "explore.ipynb"), str(out),
-                        parameters={"source": str(demo_dir), "month": "2026-10"}, kernel_name="python3",
+                        parameters={"source": str(demo_dir)}, kernel_name="python3",
                         progress_bar=False, cwd=str(root / "notebooks"), store_widget_state=False)
     text = out.read_text()
-    assert "read = kept + rejected + duplicates holds" in text
+    import nbformat
+    nb = nbformat.read(out, as_version=4)
+    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" and "load_report" in c.source
+                      for o in c.outputs if o.output_type == "stream")
+    assert "read = kept + rejected + duplicates holds" in printed
+    assert len(printed.strip().splitlines()) <= 5  # a few lines above the dashboard, not a table per file
+    # no month given: the latest month with data (the demo's October), and the notebook says so
+    assert "Spend by axis, 2026-10" in text and "latest month with data" in text
     assert '"ename"' not in text  # no cell raised
     assert out.stat().st_size < 2_000_000  # no widget state bloat
+
+
+# -- the demo month: Other, compute, many keys, anomalies ------------------------------------------
+
+@pytest.fixture
+def demo_app(demo_dir):
+    return explore(usagekit.load(demo_dir), month="2026-10")
+
+
+def segment(app, name: str):
+    """The trace of a segment by its raw name (customdata), and the index of its tallest bar."""
+    trace = next(t for t in app.figure.data if t.customdata[0][0] == name)
+    i = max(range(len(trace.y)), key=lambda j: trace.y[j])
+    return trace, i, pd.Timestamp(trace.x[i]).date()
+
+
+def test_click_on_other_drills_into_exactly_the_models_it_groups(demo_app):
+    trace, i, day = segment(demo_app, "Other")
+    click(demo_app.figure, trace.name, day)
+    shown = {t.customdata[0][0] for t in demo_app.figure.data} - {"Other"}
+    assert set(demo_app.drill_summary["model"]) <= set(demo_app.daily["model"]) - shown
+    assert not set(demo_app.drill_summary["model"]) & shown
+    assert demo_app.drill_summary["cost_cents"].sum() / 100 == pytest.approx(trace.y[i], abs=1e-9)
+    assert demo_app.drill_keys["cost_cents"].sum() / 100 == pytest.approx(trace.y[i], abs=1e-9)
+    n = int(demo_app.drill_summary["requests"].sum())
+    assert demo_app.drill_rows.attrs["total_rows"] == n
+    assert f"{n:,} requests" in demo_app.drill_title.value and "all models" not in demo_app.drill_title.value
+    assert set(demo_app.drill_rows["model"]) <= set(demo_app.drill_summary["model"])
+
+
+def test_click_on_compute_drills_into_vm_hours_per_agent_and_plain_vm(demo_app):
+    trace, i, day = segment(demo_app, "compute (VM hours)")
+    click(demo_app.figure, trace.name, day)
+    vms = demo_app.drill_summary
+    assert list(vms.columns[:4]) == ["vm", "kind", "vm_id", "hours"]
+    assert {"agent", "plain VM"} <= set(vms["kind"])
+    assert vms["cost_cents"].sum() / 100 == pytest.approx(trace.y[i], abs=1e-9)
+    hours = vms["hours"].sum()
+    assert hours > 0 and f"{hours:,.1f} VM hours" in demo_app.drill_title.value
+    assert "compute (VM hours)" in demo_app.drill_title.value
+    assert demo_app.drill_rows["model"].isna().all() and demo_app.drill_rows["hours"].notna().all()
+    assert "agent or plain VM" in demo_app.drill_table.value
+
+
+def test_request_log_pages_past_the_first_fifty(demo_app):
+    trace, i, day = segment(demo_app, "gpt-4o")
+    click(demo_app.figure, "gpt-4o", day)
+    first = demo_app.drill_rows["request_id"].tolist()
+    total = demo_app.drill_rows.attrs["total_rows"]
+    assert len(first) == 50 and total > 100 and demo_app.newer.disabled and not demo_app.older.disabled
+    demo_app.older.click()
+    second = demo_app.drill_rows["request_id"].tolist()
+    assert len(second) == 50 and not set(first) & set(second) and second[0] < first[-1]
+    assert f"51\u2013100 of {total:,}" in demo_app.page_label.value
+    demo_app.newer.click()
+    assert demo_app.drill_rows["request_id"].tolist() == first
+
+
+def test_drill_down_follows_filter_changes(demo_app):
+    trace, i, day = segment(demo_app, "gpt-4o")
+    click(demo_app.figure, "gpt-4o", day)
+    whole = demo_app.drill_summary["requests"].sum()
+    key = demo_app.drill_keys.iloc[0]
+    label = next(k for k in demo_app._key_labels if demo_app._key_labels[k] == key["key"])
+    demo_app.key.value = label  # the same segment for one key: the heading says that key's numbers
+    assert demo_app.drill_summary["requests"].sum() == key["requests"] < whole
+    assert f"{key['requests']:,} requests" in demo_app.drill_title.value
+    assert set(demo_app.drill_rows["key_id"]) == {key["key"]}
+    demo_app.key.value = ""
+    demo_app.provider.value = "anthropic"  # gpt-4o is not drawn any more: the drill-down closes
+    assert demo_app.drill is None and demo_app.drill_rows.empty
+    assert "gpt-4o" in demo_app.drill_title.value and "closed" in demo_app.drill_title.value
+    assert "<h4>" not in demo_app.drill_title.value  # no heading of numbers left from the old filters
+
+
+def test_key_search_filters_on_a_partial_name_and_clearing_clears_it(demo_app):
+    assert type(demo_app.key).__name__ == "Combobox" and not demo_app.key.ensure_option
+    full = sum(sum(t.y) for t in demo_app.figure.data)
+    demo_app.key.value = "partner"
+    want = [k for label, k in demo_app._key_labels.items() if "partner" in label]
+    assert want
+    part = demo_app.current.total()["cost_cents"]
+    assert part == pytest.approx(demo_app.cube.filter(month="2026-10", keys=want).total()["cost_cents"])
+    assert sum(sum(t.y) for t in demo_app.figure.data) == pytest.approx(part / 100) and part / 100 < full
+    assert demo_app.cards.value.count('class="uk-card ') == len(want)
+    assert "keys matching \u201cpartner\u201d" in demo_app.scope_label.value
+    demo_app.key.value = ""
+    assert sum(sum(t.y) for t in demo_app.figure.data) == pytest.approx(full)
+    assert "every provider, key and model" in demo_app.scope_label.value
+    longest = max(len(k) for k in demo_app.key.options)
+    assert int(demo_app.key.layout.width.rstrip("ch")) >= longest  # labels are not cut
+
+
+def test_scope_line_reads_as_words(demo_app):
+    demo_app.provider.value = "anthropic"
+    demo_app.model.value = "claude-sonnet-4"
+    text = demo_app.scope_label.value
+    assert "provider anthropic" in text and "model claude-sonnet-4" in text
+    assert "[" not in text and "'" not in text and "=" not in text
+    assert usagekit.load(DATA).filter(month="2026-10", providers=["anthropic"]).describe_scope() == \
+        "2026-10-01 to 2026-10-31 (UTC days); provider anthropic"
+
+
+def test_anomalies_follow_provider_key_and_range_filters(demo_app):
+    spikes = demo_app.findings[demo_app.findings["kind"] == "spike"]
+    assert len(spikes)
+    spike = spikes.iloc[0]
+    provider = demo_app.cube.filter(month="2026-10", models=[spike["model"]]).breakdown("provider")["provider"][0]
+    n_all, shapes_all = len(demo_app.shown_findings), len(demo_app.figure.layout.shapes)
+    assert n_all == len(demo_app.findings)
+    other = next(p for p in demo_app.provider.options if p not in ("(all)", provider, "compute"))
+    demo_app.provider.value = other
+    assert spike["key_id"] not in set(demo_app.shown_findings.get("key_id", []))
+    assert len(demo_app.figure.layout.shapes) < shapes_all
+    assert "more outside these filters" in demo_app.anomaly_list.value
+    demo_app.provider.value = provider
+    assert spike["key_id"] in set(demo_app.shown_findings["key_id"])
+    demo_app.provider.value = "(all)"
+    demo_app.end.value = spike["day"] - dt.timedelta(days=1)  # the range ends before the spike
+    assert spike["key_id"] not in set(demo_app.shown_findings.get("key_id", [])) or \
+        (demo_app.shown_findings["kind"] != "spike").all()
+    assert all(pd.Timestamp(s.x0).date() < spike["day"] for s in demo_app.figure.layout.shapes)
+    assert len(demo_app.findings) == n_all  # detection is not re-run
+
+
+def test_filter_changes_restyle_the_same_traces(demo_app):
+    before = list(demo_app.figure.data)
+    demo_app.start.value = dt.date(2026, 10, 15)
+    assert all(a is b for a, b in zip(demo_app.figure.data, before))
+    assert all(len(t.x) == 17 for t in demo_app.figure.data)
+    demo_app.provider.value = "anthropic"
+    assert len(demo_app.figure.data) < len(before) and demo_app.figure.data[0] is before[0]
+
+
+def test_print_of_the_load_report_is_a_few_lines_and_details_lists_every_file(demo_dir):
+    report = usagekit.load(demo_dir).load_report
+    short = str(report)
+    assert len(short.splitlines()) <= 5
+    assert f"{report.read:,} rows read" in short and "read = kept + rejected + duplicates holds" in short
+    assert "details()" in short
+    detail = report.details()
+    assert len(detail.splitlines()) > len(report.files) and all(f.file in detail for f in report.files)
+
+
+def test_default_month_is_the_latest_month_with_data_when_the_current_one_is_empty():
+    usage = usagekit.load(DATA)
+    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m")
+    assert now > "2026-10"
+    app = explore(usage, detect_anomalies=False)
+    assert app.month == "2026-10" and app.start.value == dt.date(2026, 10, 1)
+    assert "latest month with data" in app.note.value and now in app.note.value
+
+
+def test_cards_equal_a_full_key_summary_under_every_filter(demo_app):
+    """The cards are answered from a cache of the budget rows: they must be what key_summary says."""
+    def check():
+        want = demo_app.current.key_summary()
+        got = demo_app.card_summary
+        assert got["key_id"].tolist() == want["key_id"].tolist()
+        pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True), check_dtype=False)
+    check()
+    demo_app.start.value = dt.date(2026, 10, 15)
+    check()
+    demo_app.provider.value = "anthropic"
+    check()
+    demo_app.key.value = "partner"
+    check()
+    demo_app.key.value = ""
+    demo_app.provider.value = "(all)"
+    demo_app.end.value = dt.date(2026, 10, 25)
+    check()
+    demo_app.model.value = "gpt-4o"
+    check()
+
+
+def test_a_cards_budget_does_not_move_with_range_start_or_provider(demo_app):
+    capped = demo_app.card_summary.dropna(subset=["spend_cap_cents"])
+    kid = capped.iloc[0]["key_id"]
+    before = capped.iloc[0]
+    demo_app.start.value = dt.date(2026, 10, 15)
+    provider = demo_app.cube.filter(month="2026-10", keys=[kid]).breakdown("provider")["provider"][0]
+    demo_app.provider.value = provider
+    after = demo_app.card_summary.set_index("key_id").loc[kid]
+    assert after["pct_used"] == pytest.approx(before["pct_used"])
+    assert after["projected_cents"] == pytest.approx(before["projected_cents"])
+    assert after["range_spend_cents"] < before["range_spend_cents"]
+    card = demo_app.cards.value.split(f'data-key="{kid}"')[1].split('class="uk-card')[0]
+    assert f"{before['pct_used']:.1f}% of the" in card

@@ -68,12 +68,7 @@ def lab(tmp_path, demo_dir):
 def test_explorer_runs_in_jupyterlab_filters_and_drills_down(lab, browser, tmp_path):
     base, token = lab
     page = browser.new_page(viewport={"width": 1500, "height": 1100})
-    page.goto(f"{base}/lab/tree/explore.ipynb?token={token}")
-    page.wait_for_function("window.jupyterapp && document.querySelector('.jp-Notebook')", timeout=60_000)
-    page.wait_for_timeout(1500)
-    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    page.wait_for_selector(".uk-card", timeout=120_000)
-    page.wait_for_selector(".js-plotly-plot .barlayer .trace", timeout=60_000)
+    _open(page, base, token)
     chart = page.locator(".js-plotly-plot").first
     traces_before = chart.locator(".barlayer .trace").count()
     assert traces_before >= 5
@@ -114,3 +109,117 @@ def test_explorer_runs_in_jupyterlab_filters_and_drills_down(lab, browser, tmp_p
     assert page.locator("table.uk-drill tbody tr").count() >= 1
     page.screenshot(path=str(tmp_path / "explorer.png"), full_page=True)
     assert (tmp_path / "explorer.png").stat().st_size > 10_000
+
+
+def _step(what: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {what}", flush=True)
+
+
+def _accept_kernel_dialog(page) -> None:
+    """A slow kernel start can leave JupyterLab asking which kernel to use: take the preferred one."""
+    if page.locator(".jp-Dialog button.jp-mod-accept").count():
+        page.locator(".jp-Dialog button.jp-mod-accept").first.click()
+        page.wait_for_timeout(1000)
+
+
+def _open(page, base, token):
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{base}/lab/tree/explore.ipynb?token={token}")
+    page.wait_for_function("window.jupyterapp && document.querySelector('.jp-Notebook')", timeout=60_000)
+    page.wait_for_timeout(1500)
+    # run only once the kernel is attached and idle: on a busy machine, running earlier makes
+    # JupyterLab ask which kernel to use, and answering interrupts the first cell
+    deadline = time.time() + 120
+    while "| Idle" not in page.locator(".jp-StatusBar-Widget").all_inner_texts().__str__():
+        assert time.time() < deadline, "the kernel did not become idle within 2 minutes"
+        _accept_kernel_dialog(page)
+        page.wait_for_timeout(500)
+    _step("kernel idle")
+    # not awaited: the command's promise settles only when every cell has run
+    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+    page.wait_for_selector(".uk-card", timeout=180_000)
+    page.evaluate("document.querySelector('.uk-cards').scrollIntoView({block: 'start'})")
+    try:
+        page.wait_for_selector(".js-plotly-plot .barlayer .trace", state="attached", timeout=60_000)
+    except Exception:
+        raise AssertionError("no chart; the outputs say: " + " | ".join(
+            t[-400:] for t in page.locator(".jp-OutputArea-output").all_inner_texts())
+            + "; browser errors: " + " | ".join(e[:300] for e in errors[-8:])) from None
+    page.evaluate("document.querySelector('.js-plotly-plot').scrollIntoView({block: 'center'})")
+    page.wait_for_timeout(500)
+
+
+def _dollars(text: str) -> float:
+    import re
+    m = re.search(r"(<\s*)?\$([\d,]+\.\d+)", text)
+    assert m, text
+    return float(m.group(2).replace(",", ""))
+
+
+def _click_segment(page, trace_index: int) -> dict:
+    """Click the tallest bar of one trace by page coordinates; return what the chart says it holds."""
+    info = page.evaluate("""i => {
+        const gd = document.querySelector('.js-plotly-plot');
+        const t = gd.data[i];
+        let j = 0; t.y.forEach((v, k) => { if (v > t.y[j]) j = k; });
+        return {name: t.customdata[j][0], x: t.x[j], y: t.y[j], j: j};
+    }""", trace_index)
+    path = page.locator(".js-plotly-plot .barlayer .trace").nth(trace_index).locator(".point path").nth(info["j"])
+    box = path.bounding_box()
+    assert box and box["height"] > 1, f"segment {info} is not drawn"
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_timeout(300)
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    return info
+
+
+@pytest.mark.browser
+def test_segments_drill_into_exactly_themselves_colours_differ_and_cards_keep_their_budget(lab, browser, tmp_path):
+    base, token = lab
+    page = browser.new_page(viewport={"width": 1500, "height": 1100})
+    try:
+        _open(page, base, token)
+        _step("opened")
+        colours = page.evaluate("""() => Array.from(document.querySelectorAll('.js-plotly-plot .barlayer .trace'))
+            .map(t => getComputedStyle(t.querySelector('.point path')).fill)""")
+        names = page.evaluate("() => document.querySelector('.js-plotly-plot').data.map(t => t.customdata[0][0])")
+        assert "Other" in names, names
+        for name in ("Other", next(n for n in names if n in ("(none)", "compute (VM hours)"))):
+            seg = _click_segment(page, names.index(name))
+            _step(f"clicked {seg}")
+            day = seg["x"][:10]
+            page.wait_for_function(
+                "d => Array.from(document.querySelectorAll('h4')).some(h => h.innerText.includes(d))",
+                arg=f"{int(day[8:]):02d} Oct 2026", timeout=30_000)
+            heading = page.locator("h4", has_text="Oct 2026").first.inner_text()
+            assert (("VM hours" in heading) if name != "Other" else ("Other" in heading)), heading
+            assert "all models" not in heading
+            assert _dollars(heading) == pytest.approx(seg["y"], abs=0.005), (heading, seg)
+
+        _step("drill-downs checked")
+        # a card's budget does not move with the range start or the provider filter
+        card = page.locator(".uk-card", has_text="% of the").first
+        key = card.get_attribute("data-key")
+        before = card.inner_text()
+        import re
+        pct = re.search(r"([\d.]+)% of the", before).group(1)
+        frm = page.locator(".widget-datepicker", has_text="From").locator("input")
+        frm.fill("2026-10-15")
+        frm.dispatch_event("change")
+        page.wait_for_function("() => document.querySelector('.js-plotly-plot').data[0].x.length === 17",
+                               timeout=60_000)
+        _step("range set")
+        providers = page.locator(".widget-dropdown", has_text="Provider").locator("select")
+        options = [o for o in providers.locator("option").all_inner_texts() if o != "(all)"]
+        for p in options:  # a provider this key spends on, so its card stays
+            providers.select_option(p)
+            page.wait_for_timeout(1500)
+            if page.locator(f".uk-card[data-key='{key}']").count():
+                break
+        after = page.locator(f".uk-card[data-key='{key}']").inner_text()
+        assert re.search(r"([\d.]+)% of the", after).group(1) == pct, (before, after)
+        assert len(colours) >= 5 and len(set(colours)) == len(colours), colours  # one colour per trace
+    finally:
+        page.screenshot(path=str(tmp_path / "segments.png"), full_page=True)

@@ -235,3 +235,20 @@ def test_429_is_retried_honouring_retry_after(server):
     doc = fetch_api_usage_json(server.url, TOKEN, timeout=10, backoff=0.01)
     assert doc == RESPONSE and len(server.seen) == 2
     assert time.monotonic() - t0 >= 0.9  # waited as the server asked
+
+
+def _trickle_headers(handler):
+    """The status line and headers themselves a few bytes every 0.2 s (each read is quick, the sum is not)."""
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Padding: " + b"x" * 60 + b"\r\n"
+    for i in range(0, len(head), 3):
+        handler.wfile.write(head[i:i + 3])
+        handler.wfile.flush()
+        time.sleep(0.2)
+
+
+def test_trickled_headers_are_stopped_by_the_total_deadline(server):
+    server.script = [(200, _trickle_headers, 0)]
+    t0 = time.monotonic()
+    with pytest.raises(FetchError, match="deadline"):
+        fetch_api_usage_json(server.url, TOKEN, timeout=1, retries=3, backoff=0.01)
+    assert time.monotonic() - t0 < 2.0

@@ -287,3 +287,21 @@ def test_bad_arguments_are_clear():
         fetch("openai", "2026-10-02", "2026-10-01", ".", api_key=KEY)
     with pytest.raises(UsagekitError, match="LITELLM_BASE_URL"):
         fetch("litellm", "2026-10-01", "2026-10-02", ".", api_key=KEY)
+
+
+def test_litellm_paged_spend_logs(api, tmp_path):
+    def log(i):
+        return {"request_id": f"chatcmpl-p{i}", "api_key": "c" * 64, "spend": 0.001, "prompt_tokens": 10,
+                "completion_tokens": 5, "startTime": f"2026-10-0{i}T08:00:00Z", "model": "gpt-4o-mini",
+                "custom_llm_provider": "openai", "status": "success", "metadata": {}}
+    api.routes["/spend/logs"] = [(200, {"data": [log(1), log(2)], "total": 3, "page": 1, "page_size": 2,
+                                        "total_pages": 2}),
+                                 (200, {"data": [log(3)], "total": 3, "page": 2, "page_size": 2, "total_pages": 2})]
+    api.routes["/key/list"] = [(200, {"keys": [], "total_count": 0, "current_page": 1, "total_pages": 0})]
+    out = tmp_path / "l"
+    result = fetch("litellm", "2026-10-01", "2026-10-04", out, base_url=api.url, api_key=KEY)
+    assert [s["query"]["page"] for s in api.seen if s["path"] == "/spend/logs"] == [["1"], ["2"]]
+    assert result.empty == ["litellm keys"]
+    usage = usagekit.load(out)
+    assert usage.load_report.kept == 3
+    assert usage.filter(month="2026-10").total()["cost_cents"] == pytest.approx(0.3)

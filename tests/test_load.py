@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 import usagekit
-from usagekit.errors import KeyRegistryError, SourceError
+from usagekit.errors import SourceError
 from usagekit.schema import USAGE_COLUMNS
 
 DATA = Path(__file__).parent / "data" / "canonical"
@@ -185,14 +185,18 @@ def test_dataframe_source_round_trips():
     assert again.to_pandas()["cost_cents"].sum() == pytest.approx(CSV_TOTAL_CENTS, abs=1e-12)
 
 
-def test_key_registry_bad_cap_names_row_and_field(tmp_path):
+def test_key_registry_bad_cap_rejects_that_row_with_its_reason(tmp_path):
     keys = tmp_path / "keys.csv"
     keys.write_text("key_id,key_name,account_id,spend_cap_cents\nk1,a,acct,100\nk2,b,acct,abc\n")
-    with pytest.raises(KeyRegistryError) as err:
-        usagekit.load(DATA / "usage.csv", keys=keys)
-    msg = str(err.value)
-    assert "keys.csv row 2 field 'spend_cap_cents'" in msg and "'abc' is not a number" in msg
-    assert "empty cell for no cap" in msg
+    usage = usagekit.load(DATA / "usage.csv", keys=keys)
+    assert usage.keys["key_id"].tolist() == ["k1"]  # k2 is not kept with a made-up or empty cap
+    report = usage.load_report
+    assert report.registry_rejected == 1 and report.registry_rejected_keys == ("k2",)
+    (fr,) = [f for f in report.files if f.file.endswith("keys.csv")]
+    assert fr.key_rejects.row(0, named=True)["row"] == 2
+    assert fr.key_rejects.row(0, named=True)["field"] == "spend_cap_cents"
+    assert "1 key registry row rejected" in str(report) and "cap unknown for 1 key(s)" in str(report)
+    assert "spend_cap_cents is not a number" in report.details() and "cap unknown for 1 key(s)" in report.details()
 
 
 def test_unknown_time_zone_is_refused():

@@ -11,8 +11,12 @@ from usagekit.report import ReportError, publish
 
 
 def test_report_without_source_exits_two_with_the_fix(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "usagekit.cli", "report", "--month", "2026-10", "--out",
-                           str(tmp_path)], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "usagekit.cli", "report", "--month", "2026-10", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2
     assert "no usage data given: pass --source PATH" in proc.stderr and "or --demo" in proc.stderr
     assert "Traceback" not in proc.stderr

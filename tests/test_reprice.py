@@ -165,3 +165,31 @@ def test_report_headline_and_invoice_state_the_estimate(usage):
     assert "is estimated from a price map" in S.Invoice().render(ctx)
     plain = S.ReportContext.build(usage, "2026-10")
     assert "repriced" not in S.Headline().render(plain)
+
+
+def test_openai_usage_buckets_are_not_repriced_when_costs_pages_bill_them():
+    openai = Path(__file__).parent / "data" / "openai"
+    both = usagekit.load([openai / "costs.json", openai / "usage_completions.jsonl"])
+    fixed = both.reprice(prices=None)
+    assert fixed.total()["cost_cents"] == pytest.approx(both.total()["cost_cents"])  # nothing counted twice
+    assert fixed.total()["estimated_rows"] == 0
+    assert fixed.reprice_report.billed_elsewhere_rows == 3 and fixed.reprice_report.unmatched_models == []
+    # the usage pages alone have no bill beside them: their tokens are worth an estimate
+    alone = usagekit.load(openai / "usage_completions.jsonl").reprice(prices=None)
+    assert alone.total()["estimated_rows"] > 0 and alone.total()["estimated_cents"] > 0
+
+
+def test_voice_characters_are_priced_per_character(tmp_path):
+    csv = tmp_path / "voice.csv"
+    csv.write_text("ts,request_id,provider,model,axis,characters,cost_cents\n"
+                   "2026-10-05T10:00:00Z,tts-1,openai,tts-1,voice,1000,\n")
+    fixed = usagekit.load(csv).reprice(prices=LITELLM_MAP)
+    assert fixed.to_pandas()["cost_cents"].iloc[0] == pytest.approx(1000 * 15e-6 * 100)  # 1.5 cents
+
+
+def test_same_estimates_on_duckdb():
+    fixed = usagekit.load(LOGS, engine="duckdb").reprice(prices=LITELLM_MAP)
+    assert fixed.engine == "duckdb"
+    total = fixed.filter(month="2026-10").total()
+    assert total["estimated_cents"] == pytest.approx(ESTIMATED) and total["unpriced_rows"] == 1
+    assert len(fixed.filter(month="2026-10").price_check(prices=LITELLM_MAP)) == 1

@@ -17,6 +17,7 @@ SECRET_A = "sk-proj-Q9vX2mLr8TfA1bC3dE5gH7jK9nP2qR4sAbCd"
 SECRET_B = "sk-ant-api03-Zz0Yy1Xx2Ww3Vv4Uu5Tt6Ss7Rr8Qq9AbCd"  # same last four characters as A
 BEARER = "Bearer eyJhbGciOiJIUzI1NiJ9.c2VjcmV0LXRva2Vu.AbCdEf"
 SECRETS = (SECRET_A, SECRET_B, BEARER.split()[1])
+DATA_USAGE = Path(__file__).parent / "data" / "canonical" / "usage.csv"
 
 
 @pytest.fixture(scope="module")
@@ -86,3 +87,32 @@ def test_check_writes_rejected_rows_without_the_secret(source, tmp_path):
     assert rej.exists() and "bad1" in rej.read_text()
     assert _scan(tmp_path) == []
     assert not any(s in proc.stdout + proc.stderr for s in SECRETS)
+
+
+def test_saved_traceback_of_an_internal_error_holds_no_secret(source, tmp_path):
+    # a bug whose message and traceback carry a raw secret (an exception raised deep in a load)
+    code = ("import sys, usagekit.cli, usagekit.loading\n"
+            "def boom(*a, **k):\n"
+            f"    raise RuntimeError('could not join {SECRET_A} with ' + {BEARER!r})\n"
+            "usagekit.loading.load = boom\n"
+            "sys.exit(usagekit.cli.main(sys.argv[1:]))\n")
+    crashes = tmp_path / "crashes"
+    proc = subprocess.run([sys.executable, "-c", code, "check", str(source)], capture_output=True, text=True,
+                          env={**__import__("os").environ, "USAGEKIT_CRASH_DIR": str(crashes)})
+    assert proc.returncode == 70, proc.stderr
+    saved = list(crashes.glob("usagekit-check-*.txt"))
+    assert len(saved) == 1 and "RuntimeError" in saved[0].read_text()
+    assert "sk-proj-...AbCd" in saved[0].read_text()  # masked, still recognisable
+    assert _scan(crashes) == []
+    assert not any(s in proc.stdout + proc.stderr for s in SECRETS)
+
+
+def test_rejected_registry_values_are_masked(tmp_path):
+    keys = tmp_path / "keys.csv"
+    keys.write_text(f"key_id,key_name,account_id,spend_cap_cents\nk1,a,acct,{SECRET_A}\n{SECRET_B},b,acct,-5\n")
+    usage = usagekit.load(DATA_USAGE, keys=keys)
+    (fr,) = [f for f in usage.load_report.files if f.keys_rejected]
+    text = (fr.key_rejects.write_csv() + str(usage.load_report) + usage.load_report.details()
+            + repr(usage.load_report.registry_rejected_keys))
+    assert not any(s in text for s in SECRETS)
+    assert redact(SECRET_B) in usage.load_report.registry_rejected_keys

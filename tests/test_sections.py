@@ -15,10 +15,27 @@ from usagekit.money import format_usd
 
 def test_sections_are_in_report_order_with_unique_names():
     names = S.section_names()
-    assert names == ["headline", "keys", "daily", "breakdowns", "anomalies", "invoice", "reconciliation",
-                     "data-quality", "method"]
-    assert [s.title for s in S.SECTIONS][1:] == ["Keys", "Daily spend by model", "Breakdowns", "Anomalies",
-                                                 "Invoice lines", "Reconciliation", "Data quality", "Method notes"]
+    assert names == [
+        "headline",
+        "keys",
+        "daily",
+        "breakdowns",
+        "anomalies",
+        "invoice",
+        "reconciliation",
+        "data-quality",
+        "method",
+    ]
+    assert [s.title for s in S.SECTIONS][1:] == [
+        "Keys",
+        "Daily spend by model",
+        "Breakdowns",
+        "Anomalies",
+        "Invoice lines",
+        "Reconciliation",
+        "Data quality",
+        "Method notes",
+    ]
 
 
 def test_select_keeps_report_order_and_names_the_choices_on_a_typo():
@@ -43,16 +60,70 @@ def test_context_is_built_once_and_sections_render_its_numbers(demo_dir):
 
 
 def test_report_with_chosen_sections_shows_only_those(demo_dir, tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "usagekit.cli", "report", "--month", "2026-10", "--source",
-                           str(demo_dir), "--out", str(tmp_path), "--sections", "invoice,headline", "--quiet"],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "usagekit.cli",
+            "report",
+            "--month",
+            "2026-10",
+            "--source",
+            str(demo_dir),
+            "--out",
+            str(tmp_path),
+            "--sections",
+            "invoice,headline",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     page = (tmp_path / "2026-10" / "all" / "report.html").read_text()
     assert page.find("Usage report · October 2026") < page.find("Invoice lines")
     for absent in ("Daily spend by model", "Breakdowns", "Method notes", "Data quality", ">Keys<"):
         assert absent not in page
     assert "window.ukLoading" not in page  # no chart, so no plotly.js either
-    bad = subprocess.run([sys.executable, "-m", "usagekit.cli", "report", "--month", "2026-10", "--source",
-                          str(demo_dir), "--out", str(tmp_path), "--sections", "totals"],
-                         capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "usagekit.cli",
+            "report",
+            "--month",
+            "2026-10",
+            "--source",
+            str(demo_dir),
+            "--out",
+            str(tmp_path),
+            "--sections",
+            "totals",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == 2 and "unknown report section 'totals'" in bad.stderr
+
+
+def test_every_table_in_the_report_has_a_csv_download(demo_dir):
+    import re
+    from urllib.parse import unquote
+
+    usage = usagekit.load(demo_dir)
+    ctx = S.ReportContext.build(usage, "2026-10")
+    tables = links = 0
+    for section in S.SECTIONS:
+        if not section.shown(ctx):
+            continue
+        rendered = section.render(ctx)
+        for part in rendered if isinstance(rendered, list) else [rendered]:
+            html = part if isinstance(part, str) else ""
+            tables += html.count("<table")
+            found = re.findall(r'download="([^"]+)" href="data:text/csv;charset=utf-8,([^"]+)"', html)
+            links += len(found)
+            for name, data in found:
+                assert name.endswith(".csv") and unquote(data).count("\n") >= 2, name  # a header and rows
+    assert tables >= 4 and links == tables

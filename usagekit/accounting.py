@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 import pandas as pd
 
@@ -52,14 +53,33 @@ class FileReport:
             notes=self.notes + [n for n in other.notes if n not in self.notes])
 
 
+def _n(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 @dataclass
 class LoadReport:
-    """What a :func:`usagekit.load` read. ``str(report)`` is the table ``usagekit check`` prints."""
+    """What a :func:`usagekit.load` read.
+
+    ``str(report)`` (what ``print`` shows) is a few lines: the totals and any problems;
+    :meth:`details` is the per-file table ``usagekit check`` prints.
+    """
 
     files: list[FileReport] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why)
+    store: str | None = None  # the validated store the load used (None: loaded without one)
+    validated_files: int = 0  # files validated by this load (the rest were read from the store)
+    stored_files: int = 0  # files whose validated rows were read from the store
     #: masked ids of keys whose registry row was rejected (and no other row kept): cap unknown
     registry_rejected_keys: tuple[str, ...] = ()
+
+    @property
+    def store_line(self) -> str:
+        """One line saying what the validated store saved (empty without a store)."""
+        if self.store is None:
+            return ""
+        return (f"store: {self.stored_files} of {self.stored_files + self.validated_files} file(s) read from the "
+                f"validated store ({self.store}), {self.validated_files} validated by this load")
 
     @property
     def registry_rejected(self) -> int:
@@ -129,6 +149,51 @@ class LoadReport:
                                            "reasons"])
 
     def __str__(self) -> str:
+        files = len(self.files)
+        keys = sum(f.keys for f in self.files)
+        ok = "holds" if self.balanced else "DOES NOT HOLD"
+        lines = [f"{self.read:,} rows read from {files:,} file{'s' if files != 1 else ''}: {self.kept:,} kept, "
+                 f"{self.rejected:,} rejected, {self.duplicates:,} duplicates "
+                 f"(read = kept + rejected + duplicates {ok})"]
+        span = (f"events {self.first_ts:%Y-%m-%d %H:%M} .. {self.last_ts:%Y-%m-%d %H:%M} UTC" if self.first_ts
+                else "no events")
+        lines.append(span + (f"; {keys:,} keys in the registry" if keys else ""))
+        problems = []
+        if self.rejected:
+            top = list(self.reasons.items())
+            why = ", ".join(f"{n:,} {r}" for r, n in top[:3]) + (f" and {len(top) - 3} more reasons" if len(top) > 3
+                                                                 else "")
+            problems.append(f"{_n(self.rejected, 'row')} rejected ({why})")
+        if self.duplicates:
+            problems.append(f"{_n(self.duplicates, 'repeated request id')} dropped")
+        if self.registry_rejected:
+            key_top: dict[str, int] = {}
+            for f in self.files:
+                for r, n in f.key_reasons.items():
+                    key_top[r] = key_top.get(r, 0) + n
+            why = ", ".join(f"{n:,} {r}" for r, n in list(key_top.items())[:3])
+            problems.append(f"key registry: {self.registry_rejected:,} row(s) rejected, {keys:,} kept ({why}); "
+                            f"cap unknown for {len(self.registry_rejected_keys)} key(s)")
+        if self.naive_ts:
+            problems.append(f"{_n(self.naive_ts, 'timestamp')} without a UTC offset (taken as UTC)")
+        if self.unpriced:
+            problems.append(f"{_n(self.unpriced, 'row')} unpriced (not counted as $0)")
+        notes = sum(len(f.notes) for f in self.files)
+        if notes:
+            problems.append(f"{_n(notes, 'note')} on the sources")
+        if self.skipped:
+            names = ", ".join(Path(f).name for f, _ in self.skipped[:2]) + (", ..." if len(self.skipped) > 2 else "")
+            problems.append(f"{_n(len(self.skipped), 'file')} skipped ({names})")
+        lines.append("problems: " + "; ".join(problems) if problems else "no problems found")
+        if self.store_line:
+            lines.append(self.store_line)
+        if files > 1 or problems:
+            lines.append("report.details() lists every file, reason and note.")
+        return "\n".join(lines)
+
+    def details(self) -> str:
+        """The per-file table: read, kept, rejected, duplicates, naive timestamps, unpriced,
+        span; then rejections by reason, notes and skipped files (``usagekit check`` prints it)."""
         head = ("file", "format", "read", "kept", "rejected", "dupes", "naive ts", "unpriced", "span (UTC)")
         body = []
         for f in self.files:
@@ -167,6 +232,8 @@ class LoadReport:
                 lines.append(f"note: {f.file}: {note}")
         for file, why in self.skipped:
             lines.append(f"skipped: {file}: {why}")
+        if self.store_line:
+            lines.append(self.store_line)
         ok = "holds" if self.balanced else "DOES NOT HOLD"
         lines.append(f"read = kept + rejected + duplicates {ok}: "
                      f"{self.read:,} = {self.kept:,} + {self.rejected:,} + {self.duplicates:,}")

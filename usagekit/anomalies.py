@@ -165,13 +165,12 @@ def _window(usage, first: dt.date, last: dt.date, cutoff: pd.Timestamp):
     Whole days come from the cube; a cut-off inside the last day re-aggregates that day's
     rows before it (one day of rows, read with the day pushed into the scan).
     """
-    from .usage import Scope
-    scoped = usage._child(Scope(None, None, usage.scope.filters))
+    scoped = usage.over(None, None)
     lo, hi = q.day_number(first), q.day_number(last)
     if cutoff >= pd.Timestamp(q.day_start_utc(hi + 1, usage.tz)):
         return q.restrict(scoped.cube, start_day=lo, end_day=hi + 1)
     whole = q.restrict(scoped.cube, start_day=lo, end_day=hi)
-    last_day = usage._child(Scope(q.day_date(hi), q.day_date(hi + 1), usage.scope.filters))
+    last_day = usage.over(q.day_date(hi), q.day_date(hi + 1))
     rows = last_day.frame.filter(nw.col("ts") < cutoff.to_pydatetime())
     schema = whole.collect_schema()
     part = q.cube(rows).select([nw.col(c).cast(t) for c, t in schema.items()])

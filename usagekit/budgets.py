@@ -66,8 +66,24 @@ def project(daily: pd.Series, cap_cents: float | None, window: BudgetWindow, as_
                       f.explanation)
 
 
+def forecast(daily: pd.Series, key, cap_cents, window: BudgetWindow, as_of: pd.Timestamp, *,
+             tz: str) -> Projection:
+    """The one place a card's projection comes from: the cap forecast shared with the cap finding
+    (:func:`usagekit.forecast.forecast_key`) when the package has it, else :func:`project`."""
+    try:
+        from .forecast import forecast_key
+    except ImportError:
+        return project(daily, cap_cents, window, as_of, tz=tz)
+    f = forecast_key(daily, key, as_of, tz=tz, cap_cents=None if pd.isna(cap_cents) else float(cap_cents))
+    last = (as_of - pd.Timedelta(microseconds=1)).tz_convert(tz).date()
+    closed = last >= window.days()[1] - dt.timedelta(days=1)  # the window's last day is in the data
+    return Projection(float(f.spent_cents), float(f.projected_cents), f.crossing_date, bool(f.crossed),
+                      float(f.rate_cents), closed, f.explanation)
+
+
 def cutoff(usage, as_of=None) -> pd.Timestamp:
-    """``min(range end, as_of or the data's end)`` as a UTC instant (exclusive)."""
+    """``min(range end, as_of or the data's end)`` as a UTC instant (exclusive); the data's end is
+    the end of the local day of the newest event."""
     _, end_day = usage._range()
     range_end = pd.Timestamp(q.day_start_utc(end_day, usage.tz))
     if as_of is None:
@@ -76,12 +92,29 @@ def cutoff(usage, as_of=None) -> pd.Timestamp:
             return range_end
         newest = pd.Timestamp(newest)
         newest = newest.tz_localize("UTC") if newest.tzinfo is None else newest.tz_convert("UTC")
-        return min(range_end, newest + pd.Timedelta(microseconds=1))
-    ts = pd.Timestamp(as_of)
-    if ts.tzinfo is None and len(str(as_of)) <= 10:  # a bare date means the end of that day
-        ts = pd.Timestamp(q.day_start_utc(q.day_number(ts.date()) + 1, usage.tz))
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return min(range_end, ts)
+        # the data's end is the end of its last day: a month whose last day is in is over
+        day_after = q.day_number(newest.tz_convert(usage.tz).date()) + 1
+        return min(range_end, pd.Timestamp(q.day_start_utc(day_after, usage.tz)))
+    return min(range_end, parse_as_of(as_of, usage.tz))
+
+
+def parse_as_of(as_of, tz: str) -> pd.Timestamp:
+    """A cut-off as a UTC instant: an ISO time (naive = UTC), or a date meaning the end of that
+    day in ``tz``.
+
+    >>> str(parse_as_of("2026-10-15", "UTC")), str(parse_as_of("2026-10-15T13:30:00Z", "UTC"))
+    ('2026-10-16 00:00:00+00:00', '2026-10-15 13:30:00+00:00')
+    """
+    from .errors import QueryError
+    try:
+        ts = pd.Timestamp(as_of)
+    except (ValueError, TypeError):
+        raise QueryError(f"as_of '{as_of}' is not a time; write it as YYYY-MM-DD (the end of that day) "
+                         "or an ISO time such as 2026-10-15T12:00:00Z") from None
+    if isinstance(as_of, dt.date) and not isinstance(as_of, dt.datetime) or (
+            isinstance(as_of, str) and ts.tzinfo is None and len(as_of.strip()) <= 10):
+        return pd.Timestamp(q.day_start_utc(q.day_number(ts.date()) + 1, tz))
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
 def _key_days(usage, first: dt.date, cut: pd.Timestamp, filters: tuple) -> pd.DataFrame:
@@ -151,7 +184,7 @@ def key_summary(usage, as_of=None) -> pd.DataFrame:
             win = g[(g["date"] >= first) & (g["date"] < end)]
             req = int(win["requests"].sum())
         cap = pd.to_numeric(pd.Series([reg_row.get("spend_cap_cents")]), errors="coerce").iloc[0]
-        p = project(series, cap, w, cut, tz=tz)
+        p = forecast(series, reg_row, cap, w, cut, tz=tz)
         has_cap = not pd.isna(cap) and cap > 0
         out.append({
             "key_id": kid, "key_name": reg_row.get("key_name"), "account_id": reg_row.get("account_id"),
@@ -176,4 +209,4 @@ def key_summary(usage, as_of=None) -> pd.DataFrame:
     return res[COLUMNS].sort_values(["spend_cents", "key_id"], ascending=[False, True]).reset_index(drop=True)
 
 
-__all__ = ["key_summary", "project", "cutoff", "Projection", "RATE_DAYS", "COLUMNS"]
+__all__ = ["key_summary", "project", "cutoff", "parse_as_of", "Projection", "RATE_DAYS", "COLUMNS"]

@@ -12,11 +12,13 @@ from __future__ import annotations
 import html
 
 import pandas as pd
-import plotly.graph_objects as go
 
 from . import masking, palette
 from . import queries as q
+from .extras import require
 from .money import format_usd
+
+go = require("plotly.graph_objects", "report", "charts")
 
 AXIS_COLORS = {a: palette.FIXED[a] for a in ("llm", "voice", "compute")}
 SEVERITY_COLORS = {"critical": "#C62828", "warning": "#EF6C00", "info": "#1565C0"}
@@ -70,21 +72,15 @@ def mask_key(key: str | None) -> str:
     return masking.display(key)
 
 
-def daily_stacked(daily: pd.DataFrame, by: str = "model", top: int = 9, title: str | None = None,
-                  tz: str = "UTC") -> go.Figure:
-    """Stacked bars of daily spend per ``by`` value (top ``top`` + Other), one trace per value.
-
-    Each trace's ``customdata`` holds the raw ``by`` value, so a click handler knows which
-    model (or key) a segment is; the Other trace's ``meta["members"]`` lists the values it
-    groups. Colours come from the palette: distinct per trace, the same name the same colour
-    in every chart. Compute shows its VM hours.
-    """
+def stacked_traces(daily: pd.DataFrame, by: str = "model", top: int = 9) -> list[dict]:
+    """The bar traces of :func:`daily_stacked` as plain dicts (``go.Bar`` keyword arguments),
+    for a widget that restyles its traces in place instead of building a figure."""
     d, folded = fold_other(daily, by, top, keys=("date",))
     order = d.groupby(by)["cost_cents"].sum().sort_values(ascending=False, kind="stable").index.tolist()
     if OTHER in order:
         order = [o for o in order if o != OTHER] + [OTHER]
     colors = palette.active().colors(order)
-    fig = go.Figure()
+    traces = []
     for name, color in zip(order, colors):
         part = d[d[by] == name].sort_values("date")
         shown = name
@@ -94,13 +90,28 @@ def daily_stacked(daily: pd.DataFrame, by: str = "model", top: int = 9, title: s
             shown = f"Other ({len(folded)} {by}s)"
         label = esc(shown)
         hours = part["hours"] if "hours" in part else [0.0] * len(part)
-        fig.add_bar(
+        traces.append(dict(
             x=[f"{pd.Timestamp(x):%Y-%m-%d}" for x in part["date"]], y=(part["cost_cents"] / 100).tolist(), name=label,
             marker_color=color, customdata=[[str(name)]] * len(part),
             meta={"members": folded} if name == OTHER else {"members": [str(name)]},
             hovertext=[f"{label}<br>{x:%a %d %b %Y}<br>{format_usd(c)}<br>{_counts(name, r, h)}"
                        for x, c, r, h in zip(pd.to_datetime(part["date"]), part["cost_cents"], part["requests"], hours)],
-            hoverinfo="text")
+            hoverinfo="text"))
+    return traces
+
+
+def daily_stacked(daily: pd.DataFrame, by: str = "model", top: int = 9, title: str | None = None,
+                  tz: str = "UTC") -> go.Figure:
+    """Stacked bars of daily spend per ``by`` value (top ``top`` + Other), one trace per value.
+
+    Each trace's ``customdata`` holds the raw ``by`` value, so a click handler knows which
+    model (or key) a segment is; the Other trace's ``meta["members"]`` lists the values it
+    groups. Colours come from the palette: distinct per trace, the same name the same colour
+    in every chart. Compute shows its VM hours.
+    """
+    fig = go.Figure()
+    for trace in stacked_traces(daily, by=by, top=top):
+        fig.add_bar(**trace)
     fig.update_layout(barmode="stack", title=esc(title) if title else None, yaxis_title="spend (USD)",
                       xaxis_title=f"day ({tz})", legend_title_text=esc(by), hovermode="closest",
                       margin=dict(l=60, r=20, t=50 if title else 20, b=40), template="plotly_white", height=420)

@@ -19,6 +19,19 @@ from .errors import UsagekitError, display_path
 EXIT_OK, EXIT_PROBLEMS, EXIT_ERROR, EXIT_INTERNAL = 0, 1, 2, 70
 
 
+def _store_args(args) -> dict:
+    return {"store": False if args.no_store else None, "rehash": args.rehash}
+
+
+def _add_store_options(p) -> None:
+    p.add_argument("--rehash", action="store_true",
+                   help="hash every input file whole to decide whether the validated store still holds it "
+                        "(default: size, modification time and the first and last 64 KiB)")
+    p.add_argument("--no-store", action="store_true",
+                   help="validate everything again and keep nothing (default: the store named by USAGEKIT_STORE, "
+                        "else the user's cache directory)")
+
+
 def _month(text: str) -> str:
     import re
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text):
@@ -38,8 +51,8 @@ def _as_of(text: str) -> str:
 
 def cmd_check(args) -> int:
     from .loading import load
-    usage = load(args.source, keys=args.keys, format=args.format, progress=True)
-    print(usage.load_report)
+    usage = load(args.source, keys=args.keys, format=args.format, progress=True, **_store_args(args))
+    print(usage.load_report.details())
     print()
     print(usage.summary())
     n_bad = usage.load_report.rejected + usage.load_report.duplicates
@@ -61,7 +74,7 @@ def cmd_demo_data(args) -> int:
         from .loading import load
         usage = load(Path(args.out))
         print()
-        print(usage.load_report)
+        print(usage.load_report.details())
     return EXIT_OK
 
 
@@ -71,7 +84,7 @@ def cmd_anomalies(args) -> int:
     from .anomalies import detect
     from .loading import load
     from .months import default_month, require_data
-    usage = load(args.source, keys=args.keys, tz=args.tz)
+    usage = load(args.source, keys=args.keys, tz=args.tz, **_store_args(args))
     month = args.month
     if month is None:
         choice = default_month(usage)
@@ -95,8 +108,19 @@ def cmd_anomalies(args) -> int:
                   f"observed {format_usd(r.observed_cents)}")
             print(f"    {r.explanation}")
             print(f"    next: {r.action}\n")
+    delivered_ok = True
+    if args.notify:
+        from . import notify
+        month = found.attrs.get("month", args.month)
+        state = args.state or Path("reports") / notify.STATE_NAME
+        link = notify.report_link(args.report_url, month, None, Path(state).parent / month / "all" / "report.html")
+        alerts = (notify.finding_alerts(found, link)
+                  + notify.cap_alerts(usage, month, as_of=args.as_of, link=link))
+        delivery = notify.deliver(alerts, args.notify, state)
+        print(delivery, file=sys.stderr if args.json else sys.stdout)
+        delivered_ok = delivery.ok
     bad = found[found["severity"].isin(_SEVERITIES[_SEVERITIES.index(args.fail_on):])] if args.fail_on else found[:0]
-    return EXIT_PROBLEMS if len(bad) else EXIT_OK
+    return EXIT_PROBLEMS if len(bad) or not delivered_ok else EXIT_OK
 
 
 _SEVERITIES = ["info", "warning", "critical"]
@@ -125,7 +149,36 @@ def cmd_report(args) -> int:
               "lists why (usagekit check SOURCE writes them to a CSV)")
     elif rejected == 0:
         print("no input rows were rejected.")
+    if args.notify:
+        from . import notify
+        link = notify.report_link(args.report_url, published.summary["month"], args.account, published.html)
+        alerts = [notify.Alert(**{**a, "link": link}) for a in published.summary.get("alerts", [])]
+        delivery = notify.deliver(alerts, args.notify, args.state or Path(args.out) / notify.STATE_NAME)
+        print(delivery)
+        if not delivery.ok:
+            return EXIT_PROBLEMS
     return EXIT_OK
+
+
+def cmd_export(args) -> int:
+    from .export import export
+    from .loading import load
+    usage = load(args.source, keys=args.keys)
+    print(export(usage, args.month, args.format, args.out, account_id=args.account))
+    return EXIT_OK
+
+
+def _add_notify_options(p: argparse.ArgumentParser, state_default: str) -> None:
+    g = p.add_argument_group("alerts (pip install 'usagekit[alerts]')")
+    g.add_argument("--notify", action="append", metavar="URL",
+                   help="send each warning/critical finding and each cap crossing (80%%, 100%%) once to this "
+                        "apprise URL: json://host/path, mmost://host/token, slack://..., msteams://..., "
+                        "mailto://user:pass@smtp.host?to=... (repeatable; failed deliveries are retried next run "
+                        "and make the exit code 1)")
+    g.add_argument("--state", type=Path, metavar="PATH",
+                   help=f"the alert state file remembering what was sent (default {state_default})")
+    g.add_argument("--report-url", metavar="BASE",
+                   help="where the reports are served, for the link in each alert (default: the page's file path)")
 
 
 def cmd_fetch(args) -> int:
@@ -145,6 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "query spend per key, model and day.")
     from . import __version__
     parser.add_argument("--version", action="version", version=f"usagekit {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log more to stderr (-v info, -vv debug; secrets are never logged)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     from .sources import format_names
@@ -159,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="input format (default: detect from content)")
     p.add_argument("--rejected", default="rejected-rows.csv", metavar="PATH",
                    help="where to write rows that were not kept (default: %(default)s)")
+    _add_store_options(p)
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("demo-data", help="write a deterministic, realistic demo month",
@@ -186,6 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tz", default="UTC", help="time zone days are bucketed in (default %(default)s)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument("--fail-on", choices=_SEVERITIES, help="exit 1 when a finding of this severity or worse exists")
+    _add_store_options(p)
+    _add_notify_options(p, "reports/alerts-state.json")
     p.set_defaults(func=cmd_anomalies)
 
     p = sub.add_parser("report", help="publish the monthly HTML report (papermill + nbconvert)",
@@ -205,7 +263,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only these sections, shown in report order (default all: headline, keys, daily, breakdowns, "
                         "anomalies, invoice, data-quality, method)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_notify_options(p, "OUT/alerts-state.json")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("export", help="write a month as FinOps FOCUS 1.2 rows, or the normalized rows as CSV/Parquet",
+                       description="Write MONTH (UTC) of SOURCE to OUT. focus: FOCUS 1.2 rows (one per UTC day, "
+                                   "account, key, provider, model; every mandatory column; CSV, or Parquet when OUT "
+                                   "ends in .parquet); unpriced usage goes in rows of its own with cost 0 and "
+                                   "x_Unpriced=true. csv / parquet: usagekit's normalized rows. Every export "
+                                   "loads back with usagekit to the same totals.")
+    p.add_argument("--format", required=True, choices=["focus", "csv", "parquet"], help="output format")
+    p.add_argument("--month", required=True, type=_month, help="YYYY-MM")
+    p.add_argument("--source", required=True, nargs="+", help="usage file(s), directory or glob")
+    p.add_argument("--keys", action="append", help="key registry file")
+    p.add_argument("--account", help="only this account's rows")
+    p.add_argument("--out", required=True, type=Path, help="output file")
+    p.set_defaults(func=cmd_export)
 
     from .fetch_admin import KEY_VARS, PROVIDERS
     keys_help = "; ".join(f"{p}: {' or '.join(v)}" for p, v in KEY_VARS.items())
@@ -230,9 +303,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _setup_logging(verbosity: int) -> None:
+    """Library messages go through :mod:`logging` to stderr (warnings by default; -v info, -vv debug)."""
+    import logging
+    level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    root = logging.getLogger()
+    if not any(getattr(h, "_usagekit", False) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("usagekit: %(levelname)s: %(name)s: %(message)s"))
+        handler._usagekit = True
+        root.addHandler(handler)
+    root.setLevel(level)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _setup_logging(args.verbose)
     if getattr(args, "source", None) and len(args.source) == 1:
         args.source = args.source[0]
     return run_command(args)
@@ -245,6 +332,12 @@ def run_command(args) -> int:
         return args.func(args)
     except UsagekitError as exc:
         from .masking import redact_text
+        if getattr(exc, "internal", False):  # a report notebook that failed on a bug, not on the input
+            saved = getattr(exc, "traceback_file", None)
+            where = f"; the traceback is saved in {saved}" if saved else ""
+            print(f"usagekit {args.command}: internal error: {redact_text(str(exc))}; this is a bug in usagekit, "
+                  f"please report it with the saved traceback{where}", file=sys.stderr)
+            return EXIT_INTERNAL
         print(f"usagekit {args.command}: error: {redact_text(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:

@@ -30,10 +30,15 @@ def crash_dir() -> Path:
 
 def save_traceback(command: str, exc: BaseException) -> Path:
     """Write ``exc``'s traceback (secrets masked) to a new file and return its path."""
+    return save_text(command, "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+
+
+def save_text(command: str, text: str) -> Path:
+    """Write a traceback ``text`` (secrets masked), headed by the version and the command line,
+    to a new file in :func:`crash_dir` and return its path."""
     from . import __version__
 
     stamp = f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%SZ}"
-    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     body = (f"usagekit {__version__} {command}: internal error at {stamp}\n"
             f"python {platform.python_version()} on {platform.platform()}\n"
             f"argv: {' '.join(sys.argv[1:])}\n\n{text}")

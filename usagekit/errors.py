@@ -21,19 +21,21 @@ class SourceError(UsagekitError):
 
     def __init__(self, file, problem: str, *, row: int | None = None, field: str | None = None,
                  expected: str | None = None):
+        from .masking import redact_text  # a cell quoted in a message may hold a raw key secret
         self.file = str(file) if file is not None else None
         self.row = row
         self.field = field
-        self.problem = problem
-        self.expected = expected
+        self.problem = redact_text(problem)
+        self.expected = redact_text(expected) if expected else expected
         where = self.file or "<input>"
         if row is not None:
             where += f" row {row}"
         if field is not None:
             where += f" field '{field}'"
-        msg = f"{where}: {problem}"
-        if expected:
-            msg += f"; expected {expected}"
+        msg = f"{where}: {self.problem}"
+        if self.expected:
+            msg += f"; expected {self.expected}"
+        msg = redact_text(msg)
         super().__init__(msg)
 
 
@@ -56,6 +58,15 @@ class FetchError(UsagekitError):
 
 class QueryError(UsagekitError):
     """A query was asked something it cannot answer (unknown dimension, bad date...)."""
+
+
+class MissingExtraError(UsagekitError, ImportError):
+    """A feature needs an optional dependency that is not installed; ``extra`` names what to install."""
+
+    def __init__(self, feature: str, module: str, extra: str):
+        self.feature, self.module, self.extra = feature, module, extra
+        super().__init__(f"{feature} needs {module.split('.')[0]}, which is not installed: "
+                         f"pip install 'usagekit[{extra}]'")
 
 
 class NoDataError(QueryError):

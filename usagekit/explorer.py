@@ -1,43 +1,67 @@
 """``usagekit.explore(usage)``: the usage dashboard as ipywidgets, for JupyterLab.
 
-Date range, provider, key and model filters; a card per key; the stacked daily chart by model
-(a plotly ``FigureWidget``); a click on a bar segment fills the drill-down below it with that
-day's requests for that model (and the key filter in force). Filters update the same widgets
-in place; a busy indicator shows while a query runs. Anomalies found by :func:`usagekit.detect`
-are marked on the chart and listed beside it.
+Date range, provider, key (a search box past 15 keys: a partial name filters to every key
+that contains it) and model filters; a card per key; the stacked daily chart by model (a
+plotly ``FigureWidget``). A click on a bar segment opens the drill-down for exactly that
+segment: a model's requests, the models an "Other" segment groups, or the compute segment's
+VM hours per agent and plain VM, with a per-key summary and the request log page by page.
+Filters update the same widgets in place (traces are restyled, not re-created) and the open
+drill-down follows them. Anomalies found by :func:`usagekit.detect` once, for the month, are
+marked on the chart and listed beside it; filters hide the findings that do not match.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
-import ipywidgets as W
 import pandas as pd
-import plotly.graph_objects as go
 
-from . import charts
-from .charts import esc
-from .money import format_usd
-from .usage import Usage, month_range
+from .extras import require
+
+W = require("ipywidgets", "notebook", "the explorer")
+go = require("plotly.graph_objects", "notebook", "the explorer")
+require("anywidget", "notebook", "the explorer")  # go.FigureWidget needs it
+
+# after the checks above, so a missing plotly names [notebook] (charts alone would name [report])
+from . import charts  # noqa: E402
+from .charts import esc  # noqa: E402
+from .money import format_usd  # noqa: E402
+from .months import default_month  # noqa: E402
+from .queries import COMPUTE_LABEL, COMPUTE_LABELS, NONE_LABEL, OTHER_LABEL  # noqa: E402
+from .tables import html_table  # noqa: E402
+from .usage import Usage, month_range  # noqa: E402
 
 ALL = "(all)"
-SEARCHABLE_AFTER = 15  # more keys than this: a searchable combobox instead of a dropdown
+OTHER = OTHER_LABEL
+SEARCHABLE_AFTER = 15  # more keys than this: a search box instead of a dropdown
+PAGE_SIZE = 50
+HINT = "<i>Click a bar segment to see that day's requests.</i>"
+
+
+def _default_month(usage: Usage) -> tuple[str, str]:
+    """The usage's scoped month, else :func:`usagekit.months.default_month` (and why)."""
+    if usage.scope.start is not None:
+        return f"{usage.scope.start:%Y-%m}", f"{usage.scope.start:%Y-%m}: the month of the data's scope"
+    choice = default_month(usage)
+    return choice.month, str(choice)
 
 
 class Explorer:
     """The widget app. ``display(explorer)`` or leave it last in a cell.
 
     State useful to tests and scripts: ``figure`` (the FigureWidget), ``cards`` (HTML),
-    ``drill_summary`` and ``drill_rows`` (the frames shown after a click), ``current``
-    (the filtered per-day buckets, see :meth:`Usage.rollup`) and ``requests`` (the filtered rows).
+    ``daily`` (the chart's frame), ``shown_findings`` (anomalies matching the filters),
+    ``drill`` (the open segment: day and what), ``drill_summary`` (per model, or per VM for
+    compute), ``drill_keys`` (per key) and ``drill_rows`` (the page of requests shown),
+    ``current`` (the filtered cube, see :meth:`Usage.rollup`) and ``requests`` (the filtered rows).
     """
 
     def __init__(self, usage: Usage, month: str | None = None, detect_anomalies: bool = True):
         self.usage = usage
         if month is None:
-            month = (f"{usage.scope.start:%Y-%m}" if usage.scope.start
-                     else dt.datetime.now(ZoneInfo(usage.tz)).strftime("%Y-%m"))
+            month, self.month_note = _default_month(usage)
+        else:
+            self.month_note = ""
         first, after = month_range(month)
         self.month = month
         self.findings = pd.DataFrame()
@@ -47,31 +71,48 @@ class Explorer:
         # charts and cards redraw from per-day buckets; the click drill-down reads the requests
         self.cube = usage.rollup()
         everything = self.cube.filter(month=month)
-        providers = sorted(p for p in everything.breakdown("provider")["provider"] if p != "(none)")
+        providers = sorted(p for p in everything.breakdown("provider")["provider"] if p != NONE_LABEL)
         keys = everything.key_summary()
         self._key_labels = {
-            f"{r.key_name if isinstance(r.key_name, str) and r.key_name else r.key_id} "
+            f"{r.key_name if isinstance(r.key_name, str) and r.key_name else charts.mask_key(r.key_id)} "
             f"({charts.mask_key(r.key_id)})": r.key_id for r in keys.itertuples()}
-        models = sorted(m for m in everything.breakdown("model")["model"] if m != "(none)")
+        models = sorted(m for m in everything.breakdown("model")["model"] if m != NONE_LABEL)
 
-        self.start = W.DatePicker(value=first, description="From")
-        self.end = W.DatePicker(value=after - dt.timedelta(days=1), description="To")
-        self.provider = W.Dropdown(options=[ALL, *providers], value=ALL, description="Provider")
-        key_options = [ALL, *self._key_labels]
+        wide = dict(description_width="initial")
+        self.start = W.DatePicker(value=first, description="From", style=wide)
+        self.end = W.DatePicker(value=after - dt.timedelta(days=1), description="To", style=wide)
+        self.provider = W.Dropdown(options=[ALL, *providers], value=ALL, description="Provider", style=wide)
+        longest = max((len(k) for k in self._key_labels), default=10)
+        key_width = W.Layout(width=f"{min(max(longest, 24) + 8, 90)}ch")  # labels shown whole, not cut
         if len(self._key_labels) > SEARCHABLE_AFTER:
-            self.key = W.Combobox(options=key_options, value=ALL, placeholder="type to search keys",
-                                  description="Key", ensure_option=True)
+            self.key = W.Combobox(options=list(self._key_labels), value="", ensure_option=False,
+                                  placeholder="all keys: type part of a name", description="Key",
+                                  layout=key_width, style=wide)
         else:
-            self.key = W.Dropdown(options=key_options, value=ALL, description="Key")
-        self.model = W.Dropdown(options=[ALL, *models], value=ALL, description="Model")
+            self.key = W.Dropdown(options=[ALL, *self._key_labels], value=ALL, description="Key",
+                                  layout=key_width, style=wide)
+        self.model = W.Dropdown(options=[ALL, *models], value=ALL, description="Model", style=wide)
         self.busy = W.HTML(value="")
+        self.note = W.HTML(value=f"<small>{esc(self.month_note)}</small>" if self.month_note else "")
         self.scope_label = W.HTML()
         self.cards = W.HTML()
         self.anomaly_list = W.HTML()
-        self.drill_title = W.HTML(value="<i>Click a bar segment to see that day's requests.</i>")
+        self.drill_title = W.HTML(value=HINT)
         self.drill_table = W.HTML()
+        self.newer = W.Button(description="\u2039 newer", disabled=True, layout=W.Layout(width="auto"))
+        self.older = W.Button(description="older \u203a", disabled=True, layout=W.Layout(width="auto"))
+        self.page_label = W.HTML()
+        self.log_table = W.HTML()
+        self.newer.on_click(lambda _: self._turn(-1))
+        self.older.on_click(lambda _: self._turn(+1))
+        self.drill: dict | None = None
         self.drill_summary = pd.DataFrame()
+        self.drill_keys = pd.DataFrame()
         self.drill_rows = pd.DataFrame()
+        self.shown_findings = pd.DataFrame()
+        self._other_models: list[str] = []
+        self._budget_cache: dict = {}
+        self._registry_ids = set(usage.keys["key_id"])
         self.figure: go.FigureWidget | None = None  # made from the first query's figure in refresh()
         for w in (self.start, self.end, self.provider, self.key, self.model):
             w.observe(self._changed, names="value")
@@ -79,24 +120,53 @@ class Explorer:
         self.widget = W.VBox([
             W.HBox([self.start, self.end, self.busy]),
             W.HBox([self.provider, self.key, self.model]),
-            self.scope_label, self.cards,
+            self.note, self.scope_label, self.cards,
             W.HBox([self.figure, self.anomaly_list], layout=W.Layout(align_items="flex-start")),
             self.drill_title, self.drill_table,
+            W.HBox([self.newer, self.older, self.page_label], layout=W.Layout(align_items="center")),
+            self.log_table,
         ])
 
     # -- state -----------------------------------------------------------------------------
+    def _matching_keys(self) -> list[str] | None:
+        """The key filter: None for every key, else the ids of the chosen or matching keys."""
+        text = (self.key.value or "").strip()
+        if text in ("", ALL):
+            return None
+        if text in self._key_labels:
+            return [self._key_labels[text]]
+        needle = text.lower()
+        return [kid for label, kid in self._key_labels.items() if needle in label.lower()]
+
     def _filters(self) -> dict:
-        key = self.key.value
         return {
             "start": self.start.value, "end": self.end.value,
             "providers": None if self.provider.value == ALL else [self.provider.value],
-            "keys": None if key in (ALL, "", None) else [self._key_labels.get(key, key)],
+            "keys": self._matching_keys(),
             "models": None if self.model.value == ALL else [self.model.value],
         }
 
+    def _scope_words(self, f: dict) -> str:
+        parts = [f"{f['start']:%a %d %b %Y} to {f['end']:%a %d %b %Y} ({self.usage.tz} days)"]
+        if f["providers"]:
+            parts.append(f"provider {f['providers'][0]}")
+        text = (self.key.value or "").strip()
+        if f["keys"] is not None:
+            names = [label.rsplit(" (", 1)[0] for label, kid in self._key_labels.items() if kid in f["keys"]]
+            if text in self._key_labels:
+                parts.append(f"key {names[0]}")
+            elif not names:
+                parts.append(f"no key matches \u201c{text}\u201d")
+            else:
+                shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+                parts.append(f"keys matching \u201c{text}\u201d ({len(names)}: {shown})")
+        if f["models"]:
+            parts.append(f"model {f['models'][0]}")
+        if len(parts) == 1:
+            parts.append("every provider, key and model")
+        return " \u00b7 ".join(parts)
+
     def _changed(self, change) -> None:
-        if change["name"] == "value" and change["new"] in ("", None):
-            return  # a combobox being typed into
         self.refresh()
 
     def refresh(self) -> None:
@@ -109,50 +179,137 @@ class Explorer:
         try:
             self.current = self.cube.filter(**f)
             self.requests = self.usage.filter(**f)
-            daily = self.current.daily("model")
-            summary = self.current.key_summary()
-            fig = charts.daily_stacked(daily, by="model", tz=self.usage.tz)
-            if self.figure is None:
-                # built from a full figure, so its first render already knows the axis is a date axis
-                self.figure = go.FigureWidget(fig)
-                self._mark_anomalies(f)
-            else:
-                with self.figure.batch_update():
-                    self.figure.data = ()
-                    self.figure.add_traces(list(fig.data))
-                    self.figure.update_layout(xaxis=fig.layout.xaxis, yaxis=fig.layout.yaxis)
-                    self.figure.layout.shapes = ()
-                    self.figure.layout.annotations = ()
-                    self._mark_anomalies(f)
-            for trace in self.figure.data:
-                trace.on_click(self._on_click)
+            self.daily = self.current.daily("model")
+            summary = self.key_cards_frame(f)
+            self.card_summary = summary
+            traces = charts.stacked_traces(self.daily, by="model")
+            shown = {t["customdata"][0][0] for t in traces if t["customdata"]}
+            self._other_models = sorted(set(self.daily["model"].astype(str)) - shown) if OTHER in shown else []
+            self.shown_findings = self._visible_findings(f, summary)
+            self._draw(traces, self._anomaly_shapes(f))
+            self._list_anomalies()
             self.cards.value = (f"<div style='max-height:330px;overflow-y:auto'>"
                                 f"{charts.key_cards_html(summary)}</div>")
             total = self.current.total()
             self.scope_label.value = (f"<b>{format_usd(total['cost_cents'])}</b> over {total['requests']:,} requests "
-                                      f"&middot; {esc(self.current.describe_scope())}")
-            self.drill_summary = pd.DataFrame()
-            self.drill_rows = pd.DataFrame()
-            self.drill_table.value = ""
+                                      f"&middot; {esc(self._scope_words(f))}")
+            self._follow_drill(f)
         finally:
             self.busy.value = ""
 
-    def _mark_anomalies(self, f) -> None:
+    def key_cards_frame(self, f: dict) -> pd.DataFrame:
+        """``self.current.key_summary()``, answered from a cache where it can be.
+
+        A card's budget (cap, window spend, % used, projection) depends only on the range end
+        (the cut-off) and the key filter, never on the range start or a provider or model
+        filter (the one budget rule of :mod:`usagekit.budgets`). So the budget rows are
+        computed once per (range end, keys) and each filter change adds only what it moves:
+        which keys are in scope and their spend in the range (one query on the cube).
+        """
+        ck = (f["end"], None if f["keys"] is None else tuple(f["keys"]))
+        base = self._budget_cache.get(ck)
+        if base is None:
+            base = self.cube.filter(start=f["end"].replace(day=1), end=f["end"], keys=f["keys"]).key_summary()
+            self._budget_cache[ck] = base
+        per = self.current.breakdown("key")
+        per = per[~per["key"].isin([NONE_LABEL, *COMPUTE_LABELS.values()])]
+        ids = set(per["key"])
+        if not (f["providers"] or f["models"]):  # the registry's keys are listed with zero spend too
+            reg = self._registry_ids
+            ids |= reg if f["keys"] is None else reg & set(f["keys"])
+        if not ids <= set(base["key_id"]):
+            return self.current.key_summary()  # a key the cached month does not know: ask in full
+        out = base[base["key_id"].isin(ids)].copy()
+        spend = dict(zip(per["key"], per["cost_cents"]))
+        out["range_spend_cents"] = [float(spend.get(k, 0.0)) for k in out["key_id"]]
+        out.attrs.update(base.attrs, scope=self.current.describe_scope(), range_start=f["start"])
+        return out.reset_index(drop=True)
+
+    def _follow_drill(self, f: dict) -> None:
+        """The open drill-down follows the filters: re-run while its segment is still drawn,
+        else closed with a line saying why (never a heading left from the old filters)."""
+        if self.drill is None:
+            self._clear_drill()
+            return
+        day, what = self.drill["day"], self.drill["what"]
+        present = f["start"] <= day <= f["end"]
+        if present and what is not None:
+            models = self._models_of(what)
+            seg = self.daily[(self.daily["date"] == day) & self.daily["model"].isin(models)]
+            present = bool(models) and bool(((seg["cost_cents"] != 0) | (seg["requests"] > 0)).any())
+        if present:
+            self.show_day(day, what)
+        else:
+            self._clear_drill()
+            self.drill_title.value = (f"<i>The drill-down into {esc(_segment_name(what))} on {day:%a %d %b} closed: "
+                                      f"no such bar under these filters.</i> {HINT}")
+
+    def _draw(self, traces: list[dict], shapes: list) -> None:
+        """Put the chart's traces into the widget: restyle the traces it has in one message
+        (no figure is rebuilt, no trace re-created), add or drop the rest."""
+        if self.figure is None:
+            # built from a full figure, so its first render already knows the axis is a date axis
+            self.figure = go.FigureWidget(charts.daily_stacked(self.daily, by="model", tz=self.usage.tz))
+            self.figure.layout.shapes = shapes
+            for trace in self.figure.data:
+                trace.on_click(self._on_click)
+            return
+        if len(traces) < len(self.figure.data):
+            self.figure.data = self.figure.data[:len(traces)]
+        kept = traces[:len(self.figure.data)]
+        if kept:
+            # already-valid plain values, one per trace: restyle skips plotly's per-property validation
+            props = {"x": "x", "y": "y", "name": "name", "customdata": "customdata", "meta": "meta",
+                     "hovertext": "hovertext", "marker.color": "marker_color"}
+            self.figure.plotly_restyle({path: [t[k] for t in kept] for path, k in props.items()},
+                                       trace_indexes=list(range(len(kept))))
+        self.figure.layout.shapes = shapes
+        extra = traces[len(self.figure.data):]
+        if extra:
+            start = len(self.figure.data)
+            self.figure.add_traces([go.Bar(**t) for t in extra])
+            for trace in self.figure.data[start:]:
+                trace.on_click(self._on_click)
+
+    # -- anomalies -------------------------------------------------------------------------
+    def _visible_findings(self, f: dict, summary: pd.DataFrame) -> pd.DataFrame:
+        """The month's findings that match the filters (detection is not re-run).
+
+        A finding matches when its day is in the range, its key is among the keys in scope
+        and, under a provider or model filter, the model it names is one the filter keeps
+        (a finding naming no model matches when its key has spend under the filter).
+        """
+        found = self.findings
+        if found is None or found.empty:
+            return pd.DataFrame()
+        days = pd.to_datetime(found["day"]).dt.date
+        keep = (days >= f["start"]) & (days <= f["end"])
+        if f["keys"] is not None:
+            keep &= found["key_id"].isin(f["keys"])
+        if f["providers"] or f["models"]:
+            models = set(self.daily.loc[self.daily["cost_cents"] != 0, "model"].astype(str)) | \
+                set(self.daily.loc[self.daily["requests"] > 0, "model"].astype(str))
+            active = set(summary.loc[(summary["spend_cents"] != 0) | (summary["requests"] > 0), "key_id"])
+            named = found["model"].notna()
+            keep &= (named & found["model"].astype(str).isin(models)) | (~named & found["key_id"].isin(active))
+        return found[keep.to_numpy()]
+
+    def _anomaly_shapes(self, f: dict) -> list:
+        return [dict(type="line", x0=r.day.isoformat(), x1=r.day.isoformat(), yref="paper", y0=0, y1=1,
+                     line=dict(dash="dot", color=charts.SEVERITY_COLORS[r.severity]))
+                for r in self.shown_findings.itertuples() if r.kind != "unpriced"]
+
+    def _list_anomalies(self) -> None:
         if self.findings is None or self.findings.empty:
             self.anomaly_list.value = "<p><b>Anomalies</b><br>none found this month.</p>"
             return
-        shown = self.findings
-        if f["keys"]:
-            shown = shown[shown["key_id"].isin(f["keys"])]
-        items = []
-        for r in shown.itertuples():
-            if r.kind != "unpriced" and f["start"] <= r.day <= f["end"]:
-                self.figure.add_shape(type="line", x0=r.day.isoformat(), x1=r.day.isoformat(), yref="paper",
-                                      y0=0, y1=1, line=dict(dash="dot", color=charts.SEVERITY_COLORS[r.severity]))
-            items.append(f"<li><b style='color:{charts.SEVERITY_COLORS[r.severity]}'>{esc(r.kind)}</b> "
-                         f"{r.day} &middot; {esc(r.key_name)}<br><small>{esc(r.explanation)}</small></li>")
-        self.anomaly_list.value = (f"<div style='max-width:360px'><b>Anomalies ({len(items)})</b>"
-                                   f"<ul>{''.join(items) or '<li>none for this filter</li>'}</ul></div>")
+        items = [f"<li><b style='color:{charts.SEVERITY_COLORS[r.severity]}'>{esc(r.kind)}</b> "
+                 f"{r.day:%a %d %b} &middot; {esc(r.key_name)}<br><small>{esc(r.explanation)}</small>"
+                 f"<br><small><i>{esc(r.action)}</i></small></li>" for r in self.shown_findings.itertuples()]
+        hidden = len(self.findings) - len(items)
+        more = f"<br><small>{hidden} more outside these filters</small>" if hidden else ""
+        self.anomaly_list.value = (f"<div style='max-width:380px'><b>Anomalies ({len(items)})</b>{more}"
+                                   f"<ul>{''.join(items) or '<li>none for these filters</li>'}</ul></div>")
 
     # -- drill-down ----------------------------------------------------------------------------
     def _on_click(self, trace, points, selector=None) -> None:
@@ -161,56 +318,123 @@ class Explorer:
         try:
             i = points.point_inds[0]
             day = pd.Timestamp(trace.x[i]).date()
-            model = trace.customdata[i][0] if trace.customdata is not None else None
-            self.show_day(day, None if model in ("Other", "(none)") else model)
+            what = trace.customdata[i][0] if trace.customdata is not None else None
+            self.show_day(day, what)
         except Exception as exc:  # noqa: BLE001 - a widget callback has nowhere else to report
             self.drill_title.value = f"<p style='color:#C62828'>could not load that day: {esc(exc)}</p>"
 
-    def show_day(self, day: dt.date, model: str | None = None) -> None:
-        """Fill the drill-down with ``day``'s requests (for ``model``, and the key filter in force)."""
+    def _models_of(self, what) -> list[str] | None:
+        if what is None:
+            return None
+        if what == OTHER:
+            return list(self._other_models)
+        return [what] if isinstance(what, str) else list(what)
+
+    def show_day(self, day: dt.date, what=None, page: int = 1) -> None:
+        """Open the drill-down for one bar segment of ``day`` (filters in force apply).
+
+        ``what``: a model name; ``"Other"`` (the models that segment groups); ``"compute (VM hours)"``
+        (VM hours per agent and plain VM); a list of models; None for the whole day.
+        """
         self.busy.value = "<span>&#8987; loading requests...</span>"
         try:
-            keys = self._filters()["keys"]
-            self.drill_summary = self.requests.day_summary(day, key=keys, model=model)
-            self.drill_rows = self.requests.day(day, key=keys, model=model, page_size=50)
-            n = int(self.drill_summary["requests"].sum()) if len(self.drill_summary) else 0
-            cost = float(self.drill_summary["cost_cents"].sum()) if len(self.drill_summary) else 0.0
-            what = esc(model) if model else "all models"
-            self.drill_title.value = (f"<h4>{day:%a %d %b %Y} &middot; {what}: {n:,} requests, "
+            models = self._models_of(what)
+            self.drill = {"day": day, "what": what}
+            by_model = self.current.day_summary(day, model=models)
+            self.drill_keys = self.current.day_summary(day, model=models, by="key")
+            compute = models == [COMPUTE_LABEL]
+            self.drill_summary = self.current.day_compute(day) if compute else by_model
+            n = int(by_model["requests"].sum()) if len(by_model) else 0
+            cost = float(by_model["cost_cents"].sum()) if len(by_model) else 0.0
+            if compute:
+                hours = float(self.drill_summary["hours"].sum()) if len(self.drill_summary) else 0.0
+                label, amount = "compute (VM hours)", f"{hours:,.1f} VM hours"
+            elif what == OTHER:
+                label, amount = f"Other ({len(models)} models)", f"{n:,} requests"
+            else:
+                label, amount = _segment_name(what), f"{n:,} requests"
+            self.drill_title.value = (f"<h4>{day:%a %d %b %Y} &middot; {esc(label)}: {amount}, "
                                       f"{format_usd(cost)}</h4>")
-            self.drill_table.value = _table(self.drill_summary, ["model", "provider", "requests", "cost_cents"]) + \
-                _table(self.drill_rows, ["ts", "key_name", "model", "provider", "input_tokens", "output_tokens",
-                                         "cost_cents", "status"],
-                       caption=f"newest first, {len(self.drill_rows)} of {self.drill_rows.attrs.get('total_rows', 0):,}")
+            if compute:
+                tables = render_table(self.drill_summary, [("vm", "agent or plain VM", "text"), ("kind", "kind", "text"),
+                                                           ("hours", "VM hours", "number"),
+                                                           ("cost_cents", "cost", "money")], caption="per VM")
+            else:
+                tables = render_table(self.drill_summary, [("model", "model", "text"), ("provider", "provider", "text"),
+                                                           ("requests", "requests", "int"),
+                                                           ("cost_cents", "cost", "money")], caption="per model")
+                keys = self.drill_keys.assign(
+                    key=[n if isinstance(n, str) and n else charts.mask_key(k)
+                         for n, k in zip(self.drill_keys["key_name"], self.drill_keys["key"])])
+                tables += render_table(keys, [("key", "key", "text"), ("requests", "requests", "int"),
+                                              ("cost_cents", "cost", "money")], caption="per key")
+            self.drill_table.value = f"<div style='display:flex;gap:24px;flex-wrap:wrap'>{tables}</div>"
+            self.show_page(page)
         finally:
             self.busy.value = ""
+
+    def show_page(self, page: int) -> None:
+        """Show page ``page`` (1 = newest) of the open drill-down's request log."""
+        if self.drill is None:
+            return
+        models = self._models_of(self.drill["what"])
+        rows = self.requests.day(self.drill["day"], model=models, page=page, page_size=PAGE_SIZE)
+        self.drill_rows = rows
+        total, pages = rows.attrs["total_rows"], rows.attrs["pages"]
+        self.drill["page"] = min(page, pages)
+        first = (page - 1) * PAGE_SIZE + 1
+        compute = models == [COMPUTE_LABEL]
+        what = "hourly VM rows" if compute else "requests"
+        self.page_label.value = (f"<small>{what} {first:,}\u2013{first + len(rows) - 1:,} of {total:,}, newest "
+                                 f"first (page {page:,} of {pages:,})</small>" if len(rows) else
+                                 f"<small>no {what} on this page ({total:,} in all)</small>")
+        self.newer.disabled = page <= 1
+        self.older.disabled = page >= pages
+        cols = ([("ts", "time", "time"), ("agent_name", "agent", "text"), ("plain_vm_name", "plain VM", "text"),
+                 ("hours", "VM hours", "number"), ("cost_cents", "cost", "money")] if compute else
+                [("ts", "time", "time"), ("key_name", "key", "text"), ("model", "model", "text"),
+                 ("provider", "provider", "text"), ("input_tokens", "input tokens", "int"),
+                 ("output_tokens", "output tokens", "int"), ("cost_cents", "cost", "money"),
+                 ("status", "status", "text")])
+        if len(rows):
+            rows = rows.assign(ts=pd.to_datetime(rows["ts"], utc=True).dt.tz_convert(self.usage.tz))
+        cols[0] = ("ts", f"time ({self.usage.tz})", "time")
+        self.log_table.value = render_table(rows, cols)
+
+    def _turn(self, step: int) -> None:
+        if self.drill is not None:
+            self.show_page(self.drill.get("page", 1) + step)
+
+    def _clear_drill(self) -> None:
+        self.drill = None
+        self.drill_summary = self.drill_keys = self.drill_rows = pd.DataFrame()
+        self.drill_title.value = HINT
+        self.drill_table.value = self.log_table.value = self.page_label.value = ""
+        self.newer.disabled = self.older.disabled = True
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)
 
 
-def _table(df: pd.DataFrame, cols, caption: str | None = None) -> str:
-    if df is None or df.empty:
-        return "<p><i>no rows</i></p>"
-    head = "".join(f"<th>{esc(c)}</th>" for c in cols)
-    body = []
-    for row in df[cols].itertuples(index=False):
-        cells = []
-        for c, v in zip(cols, row):
-            if c == "cost_cents":
-                cells.append(f"<td style='text-align:right'>{format_usd(v)}</td>")
-            elif isinstance(v, pd.Timestamp):
-                cells.append(f"<td>{v:%H:%M:%S}</td>")
-            else:
-                cells.append(f"<td>{'' if pd.isna(v) else esc(v)}</td>")
-        body.append(f"<tr>{''.join(cells)}</tr>")
-    cap = f"<caption>{esc(caption)}</caption>" if caption else ""
-    return (f"<table class='uk-drill' style='border-collapse:collapse'>{cap}<thead><tr>{head}</tr></thead>"
-            f"<tbody>{''.join(body)}</tbody></table>")
+def _segment_name(what) -> str:
+    if what is None:
+        return "all models"
+    return what if isinstance(what, str) else ", ".join(what)
+
+
+def render_table(df: pd.DataFrame, columns, caption: str | None = None) -> str:
+    """``df`` through the shared HTML table (:func:`usagekit.tables.html_table`); ``columns``
+    is ``(column, header, kind)`` with kind ``money`` (cents shown as dollars), ``int``,
+    ``number``, ``time`` or ``text``."""
+    return html_table(df, {c: h for c, h, _ in columns}, kinds={c: k for c, _, k in columns}, caption=caption,
+                      empty=f"no rows{' (' + caption + ')' if caption else ''}", table_class="uk-drill")
 
 
 def explore(usage: Usage, month: str | None = None, detect_anomalies: bool = True) -> Explorer:
-    """The usage dashboard for ``usage`` as widgets (month defaults to the scope's, else the current one).
+    """The usage dashboard for ``usage`` as widgets.
+
+    ``month`` defaults to the usage's scoped month, else :func:`usagekit.months.default_month`
+    (the current month, or the latest with data), and the dashboard says which.
 
     >>> usagekit.explore(usagekit.load("demo/2026-10"), month="2026-10")   # doctest: +SKIP
     """

@@ -411,7 +411,8 @@ def _explain(cap, spent, projected, low, high, cross, earliest, crossed_day, war
     if cap is None:
         return (f"No cap. {money_words(spent)} spent in {span} budget so far; heading for about {money_words(projected)} "
                 f"by {end:%b %d}.")
-    used = f"{money_words(spent)} of its {money_words(cap)} cap ({spent / cap:.0%})"
+    share = f" ({spent / cap:.0%})" if cap > 0 else ""  # a cap of 0: nothing may be spent
+    used = f"{money_words(spent)} of its {money_words(cap)} cap{share}"
     if n_left <= 0 and crossed_day is None:
         return f"{used} in {span} budget window, which is over: the cap was not reached."
     if crossed_day is not None:

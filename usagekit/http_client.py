@@ -15,6 +15,7 @@ exception, a log line or a saved traceback.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import quote, quote_plus
@@ -99,7 +100,9 @@ def get_json(url: str, *, headers: dict | None = None, params: dict | None = Non
         if left <= 0:
             raise fail(f"no complete answer within the {deadline.seconds:g} s deadline (timeout)")
         try:
-            doc, status = _attempt(http, url, headers, params, min(timeout, left), deadline, explain, fail)
+            doc, status = _watched(lambda: _attempt(http, url, headers, params, min(timeout, left), deadline,
+                                                    explain, fail), left, http if session is None else None, fail,
+                                   deadline)
             return Answer(doc, status, attempt)
         except _Retry as r:
             if attempt > retries:
@@ -111,6 +114,34 @@ def get_json(url: str, *, headers: dict | None = None, params: dict | None = Non
                 raise fail(f"{r.problem}; no time left within the {deadline.seconds:g} s deadline to retry "
                            f"(attempt {attempt})", r.status) from None
             time.sleep(wait)
+
+
+def _watched(call, left: float, own_session, fail, deadline: Deadline):
+    """``call()`` on a worker thread, waited for at most ``left`` seconds.
+
+    Socket timeouts bound each read, not their sum: a server that trickles its status line or
+    headers a byte at a time would stretch an attempt far past the deadline. Past it, this
+    gives up, closes the session it made (so the worker's socket closes too) and says so.
+    """
+    box: dict = {}
+
+    def run():
+        try:
+            box["value"] = call()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread as is
+            box["error"] = exc
+
+    worker = threading.Thread(target=run, name="usagekit-fetch", daemon=True)
+    worker.start()
+    worker.join(max(left, 0) + 0.05)
+    if worker.is_alive():
+        if own_session is not None:
+            own_session.close()
+        raise fail(f"no complete answer within the {deadline.seconds:g} s deadline (timeout; the server is "
+                   "answering too slowly)")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 def _attempt(http, url, headers, params, timeout, deadline: Deadline, explain, fail):

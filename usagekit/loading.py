@@ -14,20 +14,19 @@ import time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import narwhals as nw
 import numpy as np
 import polars as pl
 
-from . import queries as q
 from . import sources
 from .accounting import FileReport, LoadReport
 from .errors import FormatError, SourceError, UsagekitError, display_path
-from .money import MAX_TOTAL_CENTS
 from .masking import redact_expr
+from .money import MAX_TOTAL_CENTS
 from .schema import BUDGET_COLUMNS, BUDGET_DTYPES, KEY_COLUMNS, KEY_DTYPES, USAGE_COLUMNS, empty_budgets, empty_keys
 from .sources._io import SUFFIXES
 from .sources._stage import rejected_value, stage
-from .usage import Usage, derive
+from .store.cube import apply_registry, build_cube
+from .usage import Usage
 
 #: lazily scanned inputs up to this many bytes on disk are collected into memory after loading
 MEMORY_BYTES = 64 * 1024 * 1024
@@ -121,7 +120,7 @@ def check_tz(tz: str) -> str:
 
 
 def load(source, keys=None, format: str = "auto", *, tz: str = "UTC", engine="polars",
-         progress: bool = False, reprice: bool = False, prices=None) -> Usage:
+         progress: bool = False, reprice: bool = False, prices=None, store=None, rehash: bool = False) -> Usage:
     """Read usage data from files, a directory, a glob, a list of them, or a parsed response.
 
     Returns a :class:`Usage`: validated rows of the normalized table (see
@@ -134,11 +133,30 @@ def load(source, keys=None, format: str = "auto", *, tz: str = "UTC", engine="po
     ``pip install 'usagekit[prices]'``; or a LiteLLM price map JSON), labelled
     ``cost_source='estimated'`` (see :meth:`Usage.reprice`).
 
+    Files are validated once and kept in the validated store (:mod:`usagekit.store.cache`):
+    ``store`` is its directory (default ``USAGEKIT_STORE``, else the user's cache dir);
+    ``store=False`` loads without it. A second load of unchanged files reads what was
+    stored; ``rehash=True`` hashes each file whole instead of its first and last blocks.
+
     >>> usage = load("demo/")                       # doctest: +SKIP
     >>> print(usage.load_report)                     # doctest: +SKIP
     """
     tz = check_tz(tz)
     items = _expand(source)
+    if store is not False and all(isinstance(item, Path) for item, _ in items):
+        from .store import cache, stored
+        st = cache.resolve(store)
+        if st is not None:
+            if reprice:
+                from .prices import load_price_map
+                prices = load_price_map(prices)  # a missing extra fails before the slow part
+            try:
+                usage = stored.load(st, items, keys, format, tz, engine, progress, rehash=rehash)
+            except (pl.exceptions.ComputeError, OSError) as exc:
+                if not _is_corrupt_file(exc):
+                    raise
+                raise _corrupt_input(_read_each(items, format), exc) from None
+            return usage.reprice(missing_only=True, prices=prices) if reprice else usage
     loaded: list[sources.Loaded] = []
     skipped: list[tuple[str, str]] = []
     iterator = items
@@ -175,8 +193,56 @@ def load(source, keys=None, format: str = "auto", *, tz: str = "UTC", engine="po
     if reprice:
         from .prices import load_price_map
         prices = load_price_map(prices)  # a missing extra fails before the slow part
-    usage = _assemble(usage_parts, key_parts, registry, skipped, tz, engine, progress, budgets=budgets)
+    try:
+        usage = _assemble(usage_parts, key_parts, registry, skipped, tz, engine, progress, budgets=budgets)
+    except (pl.exceptions.ComputeError, OSError) as exc:
+        if not _is_corrupt_file(exc):
+            raise
+        raise _corrupt_input(usage_parts, exc) from None
     return usage.reprice(missing_only=True, prices=prices) if reprice else usage
+
+
+def _is_corrupt_file(exc: Exception) -> bool:
+    """A read failing on the bytes of a file (a Parquet page cut or corrupted after its footer
+    was read), as opposed to a bug."""
+    text = str(exc).lower()
+    return isinstance(exc, OSError) or any(w in text for w in (
+        "parquet", "out of specification", "zstd", "snappy", "gzip", "lz4", "brotli", "decompress", "thrift"))
+
+
+def _read_each(items, format: str) -> list:
+    """The usage parts of ``items`` read again, one by one (only to find a corrupt file)."""
+    parts = []
+    for item, explicit in items:
+        try:
+            if not explicit and format == "auto":
+                fmt, pr = sources.detect(item)
+                loaded = fmt.read(item, pr) if fmt is not None else None
+            else:
+                loaded = sources.read(item, format=format)
+        except UsagekitError:
+            continue
+        if loaded is not None and loaded.usage is not None:
+            loaded.in_memory = False  # to be collected again by _corrupt_input
+            parts.append(loaded)
+    return parts
+
+
+def _corrupt_input(usage_parts, exc: Exception) -> SourceError:
+    """A SourceError naming the input whose data cannot be decoded (found by reading each again)."""
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    for x in usage_parts:
+        if x.in_memory:
+            continue  # already decoded in memory: not the one
+        try:
+            x.usage.select(pl.len()).collect()
+            x.usage.collect()
+        except (pl.exceptions.ComputeError, OSError):
+            return SourceError(x.file, f"the file's data cannot be decoded ({detail})",
+                               expected="a complete, uncorrupted Parquet file; re-export or re-download it")
+    files = ", ".join(x.file for x in usage_parts[:3]) + (" ..." if len(usage_parts) > 3 else "")
+    return SourceError(files, f"an input's data cannot be decoded ({detail})",
+                       expected="complete, uncorrupted files; re-export or re-download them")
 
 
 def _merge_budgets(frames: list[pl.DataFrame]) -> pl.DataFrame:
@@ -247,11 +313,8 @@ def _assemble(usage_parts, key_parts, registry: pl.DataFrame, skipped, tz: str, 
     cube = None
     if engine == "polars":  # other engines build their cube themselves, from the rows
         say("building the month cube")
-        cubes = [q.cube(nw.from_native(derive(c.with_columns(mark).filter(good).select(USAGE_COLUMNS), tz)))
-                 .to_native().collect(engine="streaming") for c in _each(chunks, progress, "cube")]
-        cube = cubes[0] if len(cubes) == 1 else q.cube(nw.from_native(pl.concat(cubes).lazy())).to_native().collect()
-        cube = registry_on_cube(cube, registry)
-    rows = _apply_registry(rows, registry)
+        cube = build_cube([c.with_columns(mark).filter(good) for c in _each(chunks, progress, "cube")], tz, registry)
+    rows = apply_registry(rows, registry)
 
     report = _report(stats, usage_parts, key_parts, skipped, registry)
     rejected = marked.filter(~good).select(
@@ -353,8 +416,9 @@ def _report(stats: pl.DataFrame, usage_parts, key_parts, skipped, registry: pl.D
         notes.setdefault(x.file, []).extend(x.notes)
     report = LoadReport(skipped=list(skipped))
     by_file: dict[str, FileReport] = {}
+    per_file = {k[0]: v for k, v in stats.partition_by("_fidx", as_dict=True).items()}
     for i, x in enumerate(usage_parts):
-        rows = stats.filter(pl.col("_fidx") == i)
+        rows = per_file.get(i, stats.clear())
         good = rows.filter(pl.col("_reject").is_null() & ~pl.col("_dup"))
         rejected = rows.filter(pl.col("_reject").is_not_null())
         dups = rows.filter(pl.col("_reject").is_null() & pl.col("_dup"))
@@ -388,29 +452,3 @@ def _report(stats: pl.DataFrame, usage_parts, key_parts, skipped, registry: pl.D
         report.files.append(fr)
     report.registry_rejected_keys = tuple(unknown)
     return report
-
-
-def registry_on_cube(cube: pl.DataFrame, registry: pl.DataFrame) -> pl.DataFrame:
-    """Fill the cube's key names, accounts and agents from the registry, exactly as
-    :func:`_apply_registry` does for rows, then merge cube rows that became equal."""
-    if registry.is_empty() or cube.is_empty():
-        return cube
-    filled = _apply_registry(cube.lazy(), registry)
-    return q.cube(nw.from_native(filled)).to_native().collect().select(cube.columns)
-
-
-def _apply_registry(rows: pl.LazyFrame, registry: pl.DataFrame) -> pl.LazyFrame:
-    """Fill key names, accounts and agents from the registry by ``key_id``.
-
-    The registry's key name wins (it is current); a row's own account and agent win over the
-    registry's. Row order is kept.
-    """
-    if registry.is_empty():
-        return rows
-    reg = registry.lazy().select("key_id", pl.col("key_name").alias("_k_name"),
-                                 pl.col("account_id").alias("_k_account"), pl.col("agent_id").alias("_k_agent"))
-    return (rows.join(reg, on="key_id", how="left", maintain_order="left")
-            .with_columns(pl.coalesce("_k_name", "key_name").alias("key_name"),
-                          pl.coalesce("account_id", "_k_account").alias("account_id"),
-                          pl.coalesce("agent_id", "_k_agent").alias("agent_id"))
-            .drop("_k_name", "_k_account", "_k_agent"))

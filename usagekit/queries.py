@@ -264,6 +264,10 @@ def restrict(frame: nw.LazyFrame, *, start_day: int | None, end_day: int | None,
 
 # -- breakdowns ---------------------------------------------------------------------------
 
+#: the most (day, value) cells a daily table is filled to (a century of days for 50 values)
+MAX_DAILY_CELLS = 2_000_000
+
+
 def daily(frame: nw.LazyFrame, *, by: str, start_day: int, end_day: int) -> pd.DataFrame:
     """Spend per day and ``by`` value; every (day, value) pair of the range is present."""
     col, label = dimension(by)
@@ -277,6 +281,11 @@ def daily(frame: nw.LazyFrame, *, by: str, start_day: int, end_day: int) -> pd.D
     res = finish_money(finish_money(res), out="estimated_cents", prefix="_e")
     days = range(start_day, end_day)
     values = sorted(res[by].astype(str).unique()) if len(res) else []
+    if len(days) * max(1, len(values)) > MAX_DAILY_CELLS:
+        raise QueryError(f"a daily table from {day_date(start_day)} to {day_date(end_day - 1)} by {by} would have "
+                         f"{len(days):,} days x {len(values):,} values; filter to a range first, e.g. "
+                         "usage.filter(month='2026-10').daily() (a timestamp far in the past or future stretches "
+                         "the span: usage.load_report shows it)")
     grid = pd.MultiIndex.from_product([list(days), values], names=["_day", by])
     res = res.set_index(["_day", by])
     names = res[f"{by}_name"].groupby(level=by).max() if label and len(res) else None
@@ -335,9 +344,9 @@ def per_key_day(frame: nw.LazyFrame) -> pd.DataFrame:
 
 # -- drill-down ---------------------------------------------------------------------------
 
-LOG_COLUMNS = ["ts", "request_id", "key_id", "key_name", "agent_name", "model", "provider", "axis", "requests",
-               "input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens", "characters",
-               "cost_cents", "status"]
+LOG_COLUMNS = ["ts", "request_id", "key_id", "key_name", "agent_name", "plain_vm_name", "model", "provider", "axis",
+               "requests", "input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens", "characters",
+               "hours", "cost_cents", "status"]
 
 
 def day_log(frame: nw.LazyFrame, *, day: int, key=None, model=None, page: int = 1,
@@ -356,12 +365,49 @@ def day_log(frame: nw.LazyFrame, *, day: int, key=None, model=None, page: int = 
     return res
 
 
-def day_summary(frame: nw.LazyFrame, *, day: int, key=None, model=None) -> pd.DataFrame:
+def day_summary(frame: nw.LazyFrame, *, day: int, key=None, model=None, by: str = "model") -> pd.DataFrame:
+    """One day per ``by`` value (model by default; ``key``, ``provider``, ... too), largest first.
+
+    Columns ``<by>`` (named as the charts name it: ``compute (VM hours)`` for compute rows,
+    ``(none)`` for other rows without it) ``[, <by>_name], provider`` (by model only),
+    ``requests, cost_cents, rows, hours``. ``model`` takes one name or a list (the chart's
+    labels select their segment), so the rows of an "Other" bar segment are one call.
+    """
+    col, label = dimension(by)
     rows = restrict(frame, start_day=day, end_day=day + 1, keys=key, models=model)
-    res = finish_money(to_pandas(rows.group_by(label_expr("model")).agg(
-        nw.col("provider").max().alias("provider"), nw.col("requests").sum().alias("requests"), *money_aggs(),
-        nw.col("_rows").sum().alias("rows"), nw.col("hours").sum().alias("hours"))))
+    aggs = [nw.col("requests").sum().alias("requests"), *money_aggs(), nw.col("_rows").sum().alias("rows"),
+            nw.col("hours").sum().alias("hours")]
+    if by == "model":
+        aggs.insert(0, nw.col("provider").max().alias("provider"))
+    if label:
+        aggs.insert(0, nw.col(label).max().alias(f"{by}_name"))
+    res = finish_money(to_pandas(rows.group_by(label_expr(by)).agg(*aggs)))
     res = _ints(res, ["requests", "rows"])
     res["hours"] = pd.to_numeric(res["hours"], errors="coerce").fillna(0.0).astype("float64")
-    return res[["model", "provider", "requests", "cost_cents", "rows", "hours"]].sort_values(
-        ["cost_cents", "model"], ascending=[False, True]).reset_index(drop=True)
+    cols = [by] + ([f"{by}_name"] if label else []) + (["provider"] if by == "model" else []) + \
+        ["requests", "cost_cents", "rows", "hours"]
+    return res[cols].sort_values(["cost_cents", by], ascending=[False, True]).reset_index(drop=True)
+
+
+def day_compute(frame: nw.LazyFrame, *, day: int, key=None) -> pd.DataFrame:
+    """The day's compute (the chart's ``compute (VM hours)`` segment): VM hours and cost per
+    agent or plain VM.
+
+    Columns ``vm`` (the agent's or plain VM's name, else its id, else ``(none)``), ``kind``
+    (``agent``, ``plain VM`` or ``(none)``), ``vm_id``, ``hours``, ``cost_cents``,
+    ``requests``, ``rows``; largest cost first. Its total is the chart's compute segment.
+    """
+    rows = restrict(frame, start_day=day, end_day=day + 1, keys=key, models=[COMPUTE_LABEL])
+    vm_id = nw.coalesce(nw.col("agent_id"), nw.col("plain_vm_id"))
+    kind = (nw.when(~nw.col("agent_id").is_null()).then(nw.lit("agent"))
+            .otherwise(nw.when(~nw.col("plain_vm_id").is_null()).then(nw.lit("plain VM")).otherwise(nw.lit(NONE_LABEL))))
+    res = to_pandas(rows.with_columns(vm_id.fill_null(NONE_LABEL).alias("vm_id"), kind.alias("kind"))
+                    .group_by("vm_id", "kind").agg(
+                        nw.coalesce(nw.col("agent_name").max(), nw.col("plain_vm_name").max()).alias("vm"),
+                        nw.col("hours").sum().alias("hours"), *money_aggs(),
+                        nw.col("requests").sum().alias("requests"), nw.col("_rows").sum().alias("rows")))
+    res = _ints(finish_money(res), ["requests", "rows"])
+    res["vm"] = res["vm"].where(res["vm"].notna(), res["vm_id"]).astype(object)
+    res["hours"] = pd.to_numeric(res["hours"], errors="coerce").fillna(0.0).astype("float64")
+    return res[["vm", "kind", "vm_id", "hours", "cost_cents", "requests", "rows"]].sort_values(
+        ["cost_cents", "vm_id"], ascending=[False, True]).reset_index(drop=True)

@@ -118,6 +118,10 @@ def reconcile(gateway_usage, provider_usage=None, *, prices=None) -> Reconciliat
     else:
         g_cube, p_cube, g_rows = gateway_usage.cube, provider_usage.cube, gateway_usage.frame
     tz = gateway_usage.tz
+    if tz != "UTC":
+        notes.append(f"provider bills come in UTC days; with days in {tz} each bill's day is the {tz} day its UTC "
+                     "midnight falls on, so requests near midnight can sit a day apart: load with tz='UTC' to "
+                     "compare day by day")
     gw = _per_day_model(g_cube, "gateway_cents")
     pv = _per_day_model(p_cube, "provider_cents")
     lines = gw.merge(pv, on=["_day", "provider", "model"], how="outer")

@@ -4,7 +4,8 @@ Publishing is safe to schedule: output is written to a temporary directory besid
 and renamed into place, so readers never see a half-written page; a failed run exits with an
 error, keeps the previous good report and saves the failed notebook (error cell visible)
 beside it; a lock serialises two runs for the same month and account; re-running a month
-replaces its report with an identical one.
+replaces its report with an identical one. A run killed outright (SIGKILL) leaves its temporary
+folder behind; the next run for that month removes it (:func:`clean_stale_runs`).
 
 Layout: ``<out>/<month>/<account or all>/report.html`` with ``report.ipynb`` (the executed
 notebook) and ``report.json`` (totals for the index) beside it, and ``<out>/index.html``.
@@ -16,6 +17,7 @@ import contextlib
 import datetime as dt
 import fcntl
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -26,15 +28,23 @@ from pathlib import Path
 from .errors import UsagekitError, display_path
 
 PACKAGE = Path(__file__).resolve().parent
-NOTEBOOK = PACKAGE.parent / "notebooks" / "monthly_report.ipynb"
+# an installed wheel carries the notebooks as package data (usagekit/notebooks/); a source
+# checkout (editable install, PYTHONPATH) has them in the repository's notebooks/ folder
+NOTEBOOK_DIRS = (PACKAGE / "notebooks", PACKAGE.parent / "notebooks")
+NOTEBOOK = NOTEBOOK_DIRS[0] / "monthly_report.ipynb"
 TEMPLATES = PACKAGE / "templates"
+log = logging.getLogger(__name__)
 
 
 class ReportError(UsagekitError):
     """Publishing failed; ``failed_notebook`` is where the executed notebook was saved, if anywhere."""
 
-    def __init__(self, message: str, failed_notebook: Path | None = None):
+    def __init__(self, message: str, failed_notebook: Path | None = None, internal: bool = False,
+                 traceback_file: Path | None = None):
         self.failed_notebook = failed_notebook
+        #: the notebook failed on an error that is not a UsagekitError: a bug, not the input
+        self.internal = internal
+        self.traceback_file = traceback_file  # its traceback, secrets masked (usagekit.crashes)
         super().__init__(message)
 
 
@@ -58,10 +68,13 @@ def previous_month(today: dt.date | None = None) -> str:
     return f"{last:%Y-%m}"
 
 
-def notebook_path() -> Path:
-    if not NOTEBOOK.exists():
-        raise ReportError(f"the report notebook is missing at {NOTEBOOK}; reinstall usagekit from its source tree")
-    return NOTEBOOK
+def notebook_path(name: str = "monthly_report.ipynb") -> Path:
+    """Where the report notebook is: inside the installed package, else in the source checkout."""
+    for folder in NOTEBOOK_DIRS:
+        if (folder / name).exists():
+            return folder / name
+    raise ReportError(f"the report notebook {name} is missing (looked in {' and '.join(map(str, NOTEBOOK_DIRS))}); "
+                      "reinstall usagekit: pip install --force-reinstall 'usagekit[report]'")
 
 
 @contextlib.contextmanager
@@ -76,7 +89,7 @@ def _lock(path: Path, wait_seconds: float = 1800):
                 break
             except BlockingIOError:
                 if not announced:
-                    print(f"waiting: another run is publishing {display_path(path.parent)}", flush=True)
+                    log.warning("waiting: another run is publishing %s", display_path(path.parent))
                     announced = True
                 if time.monotonic() > deadline:
                     raise ReportError(f"gave up after {wait_seconds:.0f} s waiting for another run publishing "
@@ -86,6 +99,52 @@ def _lock(path: Path, wait_seconds: float = 1800):
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+#: a run's temporary folder without its owner file yet is left alone this long (it is being made)
+STALE_GRACE_SECONDS = 60
+
+
+def _own(tmp: Path):
+    """Mark ``tmp`` as this run's: an exclusive lock on ``tmp/.owner``, held until the run ends
+    (the kernel releases it when the process dies, however it dies)."""
+    fh = open(tmp / ".owner", "w")
+    fcntl.flock(fh, fcntl.LOCK_EX)
+    fh.write(f"{os.getpid()}\n")
+    fh.flush()
+    return fh
+
+
+def clean_stale_runs(month_dir: Path) -> list[Path]:
+    """Remove the ``.run-*`` temporary folders in ``month_dir`` left by runs that died (killed,
+    power cut) and return them. A folder whose run is alive (its owner lock is held) is kept,
+    whichever account it publishes; so is one younger than :data:`STALE_GRACE_SECONDS` that has
+    no owner file yet."""
+    removed = []
+    for d in sorted(Path(month_dir).glob(".run-*")):
+        if not d.is_dir():
+            continue
+        try:
+            fh = open(d / ".owner", "r+")
+        except FileNotFoundError:
+            try:
+                young = time.time() - d.stat().st_mtime < STALE_GRACE_SECONDS
+            except FileNotFoundError:
+                continue
+            if not young:
+                shutil.rmtree(d, ignore_errors=True)
+                removed.append(d)
+            continue
+        except OSError:
+            continue
+        with fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a live run owns it
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+    return removed
 
 
 def to_html(executed: Path) -> str:
@@ -154,7 +213,10 @@ def publish(month: str | None = None, source=None, keys=None, account_id: str | 
     (see :data:`usagekit.sections.SECTIONS`; default all). Returns a :class:`Published`; raises
     :class:`ReportError` (previous report untouched, failed notebook saved) on failure.
     """
-    import papermill as pm
+    from .extras import require
+    pm = require("papermill", "report", "publishing the report")
+    for module in ("nbconvert", "ipykernel", "plotly"):
+        require(module, "report", "publishing the report")
     from nbclient.exceptions import CellTimeoutError
 
     from .loading import check_tz
@@ -178,7 +240,11 @@ def publish(month: str | None = None, source=None, keys=None, account_id: str | 
     started = time.monotonic()
     with _lock(out / month / f".{account_id or 'all'}.lock"):
         target.mkdir(parents=True, exist_ok=True)
+        stale = clean_stale_runs(target.parent)
+        if stale and progress:
+            print(f"removed {len(stale)} temporary folder(s) left by runs that were killed", flush=True)
         tmp = Path(tempfile.mkdtemp(prefix=".run-", dir=target.parent)).resolve()
+        owner = _own(tmp)
         try:
             executed = tmp / "report.ipynb"
             summary_path = tmp / "report.json"
@@ -201,8 +267,11 @@ def publish(month: str | None = None, source=None, keys=None, account_id: str | 
                     failed = None
                 where = f"; the failed notebook is saved at {display_path(failed)}" if failed else ""
                 what = _describe_failure(exc)
+                internal = _is_internal(exc)
+                saved = _save_kernel_traceback(exc) if internal else None
                 raise ReportError(f"the report for {month} ({account_id or 'all accounts'}) failed: {what}; "
-                                  f"the previous report (if any) is untouched{where}", failed) from None
+                                  f"the previous report (if any) is untouched{where}", failed, internal=internal,
+                                  traceback_file=saved) from None
             html = to_html(executed)
             (tmp / "report.html").write_text(html, encoding="utf-8")
             summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
@@ -216,10 +285,39 @@ def publish(month: str | None = None, source=None, keys=None, account_id: str | 
                 (target / "report.failed.ipynb").unlink()
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+            owner.close()
     index = write_index(out)
     return Published(html=target / "report.html", notebook=target / "report.ipynb", index=index,
                      size_bytes=(target / "report.html").stat().st_size, seconds=time.monotonic() - started,
                      summary=summary)
+
+
+def _is_internal(exc) -> bool:
+    """True when the notebook failed on something other than a UsagekitError (raised in the
+    kernel, so only its class name is known here)."""
+    name = getattr(exc, "ename", None)
+    if name is None:
+        return not isinstance(exc, UsagekitError)
+
+    def names(cls):
+        out = {cls.__name__}
+        for sub in cls.__subclasses__():
+            out |= names(sub)
+        return out
+    return name not in names(UsagekitError)
+
+
+def _save_kernel_traceback(exc) -> Path | None:
+    """The kernel's traceback of a failed cell, saved (secrets masked) like the CLI's own."""
+    import re
+
+    from .crashes import save_text
+    lines = getattr(exc, "traceback", None) or [str(exc)]
+    text = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(str(x) for x in lines))
+    try:
+        return save_text("report", f"{_describe_failure(exc)}\n\n{text}\n")
+    except OSError:
+        return None
 
 
 def _describe_failure(exc) -> str:

@@ -41,6 +41,7 @@ class RepriceReport:
     estimated_rows: int = 0
     estimated_cents: float = 0.0
     still_unpriced_rows: int = 0
+    billed_elsewhere_rows: int = 0  # unpriced usage buckets left alone: the same load's costs pages bill them
     unmatched_models: list = field(default_factory=list)  # (provider, model, rows) with no price
 
     def __str__(self) -> str:
@@ -48,6 +49,9 @@ class RepriceReport:
         what = "unpriced rows" if self.missing_only else "rows"
         text = (f"repriced {what} with {self.price_map}: {self.estimated_rows:,} rows estimated at "
                 f"{format_usd(self.estimated_cents)} (labelled cost_source='estimated')")
+        if self.billed_elsewhere_rows:
+            text += (f"; {self.billed_elsewhere_rows:,} OpenAI usage bucket(s) left unpriced on purpose (the costs "
+                     "pages loaded with them already bill that usage)")
         if self.still_unpriced_rows:
             models = ", ".join(f"{p or '?'}/{m or '?'} ({n:,})" for p, m, n in self.unmatched_models[:8])
             text += f"; {self.still_unpriced_rows:,} rows still unpriced (no price in the map: {models})"
@@ -96,12 +100,16 @@ def with_rates(rows: pl.LazyFrame, price_map: PriceMap) -> pl.LazyFrame:
     ).drop(*helpers, "_pday")
 
 
-def reprice_rows(rows: pl.LazyFrame, price_map: PriceMap, missing_only: bool = True) -> pl.LazyFrame:
-    """The rows with estimated costs filled in (all rows the map can price when not ``missing_only``)."""
+def reprice_rows(rows: pl.LazyFrame, price_map: PriceMap, missing_only: bool = True,
+                 skip: pl.Expr | None = None) -> pl.LazyFrame:
+    """The rows with estimated costs filled in (all rows the map can price when not ``missing_only``);
+    rows matching ``skip`` are left as they are."""
     est = with_rates(rows, price_map)
     target = pl.col("_est_cents").is_not_null()
     if missing_only:
         target = target & pl.col("cost_cents").is_null()
+    if skip is not None:
+        target = target & ~skip.fill_null(False)
     return est.with_columns(
         pl.when(target).then(pl.col("_est_cents")).otherwise(pl.col("cost_cents")).alias("cost_cents"),
         pl.when(target).then(pl.lit("estimated")).otherwise(pl.col("cost_source")).alias("cost_source"),
@@ -114,24 +122,45 @@ def reprice(usage, missing_only: bool = True, prices=None):
     how many rows were estimated and which models the map could not price."""
     from .usage import Usage
     pm = load_price_map(prices)
-    rows = reprice_rows(usage._rows, pm, missing_only=missing_only)
+    billed = _billed_by_companion_rows(usage)
+    skip = pl.col("source").is_in(billed) & pl.col("cost_cents").is_null() if billed else None
+    rows = reprice_rows(usage._rows, pm, missing_only=missing_only, skip=skip)
     if usage.load_report.kept <= IN_MEMORY_ROWS:  # small enough: join once, not on every query
         rows = rows.collect().lazy()
     new = Usage(rows, usage._registry, usage.load_report, usage._rejected, tz=usage.tz,
-                engine=usage._session or usage.engine)
+                engine=usage._session or usage.engine, budgets=usage._budgets)
     new = new._child(usage.scope)
     report = RepriceReport(pm.name, missing_only)
+    skipped = skip.fill_null(False) if skip is not None else pl.lit(False)
     stats = rows.group_by("provider", "model").agg(
         (pl.col("cost_source") == "estimated").sum().alias("est"),
         pl.when(pl.col("cost_source") == "estimated").then(pl.col("cost_cents")).sum().alias("cents"),
-        pl.col("cost_cents").is_null().sum().alias("unpriced")).collect()
+        (pl.col("cost_cents").is_null() & ~skipped).sum().alias("unpriced"),
+        skipped.sum().alias("skipped")).collect()
     report.estimated_rows = int(stats["est"].sum())
     report.estimated_cents = float(stats["cents"].sum() or 0.0)
     report.still_unpriced_rows = int(stats["unpriced"].sum())
+    report.billed_elsewhere_rows = int(stats["skipped"].sum())
     report.unmatched_models = [(p, m, int(n)) for p, m, n in stats.filter(pl.col("unpriced") > 0)
                                .sort("unpriced", descending=True).select("provider", "model", "unpriced").iter_rows()]
     new.reprice_report = report
     return new
+
+
+#: loaders whose unpriced rows are billed by other rows of the same load: OpenAI usage buckets
+#: carry tokens but no money, because the costs pages bill them
+COMPANION_BILLED = ("openai",)
+
+
+def _billed_by_companion_rows(usage) -> list[str]:
+    """The loaders of :data:`COMPANION_BILLED` that brought priced rows too (their unpriced
+    buckets would be counted twice if repriced)."""
+    import narwhals as nw
+
+    from . import queries as q
+    cube = usage._cube_base.filter(nw.col("source").is_in(list(COMPANION_BILLED)) & ~nw.col("_unpriced"))
+    found = q.to_pandas(cube.select(nw.col("source")).unique())
+    return sorted(s for s in found["source"] if isinstance(s, str))
 
 
 def _scoped_rows(usage) -> pl.LazyFrame:

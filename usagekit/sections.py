@@ -62,14 +62,19 @@ def headline(usage: Usage, report: Usage, month: str, account_id: str | None = N
     """Title, total with the change vs the previous month, compute / LLM / voice, requests, data cut-off."""
     tot = report.totals()
     prev = usage.filter(month=previous_month(month), account=account_id).total()["cost_cents"]
-    if prev:
+    fresh = report.freshness()
+    _, after = month_range(month)
+    partial = fresh.last_day is not None and fresh.last_day < after - dt.timedelta(days=1)
+    if partial:  # a month to date is not compared with a whole month as a change
+        change = (f"month to date, through {fresh.last_day:%d %b}; {previous_month(month)} in full: "
+                  f"{format_usd(prev)}")
+    elif prev:
         delta = (tot["cost_cents"] - prev) / prev
         cls = "up" if delta > 0 else "down"
         change = f"<span class='{cls}'>{delta:+.1%}</span> vs {previous_month(month)} ({format_usd(prev)})"
     else:
         change = f"no spend in {previous_month(month)}"
     hours = report.breakdown("axis").set_index("axis")["hours"]
-    fresh = report.freshness()
     tiles = [f"<div class='tile'>total<b>{format_usd(tot['cost_cents'])}</b>{change}</div>"]
     for axis, label in (("llm", "LLM"), ("voice", "voice"), ("compute", "compute (VM hours)")):
         v = tot["by_axis"][axis]
@@ -247,7 +252,7 @@ def data_quality(usage: Usage, report: Usage, account_id: str | None = None) -> 
         summary = html_table(per, {"folder": f"source ({root})", "format": "format", "files": "files",
                                    "read": "read", "kept": "kept", "rejected": "rejected",
                                    "duplicates": "duplicates", "unpriced": "unpriced", "naive_ts": "no time zone",
-                                   "span": "span (UTC)"})
+                                   "span": "span (UTC)"}, csv="sources.csv")
         detail = html_table(files, {"file": "file", "format": "format", "read": "read", "kept": "kept",
                                     "rejected": "rejected", "duplicates": "duplicates", "unpriced": "unpriced",
                                     "naive_ts": "no time zone", "reasons": "rejected because"},
@@ -260,6 +265,8 @@ def data_quality(usage: Usage, report: Usage, account_id: str | None = None) -> 
         body = (f"{summary}{reg}<p>read = kept + rejected + duplicates {balance}: {lr.read:,} = {lr.kept:,} + "
                 f"{lr.rejected:,} + {lr.duplicates:,}.</p><details><summary>every file ({len(files):,})</summary>"
                 f"{detail}</details>")
+        if lr.store_line:
+            body += f"<p class='muted'>{esc(lr.store_line)}.</p>"
     else:
         body = ("<p class='muted'>Per-file accounting spans every account, so it is in the all-accounts report; "
                 "this report counts only this account's rows.</p>")
@@ -286,8 +293,11 @@ def method_notes(report: Usage, month: str, thresholds: dict | None = None, run_
     return HTML(f"{STYLE}<div class='uk'><ul>{''.join(f'<li>{i}</li>' for i in items)}</ul></div>")
 
 
-def save_summary(report: Usage, found: pd.DataFrame, path) -> dict:
-    """Totals the publisher lists in the index; written to ``path`` when given."""
+def save_summary(report: Usage, found: pd.DataFrame, path, alerts: list | None = None) -> dict:
+    """Totals the publisher lists in the index; written to ``path`` when given.
+
+    ``alerts`` (:class:`usagekit.notify.Alert`) go along for ``usagekit report --notify``.
+    """
     t = report.totals()
     summary = {"total_cents": t["cost_cents"], "requests": t["requests"], "unpriced_rows": t["unpriced_rows"],
                "by_axis": {a: v["cost_cents"] for a, v in t["by_axis"].items()},
@@ -295,6 +305,9 @@ def save_summary(report: Usage, found: pd.DataFrame, path) -> dict:
                "anomalies": int((found["kind"] != "unpriced").sum()) if len(found) else 0,
                "findings": [{"kind": r.kind, "key_id": r.key_id, "day": str(r.day), "severity": r.severity}
                             for r in found.itertuples()] if len(found) else []}
+    if alerts is not None:
+        from dataclasses import asdict
+        summary["alerts"] = [asdict(a) for a in alerts]
     if path:
         import json
         from pathlib import Path
@@ -332,6 +345,8 @@ class ReportContext:
     def build(cls, usage: Usage, month: str, account_id: str | None = None, as_of: str | None = None,
               run_id: str | None = None) -> ReportContext:
         from .months import require_data
+        if as_of:
+            usage = usage.before(as_of)  # a replay: nothing after the cut-off, in any section
         require_data(usage, month, account_id)  # an empty month is an error, never a $0.00 report
         return cls(usage=usage, report=scope_for_report(usage, month, account_id), month=month,
                    account_id=account_id, as_of=as_of, run_id=run_id)
@@ -343,6 +358,11 @@ class ReportContext:
     @cached_property
     def findings(self) -> pd.DataFrame:
         return findings(self.usage, self.month, self.account_id, as_of=self.as_of)
+
+    def alerts(self) -> list:
+        """What ``--notify`` sends for this report: warning/critical findings and cap crossings."""
+        from .notify import cap_alerts, finding_alerts
+        return finding_alerts(self.findings) + cap_alerts(self.usage, self.month, self.account_id, self.as_of)
 
 
 class Section:

@@ -59,13 +59,3 @@ def spark_frame(rows: pl.LazyFrame, session=None) -> nw.LazyFrame:
     path = tmp / "rows.parquet"
     rows.sink_parquet(path, compression="lz4")
     return nw.from_native(session.read.parquet(str(path)))
-
-
-def spark_cube(rows: nw.LazyFrame, cube: pl.DataFrame | None = None) -> nw.LazyFrame:
-    """The month cube on Spark: built by Spark from its rows with the shared narwhals query
-    (:func:`usagekit.queries.cube`) and cached, or handed over when already computed."""
-    from . import queries as q
-    if cube is not None:
-        session = rows.to_native().sparkSession
-        return nw.from_native(session.createDataFrame(cube.to_arrow()))
-    return nw.from_native(q.cube(rows).to_native().cache())

@@ -20,8 +20,10 @@ import polars as pl
 from . import queries as q
 from .accounting import LoadReport
 from .errors import QueryError, UsagekitError
+from .extras import require
 from .money import invoice_cents
 from .schema import AXES, BUDGET_COLUMNS, KEY_COLUMNS, USAGE_COLUMNS, empty_budgets
+from .store.cube import cube_on_engine, cube_to_polars, derive, side_on_engine
 
 ENGINES = ("polars", "duckdb", "spark")
 
@@ -33,31 +35,6 @@ def to_pandas(df: pl.DataFrame) -> pd.DataFrame:
         if df.schema[col].is_integer():
             out[col] = out[col].astype("Int64")
     return out
-
-
-def derive(rows: pl.LazyFrame, tz: str) -> pl.LazyFrame:
-    """Add the query columns: ``_day`` (local day number), ``_c_hi``/``_c_mid``/``_c_lo`` (exact money) and
-    the cube's per-row measures (``_rows``, ``_unpriced``, ``_unpriced_rows``, ``_ts_min``, ``_ts_max``) and the
-    tag set as text (``_tagset``)."""
-    if tz == "UTC":
-        day = pl.col("ts").dt.epoch("d").cast(pl.Int32)
-    else:
-        day = pl.col("ts").dt.convert_time_zone(tz).dt.date().cast(pl.Int32)
-    # whole cents + nano-cents (both int64, summed exactly) + a float remainder: every row is
-    # bounded by MAX_COST_CENTS, so neither integer part can wrap at any size a load accepts
-    whole = pl.col("cost_cents").floor()
-    frac = pl.col("cost_cents") - whole
-    nano = (frac * q.NANO).round(0)
-    unpriced = pl.col("cost_cents").is_null()
-    # the tag set as one text (``|a|b|`` with an unprintable separator): every engine can test it
-    # for a tag, and the tag roll-up groups by it (see queries.side_cube)
-    tagset = pl.when(pl.col("tags").list.len() > 0).then(
-        pl.lit(q.TAG_SEP) + pl.col("tags").list.join(q.TAG_SEP) + pl.lit(q.TAG_SEP))
-    return rows.with_columns(day.alias("_day"), tagset.alias("_tagset"), whole.cast(pl.Int64).alias("_c_hi"),
-                             nano.cast(pl.Int64).alias("_c_mid"), (frac - nano / q.NANO).alias("_c_lo"),
-                             pl.lit(1, pl.Int64).alias("_rows"), unpriced.alias("_unpriced"),
-                             unpriced.cast(pl.Int64).alias("_unpriced_rows"),
-                             pl.col("ts").alias("_ts_min"), pl.col("ts").alias("_ts_max"))
 
 
 def parse_day(value) -> dt.date:
@@ -96,8 +73,22 @@ class Scope:
             rng = "all data"
         else:
             rng = f"{self.start:%Y-%m-%d} to {self.end - dt.timedelta(days=1):%Y-%m-%d} ({tz} days)"
-        parts = [rng] + [f"{k}={v}" for k, v in self.filters]
-        return ", ".join(parts)
+        return "; ".join([rng] + [_filter_words(k, v) for k, v in self.filters])
+
+
+#: filter name -> (singular, plural) as people read it
+_FILTER_NOUNS = {"account": ("account", "accounts"), "providers": ("provider", "providers"), "keys": ("key", "keys"),
+                 "models": ("model", "models"), "agents": ("agent", "agents"), "axis": ("axis", "axes")}
+
+
+def _filter_words(name: str, value) -> str:
+    """``("providers", ["anthropic"])`` -> ``provider anthropic``; long lists are shortened."""
+    vals = [value] if isinstance(value, str) else [str(v) for v in value]
+    one, many = _FILTER_NOUNS.get(name, (name, name))
+    if len(vals) == 1:
+        return f"{one} {vals[0]}"
+    shown = ", ".join(vals[:3]) + (f" and {len(vals) - 3} more" if len(vals) > 3 else "")
+    return f"{len(vals)} {many}: {shown}"
 
 
 @dataclass
@@ -178,7 +169,7 @@ class Usage:
             raise UsagekitError(f"unknown engine '{engine}'; expected one of: {', '.join(ENGINES)} "
                                 "(or a SparkSession)")
         self._engine_rows = None  # the rows on the engine, made on first per-request query
-        self._cube_base = _cube_on_engine(self, cube)
+        self._cube_base = cube_on_engine(cube, self._rows, self.tz, self.engine, lambda: self._base)
         self._sides: dict[tuple[str, ...], nw.LazyFrame] = {}  # end-user / tag roll-ups, made on first use
         self._scope = Scope()
 
@@ -208,7 +199,7 @@ class Usage:
         if not sides:
             return _reapply(self._cube_base, self._scope)
         if sides not in self._sides:
-            self._sides[sides] = _side_on_engine(self, sides)
+            self._sides[sides] = side_on_engine(sides, self._rows, self.tz, self.engine, lambda: self._base)
         frame = _reapply(self._sides[sides], self._scope)
         if "tags" in sides and by_col != "tag":
             frame = frame.filter(nw.col("_tag_first"))
@@ -257,6 +248,14 @@ class Usage:
         # filters stack on earlier ones, except the range which is replaced
         filters = self._scope.filters + tuple((k, v) for k, v in given.items() if v is not None)
         return self._child(Scope(s, e, filters))
+
+    def over(self, start: dt.date | None, end: dt.date | None) -> "Usage":
+        """The same filters over another day range: ``start`` inclusive, ``end`` exclusive
+        (days in the report time zone); ``None`` for both means all data.
+
+        >>> usage.filter(keys="k1", month="2026-10").over(None, None).total()   # doctest: +SKIP
+        """
+        return self._child(Scope(start, end, self._scope.filters))
 
     @property
     def scope(self) -> Scope:
@@ -346,6 +345,20 @@ class Usage:
                     budgets=self._budgets)
         return new._child(self._scope)
 
+    def before(self, as_of) -> "Usage":
+        """The same data without any row at or after ``as_of`` (an ISO time, naive = UTC, or a date
+        meaning the end of that day in the report time zone): what a run at that moment saw.
+
+        The cube is rebuilt from the rows kept; ``load_report`` stays the accounting of the
+        whole load. ``usagekit report --as-of`` publishes from this.
+        """
+        from .budgets import parse_as_of
+        cut = parse_as_of(as_of, self.tz)
+        rows = self._rows.filter(pl.col("ts") < cut.to_pydatetime())
+        new = Usage(rows, self._registry, self.load_report, self._rejected, tz=self.tz,
+                    engine=self._session or self.engine, budgets=self._budgets)
+        return new._child(self._scope)
+
     def rollup(self) -> "Usage":
         """The same usage with its cube held in memory by Polars (whatever the engine).
 
@@ -353,7 +366,7 @@ class Usage:
         smaller than the rows), so redraws cost milliseconds: the explorer uses this. The
         per-request ``day()`` log still reads the rows.
         """
-        cube = _cube_to_polars(self._cube_base)
+        cube = cube_to_polars(self._cube_base)
         new = Usage(self._rows, self._registry, self.load_report, self._rejected, tz=self.tz, engine="polars",
                     cube=cube, budgets=self._budgets)
         return new._child(self._scope)
@@ -451,7 +464,9 @@ class Usage:
         is summed over the local days (in ``tz``) covering the window, so a window that resets
         at another hour is ``approximate``. ``as_of`` defaults to the newest event loaded (an
         export's own "now"). The scope's filters apply; its date range does not (the window
-        decides). ``reported_spend_cents`` is the gateway's own counter, a cross-check.
+        decides). With an ``account`` filter only that account's budgets are listed (and budgets of
+        no account that spent in it). ``reported_spend_cents`` is the gateway's own counter, a
+        cross-check.
 
         >>> usage.budgets("team")[["entity_id", "window_start", "spend_cents", "pct_used"]]  # doctest: +SKIP
         """
@@ -489,6 +504,11 @@ class Usage:
         out["pct_used"] = (out["spend_cents"] / cap * 100).where(cap > 0)
         out["remaining_cents"] = cap - out["spend_cents"]
         out["reported_spend_cents"] = pd.to_numeric(reg["reported_spend_cents"], errors="coerce")
+        accounts = [v for name, v in self._scope.filters if name == "account"]
+        if accounts:  # one account's view holds its own budgets only (and unowned ones it spent under)
+            vals = {x for v in accounts for x in ([v] if isinstance(v, str) else v)}
+            mine = out["account_id"].isin(vals) | (out["account_id"].isna() & (out["spend_cents"] > 0))
+            out = out[mine]
         out.attrs.update(entity=entity, as_of=pd.Timestamp(as_of), tz=self.tz)
         return out.sort_values(["spend_cents", "entity_id"], ascending=[False, True]).reset_index(drop=True)
 
@@ -527,9 +547,20 @@ class Usage:
         return q.day_log(rows, day=day, key=key, model=model, page=page,
                          page_size=page_size, tz=self.tz)
 
-    def day_summary(self, date, key=None, model=None) -> pd.DataFrame:
-        """Per model on that day: ``model, provider, requests, cost_cents, rows`` (largest first)."""
-        return q.day_summary(self._frame, day=q.day_number(parse_day(date)), key=key, model=model)
+    def day_summary(self, date, key=None, model=None, by: str = "model") -> pd.DataFrame:
+        """That day per ``by`` value (default model: ``model, provider, requests, cost_cents,
+        rows``; ``by="key"`` gives ``key, key_name, ...``), largest first.
+
+        ``model`` takes one name or a list; ``"(none)"`` selects the rows without a model
+        (compute), as the charts name them. The totals of ``day_summary(d, model=[...])``
+        are those of the bar segment grouping those models.
+        """
+        return q.day_summary(self._frame, day=q.day_number(parse_day(date)), key=key, model=model, by=by)
+
+    def day_compute(self, date, key=None) -> pd.DataFrame:
+        """That day's compute (rows without a model) per agent or plain VM, with VM hours:
+        ``vm, kind, vm_id, hours, cost_cents, requests, rows`` (see :func:`usagekit.queries.day_compute`)."""
+        return q.day_compute(self._frame, day=q.day_number(parse_day(date)), key=key)
 
     # -- API shape, invoice, freshness --------------------------------------------------------
     def api_usage(self, month=None, account_id=None, agent_id=None, model=None, voice_model=None,
@@ -638,66 +669,10 @@ def _to_engine(rows: pl.LazyFrame, engine: str, session=None) -> nw.LazyFrame:
     if engine == "polars":
         return nw.from_native(rows)
     if engine == "duckdb":
-        import duckdb
+        duckdb = require("duckdb", "duckdb", "the DuckDB engine")
         return nw.from_native(duckdb.from_arrow(rows.collect().to_arrow()))
     from .spark import spark_frame
     return spark_frame(rows, session)
-
-
-def _cube_to_polars(cube: nw.LazyFrame) -> pl.DataFrame:
-    return cube.collect(backend="polars").to_native()
-
-
-def _cube_on_engine(usage: "Usage", cube: pl.DataFrame | None) -> nw.LazyFrame:
-    """The cube as a small table on the usage's engine.
-
-    Polars receives the cube the load computed in its validating pass. DuckDB and Spark
-    build theirs from the rows with the same narwhals query (:func:`usagekit.queries.cube`),
-    so the heavy aggregation runs on the engine itself; DuckDB reads the rows as an Arrow
-    stream and never holds them.
-    """
-    if usage.engine == "polars":
-        if cube is None:
-            cube = q.cube(nw.from_native(derive(usage._rows, usage.tz))).to_native().collect()
-        return nw.from_native(cube.lazy())
-    if usage.engine == "duckdb":
-        import duckdb
-        if cube is None:
-            cube_rel = q.cube(nw.from_native(duckdb.from_arrow(_arrow_stream(derive(usage._rows, usage.tz)))))
-            cube = pl.from_arrow(cube_rel.to_native().to_arrow_table())
-        return nw.from_native(duckdb.from_arrow(cube.to_arrow()))
-    from .spark import spark_cube
-    return spark_cube(usage._base, cube)
-
-
-def _side_on_engine(usage: "Usage", sides: tuple[str, ...]) -> nw.LazyFrame:
-    """An end-user and/or tag roll-up (:func:`usagekit.queries.side_cube`) on the usage's engine,
-    built by the engine from the rows, as the month cube is."""
-    if usage.engine == "polars":
-        rows = nw.from_native(derive(usage._rows, usage.tz))
-        return nw.from_native(q.side_cube(rows, sides).to_native().collect(engine="streaming").lazy())
-    if usage.engine == "duckdb":
-        import duckdb
-        rel = q.side_cube(nw.from_native(duckdb.from_arrow(_arrow_stream(derive(usage._rows, usage.tz)))), sides)
-        return nw.from_native(duckdb.from_arrow(rel.to_native().to_arrow_table()))
-    return nw.from_native(q.side_cube(usage._base, sides).to_native().cache())
-
-
-def _arrow_stream(rows: pl.LazyFrame):
-    """``rows`` as a pyarrow RecordBatchReader, computed batch by batch (never all in memory)."""
-    import pyarrow as pa
-    batches = iter(rows.collect_batches(chunk_size=1_000_000))
-    first = next(batches, None)
-    if first is None:
-        table = rows.head(0).collect().to_arrow()
-        return pa.RecordBatchReader.from_batches(table.schema, iter(()))
-    head = first.to_arrow()
-
-    def gen():
-        yield from head.to_batches()
-        for df in batches:
-            yield from df.to_arrow().cast(head.schema).to_batches()
-    return pa.RecordBatchReader.from_batches(head.schema, gen())
 
 
 __all__ = ["Usage", "Scope", "Invoice", "Freshness", "to_pandas", "derive", "month_range"]

@@ -378,7 +378,7 @@ def _json_edit(edit):
     def mutation(rng, data, seed):
         try:
             doc = _docs(data, seed.kind)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # an earlier mutation: leave it
             return data
         spots = _paths(doc)
         if not spots:
@@ -518,7 +518,7 @@ def jsonl_bad_lines(rng, data, seed):
 def json_pages_repeat(rng, data, seed):
     try:
         doc = _docs(data, "json")
-    except ValueError:
+    except (ValueError, RecursionError):
         return data
     pages = doc if isinstance(doc, list) else [doc]
     return json.dumps(pages + pages[:1]).encode()

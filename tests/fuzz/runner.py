@@ -42,14 +42,16 @@ def _rss_mb(pid: int) -> float:
 class Worker:
     """One ``python -m fuzz.worker`` process, restarted after a hang or a memory blow-up."""
 
-    def __init__(self):
+    def __init__(self, store_dir: Path):
         self.proc = None
         self.buf = b""
+        self.store_dir = store_dir
 
     def _start(self):
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([str(TESTS), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
         env.setdefault("POLARS_MAX_THREADS", "2")
+        env["USAGEKIT_STORE"] = str(self.store_dir)  # the validated store of this run, not the user's
         self.proc = subprocess.Popen([sys.executable, "-m", "fuzz.worker"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
         self.buf = b""
@@ -60,10 +62,10 @@ class Worker:
             self.proc.wait()
             self.proc = None
 
-    def run(self, path: Path, timeout: float, memory_mb: float) -> dict:
+    def run(self, path: Path, timeout: float, memory_mb: float, store: bool | None = None) -> dict:
         if self.proc is None or self.proc.poll() is not None:
             self._start()
-        self.proc.stdin.write((json.dumps({"path": str(path)}) + "\n").encode())
+        self.proc.stdin.write((json.dumps({"path": str(path), "store": store}) + "\n").encode())
         self.proc.stdin.flush()
         fd = self.proc.stdout.fileno()
         deadline = time.monotonic() + timeout
@@ -124,15 +126,16 @@ def run(n: int, *, seed: int = 1, start: int = 0, timeout: float = 30.0, memory_
     cache = cache or Path(tempfile.gettempdir()) / "usagekit-fuzz-seeds"
     seeds = all_seeds(cache)
     result = RunResult()
-    worker = Worker()
     t0 = time.monotonic()
     scratch = Path(tempfile.mkdtemp(prefix="usagekit-fuzz-"))
+    worker = Worker(scratch / ".store")
     try:
         for i in range(start, start + n):
             case = make_case(seed, i, seeds)
             where = scratch / case.id
             target = write_case(case, where)
-            res = worker.run(target, timeout, memory_mb)
+            # odd cases load straight from the files, even ones through the validated store
+            res = worker.run(target, timeout, memory_mb, store=False if i % 2 else None)
             outcome = res["outcome"]
             result.counts[outcome] += 1
             result.by_mutation[(case.mutation.split("+")[0], outcome)] += 1
@@ -153,6 +156,7 @@ def run(n: int, *, seed: int = 1, start: int = 0, timeout: float = 30.0, memory_
                 progress(i - start + 1, n, result)
     finally:
         worker.stop()
+        shutil.rmtree(scratch / ".store", ignore_errors=True)
         if defects_dir is not None or not result.defects:
             shutil.rmtree(scratch, ignore_errors=True)
     result.seconds = time.monotonic() - t0

@@ -58,15 +58,15 @@ def invariants(usage) -> list[str]:
     if abs(Decimal(total) - exact) > max(Decimal(ABS_TOLERANCE), abs(exact) * Decimal(REL_TOLERANCE)):
         problems.append(f"total {total!r} differs from the exact sum {exact} of the kept rows")
     # what a user reads or gets written must work, and must not hold a planted secret
-    shown = [str(rep), usage.summary(), repr(usage), rep.to_frame().to_csv()]
+    shown = [str(rep), rep.details(), usage.summary(), repr(usage), rep.to_frame().to_csv()]
     usage.daily("key")
     usage.breakdown("model")
     usage.key_summary()
     with tempfile.TemporaryDirectory() as tmp:
         out = usage.write_rejected(Path(tmp) / "rejected.csv")
         shown.append(out.read_text(encoding="utf-8", errors="replace"))
-    shown.append(rows.with_columns(pl.col(c).cast(pl.List(pl.String)).list.join(",")
-                                   for c, t in rows.schema.items() if isinstance(t, pl.List)).write_csv())
+    shown.append(rows.with_columns(pl.col(c).list.join(",") for c, t in rows.schema.items()
+                                   if isinstance(t, pl.List)).write_csv())
     text = "\n".join(shown)
     for secret in PLANTED_SECRETS:
         if secret in text:
@@ -75,13 +75,13 @@ def invariants(usage) -> list[str]:
     return problems
 
 
-def check(path: str) -> dict:
-    """Load ``path`` and classify the outcome."""
+def check(path: str, store: bool | None = None) -> dict:
+    """Load ``path`` (through the validated store unless ``store=False``) and classify the outcome."""
     import usagekit
     from usagekit.errors import UsagekitError
 
     try:
-        usage = usagekit.load(path)
+        usage = usagekit.load(path, store=store)
         problems = invariants(usage)
     except UsagekitError as exc:
         msg = str(exc)
@@ -123,7 +123,7 @@ def main() -> None:
         if not line.strip():
             continue
         req = json.loads(line)
-        result = check(req["path"])
+        result = check(req["path"], store=req.get("store"))
         result["maxrss_mb"] = peak_mb()
         answers.write(json.dumps(result) + "\n")
 

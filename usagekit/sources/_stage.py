@@ -15,6 +15,10 @@ normalized columns plus bookkeeping columns:
     the timestamp had no UTC offset and was taken as UTC
 
 Nothing is dropped here: rejected rows stay in the frame so they can be counted and shown.
+Values out of range reject their row with a reason, never fail the file: a timestamp outside
+the years 1970-9999, a cost above :data:`~usagekit.money.MAX_COST_CENTS`, a count that is not
+a finite whole number within int64. Columns of types no check reads (bytes, lists, structs,
+categoricals, decimals...) are first turned into text or floats, so they are checked the same way.
 """
 
 from __future__ import annotations
@@ -24,8 +28,8 @@ import datetime as dt
 import polars as pl
 
 from ..errors import SourceError
-from ..money import MAX_COST_CENTS
 from ..masking import redact_expr
+from ..money import MAX_COST_CENTS
 from ..schema import AXES, COST_SOURCES, INT_COLUMNS, STATES, USAGE_COLUMNS, USAGE_DTYPES
 from ._io import as_text
 
@@ -135,6 +139,9 @@ def _plain_types(lf: pl.LazyFrame, schema) -> pl.LazyFrame:
             continue
         if isinstance(dtype, (pl.Datetime, pl.Date)):
             continue
+        if name == "tags" and isinstance(dtype, pl.List) and (dtype.inner == pl.String or dtype.inner == pl.Null
+                                                              or dtype.inner.is_numeric()):
+            continue  # a tag list as the schema holds it
         if isinstance(dtype, pl.Decimal):
             fix.append(pl.col(name).cast(pl.Float64, strict=False))
         else:

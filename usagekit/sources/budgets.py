@@ -6,8 +6,10 @@ level), ``budget_duration`` (``1d``, ``7d``, ``30d``, ``1mo``...; empty = monthl
 current period, kept only as a cross-check). Teams are named by ``team_alias``, users by
 ``user_alias`` (else ``user_email``); ``organization_id`` is the account. Rows become the
 budget registry (:data:`usagekit.schema.BUDGET_SCHEMA`); ``Usage.budgets("team")`` puts each
-budget beside the spend of its current window. Like key caps, a bad value is an error that
-names the row, not a rejected row.
+budget beside the spend of its current window. Like key registry rows, a row with a bad value
+(an empty or repeated id, a budget that is not a number or is negative, an unknown period, an
+unreadable reset time, a row cut short) is rejected with its reason, never kept half-read: the
+load report names its row and says that budget is unknown.
 """
 
 from __future__ import annotations
@@ -46,8 +48,11 @@ def sniff_users(probe: Probe) -> bool:
         and "team_alias" not in c and _not_other_tables(c)
 
 
-def budget_registry(df: pl.DataFrame, shown: str, entity: str, *, id_col: str, names: tuple[str, ...]) -> pl.DataFrame:
-    """Validate a LiteLLM team or user table (strings, with ``_row``) into budget registry rows."""
+def budget_registry(df: pl.DataFrame, shown: str, entity: str, *, id_col: str,
+                    names: tuple[str, ...]) -> tuple[pl.DataFrame, list[str]]:
+    """Validate a LiteLLM team or user table (strings, with ``_row``) into budget registry rows.
+
+    Returns ``(kept rows, one line per rejected row)``."""
     cols = set(df.columns)
     table = _ENTITY_TABLE[entity]
     if pick(cols, id_col) is None:
@@ -55,8 +60,15 @@ def budget_registry(df: pl.DataFrame, shown: str, entity: str, *, id_col: str, n
                                expected=f"a {table} export ({id_col}, max_budget, budget_duration, ...)")
     rows = df["_row"].to_list()
 
+    rejected: dict[int, str] = {}
+
     def fail(i: int, field: str, problem: str, hint: str):
-        raise KeyRegistryError(shown, problem, row=rows[i], field=field, expected=hint)
+        rejected.setdefault(i, f"row {rows[i]} field '{field}': {problem}; expected {hint}")
+
+    if "_reject" in df.columns:
+        for i, why in enumerate(df["_reject"].to_list()):
+            if why is not None:
+                fail(i, "row", why, "a complete row")
 
     def text(*names_) -> pl.Series:
         return df.with_columns(column(cols, *names_, blank_is_null=True).str.strip_chars().alias("_x"))["_x"]
@@ -65,9 +77,7 @@ def budget_registry(df: pl.DataFrame, shown: str, entity: str, *, id_col: str, n
     for i, v in enumerate(ids.to_list()):
         if v is None:
             fail(i, id_col, f"{id_col} is empty", f"every {entity} to have an id")
-    dup = ids.is_duplicated()
-    if dup.any():
-        i = int(dup.arg_true()[1])
+    for i in (~ids.is_first_distinct() & ids.is_not_null()).arg_true().to_list():
         fail(i, id_col, f"{id_col} '{ids[i]}' appears more than once", f"one row per {entity}")
 
     def usd(name: str) -> pl.Series:
@@ -83,9 +93,10 @@ def budget_registry(df: pl.DataFrame, shown: str, entity: str, *, id_col: str, n
                 v = float("nan")
             if v != v or v in (float("inf"), float("-inf")):
                 fail(i, name, f"{name} '{r}' is not a number", "US dollars as a number, or empty for none")
-            if v < 0:
+                v = None
+            elif v < 0:
                 fail(i, name, f"{name} {r} is negative", "0 or more, or empty for none")
-            out.append(v * 100)
+            out.append(None if v is None else v * 100)
         return pl.Series(name, out, dtype=pl.Float64)
 
     periods = []
@@ -93,6 +104,7 @@ def budget_registry(df: pl.DataFrame, shown: str, entity: str, *, id_col: str, n
         try:
             periods.append(None if r is None else parse_period(r))
         except QueryError:
+            periods.append(None)
             fail(i, "budget_duration", f"budget_duration '{r}' is not a budget period",
                  "a period such as 1d, 7d, 30d or 1mo, or empty for monthly")
     raw_reset = text("budget_reset_at")
@@ -102,20 +114,24 @@ def budget_registry(df: pl.DataFrame, shown: str, entity: str, *, id_col: str, n
             fail(i, "budget_reset_at", f"budget_reset_at '{r}' is not a timestamp",
                  "a time such as 2026-10-08 00:00:00+00, or empty")
     blocked = text("blocked").str.to_lowercase().is_in(["t", "true", "1"])
-    return pl.DataFrame({
+    out = pl.DataFrame({
         "entity": [entity] * df.height, "entity_id": ids,
         "name": df.with_columns(pl.coalesce(*[column(cols, n, blank_is_null=True) for n in names]).alias("_x"))["_x"],
         "account_id": text("organization_id"), "spend_cap_cents": usd("max_budget"),
         "soft_cap_cents": usd("soft_budget"), "budget_period": pl.Series(periods, dtype=pl.String),
         "budget_reset_at": reset, "reported_spend_cents": usd("spend"), "blocked": blocked,
     }, schema=BUDGET_DTYPES)
+    keep = pl.Series([i not in rejected for i in range(df.height)], dtype=pl.Boolean)
+    return out.filter(keep), [rejected[i] for i in sorted(rejected)]
 
 
 def _read(path: Path, probe: Probe, entity: str, id_col: str, names: tuple[str, ...]) -> Loaded:
     df, shown = read_csv_strings(path) if probe.kind == "csv" else read_jsonl_records(path)
-    budgets = budget_registry(df, shown, entity, id_col=id_col, names=names)
+    budgets, rejected = budget_registry(df, shown, entity, id_col=id_col, names=names)
     capped = budgets.filter(pl.col("spend_cap_cents").is_not_null()).height
     notes = [f"{budgets.height} {entity}(s), {capped} with a budget ({_ENTITY_TABLE[entity]})"]
+    if rejected:
+        notes.append(f"{len(rejected)} {entity} row(s) rejected, so their budget is unknown: " + "; ".join(rejected))
     return Loaded(f"litellm_{entity}s", shown, budgets=budgets, notes=notes)
 
 

@@ -13,6 +13,12 @@ Token counts: ``ConsumedQuantity`` in ``ConsumedUnit`` (else ``PricingQuantity``
 ``1M Tokens``). Which kind of token comes from ``SkuMeter``, the unit or ``ChargeDescription``:
 input / prompt, output / completion, and cache reads (counted as input and as cached input).
 
+usagekit's own FOCUS export (:mod:`usagekit.export`) adds custom columns that win over the
+inference when present: ``x_InputTokens``, ``x_OutputTokens``, ``x_CachedInputTokens``,
+``x_ReasoningTokens``, ``x_Axis``, ``x_Model`` (taken as written, even empty), and
+``x_Unpriced`` (``true``: usage with no cost recorded, read back as unpriced rather than as
+the $0 FOCUS had to write).
+
 ``Tags`` (a JSON object of key/value pairs) become the row's tags as ``key:value`` strings
 (``{"env": "prod", "team": "research"}`` -> ``env:prod``, ``team:research``; a key with an
 empty or null value is the bare key). A ``Tags`` cell that is not a JSON object is noted.
@@ -64,9 +70,10 @@ def _quantities(col) -> dict[str, pl.Expr]:
     is_input = cached | words.str.contains(r"input|prompt|cache")
     is_output = ~is_input & words.str.contains(r"output|completion")
     return {
-        "input_tokens": pl.when(is_input).then(tokens),
-        "output_tokens": pl.when(is_output).then(tokens),
-        "cached_input_tokens": pl.when(cached).then(tokens),
+        "input_tokens": pl.coalesce(col("x_InputTokens"), pl.when(is_input).then(tokens).cast(pl.String)),
+        "output_tokens": pl.coalesce(col("x_OutputTokens"), pl.when(is_output).then(tokens).cast(pl.String)),
+        "cached_input_tokens": pl.coalesce(col("x_CachedInputTokens"), pl.when(cached).then(tokens).cast(pl.String)),
+        "reasoning_tokens": col("x_ReasoningTokens"),
         # x_Requests as written, so a bad value is a rejected row, not a silent 0
         "requests": pl.coalesce(col("x_Requests", "x_requests"), requests.cast(pl.String), pl.lit("0")),
     }
@@ -114,9 +121,13 @@ def read(path: Path, probe: Probe) -> Loaded:
         pl.coalesce(pl.col("_value"), pl.when(bad_category).then(category),
                     pl.when(bad_currency).then(currency)).alias("_value"),
         col("ChargePeriodStart").alias("ts"),
-        pl.coalesce(col("BilledCost"), col("EffectiveCost")).alias("cost_cents"),
+        pl.when(col("x_Unpriced").str.strip_chars().str.to_lowercase() == "true").then(None)
+        .otherwise(pl.coalesce(col("BilledCost"), col("EffectiveCost"))).alias("cost_cents"),
+        col("x_Axis").alias("axis"),
         col("ProviderName").alias("provider"),
-        pl.coalesce(col("x_Model", "x_model"), col("ServiceName")).alias("model"),
+        # usagekit's own export (it writes x_Axis) keeps a row without a model without one
+        (col("x_Model") if pick(cols, "x_Axis") else pl.coalesce(col("x_Model", "x_model"), col("ServiceName")))
+        .alias("model"),
         col("ResourceId").alias("key_id"), col("ResourceName").alias("key_name"),
         pl.coalesce(col("SubAccountId"), col("BillingAccountId")).alias("account_id"),
         *[e.alias(name) for name, e in counts.items()],

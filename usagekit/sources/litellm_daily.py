@@ -28,7 +28,6 @@ from ._stage import stage
 from .base import Format, Loaded, column, pick
 from .litellm import billed_model, unpriced_note
 
-
 #: the entity column of each roll-up table, most specific first
 ENTITIES = ("tag", "tag_id", "end_user_id", "end_user", "agent_id", "organization_id", "org_id", "team_id", "user_id")
 
@@ -58,6 +57,7 @@ def read(path: Path, probe: Probe) -> Loaded:
     ok = pl.coalesce(num("successful_requests"), num("api_requests") - pl.coalesce(num("failed_requests"), pl.lit(0.0)))
     unpriced = ((num("spend") == 0) & (tokens > 0) & (ok > 0)).fill_null(False)
     model, provider = billed_model(col("model"), col("custom_llm_provider"), col("model_group"))
+    tag_col = pick(cols, "tag", "tag_id")
     mapped = df.select(
         "_row", "_reject", "_field", "_value",
         col("date").alias("ts"), col("api_key").alias("key_id"), model, provider,
@@ -67,7 +67,9 @@ def read(path: Path, probe: Probe) -> Loaded:
         pl.coalesce(col("api_requests"), col("successful_requests")).alias("requests"),
         pl.coalesce(col("organization_id", "org_id"), col("team_id")).alias("account_id"),
         col("agent_id").alias("agent_id"), col("team_id").alias("team_id"), col("user_id").alias("user_id"),
-        col("end_user_id", "end_user").alias("end_user"), pl.concat_list(col("tag", "tag_id")).alias("tags"),  # one tag, commas and all
+        col("end_user_id", "end_user").alias("end_user"),
+        # the row's one tag, commas and all (a list, so it is never split)
+        (pl.concat_list(pl.col(tag_col)) if tag_col else pl.lit(None, pl.List(pl.String))).alias("tags"),
     )
     entity = pick(cols, *ENTITIES)
     notes = [f"a roll-up by {entity or 'an unknown entity'}: each roll-up table counts the same spend again, "

@@ -54,6 +54,18 @@ def _bucket_like(page: dict) -> bool:
     return isinstance(b, dict) and "start_time" in b and "results" in b
 
 
+def _finite(value) -> float | None:
+    """``value`` as a finite float, or None when it is not a number."""
+    import math
+    if isinstance(value, bool):
+        return None
+    try:
+        f = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return f if math.isfinite(f) else None
+
+
 def _kind(result: dict) -> str:
     obj = str(result.get("object") or "")
     if "costs" in obj or "amount" in result:
@@ -103,14 +115,20 @@ def read_document(doc, shown: str) -> Loaded:
                     rec.update(input_tokens=res.get("input_tokens"), output_tokens=res.get("output_tokens"),
                                cached_input_tokens=res.get("input_cached_tokens"))
                     for i, f in enumerate(("input_audio_tokens", "output_audio_tokens")):
-                        if isinstance(res.get(f), (int, float)) and "_reject" not in rec:
-                            audio[i] += res[f]
+                        n = res.get(f)
+                        if isinstance(n, int) and not isinstance(n, bool) and n >= 0 and "_reject" not in rec:
+                            audio[i] += n
                 elif kind == "speech":
                     rec.update(axis="voice", characters=res.get("characters"))
                 else:
                     rec.update(axis="voice")
-                    if "_reject" not in rec:
-                        seconds += float(res.get("seconds") or 0)
+                    secs = _finite(res.get("seconds") or 0)
+                    if secs is None or secs < 0:
+                        if "_reject" not in rec:
+                            rec.update(_reject="seconds is not a number of seconds", _field="seconds",
+                                       _value=str(res.get("seconds"))[:120])
+                    elif "_reject" not in rec:
+                        seconds += secs
             records.append(rec)
     if seconds:
         notes.append(f"{seconds:,.0f} seconds of audio transcription (no cost in usage pages)")

@@ -18,8 +18,8 @@ The key list (the saved ``{"data": [...]}`` answer of the keys API, or its rows 
 Lines: ``name, label, hash, limit, limit_reset, limit_remaining, usage, disabled, created_at``)
 is a key registry: ``name`` (the ``api_key_name`` of the generation export) is the key,
 ``limit`` (USD) its cap, reset ``daily`` / ``weekly`` / ``monthly`` at midnight UTC (weeks from
-Monday), as OpenRouter resets them. A ``limit`` with no ``limit_reset`` is a lifetime credit limit, not a periodic cap: it
-is not used as one, and the load report says so.
+Monday), as OpenRouter resets them. A ``limit`` with no ``limit_reset`` is a lifetime credit
+limit, not a periodic cap: it is not used as one, and the load report says so.
 """
 
 from __future__ import annotations
@@ -212,6 +212,9 @@ def read_keys_document(doc, shown: str) -> Loaded:
     if rows is None:
         raise SourceError(shown, "no 'data' list of keys with limit_reset", field="data",
                           expected='an OpenRouter key list {"data": [{name, limit, limit_reset, ...}]}')
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise SourceError(shown, "a key entry is not an object", field=f"data[{i}]", expected="an object")
     return _keys(records_frame(rows), shown)
 
 

@@ -1,0 +1,300 @@
+"""The validated store behind ``load``: warm and incremental loads answer exactly as cold ones."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import usagekit
+from usagekit.store import cache
+
+MONTH = "2026-10"
+
+
+def _day_file(folder: Path, day: int, extra: str = "") -> Path:
+    """A day of requests: 6 good rows, one rejected (negative cost), one repeated id in the file."""
+    lines = ["ts,request_id,key_id,key_name,account_id,model,provider,cost_cents"]
+    for i in range(6):
+        lines.append(f"2026-10-{day:02d}T{10 + i}:00:00Z,d{day}-r{i},vk_{i % 3},key {i % 3},acct_{i % 2},"
+                     f"gpt-4.1,openai,{1.25 + i * 0.001 + day}")
+    lines.append(f"2026-10-{day:02d}T18:00:00Z,d{day}-bad,vk_0,key 0,acct_0,gpt-4.1,openai,-3")
+    lines.append(f"2026-10-{day:02d}T19:00:00Z,d{day}-r0,vk_0,key 0,acct_0,gpt-4.1,openai,9.5")
+    path = folder / f"2026-10-{day:02d}.csv"
+    path.write_text("\n".join(lines) + "\n" + extra)
+    return path
+
+
+@pytest.fixture
+def month(tmp_path) -> Path:
+    src = tmp_path / "src"
+    src.mkdir()
+    for day in range(1, 6):
+        _day_file(src, day)
+    (src / "keys.csv").write_text("key_id,key_name,account_id,spend_cap_cents,agent_id,created_at\n"
+                                  "vk_0,support-bot,acct_0,5000,,2026-01-01\n")
+    return src
+
+
+def answers(usage) -> dict:
+    """Everything a user sees, for comparing loads."""
+    m = usage.filter(month=MONTH)
+    return {
+        "report": usage.load_report.to_frame(),
+        "balanced": usage.load_report.balanced,
+        "rejected": usage.rejected,
+        "rows": usage.to_pandas(),
+        "total": m.total(),
+        "daily": m.daily(by="key"),
+        "breakdown": m.breakdown(by="account"),
+        "keys": m.key_summary(as_of="2026-11-01"),
+        "invoice": m.invoice(MONTH).lines,
+        "day": m.day("2026-10-03"),
+    }
+
+
+def assert_same(a: dict, b: dict) -> None:
+    for name in a:
+        if isinstance(a[name], pd.DataFrame):
+            pd.testing.assert_frame_equal(a[name], b[name], obj=name)
+        else:
+            assert a[name] == b[name], name
+
+
+def test_a_second_load_reads_the_store_and_answers_exactly_as_a_cold_one(month, tmp_path):
+    store = tmp_path / "store"
+    cold = usagekit.load(month, store=False)
+    first = usagekit.load(month, store=store)
+    second = usagekit.load(month, store=store)
+    assert cold.load_report.store is None
+    assert first.load_report.validated_files == 6 and first.load_report.stored_files == 0
+    assert second.load_report.validated_files == 0 and second.load_report.stored_files == 6
+    assert "6 of 6 file(s) read from the validated store" in str(second.load_report)
+    want = answers(cold)
+    assert (cold.load_report.rejected, cold.load_report.duplicates) == (5, 5)
+    assert_same(want, answers(first))
+    assert_same(want, answers(second))
+
+
+def test_one_new_daily_file_is_validated_alone_and_duplicates_across_old_and_new_are_caught(month, tmp_path):
+    store = tmp_path / "store"
+    usagekit.load(month, store=store)
+    # day 6 repeats request d2-r3 of an old file, and d6-r1 is repeated by day 7's file
+    _day_file(month, 6, extra="2026-10-06T23:00:00Z,d2-r3,vk_1,key 1,acct_1,gpt-4.1,openai,77\n")
+    warm = usagekit.load(month, store=store)
+    assert warm.load_report.validated_files == 1
+    by_file = {Path(f.file).name: f for f in warm.load_report.files}
+    assert by_file["2026-10-06.csv"].duplicates == 2  # its own repeat and the old file's id
+    assert by_file["2026-10-02.csv"].duplicates == 1  # the old file keeps its row (it comes first)
+    assert_same(answers(usagekit.load(month, store=False)), answers(warm))
+    # a new file that sorts first turns an old file's row into the repeat
+    (month / "2026-09-30.csv").write_text("ts,request_id,cost_cents\n2026-10-01T00:30:00Z,d4-r2,1000\n")
+    again = usagekit.load(month, store=store)
+    assert again.load_report.validated_files == 1
+    by_file = {Path(f.file).name: f for f in again.load_report.files}
+    assert by_file["2026-10-04.csv"].duplicates == 2
+    assert_same(answers(usagekit.load(month, store=False)), answers(again))
+
+
+def _validated(month, store, **kw) -> int:
+    return usagekit.load(month, store=store, **kw).load_report.validated_files
+
+
+def test_each_key_ingredient_changed_in_turn_rebuilds(month, tmp_path, monkeypatch):
+    store = tmp_path / "store"
+    assert _validated(month, store) == 6
+    assert _validated(month, store) == 0
+    # the file's content (same size, later modification time)
+    f = month / "2026-10-03.csv"
+    f.write_text(f.read_text().replace("gpt-4.1", "gpt-4.2"))
+    assert _validated(month, store) == 1
+    # same size and modification time, other bytes: the block hash sees it
+    st = f.stat()
+    f.write_text(f.read_text().replace("gpt-4.2", "gpt-4.3"))
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    usage = usagekit.load(month, store=store)
+    assert usage.load_report.validated_files == 1
+    assert "gpt-4.3" in set(usage.filter(month=MONTH).breakdown(by="model")["model"])
+    # time zone, format= (full rehash: see the large-file test below)
+    assert _validated(month, store, tz="Europe/Berlin") == 6
+    assert _validated(month / "2026-10-01.csv", store, format="canonical") == 1
+    assert _validated(month, store, rehash=True) == 0  # small files are always hashed whole: same key
+    # rules / layout version and the schema fingerprint
+    monkeypatch.setattr(cache, "RULES_VERSION", cache.RULES_VERSION + 1)
+    assert _validated(month, store) == 6
+    monkeypatch.setattr(cache, "schema_fingerprint", lambda: "another-schema")
+    import usagekit.store.stored as stored_mod
+    monkeypatch.setattr(stored_mod, "schema_fingerprint", lambda: "another-schema")
+    assert _validated(month, store) == 6
+    # an edit to a loader's code, even without a version bump
+    monkeypatch.setattr(stored_mod, "code_fingerprint", lambda: "edited-loader")
+    assert _validated(month, store) == 6
+
+
+def test_a_changed_key_registry_rebuilds_the_combined_entry_not_the_files(month, tmp_path):
+    store = tmp_path / "store"
+    usagekit.load(month, store=store)
+    loads = store / f"v{cache.RULES_VERSION}" / "loads"
+    before = set(os.listdir(loads))
+    (month / "keys.csv").write_text("key_id,key_name,account_id,spend_cap_cents,agent_id,created_at\n"
+                                    "vk_0,renamed-bot,acct_0,5000,,2026-01-01\n")
+    usage = usagekit.load(month, store=store)
+    assert usage.load_report.validated_files == 1  # the registry file itself
+    assert len(set(os.listdir(loads)) - before) == 1
+    names = set(usage.filter(month=MONTH).breakdown(by="key")["key_name"])
+    assert "renamed-bot" in names and "support-bot" not in names
+    assert_same(answers(usagekit.load(month, store=False)), answers(usage))
+
+
+def test_large_files_are_fingerprinted_by_their_first_and_last_blocks(tmp_path, monkeypatch):
+    monkeypatch.setattr(cache, "BLOCK", 64)
+    f = tmp_path / "u.csv"
+    body = "".join(f"2026-10-01T10:00:00Z,r{i},1.5\n" for i in range(200))
+    f.write_text("ts,request_id,cost_cents\n" + body)
+    store = tmp_path / "store"
+    assert _validated(f, store) == 1
+    st = f.stat()
+    f.write_text(f.read_text().replace("r100,1.5", "r100,2.5"))  # the middle: same size and time
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert _validated(f, store) == 0  # not seen by the block hash (the documented limit) ...
+    usage = usagekit.load(f, store=store, rehash=True)  # ... but seen by a full hash
+    assert usage.load_report.validated_files == 1
+    assert usage.filter(month=MONTH).total()["cost_cents"] == pytest.approx(200 * 1.5 + 1)
+
+
+def test_damaged_entries_are_detected_and_rebuilt(month, tmp_path, capsys):
+    store = tmp_path / "store"
+    want = answers(usagekit.load(month, store=store))
+    base = store / f"v{cache.RULES_VERSION}"
+    entries = sorted(p for p in (base / "files").iterdir() if (p / "rows.parquet").exists())
+    rows = entries[0] / "rows.parquet"
+    rows.write_bytes(rows.read_bytes()[:-20])  # truncated
+    (entries[1] / "meta.json").write_text("{not json")  # partial meta
+    cube = next((base / "loads").iterdir()) / "cube.parquet"
+    cube.write_bytes(b"PAR1garbage")
+    usage = usagekit.load(month, store=store)
+    err = capsys.readouterr().err
+    assert err.count("is damaged") == 3
+    assert usage.load_report.validated_files == 2
+    assert_same(want, answers(usage))
+
+
+def test_an_unwritable_store_falls_back_to_no_store_with_one_line(month, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    usage = usagekit.load(month, store=blocker / "store")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot be written" in err[0] and "loading without it" in err[0]
+    assert usage.load_report.store is None
+    assert usage.load_report.kept == 30
+
+
+def test_store_env_and_store_false(month, tmp_path, monkeypatch):
+    monkeypatch.setenv("USAGEKIT_STORE", str(tmp_path / "env-store"))
+    assert usagekit.load(month).load_report.store == str(tmp_path / "env-store")
+    assert usagekit.load(month).load_report.validated_files == 0
+    monkeypatch.setenv("USAGEKIT_STORE", str(tmp_path / "other"))
+    assert usagekit.load(month, store=False).load_report.store is None
+    assert not (tmp_path / "other").exists()
+    monkeypatch.setenv("USAGEKIT_STORE", "off")
+    assert usagekit.load(month).load_report.store is None
+
+
+def test_concurrent_loads_of_the_same_inputs_share_one_sound_store(month, tmp_path):
+    store = tmp_path / "store"
+    code = ("import sys, usagekit; u = usagekit.load(sys.argv[1], store=sys.argv[2]); "
+            "t = u.filter(month='2026-10').total()['cost_cents']; "
+            "print(u.load_report.kept, u.load_report.duplicates, round(t, 6))")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(month), str(store)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=env) for _ in range(3)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1] for o in outs]
+    assert len({o[0] for o in outs}) == 1
+    usage = usagekit.load(month, store=store)
+    assert usage.load_report.validated_files == 0
+    assert outs[0][0].split()[:2] == [str(usage.load_report.kept), str(usage.load_report.duplicates)]
+    leftovers = list((store / f"v{cache.RULES_VERSION}" / "tmp").iterdir())
+    assert leftovers == []
+
+
+def test_the_store_holds_no_raw_key_secret(tmp_path):
+    secret = "sk-proj-Q9vX2mLr8TfA1bC3dE5gH7jK9nP2qR4sAbCd"
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "u.csv").write_text(
+        "ts,request_id,key_id,key_name,cost_cents\n"
+        f"2026-10-01T10:00:00Z,r1,{secret},name {secret},1.5\n"
+        f"2026-10-01T11:00:00Z,r2,vk_1,k,{secret}\n"       # rejected: the secret is the offending cell
+        f"2026-10-01T12:00:00Z,r1,{secret},again,1.5\n")   # a duplicate
+    (tmp_path / "src" / "keys.csv").write_text("key_id,key_name,account_id,spend_cap_cents,agent_id,created_at\n"
+                                               f"{secret},,acct_1,100,,2026-01-01\n")
+    store = tmp_path / "store"
+    usage = usagekit.load(tmp_path / "src", store=store)
+    assert (usage.load_report.rejected, usage.load_report.duplicates) == (1, 1)
+    files = [p for p in store.rglob("*") if p.is_file()]
+    assert any(p.name == "rows.parquet" for p in files)
+    for p in files:
+        data = p.read_bytes()
+        for needle in (secret, secret[8:30]):
+            assert needle.encode() not in data, p
+
+
+def test_the_schema_fingerprint_is_recorded_with_the_rules_version():
+    assert cache.schema_fingerprint() == cache.SCHEMA_FINGERPRINT, (
+        "the usage/key columns or the cube's dimensions changed: bump RULES_VERSION in usagekit/store/cache.py "
+        f"and set SCHEMA_FINGERPRINT = {cache.schema_fingerprint()!r}")
+
+
+def test_every_engine_gets_the_stored_cube(month, tmp_path, engine):
+    store = tmp_path / "store"
+    usagekit.load(month, store=store)
+    warm = usagekit.load(month, store=store, engine=engine)
+    cold = usagekit.load(month, store=False, engine=engine)
+    assert warm.load_report.validated_files == 0
+    for by in ("key", "model", "account"):
+        a, b = cold.filter(month=MONTH).daily(by=by), warm.filter(month=MONTH).daily(by=by)
+        pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=0, atol=1e-9)
+    assert cold.filter(month=MONTH).total() == pytest.approx(warm.filter(month=MONTH).total(), abs=1e-9)
+
+
+def test_a_second_report_run_publishes_from_the_store_without_validating_again(month, tmp_path, monkeypatch):
+    from usagekit.report import publish
+    monkeypatch.setenv("USAGEKIT_STORE", str(tmp_path / "store"))  # the notebook's kernel inherits it
+    first = publish(month=MONTH, source=month, out=tmp_path / "reports", progress=False)
+    assert "6 of 6 file(s) read from the validated store" not in first.html.read_text()
+    assert "0 of 6 file(s) read from the validated store" in first.html.read_text()
+    second = publish(month=MONTH, source=month, out=tmp_path / "reports", progress=False)
+    page = second.html.read_text()
+    assert "6 of 6 file(s) read from the validated store" in page and "0 validated by this load" in page
+    assert second.summary["total_cents"] == first.summary["total_cents"]
+
+
+def test_check_cli_reports_the_store_and_rehash_validates_again(month, tmp_path, monkeypatch):
+    monkeypatch.setenv("USAGEKIT_STORE", str(tmp_path / "store"))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    run = lambda *extra: subprocess.run(  # noqa: E731
+        [sys.executable, "-m", "usagekit.cli", "check", str(month), "--rejected", str(tmp_path / "rej.csv"), *extra],
+        capture_output=True, text=True, env=env, timeout=300)
+    first, second = run(), run()
+    assert "0 of 6 file(s) read from the validated store" in first.stdout
+    assert "6 of 6 file(s) read from the validated store" in second.stdout
+    assert second.returncode == first.returncode == 1  # rows were rejected
+    assert "store:" not in run("--no-store").stdout
+    assert "0 validated by this load" in run("--rehash").stdout  # small files: already hashed whole
+
+
+def test_what_a_dead_load_left_half_built_is_swept_after_a_day(month, tmp_path):
+    store = tmp_path / "store"
+    usagekit.load(month, store=store)
+    tmp = store / f"v{cache.RULES_VERSION}" / "tmp"
+    old, fresh = tmp / "build-1-old", tmp / "build-2-fresh"
+    for d in (old, fresh):
+        d.mkdir()
+        (d / "rows.parquet").write_bytes(b"half")
+    os.utime(old, (0, 0))
+    assert usagekit.load(month, store=store).load_report.validated_files == 0
+    assert not old.exists() and fresh.exists()  # a build in progress elsewhere is left alone

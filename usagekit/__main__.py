@@ -1,0 +1,7 @@
+"""``python -m usagekit``: the same command as ``usagekit``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,330 @@
+"""``load`` through the validated store (:mod:`usagekit.store.cache`).
+
+Each input file is validated once: its kept rows, rejected rows, accounting, request-id
+hashes and month cube are written to its own store entry. A load then combines the entries
+of its files: repeated request ids across *all* files are found from the stored hashes (only
+ids whose hash repeats are compared exactly, first occurrence in file then row order wins,
+as in a cold load), and the combined accounting and cube (with the key registry applied)
+are kept as a load entry. A second load of the same files reads that entry; a load with one
+new file validates only that file and re-combines.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import narwhals as nw
+import numpy as np
+import polars as pl
+
+from .. import loading as L
+from .. import queries as q
+from .. import sources
+from ..errors import SourceError, display_path
+from ..masking import redact_expr
+from ..money import MAX_TOTAL_CENTS
+from ..schema import USAGE_COLUMNS
+from ..sources._stage import rejected_value
+from .cache import (
+    RULES_VERSION,
+    Entry,
+    Store,
+    code_fingerprint,
+    fingerprint,
+    frame_fingerprint,
+    key_of,
+    schema_fingerprint,
+)
+from .cube import apply_registry, derive, registry_on_cube
+
+_ROW_EXTRA = ("_seq", "_row", "_naive", "_file", "_field", "_value")
+_DUP = "duplicate request_id"
+
+
+def load(st: Store, items: list[tuple[Path, bool]], keys, format: str, tz: str, engine, progress: bool,
+         rehash: bool = False, options: dict | None = None):
+    """Files -> :class:`~usagekit.usage.Usage`, validating only files the store does not hold."""
+    from ..usage import Usage
+    say = L._Phases(progress)
+    options = options or {}
+    say(f"looking up {len(items)} file(s) in the store {st.root}")
+    usage_entries: list[Entry] = []
+    key_parts: list[sources.Loaded] = []
+    skipped: list[tuple[str, str]] = []
+    schema = (schema_fingerprint(), code_fingerprint())
+    found: list[tuple] = []  # (path, entry or None, key, named explicitly, fingerprint)
+    for item, explicit in items:
+        fp = fingerprint(item, rehash)
+        fkey = key_of("file", fp["path"], fp["size"], fp["mtime_ns"], fp["hash"], format, explicit, tz, options,
+                      RULES_VERSION, schema)
+        found.append((item, st.get("files", fkey, deep=rehash), fkey, explicit, fp))
+    missing = [f for f in found if f[1] is None]
+    built = _build_files(st, missing, format, tz, say, progress) if missing else {}
+    validated = len(missing)
+    for item, entry, fkey, _, _ in found:
+        entry = entry or built[fkey]
+        kind = entry.meta["kind"]
+        if kind == "skipped":
+            skipped.append((entry.meta["file"], entry.meta["why"]))
+            continue
+        if entry.meta.get("keys") or entry.meta.get("budgets"):  # registries and budget tables are read
+            key_parts.append(sources.read(item, format=entry.meta["format_arg"]))  # again (small; never stored)
+        if kind == "usage":
+            usage_entries.append(entry)
+    key_parts += L._keys_frame(keys)
+    if not usage_entries:
+        shown = ", ".join(display_path(p) for p, _ in items[:3])
+        raise SourceError(shown, "no usage rows found (only key registries or unrecognised files)",
+                          expected="at least one usage file")
+    registry = L._merge_keys([x.keys for x in key_parts if x.keys is not None])
+    budgets = L._merge_budgets([x.budgets for x in key_parts if x.budgets is not None])
+    lkey = key_of("load", [e.meta["key"] for e in usage_entries], frame_fingerprint(registry), tz,
+                  RULES_VERSION, schema)
+    combined = st.get("loads", lkey)
+    if combined is None:
+        combined = _build_load(st, lkey, usage_entries, registry, tz, say)
+    stats = pl.read_parquet(combined.part("stats.parquet"))
+    drops = pl.read_parquet(combined.part("drop.parquet"))
+    cube = pl.read_parquet(combined.part("cube.parquet"))
+    parts = [sources.Loaded(e.meta["format"], e.meta["file"], notes=list(e.meta["notes"])) for e in usage_entries]
+    report = L._report(stats, parts, key_parts, skipped, registry)
+    report.store = str(st.root)
+    report.validated_files = validated
+    report.stored_files = len(items) - validated
+    rows = _rows(usage_entries, drops, registry)
+    rejected = _rejected(usage_entries, drops)
+    say("done")
+    return Usage(rows, registry, report, rejected, tz=tz, engine=engine, cube=cube, budgets=budgets)
+
+
+def _read(item: Path, explicit: bool, format: str):
+    """The file read as a cold load reads it: (Loaded or None, why skipped)."""
+    if not explicit and format == "auto":
+        if item.name.lower() in L._NOT_USAGE:
+            return None, "not a usage file"
+        fmt, pr = sources.detect(item)
+        if fmt is None:
+            return None, f"format not recognised ({sources.describe_unknown(pr)})"
+        return fmt.read(item, pr), None
+    return sources.read(item, format=format), None
+
+
+def _build_files(st: Store, missing: list, format: str, tz: str, say, progress: bool) -> dict[str, Entry]:
+    """Validate the files the store lacks and store each: key -> entry.
+
+    Small files are validated together, in batches of up to ``MEMORY_BYTES`` on disk: one
+    parse, one accounting pass and one cube pass per batch (polars plans each pass once, not
+    once per file), then split per file. A bigger file is streamed through typed Parquet alone.
+    """
+    out: dict[str, Entry] = {}
+    batch: list = []
+    size = 0
+
+    def flush():
+        nonlocal batch, size
+        if batch:
+            say(f"validating {len(batch)} file(s)")
+            for fkey, entry in _store_batch(st, batch, tz, say):
+                out[fkey] = entry
+        batch, size = [], 0
+
+    for item, _, fkey, explicit, fp in L._each(missing, progress, "validating"):
+        loaded, why = _read(item, explicit, format)
+        meta = {"file": display_path(item), "fingerprint": fp, "format_arg": format, "explicit": explicit, "tz": tz}
+        if loaded is None:
+            out[fkey] = st.commit("files", fkey, st.staging(), dict(meta, kind="skipped", why=why))
+            continue
+        meta.update(file=loaded.file, format=loaded.format, notes=list(loaded.notes), keys=loaded.keys is not None,
+                    budgets=getattr(loaded, "budgets", None) is not None)
+        if loaded.usage is None:
+            out[fkey] = st.commit("files", fkey, st.staging(), dict(meta, kind="keys"))
+            continue
+        meta["kind"] = "usage"
+        big = not loaded.in_memory and loaded.scan_bytes > L.MEMORY_BYTES
+        if big:
+            flush()
+            batch = [(fkey, loaded, meta)]
+            flush()
+            continue
+        if size + fp["size"] > L.MEMORY_BYTES:
+            flush()
+        batch.append((fkey, loaded, meta))
+        size += fp["size"]
+    flush()
+    return out
+
+
+def _store_batch(st: Store, batch: list, tz: str, say) -> list[tuple[str, Entry]]:
+    tmps = [st.staging() for _ in batch]
+    try:
+        try:
+            _write_parts([x[1] for x in batch], tmps, tz, say)
+        except (pl.exceptions.ComputeError, OSError) as exc:  # a file whose bytes cannot be decoded
+            if not L._is_corrupt_file(exc):
+                raise
+            raise L._corrupt_input([x[1] for x in batch], exc) from None
+        return [(fkey, st.commit("files", fkey, tmp, meta)) for (fkey, _, meta), tmp in zip(batch, tmps)]
+    except BaseException:
+        import shutil
+        for tmp in tmps:
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _write_parts(loaded: list[sources.Loaded], tmps: list[Path], tz: str, say) -> None:
+    """Each file's validated parts: rows, rejected rows, accounting, id hashes, cube.
+
+    ``_bidx`` tells the files of a batch apart; every pass runs once over the batch.
+    """
+    parts = [x.usage.with_row_index("_seq").with_columns(pl.lit(i, pl.Int32).alias("_bidx"))
+             for i, x in enumerate(loaded)]
+    staged = parts[0] if len(parts) == 1 else pl.concat(parts, how="diagonal_relaxed")
+    if len(loaded) > 1 or loaded[0].in_memory or loaded[0].scan_bytes <= L.MEMORY_BYTES:
+        src = staged.collect().lazy()  # text is parsed once; every later pass reuses it
+    else:  # big: one streaming parse into typed Parquet, which the later passes scan
+        staged.sink_parquet(tmps[0] / "_staged.parquet", compression="lz4")
+        src = pl.scan_parquet(tmps[0] / "_staged.parquet")
+    names = src.collect_schema().names()
+    ok = pl.col("_reject").is_null()
+    say("counting rows")
+    stats = L._stats(src.with_columns(pl.col("_bidx").alias("_fidx"), pl.lit(False).alias("_dup")))
+    rows_sel = src.filter(ok).select("_bidx", *_ROW_EXTRA, *USAGE_COLUMNS)
+    rej_sel = src.filter(~ok).select(
+        "_bidx", "_seq", pl.col("_file").alias("file"), pl.col("_row").alias("row"), pl.col("_field").alias("field"),
+        pl.col("_reject").alias("reason"), rejected_value(names).alias("value"), *USAGE_COLUMNS
+    ).with_columns(redact_expr("value"))
+    if len(tmps) == 1:  # stream straight to the file
+        rows_sel.drop("_bidx").sink_parquet(tmps[0] / "rows.parquet", compression="lz4")
+        rej_sel.drop("_bidx").sink_parquet(tmps[0] / "rejected.parquet", compression="lz4")
+        (tmps[0] / "_staged.parquet").unlink(missing_ok=True)
+        rows_lf = pl.scan_parquet(tmps[0] / "rows.parquet").with_columns(pl.lit(0, pl.Int32).alias("_bidx"))
+    else:
+        rows_df, rej_df = pl.collect_all([rows_sel, rej_sel])
+        for name, df in (("rows.parquet", rows_df), ("rejected.parquet", rej_df)):
+            split = _split(df)
+            for i, tmp in enumerate(tmps):
+                split.get(i, df.clear()).drop("_bidx").write_parquet(tmp / name, compression="lz4")
+        rows_lf = rows_df.lazy()
+    say("hashing request ids")
+    hashes = rows_lf.filter(pl.col("request_id").is_not_null()).select(
+        "_bidx", L._id_hash(pl.col("request_id")).alias("h")).collect(engine="streaming")
+    cube = _split(_cube_of(rows_lf, tz, by_file=True))
+    stats, no_stats = _split(stats, "_fidx"), stats.clear()
+    hashes = _split(hashes)
+    for i, tmp in enumerate(tmps):
+        stats.get(i, no_stats).with_columns(pl.lit(0, pl.Int32).alias("_fidx")).write_parquet(tmp / "stats.parquet")
+        h = hashes[i]["h"].to_numpy().astype(np.uint64, copy=True) if i in hashes else np.empty(0, np.uint64)
+        h.sort()
+        np.save(tmp / "hashes.npy", h)
+        part = cube[i] if i in cube else _cube_of(rows_lf.clear(), tz, by_file=True)
+        part.drop("_bidx").write_parquet(tmp / "cube.parquet")
+
+
+def _split(df: pl.DataFrame, by: str = "_bidx") -> dict[int, pl.DataFrame]:
+    """``df`` per file of the batch, in one pass."""
+    return {k[0]: v for k, v in df.partition_by(by, as_dict=True, maintain_order=True).items()}
+
+
+def _cube_of(rows: pl.LazyFrame, tz: str, by_file: bool = False) -> pl.DataFrame:
+    """The month cube of validated rows (before the key registry is applied); ``by_file``: one
+    per ``_bidx`` (the files of a batch), in one pass."""
+    extra = ("_bidx",) if by_file else ()
+    frame = nw.from_native(derive(rows.select(*extra, *USAGE_COLUMNS), tz))
+    return q.cube(frame, extra).to_native().collect(engine="streaming")
+
+
+def _build_load(st: Store, lkey: str, entries: list[Entry], registry: pl.DataFrame, tz: str, say) -> Entry:
+    """Combine file entries: duplicates across files, accounting, the cube with the registry."""
+    say("checking request ids")
+    hashes = [np.load(e.part("hashes.npy"), mmap_mode="r") for e in entries]
+    drops = _duplicates(entries, hashes)
+    stats, cubes = [], []
+    say("building the month cube")
+    for i, e in enumerate(entries):
+        mine = drops.filter(pl.col("_fidx") == i)["_seq"]
+        st_i = pl.read_parquet(e.part("stats.parquet")).with_columns(pl.lit(i, pl.Int32).alias("_fidx"))
+        if mine.len():  # this file lost rows to duplicates: its counts and cube without them
+            rows = pl.scan_parquet(e.part("rows.parquet"))
+            marked = rows.with_columns(pl.lit(i, pl.Int32).alias("_fidx"), pl.lit(None, pl.String).alias("_reject"),
+                                       pl.col("_seq").is_in(mine.implode()).alias("_dup"))
+            st_i = pl.concat([st_i.filter(pl.col("_reject").is_not_null()), L._stats(marked)], how="vertical_relaxed")
+            cubes.append(_cube_of(rows.filter(~pl.col("_seq").is_in(mine.implode())), e.meta["tz"]))
+        else:
+            cubes.append(pl.read_parquet(e.part("cube.parquet")))
+        stats.append(st_i)
+    stats = pl.concat(stats, how="vertical_relaxed")
+    total = float(stats.filter(pl.col("_reject").is_null() & ~pl.col("_dup"))["cost"].sum() or 0.0)
+    if total > MAX_TOTAL_CENTS:
+        raise SourceError(", ".join(e.meta["file"] for e in entries[:3]) + (" ..." if len(entries) > 3 else ""),
+                          f"the costs add up to {total:.3g} cents, above the {MAX_TOTAL_CENTS:.0e} cents one load "
+                          "can sum exactly", field="cost_cents",
+                          expected="costs in US cents (a file in dollars read as cents? check format= and units)")
+    cube = cubes[0] if len(cubes) == 1 else q.cube(nw.from_native(pl.concat(cubes).lazy())).to_native().collect()
+    cube = registry_on_cube(cube, registry)
+    tmp = st.staging()
+    drops.write_parquet(tmp / "drop.parquet")
+    stats.write_parquet(tmp / "stats.parquet")
+    cube.write_parquet(tmp / "cube.parquet")
+    return st.commit("loads", lkey, tmp, {"kind": "load", "files": [e.meta["key"] for e in entries], "tz": tz})
+
+
+def _duplicates(entries: list[Entry], hashes: list[np.ndarray]) -> pl.DataFrame:
+    """(file index, _seq) of every kept row whose request id appeared earlier (file, then row order)."""
+    none = pl.DataFrame(schema={"_fidx": pl.Int32, "_seq": pl.UInt32})
+    n = sum(len(h) for h in hashes)
+    if n < 2:
+        return none
+    every = np.empty(n, dtype=np.uint64)
+    pos = 0
+    for h in hashes:
+        every[pos:pos + len(h)] = h
+        pos += len(h)
+    every.sort()
+    same = every[1:] == every[:-1]
+    if not same.any():
+        return none
+    cands = np.unique(every[1:][same])
+    del every, same
+    series = pl.Series(cands, dtype=pl.UInt64).implode()
+    found = []
+    for i, (e, h) in enumerate(zip(entries, hashes)):
+        if not len(h) or not (h[np.minimum(np.searchsorted(h, cands), len(h) - 1)] == cands).any():
+            continue  # no candidate id in this file: its rows are not read
+        found.append(pl.scan_parquet(e.part("rows.parquet"))
+                     .filter(L._id_hash(pl.col("request_id")).is_in(series))
+                     .select(pl.lit(i, pl.Int32).alias("_fidx"), "_seq", "request_id").collect())
+    cand = pl.concat(found).sort("_fidx", "_seq")
+    return cand.filter(~pl.col("request_id").is_first_distinct()).select("_fidx", "_seq")
+
+
+def _rows(entries: list[Entry], drops: pl.DataFrame, registry: pl.DataFrame) -> pl.LazyFrame:
+    """The kept rows of every file (a lazy scan of the store), duplicates left out, registry applied."""
+    scans = [pl.scan_parquet(e.part("rows.parquet")).with_columns(pl.lit(i, pl.Int32).alias("_fidx"))
+             for i, e in enumerate(entries)]
+    rows = pl.concat(scans)
+    if drops.height:
+        rows = rows.join(drops.lazy(), on=["_fidx", "_seq"], how="anti", maintain_order="left")
+    rows = apply_registry(rows.select(USAGE_COLUMNS), registry)
+    if sum(e.part("rows.parquet").stat().st_size for e in entries) <= L.MEMORY_BYTES // 4:
+        rows = rows.collect().lazy()  # small: held in memory, so per-request queries scan nothing
+    return rows
+
+
+def _rejected(entries: list[Entry], drops: pl.DataFrame) -> pl.LazyFrame:
+    """Rejected rows and dropped duplicates, in file then staged order (as a cold load lists them)."""
+    out = []
+    dup_value = rejected_value([c for c in _ROW_EXTRA + USAGE_COLUMNS])
+    for i, e in enumerate(entries):
+        rej = pl.scan_parquet(e.part("rejected.parquet"))
+        mine = drops.filter(pl.col("_fidx") == i)["_seq"]
+        if mine.len():
+            dups = pl.scan_parquet(e.part("rows.parquet")).filter(pl.col("_seq").is_in(mine.implode())).select(
+                "_seq", pl.col("_file").alias("file"), pl.col("_row").alias("row"), pl.col("_field").alias("field"),
+                pl.lit(_DUP).alias("reason"), dup_value.alias("value"), *USAGE_COLUMNS).with_columns(
+                redact_expr("value"))
+            rej = pl.concat([rej, dups], how="vertical_relaxed").sort("_seq", maintain_order=True)
+        out.append(rej.drop("_seq"))
+    return pl.concat(out, how="vertical_relaxed")
+
+
+__all__ = ["load"]
