@@ -74,7 +74,9 @@ def forecast(daily: pd.Series, key, cap_cents, window: BudgetWindow, as_of: pd.T
         from .forecast import forecast_key
     except ImportError:
         return project(daily, cap_cents, window, as_of, tz=tz)
-    f = forecast_key(daily, key, as_of, tz=tz, cap_cents=None if pd.isna(cap_cents) else float(cap_cents))
+    s = daily.sort_index()
+    s = s[s.ne(0).cummax()] if s.ne(0).any() else s.iloc[0:0]  # days before the key's first spend are unknown
+    f = forecast_key(s, key, as_of, tz=tz, cap_cents=None if pd.isna(cap_cents) else float(cap_cents))
     last = (as_of - pd.Timedelta(microseconds=1)).tz_convert(tz).date()
     closed = last >= window.days()[1] - dt.timedelta(days=1)  # the window's last day is in the data
     return Projection(float(f.spent_cents), float(f.projected_cents), f.crossing_date, bool(f.crossed),
