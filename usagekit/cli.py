@@ -101,11 +101,15 @@ def cmd_anomalies(args) -> int:
     elif found.empty:
         print(f"no anomalies found in {month} (days in {usage.tz}).")
     else:
+        from .masking import display as mask_key
         from .money import format_usd
         print(f"{len(found)} finding(s), days in {usage.tz}:\n")
         for r in found.itertuples():
-            print(f"[{r.severity}] {r.kind:<8} {r.day}  {r.key_name} ({r.key_id}, account {r.account_id})  "
-                  f"observed {format_usd(r.observed_cents)}")
+            if r.key_id is None or r.key_id != r.key_id:  # a note about the month, not about one key
+                print(f"[{r.severity}] {r.kind:<8} {r.day}")
+            else:
+                print(f"[{r.severity}] {r.kind:<8} {r.day}  {r.key_name} ({mask_key(r.key_id)}, account "
+                      f"{r.account_id})  observed {format_usd(r.observed_cents)}")
             print(f"    {r.explanation}")
             print(f"    next: {r.action}\n")
     delivered_ok = True

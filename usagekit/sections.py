@@ -302,7 +302,7 @@ def save_summary(report: Usage, found: pd.DataFrame, path, alerts: list | None =
     summary = {"total_cents": t["cost_cents"], "requests": t["requests"], "unpriced_rows": t["unpriced_rows"],
                "by_axis": {a: v["cost_cents"] for a, v in t["by_axis"].items()},
                "rejected_rows": report.load_report.rejected, "duplicate_rows": report.load_report.duplicates,
-               "anomalies": int((found["kind"] != "unpriced").sum()) if len(found) else 0,
+               "anomalies": int((~found["kind"].isin(["unpriced", "history"])).sum()) if len(found) else 0,
                "findings": [{"kind": r.kind, "key_id": r.key_id, "day": str(r.day), "severity": r.severity}
                             for r in found.itertuples()] if len(found) else []}
     if alerts is not None:
