@@ -98,7 +98,7 @@ def test_anomalies_are_listed_beside_the_chart(tmp_path):
     rows += [f"2026-10-{d:02d}T10:00:00Z,o{d},k1,quiet-key,{5000 if d == 17 else 20}" for d in range(1, 32)]
     (tmp_path / "u.csv").write_text("\n".join(rows) + "\n")
     app = explore(usagekit.load(tmp_path / "u.csv"), month="2026-10")
-    assert "spike" in app.anomaly_list.value and "2026-10-17" in app.anomaly_list.value
+    assert "spike" in app.anomaly_list.value and "Sat 17 Oct" in app.anomaly_list.value  # the day in words
     assert len(app.figure.layout.shapes) == 1
 
 

@@ -172,7 +172,7 @@ class LoadReport:
                 for r, n in f.key_reasons.items():
                     key_top[r] = key_top.get(r, 0) + n
             why = ", ".join(f"{n:,} {r}" for r, n in list(key_top.items())[:3])
-            problems.append(f"key registry: {self.registry_rejected:,} row(s) rejected, {keys:,} kept ({why}); "
+            problems.append(f"{_n(self.registry_rejected, 'key registry row')} rejected ({why}), {keys:,} kept; "
                             f"cap unknown for {len(self.registry_rejected_keys)} key(s)")
         if self.naive_ts:
             problems.append(f"{_n(self.naive_ts, 'timestamp')} without a UTC offset (taken as UTC)")
