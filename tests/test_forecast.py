@@ -153,3 +153,9 @@ def test_no_cap_never_warns_and_still_projects():
     f = forecast_cap(series(OCT[:5], [100] * 5), None, month_window(OCT[4]), OCT[4])
     assert not f.warn and f.crossing_date is None and f.projected_cents == pytest.approx(3100)
     assert "No cap" in f.explanation
+
+
+def test_a_zero_cap_is_reached_from_the_window_start_even_with_no_spend():
+    # found by the fuzz harness: a LiteLLM max_budget of 0 (or -0) on a key with no spend yet
+    f = forecast_cap(series([], []), 0.0, month_window(OCT[9]), OCT[9])
+    assert f.crossed and f.crossing_date == OCT[0]

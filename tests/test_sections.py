@@ -55,7 +55,15 @@ def test_context_is_built_once_and_sections_render_its_numbers(demo_dir):
     parts = S.Anomalies().render(ctx)
     assert f"{len(ctx.findings)} finding(s)" in parts[0]
     charts = S.Breakdowns().render(ctx)
-    assert [c.layout.title.text for c in charts] == ["Spend by provider", "Spend by model", "Spend by agent"]
+    assert [c.layout.title.text for c in charts if hasattr(c, "layout")] == [
+        "Spend by provider",
+        "Spend by model",
+        "Spend by agent",
+        "Spend by team",
+        "Spend by user",
+        "Spend by tag",
+    ]
+    assert any("once under each of its tags" in str(c) for c in charts if not hasattr(c, "layout"))
     assert ctx.tz == "UTC"
 
 
@@ -127,3 +135,23 @@ def test_every_table_in_the_report_has_a_csv_download(demo_dir):
             for name, data in found:
                 assert name.endswith(".csv") and unquote(data).count("\n") >= 2, name  # a header and rows
     assert tables >= 4 and links == tables
+
+
+def test_team_user_and_tag_breakdowns_are_hidden_when_the_data_has_none():
+    from pathlib import Path
+
+    plain = usagekit.load(Path(__file__).parent / "data" / "canonical" / "usage.csv").filter(month="2026-10")
+    assert S.dimension_parts(plain) == []
+    assert S.budget_parts(plain) == []
+
+
+def test_team_and_user_budgets_show_their_window_spend_beside_the_cap():
+    from pathlib import Path
+
+    usage = usagekit.load(Path(__file__).parent / "data" / "litellm_prisma").filter(month="2026-10")
+    parts = S.budget_parts(usage)
+    assert len(parts) == 2 and "Team budgets" in str(parts[0]) and "User budgets" in str(parts[1])
+    team = usage.budgets("team")
+    row = team.iloc[0]
+    page = str(parts[0])
+    assert row["entity_id"] in page and "download" in page.lower()

@@ -301,7 +301,9 @@ def _forecast(first: dt.date | None, vals: np.ndarray, cap_cents, window: Budget
     cap = None if cap_cents is None or pd.isna(cap_cents) else float(cap_cents)
     crossed_day = None
     if cap is not None and spent >= cap:  # reaching the cap blocks the key
-        crossed_day = first + dt.timedelta(days=lo_i + int(np.argmax(np.cumsum(in_window) >= cap)))
+        reached = np.cumsum(in_window) >= cap
+        # a cap of 0 is reached before any spend: from the window's first day
+        crossed_day = (first + dt.timedelta(days=lo_i + int(np.argmax(reached)))) if reached.any() else w_first
 
     complete_last = last_day if elapsed >= 1.0 else last_day - dt.timedelta(days=1)
     hi = (complete_last - first).days + 1

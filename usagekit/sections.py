@@ -138,6 +138,45 @@ def breakdown_chart(report: Usage, by: str):
     return charts.breakdown_bar(report.breakdown(by), by=by, title=f"Spend by {by}")
 
 
+#: gateway dimensions the report breaks spend down by when the data carries them
+GATEWAY_DIMENSIONS = (("team", "team"), ("user", "user"), ("tag", "tag"))
+
+
+def dimension_parts(report: Usage) -> list:
+    """Spend by team, user and tag, each only when the data has values for it (hidden when
+    empty). Per-tag bars count a request once under each of its tags, and say so."""
+    parts = []
+    for by, label in GATEWAY_DIMENSIONS:
+        b = report.breakdown(by)
+        if b.empty or set(b[by]) <= {q.NONE_LABEL}:
+            continue
+        parts.append(charts.breakdown_bar(b, by=by, title=f"Spend by {label}"))
+        if by == "tag" and b.attrs.get("note"):
+            parts.append(HTML(f"{STYLE}<div class='uk'><p class='muted'>{esc(b.attrs['note'])}</p></div>"))
+    return parts
+
+
+def budget_parts(report: Usage, as_of=None) -> list:
+    """Team and user budgets (LiteLLM team and user tables) beside their spend in the current
+    budget window; nothing when the data has none."""
+    reg = report.budget_registry
+    parts = []
+    for entity in ("team", "user"):
+        if reg.empty or not (reg["entity"] == entity).any():
+            continue
+        table = report.budgets(entity, as_of=as_of)
+        table = table.assign(window=[f"{a:%Y-%m-%d} to {b:%Y-%m-%d}" for a, b in
+                                     zip(table["window_start"], table["window_end"])])
+        parts.append(HTML(
+            f"{STYLE}<div class='uk'><h3>{entity.capitalize()} budgets</h3>"
+            + html_table(table, {"entity_id": entity, "name": "name", "budget_period": "period",
+                                 "window": "window", "spend_cap_cents": "cap", "spend_cents": "spent",
+                                 "pct_used": "% used", "remaining_cents": "remaining"},
+                         kinds={"pct_used": "percent"}, csv=f"{entity}-budgets.csv")
+            + "</div>"))
+    return parts
+
+
 def findings(usage: Usage, month: str, account_id: str | None = None, as_of=None) -> pd.DataFrame:
     scoped = usage.filter(month=month, account=account_id)
     from .anomalies import detect
@@ -395,7 +434,9 @@ class Keys(Section):
     name, title = "keys", "Keys"
 
     def render(self, ctx):
-        return key_section(ctx.report, as_of=ctx.as_of, found=ctx.findings)
+        keys = key_section(ctx.report, as_of=ctx.as_of, found=ctx.findings)
+        budgets = budget_parts(ctx.report, as_of=ctx.as_of)
+        return [keys, *budgets] if budgets else keys
 
 
 class Daily(Section):
@@ -410,7 +451,8 @@ class Breakdowns(Section):
     part_per_block = True
 
     def render(self, ctx):
-        return [breakdown_chart(ctx.report, by) for by in ("provider", "model", "agent")]
+        parts = [breakdown_chart(ctx.report, by) for by in ("provider", "model", "agent")]
+        return parts + dimension_parts(ctx.report)
 
 
 class Anomalies(Section):
