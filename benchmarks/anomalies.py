@@ -51,11 +51,13 @@ KINDS = ("spike", "runaway", "cap")
 
 # -- detectors: (month, as_of day) -> [(kind, key_id, day, severity)] ------------------------
 
+
 class Usagekit:
     name = "usagekit.detect"
 
     def __init__(self, m: Month):
         import usagekit
+
         self.m = m
         self.usage = usagekit.load(m.rows, keys=m.keys)
         self.detect = usagekit.detect
@@ -83,11 +85,11 @@ class Naive:
             for j, d in enumerate(idx):
                 if d < self.m.first:
                     continue
-                hist = vals[max(0, j - 28):j]
+                hist = vals[max(0, j - 28) : j]
                 mean = hist.mean() if len(hist) else 0.0
                 hit = vals[j] > 3 * mean and vals[j] - mean >= 100
                 if hit and not run:
-                    kind = "runaway" if j >= 3 and (vals[j - 3:j] == 0).all() else "spike"
+                    kind = "runaway" if j >= 3 and (vals[j - 3 : j] == 0).all() else "spike"
                     out.append((kind, kid, d, "warning"))
                 run = hit
             cap = self.m.caps.get(kid)
@@ -130,7 +132,7 @@ class Reference:
                 x = vals[j]
                 hit = x > 0 and (math.log(x) - med) / scale >= 4 and x - math.exp(med) >= 100
                 if hit and not run:
-                    kind = "runaway" if j >= 3 and (vals[j - 3:j] == 0).all() else "spike"
+                    kind = "runaway" if j >= 3 and (vals[j - 3 : j] == 0).all() else "spike"
                     out.append((kind, kid, d, "warning"))
                 run = hit
             cap = self.m.caps.get(kid)
@@ -149,6 +151,7 @@ DETECTORS = (Usagekit, Naive, Reference)
 
 
 # -- scoring -------------------------------------------------------------------------------
+
 
 def band(size: float) -> str:
     return "<3" if size < 3 else ("3-5" if size < 5 else ">=5")
@@ -234,8 +237,9 @@ def score_month(m: Month, run, t: Tally) -> None:
         if delay is not None:
             t.lists[f"{tag}.delay"].append(delay)
         end_run = replays.get(e.end, [])
-        t.add(f"{tag}.kind_at_end", any(a[0] == e.kind and a[1] == e.key_id and e.start <= a[2] <= e.end
-                                        for a in end_run))
+        t.add(
+            f"{tag}.kind_at_end", any(a[0] == e.kind and a[1] == e.key_id and e.start <= a[2] <= e.end for a in end_run)
+        )
 
     # caps: a warning at any replayed moment
     warned = defaultdict(dict)
@@ -288,41 +292,62 @@ def table(name: str, t: Tally, months: int) -> list[str]:
     def ratio(a, b):
         return f"{c[a] / c[b]:.2f}" if c[b] else "-"
 
-    lines = [f"### {name}", "",
-             "| kind | incidents | hits | false | precision | recall | recall >=5σ & >=$1 | <3σ | 3-5σ | >=5σ "
-             "| first day | delay (days) | kind at end |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"### {name}",
+        "",
+        "| kind | incidents | hits | false | precision | recall | recall >=5σ & >=$1 | <3σ | 3-5σ | >=5σ "
+        "| first day | delay (days) | kind at end |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for k in KINDS:
         p = c[f"{k}.hit"] / (c[f"{k}.hit"] + c[f"{k}.false"]) if c[f"{k}.hit"] + c[f"{k}.false"] else float("nan")
-        bands = [ratio(f"{k}.band{b}.hit", f"{k}.band{b}.n") + f" ({c[f'{k}.band{b}.n']:.0f})" if k != "cap"
-                 else "-" for b in ("<3", "3-5", ">=5")]
+        bands = [
+            ratio(f"{k}.band{b}.hit", f"{k}.band{b}.n") + f" ({c[f'{k}.band{b}.n']:.0f})" if k != "cap" else "-"
+            for b in ("<3", "3-5", ">=5")
+        ]
         if k == "cap":
             d = t.lists["cap.lead"]
             first = "-"
-            delay = (f"lead median {np.median(d):.0f}, min {min(d)}; drifts >=3 days ahead {c['cap.lead3']:.0f}/"
-                     f"{c['cap.drift.n']:.0f}; flicker {c['cap.flicker']:.0f}" if d else "-")
+            delay = (
+                f"lead median {np.median(d):.0f}, min {min(d)}; drifts >=3 days ahead {c['cap.lead3']:.0f}/"
+                f"{c['cap.drift.n']:.0f}; flicker {c['cap.flicker']:.0f}"
+                if d
+                else "-"
+            )
             end = "-"
         else:
             first = ratio(f"{k}.first_day", f"{k}.n")
             d = t.lists[f"{k}.delay"]
             delay = f"{np.mean(d):.2f} ({len(d)}/{c[f'{k}.n']:.0f} seen)" if d else "-"
             end = ratio(f"{k}.kind_at_end", f"{k}.n")
-        lines.append(f"| {k} | {c[f'{k}.n']:.0f} | {c[f'{k}.hit']:.0f} | {c[f'{k}.false']:.0f} | {p:.2f} | "
-                     f"{ratio(f'{k}.hit', f'{k}.n')} | {ratio(f'{k}.target.hit', f'{k}.target.n')} | "
-                     f"{' | '.join(bands)} | {first} | {delay} | {end} |")
+        lines.append(
+            f"| {k} | {c[f'{k}.n']:.0f} | {c[f'{k}.hit']:.0f} | {c[f'{k}.false']:.0f} | {p:.2f} | "
+            f"{ratio(f'{k}.hit', f'{k}.n')} | {ratio(f'{k}.target.hit', f'{k}.target.n')} | "
+            f"{' | '.join(bands)} | {first} | {delay} | {end} |"
+        )
     hits = sum(c[f"{k}.hit"] for k in KINDS)
     false = sum(c[f"{k}.false"] for k in KINDS)
-    lines.append(f"| all | {sum(c[f'{k}.n'] for k in KINDS):.0f} | {hits:.0f} | {false:.0f} | "
-                 f"{hits / (hits + false) if hits + false else float('nan'):.2f} | "
-                 f"{hits / max(1, sum(c[f'{k}.n'] for k in KINDS)):.2f} | | | | | | | |")
-    lines += ["", f"false alarms: {c['false_alarms']:.0f} over {c['key_months']:.0f} key-months = "
-              f"{c['false_alarms'] / max(1, c['key_months']):.3f} per key-month "
-              f"({c['false_alarms_quiet_months']:.0f} in months with no incident); cap warnings at 80-100 % of the "
-              f"cap (not scored): {c['cap.near']:.0f}; repeats inside one incident: "
-              f"{c['spike.repeat'] + c['runaway.repeat']:.0f}",
-              "", "recall per incident variant: " + ", ".join(
-                  f"{v[8:-2]} {c[v[:-2] + '.hit'] / c[v]:.2f} ({c[v]:.0f})"
-                  for v in sorted(x for x in c if x.startswith("variant.") and x.endswith(".n")) if c[v]), ""]
+    lines.append(
+        f"| all | {sum(c[f'{k}.n'] for k in KINDS):.0f} | {hits:.0f} | {false:.0f} | "
+        f"{hits / (hits + false) if hits + false else float('nan'):.2f} | "
+        f"{hits / max(1, sum(c[f'{k}.n'] for k in KINDS)):.2f} | | | | | | | |"
+    )
+    lines += [
+        "",
+        f"false alarms: {c['false_alarms']:.0f} over {c['key_months']:.0f} key-months = "
+        f"{c['false_alarms'] / max(1, c['key_months']):.3f} per key-month "
+        f"({c['false_alarms_quiet_months']:.0f} in months with no incident); cap warnings at 80-100 % of the "
+        f"cap (not scored): {c['cap.near']:.0f}; repeats inside one incident: "
+        f"{c['spike.repeat'] + c['runaway.repeat']:.0f}",
+        "",
+        "recall per incident variant: "
+        + ", ".join(
+            f"{v[8:-2]} {c[v[:-2] + '.hit'] / c[v]:.2f} ({c[v]:.0f})"
+            for v in sorted(x for x in c if x.startswith("variant.") and x.endswith(".n"))
+            if c[v]
+        ),
+        "",
+    ]
     return lines
 
 
@@ -332,6 +357,7 @@ def targets(t: Tally) -> list[str]:
 
     def line(ok, text):
         out.append(f"- [{'x' if ok else ' '}] {text}")
+
     for k in KINDS:
         r = c[f"{k}.target.hit"] / c[f"{k}.target.n"] if c[f"{k}.target.n"] else float("nan")
         line(r >= 0.95, f"{k}: recall {r:.2f} on incidents >= 5σ and >= $1 (target >= 0.95)")
@@ -343,12 +369,17 @@ def targets(t: Tally) -> list[str]:
     line(fa <= 0.01, f"false alarms {fa:.3f} per key-month (target <= 0.01)")
     n = c["spike.target.n"] + c["runaway.target.n"]
     first = sum(c[f"{k}.target.first_day"] for k in ("spike", "runaway"))
-    line(n and first == n, f"spikes and runaways (>= 5σ, >= $1) flagged on their first day as something: "
-         f"{first:.0f}/{n:.0f}")
-    line(c["cap.drift.n"] and c["cap.lead3"] == c["cap.drift.n"],
-         f"drifts over a cap warned >= 3 days before the crossing: {c['cap.lead3']:.0f}/{c['cap.drift.n']:.0f}")
-    line(c["cap.flicker"] == 0, f"cap warnings that went away and came back before the crossing: "
-         f"{c['cap.flicker']:.0f}")
+    line(
+        n and first == n,
+        f"spikes and runaways (>= 5σ, >= $1) flagged on their first day as something: {first:.0f}/{n:.0f}",
+    )
+    line(
+        c["cap.drift.n"] and c["cap.lead3"] == c["cap.drift.n"],
+        f"drifts over a cap warned >= 3 days before the crossing: {c['cap.lead3']:.0f}/{c['cap.drift.n']:.0f}",
+    )
+    line(
+        c["cap.flicker"] == 0, f"cap warnings that went away and came back before the crossing: {c['cap.flicker']:.0f}"
+    )
     return out
 
 
@@ -356,8 +387,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--months", type=int, default=60, help="labeled months to generate (default %(default)s)")
     ap.add_argument("--seed", type=int, default=0, help="first seed (default %(default)s)")
-    ap.add_argument("--only", choices=["usagekit", "naive", "reference"], action="append",
-                    help="run only these detectors (repeatable)")
+    ap.add_argument(
+        "--only",
+        choices=["usagekit", "naive", "reference"],
+        action="append",
+        help="run only these detectors (repeatable)",
+    )
     ap.add_argument("--out", help="also write the tables (Markdown) to this file")
     args = ap.parse_args()
     from tqdm import tqdm
@@ -374,8 +409,11 @@ def main() -> int:
             t0 = time.perf_counter()
             score_month(m, det(m), tallies[det.name])
             took[det.name] += time.perf_counter() - t0
-    lines = [f"{args.months} months (seeds {args.seed}..{args.seed + args.months - 1}): "
-             + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())), ""]
+    lines = [
+        f"{args.months} months (seeds {args.seed}..{args.seed + args.months - 1}): "
+        + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())),
+        "",
+    ]
     for det in chosen:
         lines += table(f"{det.name} ({took[det.name]:.0f} s)", tallies[det.name], args.months)
     if Usagekit in chosen:

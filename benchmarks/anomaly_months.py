@@ -47,8 +47,18 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-ARCHETYPES = ("business", "weekday_only", "agent", "monthly_job", "growth", "new_key", "vacation", "big",
-              "subcent", "migration")
+ARCHETYPES = (
+    "business",
+    "weekday_only",
+    "agent",
+    "monthly_job",
+    "growth",
+    "new_key",
+    "vacation",
+    "big",
+    "subcent",
+    "migration",
+)
 TARGETS = ("2026-10", "2027-01", "2026-12", "2026-11", "2027-03")
 MODELS = {"gpt-4o-mini": 1.0, "gpt-4.1": 1.0, "claude-sonnet-4": 1.0, "gemini-2.0-flash": 1.0}
 PRICEY = "claude-opus-4"
@@ -200,8 +210,11 @@ def month(seed: int) -> Month:
     hol = holidays(loaded_first.year, after.year)
 
     n_keys = int(rng.integers(10, 19))
-    archs = list(ARCHETYPES) + [str(a) for a in rng.choice(ARCHETYPES, n_keys - len(ARCHETYPES))] \
-        if n_keys >= len(ARCHETYPES) else [str(a) for a in rng.choice(ARCHETYPES, n_keys, replace=False)]
+    archs = (
+        list(ARCHETYPES) + [str(a) for a in rng.choice(ARCHETYPES, n_keys - len(ARCHETYPES))]
+        if n_keys >= len(ARCHETYPES)
+        else [str(a) for a in rng.choice(ARCHETYPES, n_keys, replace=False)]
+    )
     rng.shuffle(archs)
     keys = [_make_key(rng, i, a, first, after, loaded_first) for i, a in enumerate(archs)]
 
@@ -225,8 +238,13 @@ def month(seed: int) -> Month:
     for _ in range(n_incidents):
         what = str(rng.choice(menu))
         if what == "spike":
-            k = pick([k for k in keys if k.arch in ("business", "big", "growth", "migration", "weekday_only")
-                      and k.level >= 5])
+            k = pick(
+                [
+                    k
+                    for k in keys
+                    if k.arch in ("business", "big", "growth", "migration", "weekday_only") and k.level >= 5
+                ]
+            )
             if k is None:
                 continue
             factor = float(rng.choice([2, 3, 3, 10, 100]))
@@ -257,8 +275,9 @@ def month(seed: int) -> Month:
                 continue
             plans.append(("spike", "batch_day", k, first, 1, 10.0))
         elif what == "leak":
-            k = pick([k for k in keys if k.arch in ("business", "agent", "weekday_only", "vacation")
-                      and k.level <= 300])
+            k = pick(
+                [k for k in keys if k.arch in ("business", "agent", "weekday_only", "vacation") and k.level <= 300]
+            )
             if k is None:
                 continue
             length = int(rng.integers(2, 8))
@@ -300,18 +319,18 @@ def month(seed: int) -> Month:
         if kind == "cap":
             # +15 %/day from d on a level that would otherwise hold; the cap sits on a day 6+ days later
             grow = np.array([factor ** max(0, j - j0 + 1) for j in range(len(days))])
-            grow[: j0] = 1.0
+            grow[:j0] = 1.0
             s *= grow
-            e_month = s[idx[first]:]
+            e_month = s[idx[first] :]
             cum = np.cumsum(e_month)
             cross_i = int(rng.integers(min(max((d - first).days + 6, 18), n_month - 2), n_month - 1))
             cap = float(cum[cross_i - 1] + rng.uniform(0.2, 0.8) * e_month[cross_i])
             caps[k.kid] = cap
-            episodes.append(Episode("cap", "drift", k.kid, d, first + dt.timedelta(days=cross_i),
-                                    note=f"+15 %/day from {d}"))
+            episodes.append(
+                Episode("cap", "drift", k.kid, d, first + dt.timedelta(days=cross_i), note=f"+15 %/day from {d}")
+            )
             continue
-        typical = k.level * (1.03 ** j0 if k.growth else 1.0) * (k.migrate[1] if k.migrate and d >= k.migrate[0]
-                                                                 else 1.0)
+        typical = k.level * (1.03**j0 if k.growth else 1.0) * (k.migrate[1] if k.migrate and d >= k.migrate[0] else 1.0)
         if variant == "runaway":
             gap = plan[6]
             for g in range(1, gap + 1):
@@ -322,8 +341,18 @@ def month(seed: int) -> Month:
             s[j0] = big
             model = k.model if rng.random() < 0.6 else PRICEY
             models[k.kid][j0] = [(model, 1.0)]
-            episodes.append(Episode("runaway", "runaway", k.kid, d, d, np.log(factor) / sig[k.kid],
-                                    big, note=f"{gap} zero days, then {factor:.0f}x an active day on {model}"))
+            episodes.append(
+                Episode(
+                    "runaway",
+                    "runaway",
+                    k.kid,
+                    d,
+                    d,
+                    np.log(factor) / sig[k.kid],
+                    big,
+                    note=f"{gap} zero days, then {factor:.0f}x an active day on {model}",
+                )
+            )
             continue
         extra = (factor - 1) * (k.job if variant == "batch_day" else typical)
         if variant == "leak":
@@ -339,11 +368,20 @@ def month(seed: int) -> Month:
                 ref = e[j] if e[j] > 0 else (typical * k.weekend if variant == "weekend" else typical)
                 size = np.log(s[j] / ref) / sig[k.kid] if ref > 0 else float("inf")
             if pricey:
-                models[k.kid][j] = [(models[k.kid][j][0][0], before / s[j] if s[j] else 0.0),
-                                    (PRICEY, x / s[j])]
+                models[k.kid][j] = [(models[k.kid][j][0][0], before / s[j] if s[j] else 0.0), (PRICEY, x / s[j])]
         end = days[min(j0 + length, len(days)) - 1]
-        episodes.append(Episode("spike", variant, k.kid, d, end, float(size), impact,
-                                note=f"{factor:.0f}x for {length} day(s)" + (f" on {PRICEY}" if pricey else "")))
+        episodes.append(
+            Episode(
+                "spike",
+                variant,
+                k.kid,
+                d,
+                end,
+                float(size),
+                impact,
+                note=f"{factor:.0f}x for {length} day(s)" + (f" on {PRICEY}" if pricey else ""),
+            )
+        )
 
     # caps: ~60 % of keys, 1.5-4x their usual month (any size: some are under $1); drift keys set above
     m0, m1 = idx[first], len(days)
@@ -361,8 +399,16 @@ def month(seed: int) -> Month:
         if cum[-1] > cap:
             cross = first + dt.timedelta(days=int(np.argmax(cum > cap)))
             cause = next((ep for ep in episodes if ep.key_id == kid), None)
-            episodes.append(Episode("cap", "crossed", kid, cause.start if cause else first, cross,
-                                    note=f"crossed after {cause.variant if cause else 'ordinary spend'}"))
+            episodes.append(
+                Episode(
+                    "cap",
+                    "crossed",
+                    kid,
+                    cause.start if cause else first,
+                    cross,
+                    note=f"crossed after {cause.variant if cause else 'ordinary spend'}",
+                )
+            )
     for ep in episodes:
         if ep.kind == "cap":
             ep.cross = ep.end
@@ -379,19 +425,49 @@ def month(seed: int) -> Month:
                 if cents <= 0:
                     continue
                 agent = k.agent
-                rows.append((pd.Timestamp(dt.datetime.combine(d, dt.time(hour)), tz="UTC"), k.kid, f"{k.kid}-name",
-                             "acct", model, "openai", agent, max(1, int(round(cents / 0.5))), cents))
-    frame = pd.DataFrame(rows, columns=["ts", "key_id", "key_name", "account_id", "model", "provider", "agent_name",
-                                        "requests", "cost_cents"])
+                rows.append(
+                    (
+                        pd.Timestamp(dt.datetime.combine(d, dt.time(hour)), tz="UTC"),
+                        k.kid,
+                        f"{k.kid}-name",
+                        "acct",
+                        model,
+                        "openai",
+                        agent,
+                        max(1, int(round(cents / 0.5))),
+                        cents,
+                    )
+                )
+    frame = pd.DataFrame(
+        rows,
+        columns=["ts", "key_id", "key_name", "account_id", "model", "provider", "agent_name", "requests", "cost_cents"],
+    )
     frame.insert(1, "request_id", None)
-    reg = pd.DataFrame({
-        "key_id": [k.kid for k in keys], "key_name": [f"{k.kid}-name" for k in keys], "account_id": "acct",
-        "spend_cap_cents": [caps[k.kid] for k in keys],
-        "created_at": [pd.Timestamp(k.created, tz="UTC") if k.created else pd.NaT for k in keys]})
-    return Month(seed=seed, month=target, first=first, after=after, history_months=history, rows=frame, keys=reg,
-                 daily={kid: pd.Series(v, index=days) for kid, v in daily.items()},
-                 expected={kid: pd.Series(v, index=days) for kid, v in expected.items()},
-                 episodes=episodes, archetype={k.kid: k.arch for k in keys}, sigma=sig, caps=caps, created=created)
+    reg = pd.DataFrame(
+        {
+            "key_id": [k.kid for k in keys],
+            "key_name": [f"{k.kid}-name" for k in keys],
+            "account_id": "acct",
+            "spend_cap_cents": [caps[k.kid] for k in keys],
+            "created_at": [pd.Timestamp(k.created, tz="UTC") if k.created else pd.NaT for k in keys],
+        }
+    )
+    return Month(
+        seed=seed,
+        month=target,
+        first=first,
+        after=after,
+        history_months=history,
+        rows=frame,
+        keys=reg,
+        daily={kid: pd.Series(v, index=days) for kid, v in daily.items()},
+        expected={kid: pd.Series(v, index=days) for kid, v in expected.items()},
+        episodes=episodes,
+        archetype={k.kid: k.arch for k in keys},
+        sigma=sig,
+        caps=caps,
+        created=created,
+    )
 
 
 __all__ = ["Episode", "Month", "month", "holidays", "ARCHETYPES"]

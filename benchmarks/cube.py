@@ -43,6 +43,7 @@ def run_usagekit(data: Path, engine: str, mode: str = "no store") -> dict:
     import tempfile
 
     import usagekit
+
     store = Path(tempfile.mkdtemp(prefix="usagekit-bench-store-"))
     files = sorted((data / "usage").glob("*.parquet"))
     try:
@@ -70,12 +71,20 @@ def _questions(usage, t0: float, t1: float) -> dict:
     t2 = time.perf_counter()
     log = oct_.day("2026-10-17", page_size=50)
     t3 = time.perf_counter()
-    return {"load_s": t1 - t0, "query_s": t2 - t1, "day_log_s": t3 - t2, "total_cents": float(daily["cost_cents"].sum()),
-            "keys_cents": float(keys["spend_cents"].sum()), "rows": len(daily), "log_rows": log.attrs["total_rows"]}
+    return {
+        "load_s": t1 - t0,
+        "query_s": t2 - t1,
+        "day_log_s": t3 - t2,
+        "total_cents": float(daily["cost_cents"].sum()),
+        "keys_cents": float(keys["spend_cents"].sum()),
+        "rows": len(daily),
+        "log_rows": log.attrs["total_rows"],
+    }
 
 
 def run_duckdb(data: Path) -> dict:
     import duckdb
+
     t0 = time.perf_counter()
     con = duckdb.connect()
     src = f"read_parquet('{data}/usage/*.parquet')"
@@ -86,40 +95,65 @@ def run_duckdb(data: Path) -> dict:
     keys = con.sql(f"""SELECT key_id, sum(cost_cents) AS cost, sum(requests) AS requests
                        FROM {src} WHERE {where} AND key_id IS NOT NULL GROUP BY key_id""").df()
     t1 = time.perf_counter()
-    return {"load_s": 0.0, "query_s": t1 - t0, "total_cents": float(daily["cost"].sum()),
-            "keys_cents": float(keys["cost"].sum()), "rows": len(daily)}
+    return {
+        "load_s": 0.0,
+        "query_s": t1 - t0,
+        "total_cents": float(daily["cost"].sum()),
+        "keys_cents": float(keys["cost"].sum()),
+        "rows": len(daily),
+    }
 
 
 def run_polars(data: Path) -> dict:
     import datetime as dt
 
     import polars as pl
+
     t0 = time.perf_counter()
     lf = pl.scan_parquet(f"{data}/usage/*.parquet").filter(
-        pl.col("ts").is_between(dt.datetime.fromisoformat(START), dt.datetime.fromisoformat(END), closed="left"))
+        pl.col("ts").is_between(dt.datetime.fromisoformat(START), dt.datetime.fromisoformat(END), closed="left")
+    )
     daily = lf.group_by(pl.col("ts").dt.epoch("d").alias("day"), "model").agg(
-        pl.col("cost_cents").sum(), pl.col("requests").sum(), pl.col("input_tokens").sum(),
-        pl.col("output_tokens").sum())
-    keys = lf.filter(pl.col("key_id").is_not_null()).group_by("key_id").agg(
-        pl.col("cost_cents").sum(), pl.col("requests").sum())
+        pl.col("cost_cents").sum(),
+        pl.col("requests").sum(),
+        pl.col("input_tokens").sum(),
+        pl.col("output_tokens").sum(),
+    )
+    keys = (
+        lf.filter(pl.col("key_id").is_not_null())
+        .group_by("key_id")
+        .agg(pl.col("cost_cents").sum(), pl.col("requests").sum())
+    )
     daily, keys = pl.collect_all([daily, keys])
     t1 = time.perf_counter()
-    return {"load_s": 0.0, "query_s": t1 - t0, "total_cents": float(daily["cost_cents"].sum()),
-            "keys_cents": float(keys["cost_cents"].sum()), "rows": daily.height}
+    return {
+        "load_s": 0.0,
+        "query_s": t1 - t0,
+        "total_cents": float(daily["cost_cents"].sum()),
+        "keys_cents": float(keys["cost_cents"].sum()),
+        "rows": daily.height,
+    }
 
 
 def run_pandas(data: Path) -> dict:
     import pandas as pd
+
     t0 = time.perf_counter()
     df = pd.read_parquet(data / "usage")
     df = df[(df.ts >= START) & (df.ts < END)]
     df["day"] = df["ts"].dt.floor("D")
-    daily = df.groupby(["day", "model"], dropna=False)[["cost_cents", "requests", "input_tokens",
-                                                         "output_tokens"]].sum()
+    daily = df.groupby(["day", "model"], dropna=False)[
+        ["cost_cents", "requests", "input_tokens", "output_tokens"]
+    ].sum()
     keys = df.dropna(subset=["key_id"]).groupby("key_id")[["cost_cents", "requests"]].sum()
     t1 = time.perf_counter()
-    return {"load_s": 0.0, "query_s": t1 - t0, "total_cents": float(daily["cost_cents"].sum()),
-            "keys_cents": float(keys["cost_cents"].sum()), "rows": len(daily)}
+    return {
+        "load_s": 0.0,
+        "query_s": t1 - t0,
+        "total_cents": float(daily["cost_cents"].sum()),
+        "keys_cents": float(keys["cost_cents"].sum()),
+        "rows": len(daily),
+    }
 
 
 CONTENDERS = {
@@ -140,6 +174,7 @@ def ensure_data(requests: int) -> Path:
     out = HERE / ".data" / f"{MONTH}-{requests}"
     if not (out / "labels.json").exists():
         from usagekit.demo import generate
+
         print(f"generating {requests:,} demo requests into {out} (once; cached for later runs)", flush=True)
         generate(out, month=MONTH, requests=requests, seed=7, history_months=0, progress=True)
     return out
@@ -172,8 +207,12 @@ def main() -> int:
     for name in names:
         best = None
         for _ in range(args.repeat):
-            proc = subprocess.run([sys.executable, __file__, "--child", name, "--data", str(data)],
-                                  capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+            proc = subprocess.run(
+                [sys.executable, __file__, "--child", name, "--data", str(data)],
+                capture_output=True,
+                text=True,
+                env={**os.environ, "PYTHONWARNINGS": "ignore"},
+            )
             if proc.returncode != 0:
                 print(f"{name}: failed (exit {proc.returncode}): {proc.stderr.strip().splitlines()[-1:]}")
                 break
@@ -186,10 +225,11 @@ def main() -> int:
     fastest = min((results[n]["query_s"] for n in RAW if n in results), default=None)
     pandas_s = results.get("pandas read_parquet+groupby", {}).get("query_s")
     ref = next(iter(results.values()))
-    print(f"\n{args.requests:,} requests, month {MONTH}: daily by model + key summary "
-          f"({os.cpu_count()} cores)\n")
-    head = (f"{'contender':<30} {'load s':>7} {'query s':>8} {'first answer s':>15} {'query x raw':>12} "
-            f"{'first x raw':>12} {'pandas x':>9} {'peak RSS MB':>12} {'day log s':>10}  {'same numbers':>12}")
+    print(f"\n{args.requests:,} requests, month {MONTH}: daily by model + key summary ({os.cpu_count()} cores)\n")
+    head = (
+        f"{'contender':<30} {'load s':>7} {'query s':>8} {'first answer s':>15} {'query x raw':>12} "
+        f"{'first x raw':>12} {'pandas x':>9} {'peak RSS MB':>12} {'day log s':>10}  {'same numbers':>12}"
+    )
     print(head)
     print("-" * len(head))
     for name, r in results.items():
@@ -198,13 +238,18 @@ def main() -> int:
         tratio = f"{tot / fastest:.2f}" if fastest else "-"
         vs_pandas = f"{pandas_s / tot:.1f}" if pandas_s else "-"
         log = f"{r['day_log_s']:.2f}" if "day_log_s" in r else "-"
-        same = (abs(r["total_cents"] - ref["total_cents"]) < 1e-3 * max(1, abs(ref["total_cents"]) / 1e6)
-                and abs(r["keys_cents"] - ref["keys_cents"]) < 1e-3 * max(1, abs(ref["keys_cents"]) / 1e6))
-        print(f"{name:<30} {r['load_s']:>7.2f} {r['query_s']:>8.3f} {tot:>15.2f} {qratio:>12} {tratio:>12} "
-              f"{vs_pandas:>9} {r['peak_mb']:>12.0f} {log:>10}  {'yes' if same else 'NO'}")
-    print("\nquery x raw: query time / the fastest raw engine's; first x raw: load + query against the same; "
-          "pandas x: how many times faster than pandas from files to answer. usagekit's load validates and "
-          "accounts for every row and builds the cube; the raw engines skip all of that.")
+        same = abs(r["total_cents"] - ref["total_cents"]) < 1e-3 * max(1, abs(ref["total_cents"]) / 1e6) and abs(
+            r["keys_cents"] - ref["keys_cents"]
+        ) < 1e-3 * max(1, abs(ref["keys_cents"]) / 1e6)
+        print(
+            f"{name:<30} {r['load_s']:>7.2f} {r['query_s']:>8.3f} {tot:>15.2f} {qratio:>12} {tratio:>12} "
+            f"{vs_pandas:>9} {r['peak_mb']:>12.0f} {log:>10}  {'yes' if same else 'NO'}"
+        )
+    print(
+        "\nquery x raw: query time / the fastest raw engine's; first x raw: load + query against the same; "
+        "pandas x: how many times faster than pandas from files to answer. usagekit's load validates and "
+        "accounts for every row and builds the cube; the raw engines skip all of that."
+    )
     return 0
 
 

@@ -59,8 +59,10 @@ def main() -> None:
         oct_.breakdown(by)
         second = time.perf_counter() - t1
         roll = usage._sides[side].to_native().collect()
-        print(f"{f'{by} roll-up (per day, beside the cube)':<44}{roll.height:>12,}{roll.estimated_size('mb'):>10.2f}"
-              f"   breakdown: first {first:.2f} s, then {second:.3f} s")
+        print(
+            f"{f'{by} roll-up (per day, beside the cube)':<44}{roll.height:>12,}{roll.estimated_size('mb'):>10.2f}"
+            f"   breakdown: first {first:.2f} s, then {second:.3f} s"
+        )
     derived = derive(usage.lazy, usage.tz).select(q.CUBE_DIMS).collect()
     print(f"{'(the rows themselves)':<44}{rows:>12,}{derived.estimated_size('mb'):>10.2f}  (cube columns only)")
 

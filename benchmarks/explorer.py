@@ -50,8 +50,12 @@ def main() -> int:
     keys = [k for k in app.key.options if k != "(all)"][:4]
     models = [m for m in app.model.options if m != "(all)"][:4]
     cleared = "" if type(app.key).__name__ == "Combobox" else "(all)"
-    for widget, values in ((app.start, starts), (app.provider, [*providers, "(all)"]),
-                           (app.key, [*keys, "partner", cleared]), (app.model, [*models, "(all)"])):
+    for widget, values in (
+        (app.start, starts),
+        (app.provider, [*providers, "(all)"]),
+        (app.key, [*keys, "partner", cleared]),
+        (app.model, [*models, "(all)"]),
+    ):
         for v in values:
             s, c = time.perf_counter(), time.process_time()
             widget.value = v
@@ -66,8 +70,10 @@ def main() -> int:
     print(f"{'measure':<40} {'value':>10}  target / baseline")
     print(f"{'load (validate, account)':<40} {t1 - t0:>9.2f}s  -")
     print(f"{'build explorer (rollup, detect)':<40} {t2 - t1:>9.2f}s  -")
-    print(f"{'filter change, median (wall)':<40} {med:>8.0f}ms  < {TARGET_MS:.0f} ms: "
-          f"{'met' if med < TARGET_MS else 'MISSED'}; was {BASELINE_MS:.0f} ms")
+    print(
+        f"{'filter change, median (wall)':<40} {med:>8.0f}ms  < {TARGET_MS:.0f} ms: "
+        f"{'met' if med < TARGET_MS else 'MISSED'}; was {BASELINE_MS:.0f} ms"
+    )
     print(f"{'filter change, median (CPU of this process)':<40} {med_cpu:>8.0f}ms")
     print(f"{'filter change, worst (wall)':<40} {worst:>8.0f}ms")
     print(f"{'click drill-down (one day of requests)':<40} {drill:>8.0f}ms")

@@ -30,8 +30,12 @@ def main() -> int:
     ap.add_argument("--start", type=int, default=0, help="first case number (to rerun a slice)")
     ap.add_argument("--timeout", type=float, default=30.0, help="seconds a case may take (default %(default)s)")
     ap.add_argument("--memory-mb", type=float, default=2048, help="memory a case may use (default %(default)s)")
-    ap.add_argument("--defects", type=Path, default=Path("fuzz-defects"),
-                    help="where defect cases are saved as reproducers (default %(default)s)")
+    ap.add_argument(
+        "--defects",
+        type=Path,
+        default=Path("fuzz-defects"),
+        help="where defect cases are saved as reproducers (default %(default)s)",
+    )
     args = ap.parse_args()
 
     def progress(done, total, result):
@@ -39,14 +43,22 @@ def main() -> int:
             counts = ", ".join(f"{o} {result.counts.get(o, 0)}" for o in OUTCOMES)
             print(f"[{done}/{total}] {counts}", file=sys.stderr, flush=True)
 
-    result = run(args.n, seed=args.seed, start=args.start, timeout=args.timeout, memory_mb=args.memory_mb,
-                 defects_dir=args.defects, progress=progress)
+    result = run(
+        args.n,
+        seed=args.seed,
+        start=args.start,
+        timeout=args.timeout,
+        memory_mb=args.memory_mb,
+        defects_dir=args.defects,
+        progress=progress,
+    )
     print(result.summary())
     kinds = Counter(m for (m, _o) in result.by_mutation.elements())
     print(f"\n{len(kinds)} mutation kinds exercised; outcomes per kind in {args.defects}/by-mutation.txt")
     args.defects.mkdir(parents=True, exist_ok=True)
-    lines = [f"{m:<28} " + "  ".join(f"{o} {result.by_mutation.get((m, o), 0)}" for o in OUTCOMES)
-             for m in sorted(kinds)]
+    lines = [
+        f"{m:<28} " + "  ".join(f"{o} {result.by_mutation.get((m, o), 0)}" for o in OUTCOMES) for m in sorted(kinds)
+    ]
     (args.defects / "by-mutation.txt").write_text("\n".join(lines) + "\n")
     return 1 if result.defects else 0
 

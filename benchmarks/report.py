@@ -41,8 +41,10 @@ def main() -> int:
             print(f"  {n:,} requests: {took:.1f} s", flush=True)
     print(f"\n{'requests':>12} {'publish s':>10} {'page MB':>8} {'anomalies':>9}  target")
     for n, took, size, anomalies in rows:
-        print(f"{n:>12,} {took:>10.1f} {size / 1e6:>8.2f} {anomalies!s:>9}  < {TARGET_S:.0f} s at 1M: "
-              f"{'met' if took < TARGET_S or n < 1_000_000 else 'MISSED'}")
+        print(
+            f"{n:>12,} {took:>10.1f} {size / 1e6:>8.2f} {anomalies!s:>9}  < {TARGET_S:.0f} s at 1M: "
+            f"{'met' if took < TARGET_S or n < 1_000_000 else 'MISSED'}"
+        )
     return 0
 
 

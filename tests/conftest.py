@@ -56,14 +56,22 @@ def engine(request):
 def demo_dir(tmp_path_factory) -> Path:
     """A small demo month (2026-10 with one month of history), generated once per test run."""
     from usagekit.demo import generate
+
     out = tmp_path_factory.mktemp("demo") / "2026-10"
     generate(out, month="2026-10", requests=40_000, seed=7, history_months=1, progress=False)
     return out
 
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture

@@ -24,9 +24,20 @@ def rows_for(key, daily: dict, *, model="gpt-4o", agent=None, requests=10, accou
     for day, cents in daily.items():
         if cents <= 0:
             continue
-        out.append({"ts": pd.Timestamp(dt.datetime.combine(day, dt.time(12)), tz="UTC"), "request_id": None,
-                    "key_id": key, "key_name": f"{key}-name", "account_id": account, "model": model,
-                    "provider": "openai", "agent_name": agent, "requests": requests, "cost_cents": float(cents)})
+        out.append(
+            {
+                "ts": pd.Timestamp(dt.datetime.combine(day, dt.time(12)), tz="UTC"),
+                "request_id": None,
+                "key_id": key,
+                "key_name": f"{key}-name",
+                "account_id": account,
+                "model": model,
+                "provider": "openai",
+                "agent_name": agent,
+                "requests": requests,
+                "cost_cents": float(cents),
+            }
+        )
     return out
 
 
@@ -37,8 +48,10 @@ def days(start: dt.date, n: int) -> list[dt.date]:
 def noisy(level, start=SEPT1, n=61, sigma=0.1, weekend=1.0, seed=0) -> dict:
     """Lognormal day-to-day noise around ``level`` cents (weekends at ``weekend`` of it)."""
     rng = np.random.default_rng(seed)
-    return {d: level * (weekend if d.weekday() >= 5 else 1.0) * float(np.exp(sigma * rng.standard_normal()))
-            for d in days(start, n)}
+    return {
+        d: level * (weekend if d.weekday() >= 5 else 1.0) * float(np.exp(sigma * rng.standard_normal()))
+        for d in days(start, n)
+    }
 
 
 def load(rows, keys=None):
@@ -46,8 +59,15 @@ def load(rows, keys=None):
 
 
 def keys_frame(caps: dict, created="2026-08-01T00:00:00Z"):
-    return pd.DataFrame({"key_id": list(caps), "key_name": [f"{k}-name" for k in caps], "account_id": "acct_a",
-                         "spend_cap_cents": list(caps.values()), "created_at": created})
+    return pd.DataFrame(
+        {
+            "key_id": list(caps),
+            "key_name": [f"{k}-name" for k in caps],
+            "account_id": "acct_a",
+            "spend_cap_cents": list(caps.values()),
+            "created_at": created,
+        }
+    )
 
 
 def alerts(found) -> list[tuple]:
@@ -55,6 +75,7 @@ def alerts(found) -> list[tuple]:
 
 
 # -- confounders: ordinary behaviour, no alert ------------------------------------------------------
+
 
 def test_a_month_loaded_on_its_own_does_not_alert_on_its_first_days():
     rows = rows_for("k", noisy(5000, start=OCT1, n=31, seed=1))  # $50 a day from Oct 1; nothing earlier loaded
@@ -67,8 +88,9 @@ def test_a_month_loaded_on_its_own_does_not_alert_on_its_first_days():
 
 def test_an_agent_key_idle_on_half_its_days_does_not_alert():
     rng = np.random.default_rng(2)
-    series = {d: (3000 * float(np.exp(0.2 * rng.standard_normal())) if rng.random() < 0.5 else 0.0)
-              for d in days(SEPT1, 61)}
+    series = {
+        d: (3000 * float(np.exp(0.2 * rng.standard_normal())) if rng.random() < 0.5 else 0.0) for d in days(SEPT1, 61)
+    }
     assert alerts(detect(load(rows_for("k_agent", series, agent="bot")), month="2026-10", as_of=END)) == []
 
 
@@ -100,15 +122,16 @@ def test_a_monthly_job_on_the_1st_is_not_a_spike_but_a_tenfold_job_is():
 
 
 def test_steady_growth_of_three_percent_a_day_does_not_alert():
-    series = {d: 500 * 1.03 ** i for i, d in enumerate(days(SEPT1, 61))}
+    series = {d: 500 * 1.03**i for i, d in enumerate(days(SEPT1, 61))}
     assert alerts(detect(load(rows_for("k", series)), month="2026-10", as_of=END)) == []
 
 
 def test_a_key_created_mid_month_is_not_judged_before_it_has_history():
     series = {d: 3000.0 * (1 + 0.5 * (i % 3)) for i, d in enumerate(days(dt.date(2026, 10, 15), 17))}
     keys = keys_frame({"k_new": None}, created="2026-10-15T00:00:00Z")
-    found = detect(load(rows_for("k_new", series) + rows_for("k_old", noisy(100, seed=6)), keys=keys),
-                   month="2026-10", as_of=END)
+    found = detect(
+        load(rows_for("k_new", series) + rows_for("k_old", noisy(100, seed=6)), keys=keys), month="2026-10", as_of=END
+    )
     assert alerts(found) == []
     assert "k_new-name" in found[found.kind == "history"].iloc[0].explanation
 
@@ -149,6 +172,7 @@ def test_a_model_migration_at_half_again_the_cost_does_not_alert():
 
 # -- incidents -------------------------------------------------------------------------------------
 
+
 def test_a_weekend_spike_on_a_business_key_is_found():
     series = noisy(5000, weekend=0.1, sigma=0.15, seed=14)  # $50 weekdays, $5 weekends
     sat = dt.date(2026, 10, 17)
@@ -176,15 +200,17 @@ def test_a_leaked_quiet_key_that_stays_hot_is_one_spike_with_its_length():
 
 def test_a_runaway_after_idle_days_is_found_on_its_day_and_confirmed_the_next():
     rng = np.random.default_rng(16)
-    series = {d: (300 * float(np.exp(0.3 * rng.standard_normal())) if rng.random() < 0.6 else 0.0)
-              for d in days(SEPT1, 61)}
+    series = {
+        d: (300 * float(np.exp(0.3 * rng.standard_normal())) if rng.random() < 0.6 else 0.0) for d in days(SEPT1, 61)
+    }
     day = dt.date(2026, 10, 22)
     for d in days(day - dt.timedelta(days=5), 5):
         series[d] = 0.0
     series[day] = 0.0
     series[day + dt.timedelta(days=1)] = 0.0
-    rows = rows_for("k_cron", series, agent="nightly") + rows_for("k_cron", {day: 25000}, model="gpt-4.1",
-                                                                 requests=7400, agent="nightly")
+    rows = rows_for("k_cron", series, agent="nightly") + rows_for(
+        "k_cron", {day: 25000}, model="gpt-4.1", requests=7400, agent="nightly"
+    )
     usage = load(rows)
     that_night = detect(usage, month="2026-10", as_of=str(day))
     assert alerts(that_night) == [("runaway", "k_cron", day)]
@@ -200,14 +226,16 @@ def test_a_runaway_after_idle_days_is_found_on_its_day_and_confirmed_the_next():
 
 def test_a_leak_after_idle_days_starts_as_maybe_a_runaway_and_becomes_a_spike():
     rng = np.random.default_rng(17)
-    series = {d: (300 * float(np.exp(0.3 * rng.standard_normal())) if rng.random() < 0.6 else 0.0)
-              for d in days(SEPT1, 61)}
+    series = {
+        d: (300 * float(np.exp(0.3 * rng.standard_normal())) if rng.random() < 0.6 else 0.0) for d in days(SEPT1, 61)
+    }
     day = dt.date(2026, 10, 20)
     for d in days(day - dt.timedelta(days=4), 4):
         series[d] = 0.0
     hot = {d: 20000.0 for d in days(day, 3)}
-    usage = load(rows_for("k", {d: v for d, v in series.items() if d not in hot}) +
-                 rows_for("k", hot, model="claude-opus-4"))
+    usage = load(
+        rows_for("k", {d: v for d, v in series.items() if d not in hot}) + rows_for("k", hot, model="claude-opus-4")
+    )
     first = detect(usage, month="2026-10", as_of=str(day))
     assert alerts(first) == [("runaway", "k", day)]
     refined = detect(usage, month="2026-10", as_of=str(day + dt.timedelta(days=2)))
@@ -247,8 +275,9 @@ def test_a_drift_is_warned_days_before_it_crosses_and_the_card_date_is_the_findi
 
 def test_a_cap_under_a_dollar_is_warned():
     series = {d: 3.0 for d in days(SEPT1, 40)}  # 3 cents a day
-    found = detect(load(rows_for("k_small", series), keys=keys_frame({"k_small": 50.0})), month="2026-10",
-                   as_of="2026-10-10")
+    found = detect(
+        load(rows_for("k_small", series), keys=keys_frame({"k_small": 50.0})), month="2026-10", as_of="2026-10-10"
+    )
     assert alerts(found) == [("cap", "k_small", dt.date(2026, 10, 1))]
     assert found.iloc[0].projected_cap_date == dt.date(2026, 10, 17)
 
@@ -290,8 +319,17 @@ def test_thresholds_are_validated_and_overridable():
 
 def test_unpriced_usage_is_reported_as_info():
     rows = rows_for("k", noisy(20, seed=22))
-    rows.append({"ts": pd.Timestamp("2026-10-05T10:00:00Z"), "request_id": "r1", "key_id": "k", "model": "new-model",
-                 "input_tokens": 100, "cost_cents": None, "requests": 1})
+    rows.append(
+        {
+            "ts": pd.Timestamp("2026-10-05T10:00:00Z"),
+            "request_id": "r1",
+            "key_id": "k",
+            "model": "new-model",
+            "input_tokens": 100,
+            "cost_cents": None,
+            "requests": 1,
+        }
+    )
     found = detect(load(rows), month="2026-10", as_of=END)
     assert found["kind"].tolist() == ["unpriced"] and found.iloc[0].severity == "info"
     assert "new-model" in found.iloc[0].explanation
@@ -299,7 +337,9 @@ def test_unpriced_usage_is_reported_as_info():
 
 def test_the_planted_anomalies_of_the_demo_month_are_all_found(demo_dir):
     import json
+
     labels = json.loads((demo_dir / "labels.json").read_text())["anomalies"]
     found = detect(usagekit.load(demo_dir), month="2026-10", as_of=END)
     assert {(k, key, day.isoformat()) for k, key, day in alerts(found)} == {
-        (a["kind"], a["key_id"], a["day"]) for a in labels}
+        (a["kind"], a["key_id"], a["day"]) for a in labels
+    }

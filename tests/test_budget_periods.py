@@ -34,11 +34,14 @@ def test_canonical_keys_carry_budget_period_and_reset(tmp_path):
     assert (w.start, w.end) == (pd.Timestamp("2026-10-12T00:00Z"), pd.Timestamp("2026-10-19T00:00Z"))
 
 
-@pytest.mark.parametrize("row, words", [
-    ("k1,one,500,fortnightly,\n", "budget_period is not a budget period"),
-    ("k1,one,500,0d,\n", "budget_period is not a budget period"),
-    ("k1,one,500,7d,next tuesday\n", "budget_reset_at is not a timestamp"),
-])
+@pytest.mark.parametrize(
+    "row, words",
+    [
+        ("k1,one,500,fortnightly,\n", "budget_period is not a budget period"),
+        ("k1,one,500,0d,\n", "budget_period is not a budget period"),
+        ("k1,one,500,7d,next tuesday\n", "budget_reset_at is not a timestamp"),
+    ],
+)
 def test_a_bad_budget_column_rejects_the_registry_row_and_says_why(tmp_path, row, words):
     keys = _keys_csv(tmp_path, row + "k2,two,100,7d,\n")
     usage = usagekit.load(DATA / "canonical" / "usage.csv", keys=keys)
@@ -81,8 +84,11 @@ def test_budget_windows_for_a_whole_registry():
 
 @pytest.fixture
 def budgets_usage(engine):
-    return usagekit.load([LOGS, PRISMA / "team_table.csv", PRISMA / "user_table.csv"],
-                         keys=PRISMA / "verification_token.csv", engine=engine)
+    return usagekit.load(
+        [LOGS, PRISMA / "team_table.csv", PRISMA / "user_table.csv"],
+        keys=PRISMA / "verification_token.csv",
+        engine=engine,
+    )
 
 
 def test_team_budgets_with_spend_in_their_current_window(budgets_usage):
@@ -90,8 +96,10 @@ def test_team_budgets_with_spend_in_their_current_window(budgets_usage):
     assert list(teams.index) == ["team-research", "team-support", "team-empty"]
     r = teams.loc["team-research"]
     assert (r["name"], r["budget_period"], r["account_id"]) == ("Research", "7d", "org-acme")
-    assert (r["window_start"], r["window_end"]) == (pd.Timestamp("2026-10-05T00:00Z"),
-                                                    pd.Timestamp("2026-10-12T00:00Z"))
+    assert (r["window_start"], r["window_end"]) == (
+        pd.Timestamp("2026-10-05T00:00Z"),
+        pd.Timestamp("2026-10-12T00:00Z"),
+    )
     assert r["spend_cents"] == pytest.approx(3.25) and r["pct_used"] == pytest.approx(162.5)
     assert r["soft_cap_cents"] == pytest.approx(1.5) and r["remaining_cents"] == pytest.approx(-1.25)
     assert r["reported_spend_cents"] == pytest.approx(3.25)

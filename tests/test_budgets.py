@@ -46,18 +46,20 @@ def test_partial_range_and_provider_filter_leave_the_card_unchanged(usage):
     for other in (oct_15_25, sep_20_oct_25, one_provider):
         got = _card(other, key.key_id)
         assert got.drop("projected_cap_date").astype(float).tolist() == pytest.approx(
-            expected.drop("projected_cap_date").astype(float).tolist())
+            expected.drop("projected_cap_date").astype(float).tolist()
+        )
         assert got.projected_cap_date == expected.projected_cap_date
     # the filtered range's own spend is given beside the budget, never as its share
     by_hand = usage.filter(start="2026-10-15", end="2026-10-25", providers=provider, keys=key.key_id).total()
-    assert one_provider.set_index("key_id").loc[key.key_id, "range_spend_cents"] == pytest.approx(
-        by_hand["cost_cents"])
+    assert one_provider.set_index("key_id").loc[key.key_id, "range_spend_cents"] == pytest.approx(by_hand["cost_cents"])
     assert by_hand["cost_cents"] < expected.spend_cents
 
 
 def test_as_of_reads_nothing_after_the_cut_off(usage, rows):
-    for as_of, cut in (("2026-10-15", pd.Timestamp("2026-10-16T00:00Z")),
-                       ("2026-10-15T13:30:00Z", pd.Timestamp("2026-10-15T13:30Z"))):
+    for as_of, cut in (
+        ("2026-10-15", pd.Timestamp("2026-10-16T00:00Z")),
+        ("2026-10-15T13:30:00Z", pd.Timestamp("2026-10-15T13:30Z")),
+    ):
         ks = usage.filter(month=MONTH).key_summary(as_of=as_of)
         assert ks.attrs["as_of"] == cut
         before = rows[(rows["ts"] >= pd.Timestamp("2026-10-01T00:00Z")) & (rows["ts"] < cut)]
@@ -107,6 +109,7 @@ def test_projection_rule_on_a_hand_made_series():
 
 def test_cards_show_the_budget_beside_the_range_and_badge_the_findings(usage):
     from usagekit import charts
+
     key = _over_cap_key(usage)
     ranged = usage.filter(start="2026-10-15", end="2026-10-25").key_summary()
     found = usagekit.detect(usage, month=MONTH, as_of="2026-10-25")
@@ -114,6 +117,7 @@ def test_cards_show_the_budget_beside_the_range_and_badge_the_findings(usage):
     card = html.split(f'data-key="{key.key_id}"')[1].split('<div class="uk-card')[0]
     row = ranged.set_index("key_id").loc[key.key_id]
     from usagekit.money import format_usd
+
     assert f"{row.pct_used:.1f}% of the {format_usd(row.spend_cap_cents)} cap" in card
     assert f"{format_usd(row.range_spend_cents)} in this range" in card  # beside the budget, not as its share
     assert f"cap reached (projected) {row.projected_cap_date:%d %b}" in card and not row.cap_crossed
@@ -141,6 +145,7 @@ def test_a_weekly_budget_is_judged_on_its_week(tmp_path):
 
 def test_report_as_of_reads_nothing_after_the_cut_off_in_any_section(usage, rows):
     from usagekit import sections as S
+
     ctx = S.ReportContext.build(usage, MONTH, as_of="2026-10-15")
     cut = pd.Timestamp("2026-10-16T00:00Z")
     expected = rows[(rows["ts"] >= pd.Timestamp("2026-10-01T00:00Z")) & (rows["ts"] < cut)]["cost_cents"].sum()

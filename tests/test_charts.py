@@ -46,8 +46,9 @@ def test_a_model_keeps_its_colour_everywhere(october):
 
 
 def test_top_n_folds_the_rest_into_other():
-    rows = [{"date": dt.date(2026, 10, 1), "model": f"m{i}", "cost_cents": float(100 - i), "requests": 1}
-            for i in range(15)]
+    rows = [
+        {"date": dt.date(2026, 10, 1), "model": f"m{i}", "cost_cents": float(100 - i), "requests": 1} for i in range(15)
+    ]
     fig = charts.daily_stacked(pd.DataFrame(rows), by="model", top=9)
     names = [t.name for t in fig.data]
     assert len(names) == 10 and names[-1] == "Other (6 models)"

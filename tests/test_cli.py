@@ -14,8 +14,9 @@ DATA = Path(__file__).parent / "data"
 
 
 def run(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "usagekit.cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "usagekit.cli", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
 
 
 @pytest.mark.parametrize("cmd", [[], ["check"], ["demo-data"], ["anomalies"]])
@@ -36,8 +37,10 @@ def test_check_on_a_mixed_directory_prints_accounting_and_writes_rejected_rows(t
         if extra.name == "canonical":
             continue
         for f in sorted(extra.glob("*")):
-            if f.is_file() and not any(t in f.name for t in ("bad", "trunc", "missing", "malformed", "wrong",
-                                                               "broken", "negative", "invalid", "cut")):
+            if f.is_file() and not any(
+                t in f.name
+                for t in ("bad", "trunc", "missing", "malformed", "wrong", "broken", "negative", "invalid", "cut")
+            ):
                 shutil.copy(f, src / f"{extra.name}-{f.name}")
     out = tmp_path / "rej.csv"
     proc = run("check", src, "--rejected", out, cwd=tmp_path)

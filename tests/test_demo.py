@@ -41,8 +41,11 @@ def keys(run) -> pl.DataFrame:
 def daily_spend(usage: pl.DataFrame, key_id: str) -> pl.DataFrame:
     """One row per day of the generated range (zero days included) with the key's spend."""
     days = usage.select(pl.col("ts").dt.date().unique().sort().alias("day"))
-    spent = (usage.filter(pl.col("key_id") == key_id).group_by(pl.col("ts").dt.date().alias("day"))
-             .agg(pl.col("cost_cents").sum()))
+    spent = (
+        usage.filter(pl.col("key_id") == key_id)
+        .group_by(pl.col("ts").dt.date().alias("day"))
+        .agg(pl.col("cost_cents").sum())
+    )
     return days.join(spent, on="day", how="left").fill_null(0.0).sort("day")
 
 
@@ -51,6 +54,7 @@ def in_month(frame: pl.DataFrame, month: str = MONTH) -> pl.DataFrame:
 
 
 # -- files and schema ---------------------------------------------------------------------
+
 
 def test_writes_one_parquet_per_day_with_the_exact_schema(run):
     expected = [dt.date(2026, 9, 1) + dt.timedelta(days=i) for i in range(61)]
@@ -68,8 +72,9 @@ def test_writes_one_parquet_per_day_with_the_exact_schema(run):
 
 
 def test_keys_csv_and_labels_json(run, keys, labels):
-    assert run.keys_path.read_text().splitlines()[0] == ("key_id,key_name,account_id,spend_cap_cents,agent_id,created_at,"
-                                                           "budget_period,budget_reset_at")
+    assert run.keys_path.read_text().splitlines()[0] == (
+        "key_id,key_name,account_id,spend_cap_cents,agent_id,created_at,budget_period,budget_reset_at"
+    )
     assert keys.height == labels["n_keys"]
     assert all(re.fullmatch(r"vk_[0-9a-f]{12}", k) for k in keys["key_id"])
     assert keys["key_id"].n_unique() == keys.height
@@ -97,6 +102,7 @@ def test_same_seed_same_output_and_other_seed_differs(run, usage, tmp_path):
 
 
 # -- realism --------------------------------------------------------------------------------
+
 
 def test_accounts_keys_providers_models_and_axes(usage, labels):
     assert set(usage["axis"].unique()) == {"llm", "voice", "compute"}
@@ -147,8 +153,12 @@ def test_request_ids_unique_and_only_on_requests(usage):
 
 
 def test_weekends_are_lighter_than_weekdays(usage):
-    per_day = (usage.filter(pl.col("axis") != "compute").group_by(pl.col("ts").dt.date().alias("day"))
-               .agg(pl.len().alias("n")).with_columns(weekend=pl.col("day").dt.weekday() >= 6))
+    per_day = (
+        usage.filter(pl.col("axis") != "compute")
+        .group_by(pl.col("ts").dt.date().alias("day"))
+        .agg(pl.len().alias("n"))
+        .with_columns(weekend=pl.col("day").dt.weekday() >= 6)
+    )
     mean = dict(per_day.group_by("weekend").agg(pl.col("n").mean()).iter_rows())
     assert 0.2 < mean[True] / mean[False] < 0.55
 
@@ -182,6 +192,7 @@ def test_label_totals_equal_the_parquet(usage, labels, run):
 
 # -- planted anomalies -----------------------------------------------------------------------
 
+
 def anomaly(labels, kind) -> dict:
     (a,) = [a for a in labels["anomalies"] if a["kind"] == kind]
     return a
@@ -200,8 +211,12 @@ def test_spike_day_dwarfs_the_quiet_keys_usual_day(usage, labels):
     assert spike >= 30 * days["cost_cents"].median()
     assert others.max() <= 3 * others.median()  # quiet and steady before, back to normal after
     assert (others > 0).all()
-    top = (usage.filter((pl.col("key_id") == a["key_id"]) & (pl.col("ts").dt.date() == spike_day))
-           .group_by("model").agg(pl.col("cost_cents").sum()).sort("cost_cents")["model"][-1])
+    top = (
+        usage.filter((pl.col("key_id") == a["key_id"]) & (pl.col("ts").dt.date() == spike_day))
+        .group_by("model")
+        .agg(pl.col("cost_cents").sum())
+        .sort("cost_cents")["model"][-1]
+    )
     assert top == a["model"]
 
 
@@ -250,6 +265,7 @@ def test_history_month_and_other_keys_are_normal(usage, labels, keys):
 
 
 # -- arguments, output directory, streaming --------------------------------------------------
+
 
 @pytest.mark.parametrize("bad", ["2026-13", "2026/10", "26-10", "2026-1", "october"])
 def test_month_must_be_yyyy_mm(tmp_path, bad):

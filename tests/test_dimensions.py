@@ -27,7 +27,8 @@ def _by(df, col):
 
 def test_breakdowns_by_team_user_and_end_user(usage):
     assert _by(usage.breakdown("team"), "team") == pytest.approx(
-        {"team-research": 3.25, "team-support": 1.30, "(none)": 0.951})
+        {"team-research": 3.25, "team-support": 1.30, "(none)": 0.951}
+    )
     assert _by(usage.breakdown("user"), "user") == pytest.approx({"alice": 3.25, "bob": 1.30, "carol": 0.951})
     eu = usage.breakdown("end_user").set_index("end_user")
     assert eu["cost_cents"].to_dict() == pytest.approx({"cust-17": 3.25, "cust-42": 0.75, "(none)": 1.501})
@@ -38,7 +39,8 @@ def test_breakdowns_by_team_user_and_end_user(usage):
 def test_a_request_with_two_tags_counts_once_per_tag_and_the_result_says_so(usage):
     tags = usage.breakdown("tag")
     assert _by(tags, "tag") == pytest.approx(
-        {"prod": 3.25, "search": 1.24, "chat": 0.75, "batch": 0.951, "(none)": 0.55})
+        {"prod": 3.25, "search": 1.24, "chat": 0.75, "batch": 0.951, "(none)": 0.55}
+    )
     assert tags["cost_cents"].sum() == pytest.approx(6.741)  # more than the 5.501 spent: per tag
     assert tags.attrs["counted_per_tag"] is True and tags.attrs["total_cents"] == pytest.approx(5.501)
     assert "once under each of its tags" in tags.attrs["note"]
@@ -52,10 +54,17 @@ def test_a_request_with_two_tags_counts_once_per_tag_and_the_result_says_so(usag
 
 def test_filters_on_each_dimension_count_a_request_once(usage):
     both = usage.filter(month=OCT, tags=["prod", "search"])  # chatcmpl-0001 carries both: counted once
-    assert both.total() == {"cost_cents": pytest.approx(3.25), "requests": 3, "rows": 3, "unpriced_rows": 1,
-                            "estimated_cents": 0.0, "estimated_rows": 0}
+    assert both.total() == {
+        "cost_cents": pytest.approx(3.25),
+        "requests": 3,
+        "rows": 3,
+        "unpriced_rows": 1,
+        "estimated_cents": 0.0,
+        "estimated_rows": 0,
+    }
     assert _by(both.breakdown("model"), "model") == pytest.approx(
-        {"claude-3-5-sonnet-20241022": 2.01, "gpt-4.1": 1.24, "gemini-2.5-pro": 0.0})
+        {"claude-3-5-sonnet-20241022": 2.01, "gpt-4.1": 1.24, "gemini-2.5-pro": 0.0}
+    )
     support_chat = usage.filter(month=OCT, teams="team-support", tags="chat")
     assert support_chat.total()["cost_cents"] == pytest.approx(0.75) and support_chat.total()["requests"] == 2
     assert usage.filter(month=OCT, users=["carol"]).total()["cost_cents"] == pytest.approx(0.951)
@@ -68,7 +77,9 @@ def test_filters_on_each_dimension_count_a_request_once(usage):
     assert usage.filter(month=OCT, tags="no-such-tag").total()["requests"] == 0
     # the per-request log honours the same filters
     assert set(usage.filter(month=OCT, tags="batch").day("2026-10-07")["request_id"]) == {
-        "chatcmpl-0006", "chatcmpl-0007"}
+        "chatcmpl-0006",
+        "chatcmpl-0007",
+    }
 
 
 def test_team_and_user_are_in_the_month_cube_end_user_and_tags_are_not(usage):
@@ -80,10 +91,12 @@ def test_team_and_user_are_in_the_month_cube_end_user_and_tags_are_not(usage):
 
 def test_canonical_tags_as_json_or_comma_text_and_list_columns(tmp_path, engine):
     src = tmp_path / "u.csv"
-    src.write_text("ts,request_id,cost_cents,team_id,user_id,end_user,tags\n"
-                   '2026-10-01T10:00:00Z,r1,2.5,t1,u1,e1,"[""a"", ""b""]"\n'
-                   "2026-10-01T11:00:00Z,r2,1.5,t1,u2,,\"b, c\"\n"
-                   "2026-10-02T11:00:00Z,r3,4,,u2,e2,\n")
+    src.write_text(
+        "ts,request_id,cost_cents,team_id,user_id,end_user,tags\n"
+        '2026-10-01T10:00:00Z,r1,2.5,t1,u1,e1,"[""a"", ""b""]"\n'
+        '2026-10-01T11:00:00Z,r2,1.5,t1,u2,,"b, c"\n'
+        "2026-10-02T11:00:00Z,r3,4,,u2,e2,\n"
+    )
     usage = usagekit.load(src, engine=engine).filter(month=OCT)
     assert _by(usage.breakdown("tag"), "tag") == pytest.approx({"a": 2.5, "b": 4.0, "c": 1.5, "(none)": 4.0})
     assert usage.filter(month=OCT, tags="b").total()["cost_cents"] == pytest.approx(4.0)
@@ -123,4 +136,5 @@ def test_demo_dimensions_agree_with_the_rows(demo_dir):
     assert got["cost_cents"] == pytest.approx(chat["cost_cents"].sum())
     top = rows["end_user"].value_counts().index[0]
     assert usage.filter(month=OCT, end_users=top).total()["cost_cents"] == pytest.approx(
-        rows.loc[rows["end_user"] == top, "cost_cents"].sum())
+        rows.loc[rows["end_user"] == top, "cost_cents"].sum()
+    )

@@ -50,18 +50,22 @@ def test_day_summary_per_key(october):
 
 
 def test_day_compute_is_vm_hours_per_agent_and_plain_vm(tmp_path, engine):
-    rows = ["ts,request_id,account_id,key_id,agent_id,agent_name,plain_vm_id,plain_vm_name,axis,provider,model,"
-            "requests,hours,state,cost_cents",
-            "2026-10-05T01:00:00Z,,a1,,agt_1,Support agent,,,compute,compute,,0,1.0,running,6",
-            "2026-10-05T02:00:00Z,,a1,,agt_1,Support agent,,,compute,compute,,0,0.5,running,3",
-            "2026-10-05T02:00:00Z,,a1,,,,vm_9,batch box,compute,compute,,0,2.0,running,10",
-            "2026-10-05T03:00:00Z,r1,a1,k1,agt_1,Support agent,,,llm,openai,gpt-4o,1,,,7.5",
-            "2026-10-06T03:00:00Z,,a1,,agt_1,Support agent,,,compute,compute,,0,9.0,running,99"]
+    rows = [
+        "ts,request_id,account_id,key_id,agent_id,agent_name,plain_vm_id,plain_vm_name,axis,provider,model,"
+        "requests,hours,state,cost_cents",
+        "2026-10-05T01:00:00Z,,a1,,agt_1,Support agent,,,compute,compute,,0,1.0,running,6",
+        "2026-10-05T02:00:00Z,,a1,,agt_1,Support agent,,,compute,compute,,0,0.5,running,3",
+        "2026-10-05T02:00:00Z,,a1,,,,vm_9,batch box,compute,compute,,0,2.0,running,10",
+        "2026-10-05T03:00:00Z,r1,a1,k1,agt_1,Support agent,,,llm,openai,gpt-4o,1,,,7.5",
+        "2026-10-06T03:00:00Z,,a1,,agt_1,Support agent,,,compute,compute,,0,9.0,running,99",
+    ]
     (tmp_path / "u.csv").write_text("\n".join(rows) + "\n")
     oct_ = usagekit.load(tmp_path / "u.csv", engine=engine).filter(month="2026-10")
     vms = oct_.day_compute("2026-10-05")
-    assert vms[["vm", "kind", "vm_id"]].values.tolist() == [["batch box", "plain VM", "vm_9"],
-                                                            ["Support agent", "agent", "agt_1"]]
+    assert vms[["vm", "kind", "vm_id"]].values.tolist() == [
+        ["batch box", "plain VM", "vm_9"],
+        ["Support agent", "agent", "agt_1"],
+    ]
     assert vms["hours"].tolist() == pytest.approx([2.0, 1.5])
     assert vms["cost_cents"].tolist() == pytest.approx([10.0, 9.0])
     # its total is the chart's compute segment of that day (the LLM request is not in it)

@@ -34,8 +34,9 @@ def test_an_empty_month_is_an_error_naming_the_span(usage):
 
 
 def _cli(*args, timeout=300):
-    return subprocess.run([sys.executable, "-m", "usagekit.cli", *args], capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "usagekit.cli", *args], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_anomalies_on_an_empty_month_exits_two_instead_of_an_all_clear(demo_dir):
@@ -51,12 +52,14 @@ def test_anomalies_without_a_month_says_which_month_it_checks(demo_dir):
     expected = default_month(usagekit.load(demo_dir))
     assert f"checking {expected}" in proc.stderr  # stdout stays pure JSON
     import json
+
     assert json.loads(proc.stdout)["month"] == expected.month
 
 
 def test_report_of_an_empty_month_publishes_nothing_and_exits_two(demo_dir, tmp_path):
-    proc = _cli("report", "--source", str(demo_dir), "--month", "2026-12", "--out", str(tmp_path), "--quiet",
-                timeout=600)
+    proc = _cli(
+        "report", "--source", str(demo_dir), "--month", "2026-12", "--out", str(tmp_path), "--quiet", timeout=600
+    )
     assert proc.returncode == 2
     assert "nothing published: no usage in 2026-12" in proc.stderr and "Traceback" not in proc.stderr
     assert not list(tmp_path.glob("*/*/report.html"))

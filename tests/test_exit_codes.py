@@ -23,20 +23,34 @@ ROWS += [f"2026-10-{d:02d}T10:00:00Z,o{d},k1,quiet-key,{5000 if d == 17 else 20}
 
 
 def usagekit(*args, env=None, cwd=None, timeout=300):
-    return subprocess.run([sys.executable, "-m", "usagekit.cli", *map(str, args)], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, cwd=cwd, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "usagekit.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        timeout=timeout,
+    )
 
 
 def faulty(command_args, target, crash_dir, cwd=None):
     """Run the CLI with ``target`` (module.attribute) replaced by a function raising a bug."""
     module, attr = target.rsplit(".", 1)
-    code = (f"import sys, importlib, usagekit.cli\n"
-            f"m = importlib.import_module({module!r})\n"
-            f"def boom(*a, **k):\n    raise KeyError('column vanished')\n"
-            f"setattr(m, {attr!r}, boom)\n"
-            f"sys.exit(usagekit.cli.main(sys.argv[1:]))\n")
-    return subprocess.run([sys.executable, "-c", code, *map(str, command_args)], capture_output=True, text=True,
-                          env={**os.environ, "USAGEKIT_CRASH_DIR": str(crash_dir)}, cwd=cwd, timeout=300)
+    code = (
+        f"import sys, importlib, usagekit.cli\n"
+        f"m = importlib.import_module({module!r})\n"
+        f"def boom(*a, **k):\n    raise KeyError('column vanished')\n"
+        f"setattr(m, {attr!r}, boom)\n"
+        f"sys.exit(usagekit.cli.main(sys.argv[1:]))\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code, *map(str, command_args)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "USAGEKIT_CRASH_DIR": str(crash_dir)},
+        cwd=cwd,
+        timeout=300,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +63,10 @@ def usage_csv(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def with_rejects(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("exit-rej") / "usage.csv"
-    path.write_text("\n".join(ROWS + ["2026-10-05T10:00:00Z,bad,k1,quiet-key,-3",
-                                      "99999-10-05T10:00:00Z,bad2,k1,quiet-key,3"]) + "\n")
+    path.write_text(
+        "\n".join(ROWS + ["2026-10-05T10:00:00Z,bad,k1,quiet-key,-3", "99999-10-05T10:00:00Z,bad2,k1,quiet-key,3"])
+        + "\n"
+    )
     return path
 
 
@@ -105,19 +121,25 @@ def test_report_exits_two_when_nothing_can_be_published_and_70_on_a_bug(tmp_path
     proc = usagekit("report", "--month", "2026-10", "--source", bad, "--out", out, "--quiet")
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert not (out / "2026-10" / "all" / "report.html").exists()
-    proc = faulty(["report", "--month", "2026-10", "--source", bad, "--out", out, "--quiet"],
-                  "usagekit.report.publish", tmp_path / "crashes")
+    proc = faulty(
+        ["report", "--month", "2026-10", "--source", bad, "--out", out, "--quiet"],
+        "usagekit.report.publish",
+        tmp_path / "crashes",
+    )
     _internal_error_is_one_line_and_a_saved_traceback(proc, tmp_path / "crashes", "report")
 
 
 def _hold_run_folder(month_dir: Path):
     """A process that owns a run folder, as a live publishing run does (it holds the owner lock)."""
-    code = ("import fcntl, sys, time, pathlib\n"
-            "d = pathlib.Path(sys.argv[1]); d.mkdir(parents=True)\n"
-            "fh = open(d / '.owner', 'w'); fcntl.flock(fh, fcntl.LOCK_EX)\n"
-            "print('held', flush=True); time.sleep(600)\n")
-    proc = subprocess.Popen([sys.executable, "-c", code, str(month_dir / ".run-live")], stdout=subprocess.PIPE,
-                            text=True)
+    code = (
+        "import fcntl, sys, time, pathlib\n"
+        "d = pathlib.Path(sys.argv[1]); d.mkdir(parents=True)\n"
+        "fh = open(d / '.owner', 'w'); fcntl.flock(fh, fcntl.LOCK_EX)\n"
+        "print('held', flush=True); time.sleep(600)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(month_dir / ".run-live")], stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout.readline().strip() == "held"
     return proc
 
@@ -126,8 +148,9 @@ def test_a_killed_report_runs_folder_is_removed_by_the_next_run(with_rejects, tm
     out = tmp_path / "reports"
     month_dir = out / "2026-10"
     args = ["report", "--month", "2026-10", "--source", with_rejects, "--out", out, "--quiet"]
-    run = subprocess.Popen([sys.executable, "-m", "usagekit.cli", *map(str, args)], stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "usagekit.cli", *map(str, args)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 120
     while not list(month_dir.glob(".run-*/.owner")) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -169,6 +192,7 @@ def test_a_report_cell_failing_on_a_bug_is_internal_and_on_bad_input_is_not():
     from types import SimpleNamespace
 
     from usagekit.report import _is_internal
+
     assert not _is_internal(SimpleNamespace(ename="SourceError"))  # bad input: exit 2
     assert not _is_internal(SimpleNamespace(ename="KeyRegistryError"))
     assert _is_internal(SimpleNamespace(ename="KeyError"))  # a bug in a section: exit 70

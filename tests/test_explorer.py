@@ -33,8 +33,15 @@ def click(fig, trace_name: str, day: dt.date):
 
 def test_defaults_show_the_month_every_model_and_a_card_per_key(app):
     assert app.start.value == dt.date(2026, 10, 1) and app.end.value == dt.date(2026, 10, 31)
-    assert {t.name for t in app.figure.data} == {"claude-sonnet-4", "compute (VM hours)", "tts-1", "o3-mini", "gpt-4o",
-                                                 "gpt-4o-mini", "mistral-large-2411"}
+    assert {t.name for t in app.figure.data} == {
+        "claude-sonnet-4",
+        "compute (VM hours)",
+        "tts-1",
+        "o3-mini",
+        "gpt-4o",
+        "gpt-4o-mini",
+        "mistral-large-2411",
+    }
     assert all(len(t.x) == 31 for t in app.figure.data)
     assert app.figure.layout.xaxis.type == "date"
     assert app.cards.value.count('class="uk-card ') == 4
@@ -107,14 +114,26 @@ def test_explore_notebook_runs_under_papermill_on_the_demo_month(demo_dir, tmp_p
 
     out = tmp_path / "explore.out.ipynb"
     root = Path(__file__).resolve().parents[1]
-    pm.execute_notebook(str(root / "notebooks" / "explore.ipynb"), str(out),
-                        parameters={"source": str(demo_dir)}, kernel_name="python3",
-                        progress_bar=False, cwd=str(root / "notebooks"), store_widget_state=False)
+    pm.execute_notebook(
+        str(root / "notebooks" / "explore.ipynb"),
+        str(out),
+        parameters={"source": str(demo_dir)},
+        kernel_name="python3",
+        progress_bar=False,
+        cwd=str(root / "notebooks"),
+        store_widget_state=False,
+    )
     text = out.read_text()
     import nbformat
+
     nb = nbformat.read(out, as_version=4)
-    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" and "load_report" in c.source
-                      for o in c.outputs if o.output_type == "stream")
+    printed = "".join(
+        o.get("text", "")
+        for c in nb.cells
+        if c.cell_type == "code" and "load_report" in c.source
+        for o in c.outputs
+        if o.output_type == "stream"
+    )
     assert "read = kept + rejected + duplicates holds" in printed
     assert len(printed.strip().splitlines()) <= 5  # a few lines above the dashboard, not a table per file
     # no month given: the latest month with data (the demo's October), and the notebook says so
@@ -124,6 +143,7 @@ def test_explore_notebook_runs_under_papermill_on_the_demo_month(demo_dir, tmp_p
 
 
 # -- the demo month: Other, compute, many keys, anomalies ------------------------------------------
+
 
 @pytest.fixture
 def demo_app(demo_dir):
@@ -220,8 +240,10 @@ def test_scope_line_reads_as_words(demo_app):
     text = demo_app.scope_label.value
     assert "provider anthropic" in text and "model claude-sonnet-4" in text
     assert "[" not in text and "'" not in text and "=" not in text
-    assert usagekit.load(DATA).filter(month="2026-10", providers=["anthropic"]).describe_scope() == \
-        "2026-10-01 to 2026-10-31 (UTC days); provider anthropic"
+    assert (
+        usagekit.load(DATA).filter(month="2026-10", providers=["anthropic"]).describe_scope()
+        == "2026-10-01 to 2026-10-31 (UTC days); provider anthropic"
+    )
 
 
 def test_anomalies_follow_provider_key_and_range_filters(demo_app):
@@ -240,8 +262,10 @@ def test_anomalies_follow_provider_key_and_range_filters(demo_app):
     assert spike["key_id"] in set(demo_app.shown_findings["key_id"])
     demo_app.provider.value = "(all)"
     demo_app.end.value = spike["day"] - dt.timedelta(days=1)  # the range ends before the spike
-    assert spike["key_id"] not in set(demo_app.shown_findings.get("key_id", [])) or \
-        (demo_app.shown_findings["kind"] != "spike").all()
+    assert (
+        spike["key_id"] not in set(demo_app.shown_findings.get("key_id", []))
+        or (demo_app.shown_findings["kind"] != "spike").all()
+    )
     assert all(pd.Timestamp(s.x0).date() < spike["day"] for s in demo_app.figure.layout.shapes)
     assert len(demo_app.findings) == n_all  # detection is not re-run
 
@@ -276,11 +300,13 @@ def test_default_month_is_the_latest_month_with_data_when_the_current_one_is_emp
 
 def test_cards_equal_a_full_key_summary_under_every_filter(demo_app):
     """The cards are answered from a cache of the budget rows: they must be what key_summary says."""
+
     def check():
         want = demo_app.current.key_summary()
         got = demo_app.card_summary
         assert got["key_id"].tolist() == want["key_id"].tolist()
         pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True), check_dtype=False)
+
     check()
     demo_app.start.value = dt.date(2026, 10, 15)
     check()

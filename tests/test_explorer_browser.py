@@ -34,15 +34,34 @@ def lab(tmp_path, demo_dir):
     params.source = f'source = {json.dumps(str(demo_dir))}\nkeys = None\nmonth = "2026-10"'
     nbformat.write(nb, work / "explore.ipynb")
     port, token = free_port(), secrets.token_hex(16)
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt"),
-           "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"), "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "ws")}
+    env = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"),
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt"),
+        "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "ws"),
+    }
     log = open(tmp_path / "lab.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}", "--LabApp.expose_app_in_browser=True",
-         "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-         "--allow-root"],
-        cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={work}",
+            "--LabApp.expose_app_in_browser=True",
+            "--LabApp.news_url=",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            "--allow-root",
+        ],
+        cwd=work,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 90
@@ -81,7 +100,8 @@ def test_explorer_runs_in_jupyterlab_filters_and_drills_down(lab, browser, tmp_p
         # the redraw replaces the traces: wait past the moment the plot is momentarily empty
         "(n => n > 0 && n < " + str(traces_before) + ")"
         "(document.querySelector('.js-plotly-plot').querySelectorAll('.barlayer .trace').length)",
-        timeout=60_000)
+        timeout=60_000,
+    )
     traces_after = chart.locator(".barlayer .trace").count()
     assert 0 < traces_after < traces_before
     assert page.locator(".uk-card").count() < cards_before
@@ -100,8 +120,9 @@ def test_explorer_runs_in_jupyterlab_filters_and_drills_down(lab, browser, tmp_p
     try:
         page.wait_for_selector("table.uk-drill", timeout=30_000)
     except Exception:
-        raise AssertionError("no drill-down after the click; page says: "
-                             + page.locator(".jp-OutputArea").nth(1).inner_text()[-1500:])
+        raise AssertionError(
+            "no drill-down after the click; page says: " + page.locator(".jp-OutputArea").nth(1).inner_text()[-1500:]
+        )
     finally:
         page.screenshot(path=str(tmp_path / "explorer.png"), full_page=True)
     heading = page.locator("h4", has_text="requests").first.inner_text()
@@ -144,15 +165,19 @@ def _open(page, base, token):
     try:
         page.wait_for_selector(".js-plotly-plot .barlayer .trace", state="attached", timeout=60_000)
     except Exception:
-        raise AssertionError("no chart; the outputs say: " + " | ".join(
-            t[-400:] for t in page.locator(".jp-OutputArea-output").all_inner_texts())
-            + "; browser errors: " + " | ".join(e[:300] for e in errors[-8:])) from None
+        raise AssertionError(
+            "no chart; the outputs say: "
+            + " | ".join(t[-400:] for t in page.locator(".jp-OutputArea-output").all_inner_texts())
+            + "; browser errors: "
+            + " | ".join(e[:300] for e in errors[-8:])
+        ) from None
     page.evaluate("document.querySelector('.js-plotly-plot').scrollIntoView({block: 'center'})")
     page.wait_for_timeout(500)
 
 
 def _dollars(text: str) -> float:
     import re
+
     m = re.search(r"(<\s*)?\$([\d,]+\.\d+)", text)
     assert m, text
     return float(m.group(2).replace(",", ""))
@@ -160,12 +185,15 @@ def _dollars(text: str) -> float:
 
 def _click_segment(page, trace_index: int) -> dict:
     """Click the tallest bar of one trace by page coordinates; return what the chart says it holds."""
-    info = page.evaluate("""i => {
+    info = page.evaluate(
+        """i => {
         const gd = document.querySelector('.js-plotly-plot');
         const t = gd.data[i];
         let j = 0; t.y.forEach((v, k) => { if (v > t.y[j]) j = k; });
         return {name: t.customdata[j][0], x: t.x[j], y: t.y[j], j: j};
-    }""", trace_index)
+    }""",
+        trace_index,
+    )
     path = page.locator(".js-plotly-plot .barlayer .trace").nth(trace_index).locator(".point path").nth(info["j"])
     box = path.bounding_box()
     assert box and box["height"] > 1, f"segment {info} is not drawn"
@@ -192,9 +220,11 @@ def test_segments_drill_into_exactly_themselves_colours_differ_and_cards_keep_th
             day = seg["x"][:10]
             page.wait_for_function(
                 "d => Array.from(document.querySelectorAll('h4')).some(h => h.innerText.includes(d))",
-                arg=f"{int(day[8:]):02d} Oct 2026", timeout=30_000)
+                arg=f"{int(day[8:]):02d} Oct 2026",
+                timeout=30_000,
+            )
             heading = page.locator("h4", has_text="Oct 2026").first.inner_text()
-            assert (("VM hours" in heading) if name != "Other" else ("Other" in heading)), heading
+            assert ("VM hours" in heading) if name != "Other" else ("Other" in heading), heading
             assert "all models" not in heading
             assert _dollars(heading) == pytest.approx(seg["y"], abs=0.005), (heading, seg)
 
@@ -204,12 +234,14 @@ def test_segments_drill_into_exactly_themselves_colours_differ_and_cards_keep_th
         key = card.get_attribute("data-key")
         before = card.inner_text()
         import re
+
         pct = re.search(r"([\d.]+)% of the", before).group(1)
         frm = page.locator(".widget-datepicker", has_text="From").locator("input")
         frm.fill("2026-10-15")
         frm.dispatch_event("change")
-        page.wait_for_function("() => document.querySelector('.js-plotly-plot').data[0].x.length === 17",
-                               timeout=60_000)
+        page.wait_for_function(
+            "() => document.querySelector('.js-plotly-plot').data[0].x.length === 17", timeout=60_000
+        )
         _step("range set")
         providers = page.locator(".widget-dropdown", has_text="Provider").locator("select")
         options = [o for o in providers.locator("option").all_inner_texts() if o != "(all)"]

@@ -16,14 +16,28 @@ from usagekit.fetch import fetch_api_usage_json
 
 TOKEN = "tok_secret_123456"
 RESPONSE = {
-    "compute": {"totalCents": 10.5, "daily": [
-        {"date": "2026-10-01", "agentCents": 6.5, "plainVmCents": 4.0, "totalCents": 10.5,
-         "agents": [{"agentId": "a1", "agentName": "Support", "runningCents": 5.0, "pausedCents": 1.5}],
-         "plainVms": [{"plainVmId": "vm1", "plainVmName": "runner", "costCents": 4.0, "hours": 2.0}]}],
-        "agents": [], "plainVms": []},
-    "llm": {"totalCents": 3.25, "daily": [{"date": "2026-10-01", "totalCents": 3.25,
-                                            "models": [{"model": "gpt-4o", "costCents": 3.0}]}],
-            "agents": [], "models": [], "hasKeys": True},
+    "compute": {
+        "totalCents": 10.5,
+        "daily": [
+            {
+                "date": "2026-10-01",
+                "agentCents": 6.5,
+                "plainVmCents": 4.0,
+                "totalCents": 10.5,
+                "agents": [{"agentId": "a1", "agentName": "Support", "runningCents": 5.0, "pausedCents": 1.5}],
+                "plainVms": [{"plainVmId": "vm1", "plainVmName": "runner", "costCents": 4.0, "hours": 2.0}],
+            }
+        ],
+        "agents": [],
+        "plainVms": [],
+    },
+    "llm": {
+        "totalCents": 3.25,
+        "daily": [{"date": "2026-10-01", "totalCents": 3.25, "models": [{"model": "gpt-4o", "costCents": 3.0}]}],
+        "agents": [],
+        "models": [],
+        "hasKeys": True,
+    },
     "voice": {"totalCents": 0, "totalCharacters": 0, "daily": [], "agents": [], "models": [], "hasVoiceUsage": False},
 }
 
@@ -37,8 +51,9 @@ class Server:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
                 u = urlparse(self.path)
-                outer.seen.append({"path": u.path, "query": parse_qs(u.query),
-                                   "auth": self.headers.get("Authorization")})
+                outer.seen.append(
+                    {"path": u.path, "query": parse_qs(u.query), "auth": self.headers.get("Authorization")}
+                )
                 status, body, delay = outer.script[min(len(outer.seen), len(outer.script)) - 1]
                 time.sleep(delay)
                 if callable(body):  # the test writes the raw answer itself (trickled, cut short...)
@@ -79,12 +94,26 @@ def server():
 
 def test_sends_bearer_token_and_the_spec_query_names(server):
     server.script = [(200, RESPONSE, 0)]
-    usage = usagekit.fetch_api_usage(server.url, TOKEN, month="2026-10", account_id="acc-1", agent_id="ag-2",
-                                     model="gpt-4o", voice_model="tts-1", admin=True)
+    usage = usagekit.fetch_api_usage(
+        server.url,
+        TOKEN,
+        month="2026-10",
+        account_id="acc-1",
+        agent_id="ag-2",
+        model="gpt-4o",
+        voice_model="tts-1",
+        admin=True,
+    )
     req = server.seen[0]
     assert req["path"] == "/api/usage" and req["auth"] == f"Bearer {TOKEN}"
-    assert req["query"] == {"month": ["2026-10"], "accountId": ["acc-1"], "agentId": ["ag-2"], "model": ["gpt-4o"],
-                            "voiceModel": ["tts-1"], "admin": ["1"]}
+    assert req["query"] == {
+        "month": ["2026-10"],
+        "accountId": ["acc-1"],
+        "agentId": ["ag-2"],
+        "model": ["gpt-4o"],
+        "voiceModel": ["tts-1"],
+        "admin": ["1"],
+    }
     oct_ = usage.filter(month="2026-10")
     assert oct_.filter(month="2026-10", axis="compute").total()["cost_cents"] == pytest.approx(10.5)
     assert oct_.filter(month="2026-10", axis="llm").total()["cost_cents"] == pytest.approx(3.25)  # remainder kept
@@ -103,8 +132,14 @@ def test_gives_up_after_retries(server):
     assert len(server.seen) == 3 and err.value.status == 502
 
 
-@pytest.mark.parametrize("status, words", [(401, "token was rejected"), (403, "may not read usage for month=2026-10"),
-                                           (404, "no /api/usage here; check base_url")])
+@pytest.mark.parametrize(
+    "status, words",
+    [
+        (401, "token was rejected"),
+        (403, "may not read usage for month=2026-10"),
+        (404, "no /api/usage here; check base_url"),
+    ],
+)
 def test_auth_and_missing_errors_are_clear_and_token_free(server, status, words):
     server.script = [(status, {"error": "no"}, 0)]
     with pytest.raises(FetchError, match=words) as err:
@@ -139,6 +174,7 @@ def test_save_to_keeps_the_raw_response(server, tmp_path):
 # -- hardening (issue 15 item 6): every network failure is a FetchError, timeout is a total deadline,
 #    the token never appears in a message ------------------------------------------------------------
 
+
 def _trickle(handler):
     """Headers at once, then the body one byte every 0.2 s (about 20 s in all)."""
     data = json.dumps(RESPONSE).encode()
@@ -171,7 +207,7 @@ def _chunked_cut_short(handler):
     handler.send_header("Content-Type", "application/json")
     handler.send_header("Transfer-Encoding", "chunked")
     handler.end_headers()
-    handler.wfile.write(b"5\r\n{\"a\":\r\n400\r\n{\"partial")
+    handler.wfile.write(b'5\r\n{"a":\r\n400\r\n{"partial')
     handler.wfile.flush()
     handler.close_connection = True
 
@@ -202,6 +238,7 @@ def test_body_cut_short_once_then_whole_is_read(server):
 
 def test_connection_refused_is_a_fetch_error():
     import socket
+
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -241,7 +278,7 @@ def _trickle_headers(handler):
     """The status line and headers themselves a few bytes every 0.2 s (each read is quick, the sum is not)."""
     head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Padding: " + b"x" * 60 + b"\r\n"
     for i in range(0, len(head), 3):
-        handler.wfile.write(head[i:i + 3])
+        handler.wfile.write(head[i : i + 3])
         handler.wfile.flush()
         time.sleep(0.2)
 

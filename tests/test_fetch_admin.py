@@ -87,33 +87,73 @@ def _assert_key_nowhere(out_dir):
 
 
 def cost(value, item, project="proj_1"):
-    return {"object": "organization.costs.result", "amount": {"value": value, "currency": "usd"},
-            "line_item": item, "project_id": project}
+    return {
+        "object": "organization.costs.result",
+        "amount": {"value": value, "currency": "usd"},
+        "line_item": item,
+        "project_id": project,
+    }
 
 
 OPENAI_COSTS = [
-    {"object": "page", "data": [{"object": "bucket", "start_time": unix(1), "end_time": unix(2),
-                                 "results": [cost(0.12, "gpt-4o-2024-08-06, input"),
-                                             cost("0.30", "gpt-4o-2024-08-06, output")]}],
-     "has_more": True, "next_page": "page_AAA"},
-    {"object": "page", "data": [{"object": "bucket", "start_time": unix(2), "end_time": unix(3),
-                                 "results": [cost(0.5, "gpt-4o-mini-2024-07-18, input")]}],
-     "has_more": False, "next_page": None},
+    {
+        "object": "page",
+        "data": [
+            {
+                "object": "bucket",
+                "start_time": unix(1),
+                "end_time": unix(2),
+                "results": [cost(0.12, "gpt-4o-2024-08-06, input"), cost("0.30", "gpt-4o-2024-08-06, output")],
+            }
+        ],
+        "has_more": True,
+        "next_page": "page_AAA",
+    },
+    {
+        "object": "page",
+        "data": [
+            {
+                "object": "bucket",
+                "start_time": unix(2),
+                "end_time": unix(3),
+                "results": [cost(0.5, "gpt-4o-mini-2024-07-18, input")],
+            }
+        ],
+        "has_more": False,
+        "next_page": None,
+    },
 ]
-USAGE_RESULT = {"object": "organization.usage.completions.result", "input_tokens": 1000, "output_tokens": 200,
-                "input_cached_tokens": 400, "input_audio_tokens": 0, "output_audio_tokens": 0,
-                "num_model_requests": 7, "project_id": "proj_1", "user_id": None, "api_key_id": "key_abc",
-                "model": "gpt-4o-2024-08-06", "batch": None, "service_tier": None}
+USAGE_RESULT = {
+    "object": "organization.usage.completions.result",
+    "input_tokens": 1000,
+    "output_tokens": 200,
+    "input_cached_tokens": 400,
+    "input_audio_tokens": 0,
+    "output_audio_tokens": 0,
+    "num_model_requests": 7,
+    "project_id": "proj_1",
+    "user_id": None,
+    "api_key_id": "key_abc",
+    "model": "gpt-4o-2024-08-06",
+    "batch": None,
+    "service_tier": None,
+}
 OPENAI_USAGE = [
-    {"object": "page", "data": [{"object": "bucket", "start_time": unix(1), "end_time": unix(2),
-                                 "results": [USAGE_RESULT]}], "has_more": True, "next_page": "page_U2"},
+    {
+        "object": "page",
+        "data": [{"object": "bucket", "start_time": unix(1), "end_time": unix(2), "results": [USAGE_RESULT]}],
+        "has_more": True,
+        "next_page": "page_U2",
+    },
     {"object": "page", "data": [], "has_more": False, "next_page": None},  # a quiet tail: an empty page
 ]
 
 
 def test_openai_follows_pages_retries_429_and_saves_loadable_files(api, tmp_path):
-    api.routes["/v1/organization/costs"] = [(429, {"error": {"message": "rate limited"}}), *[(200, p) for p in
-                                                                                           OPENAI_COSTS]]
+    api.routes["/v1/organization/costs"] = [
+        (429, {"error": {"message": "rate limited"}}),
+        *[(200, p) for p in OPENAI_COSTS],
+    ]
     api.routes["/v1/organization/usage/completions"] = [(200, p) for p in OPENAI_USAGE]
     out = tmp_path / "openai"
     result = fetch("openai", "2026-10-01", "2026-10-03", out, base_url=api.url + "/v1", api_key=KEY, backoff=0.01)
@@ -138,12 +178,32 @@ def test_openai_follows_pages_retries_429_and_saves_loadable_files(api, tmp_path
 
 
 def test_anthropic_sends_its_headers_and_an_empty_period_writes_no_file(api, tmp_path):
-    page = {"data": [{"starting_at": "2026-10-01T00:00:00Z", "ending_at": "2026-10-02T00:00:00Z", "results": [
-        {"amount": "123.45", "currency": "USD", "cost_type": "tokens", "token_type": "output_tokens",
-         "description": None, "model": "claude-sonnet-4-20250514", "workspace_id": "wrk_1"}]}],
-            "has_more": True, "next_page": "page_B"}
-    last = {"data": [{"starting_at": "2026-10-02T00:00:00Z", "ending_at": "2026-10-03T00:00:00Z", "results": []}],
-            "has_more": False, "next_page": None}
+    page = {
+        "data": [
+            {
+                "starting_at": "2026-10-01T00:00:00Z",
+                "ending_at": "2026-10-02T00:00:00Z",
+                "results": [
+                    {
+                        "amount": "123.45",
+                        "currency": "USD",
+                        "cost_type": "tokens",
+                        "token_type": "output_tokens",
+                        "description": None,
+                        "model": "claude-sonnet-4-20250514",
+                        "workspace_id": "wrk_1",
+                    }
+                ],
+            }
+        ],
+        "has_more": True,
+        "next_page": "page_B",
+    }
+    last = {
+        "data": [{"starting_at": "2026-10-02T00:00:00Z", "ending_at": "2026-10-03T00:00:00Z", "results": []}],
+        "has_more": False,
+        "next_page": None,
+    }
     api.routes["/v1/organizations/cost_report"] = [(200, page), (200, last)]
     out = tmp_path / "anthropic"
     fetch("anthropic", "2026-10-01", "2026-10-03", out, base_url=api.url, api_key=KEY, backoff=0.01)
@@ -165,9 +225,19 @@ def test_anthropic_sends_its_headers_and_an_empty_period_writes_no_file(api, tmp
 
 
 def test_openrouter_activity_day_by_day(api, tmp_path):
-    row = {"date": "2026-10-01", "model": "openai/gpt-4o", "model_permaslug": "openai/gpt-4o-2024-08-06",
-           "endpoint_id": "ep_1", "provider_name": "OpenAI", "usage": 0.25, "byok_usage_inference": 0,
-           "requests": 3, "prompt_tokens": 900, "completion_tokens": 100, "reasoning_tokens": 0}
+    row = {
+        "date": "2026-10-01",
+        "model": "openai/gpt-4o",
+        "model_permaslug": "openai/gpt-4o-2024-08-06",
+        "endpoint_id": "ep_1",
+        "provider_name": "OpenAI",
+        "usage": 0.25,
+        "byok_usage_inference": 0,
+        "requests": 3,
+        "prompt_tokens": 900,
+        "completion_tokens": 100,
+        "reasoning_tokens": 0,
+    }
     api.routes["/api/v1/activity"] = [(200, {"data": [row]}), (200, {"data": []})]
     out = tmp_path / "or"
     result = fetch("openrouter", "2026-10-01", "2026-10-03", out, base_url=api.url + "/api/v1", api_key=KEY)
@@ -179,18 +249,43 @@ def test_openrouter_activity_day_by_day(api, tmp_path):
 
 
 def test_litellm_spend_logs_and_paged_key_list(api, tmp_path):
-    log = {"request_id": "chatcmpl-f1", "call_type": "acompletion", "api_key": "a" * 64, "spend": 0.0021,
-           "total_tokens": 1200, "prompt_tokens": 1000, "completion_tokens": 200,
-           "startTime": "2026-10-01T10:00:00Z", "endTime": "2026-10-01T10:00:01Z", "model": "gpt-4o",
-           "model_group": "gpt-4o", "custom_llm_provider": "openai", "user": "u_1", "team_id": "team_a",
-           "metadata": {"user_api_key_alias": "bot", "usage_object": {"prompt_tokens_details": {"cached_tokens": 300}}},
-           "cache_hit": "False", "request_tags": ["prod"], "status": "success"}
-    key = {"token": "a" * 64, "key_name": "sk-...wxyz", "key_alias": "bot", "spend": 0.0021, "max_budget": 10.0,
-           "budget_duration": "30d", "user_id": "u_1", "team_id": "team_a", "created_at": "2026-09-01T00:00:00Z"}
+    log = {
+        "request_id": "chatcmpl-f1",
+        "call_type": "acompletion",
+        "api_key": "a" * 64,
+        "spend": 0.0021,
+        "total_tokens": 1200,
+        "prompt_tokens": 1000,
+        "completion_tokens": 200,
+        "startTime": "2026-10-01T10:00:00Z",
+        "endTime": "2026-10-01T10:00:01Z",
+        "model": "gpt-4o",
+        "model_group": "gpt-4o",
+        "custom_llm_provider": "openai",
+        "user": "u_1",
+        "team_id": "team_a",
+        "metadata": {"user_api_key_alias": "bot", "usage_object": {"prompt_tokens_details": {"cached_tokens": 300}}},
+        "cache_hit": "False",
+        "request_tags": ["prod"],
+        "status": "success",
+    }
+    key = {
+        "token": "a" * 64,
+        "key_name": "sk-...wxyz",
+        "key_alias": "bot",
+        "spend": 0.0021,
+        "max_budget": 10.0,
+        "budget_duration": "30d",
+        "user_id": "u_1",
+        "team_id": "team_a",
+        "created_at": "2026-09-01T00:00:00Z",
+    }
     key2 = dict(key, token="b" * 64, key_alias="other", max_budget=None)
     api.routes["/spend/logs"] = [(200, [log])]
-    api.routes["/key/list"] = [(200, {"keys": [key], "total_count": 2, "current_page": 1, "total_pages": 2}),
-                               (200, {"keys": [key2], "total_count": 2, "current_page": 2, "total_pages": 2})]
+    api.routes["/key/list"] = [
+        (200, {"keys": [key], "total_count": 2, "current_page": 1, "total_pages": 2}),
+        (200, {"keys": [key2], "total_count": 2, "current_page": 2, "total_pages": 2}),
+    ]
     out = tmp_path / "litellm"
     result = fetch("litellm", "2026-10-01", "2026-10-02", out, base_url=api.url, api_key=KEY)
     logs_req = api.seen[0]
@@ -226,8 +321,16 @@ def test_total_deadline_stops_a_trickling_server(api, tmp_path):
     api.routes["/v1/organization/costs"] = [trickle]
     t0 = time.monotonic()
     with pytest.raises(FetchError, match="deadline"):
-        fetch("openai", "2026-10-01", "2026-10-02", tmp_path / "o", base_url=api.url + "/v1", api_key=KEY,
-              deadline=1, timeout=30)
+        fetch(
+            "openai",
+            "2026-10-01",
+            "2026-10-02",
+            tmp_path / "o",
+            base_url=api.url + "/v1",
+            api_key=KEY,
+            deadline=1,
+            timeout=30,
+        )
     assert time.monotonic() - t0 < 2.5
 
 
@@ -258,19 +361,62 @@ def test_a_server_that_never_stops_paging_is_an_error(api, tmp_path):
 
 
 def test_cli_reads_the_key_from_the_environment(api, tmp_path, monkeypatch, capsys):
-    api.routes["/v1/organizations/cost_report"] = [(200, {"data": [{"starting_at": "2026-10-01T00:00:00Z",
-                                                                    "ending_at": "2026-10-02T00:00:00Z", "results": [
-        {"amount": "50", "currency": "USD", "cost_type": "tokens", "model": "claude-3-5-haiku-20241022"}]}],
-        "has_more": False, "next_page": None})]
+    api.routes["/v1/organizations/cost_report"] = [
+        (
+            200,
+            {
+                "data": [
+                    {
+                        "starting_at": "2026-10-01T00:00:00Z",
+                        "ending_at": "2026-10-02T00:00:00Z",
+                        "results": [
+                            {
+                                "amount": "50",
+                                "currency": "USD",
+                                "cost_type": "tokens",
+                                "model": "claude-3-5-haiku-20241022",
+                            }
+                        ],
+                    }
+                ],
+                "has_more": False,
+                "next_page": None,
+            },
+        )
+    ]
     monkeypatch.delenv("ANTHROPIC_ADMIN_KEY", raising=False)
-    code = main(["fetch", "anthropic", "--since", "2026-10-01", "--until", "2026-10-02", "--out",
-                 str(tmp_path / "a"), "--base-url", api.url])
+    code = main(
+        [
+            "fetch",
+            "anthropic",
+            "--since",
+            "2026-10-01",
+            "--until",
+            "2026-10-02",
+            "--out",
+            str(tmp_path / "a"),
+            "--base-url",
+            api.url,
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "set the environment variable ANTHROPIC_ADMIN_KEY" in err
 
     monkeypatch.setenv("ANTHROPIC_ADMIN_KEY", KEY)
-    code = main(["fetch", "anthropic", "--since", "2026-10-01", "--until", "2026-10-02", "--out",
-                 str(tmp_path / "a"), "--base-url", api.url])
+    code = main(
+        [
+            "fetch",
+            "anthropic",
+            "--since",
+            "2026-10-01",
+            "--until",
+            "2026-10-02",
+            "--out",
+            str(tmp_path / "a"),
+            "--base-url",
+            api.url,
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "anthropic-cost-report-2026-10-01_2026-10-02.json: 1 record(s)" in captured.out
@@ -291,12 +437,23 @@ def test_bad_arguments_are_clear():
 
 def test_litellm_paged_spend_logs(api, tmp_path):
     def log(i):
-        return {"request_id": f"chatcmpl-p{i}", "api_key": "c" * 64, "spend": 0.001, "prompt_tokens": 10,
-                "completion_tokens": 5, "startTime": f"2026-10-0{i}T08:00:00Z", "model": "gpt-4o-mini",
-                "custom_llm_provider": "openai", "status": "success", "metadata": {}}
-    api.routes["/spend/logs"] = [(200, {"data": [log(1), log(2)], "total": 3, "page": 1, "page_size": 2,
-                                        "total_pages": 2}),
-                                 (200, {"data": [log(3)], "total": 3, "page": 2, "page_size": 2, "total_pages": 2})]
+        return {
+            "request_id": f"chatcmpl-p{i}",
+            "api_key": "c" * 64,
+            "spend": 0.001,
+            "prompt_tokens": 10,
+            "completion_tokens": 5,
+            "startTime": f"2026-10-0{i}T08:00:00Z",
+            "model": "gpt-4o-mini",
+            "custom_llm_provider": "openai",
+            "status": "success",
+            "metadata": {},
+        }
+
+    api.routes["/spend/logs"] = [
+        (200, {"data": [log(1), log(2)], "total": 3, "page": 1, "page_size": 2, "total_pages": 2}),
+        (200, {"data": [log(3)], "total": 3, "page": 2, "page_size": 2, "total_pages": 2}),
+    ]
     api.routes["/key/list"] = [(200, {"keys": [], "total_count": 0, "current_page": 1, "total_pages": 0})]
     out = tmp_path / "l"
     result = fetch("litellm", "2026-10-01", "2026-10-04", out, base_url=api.url, api_key=KEY)

@@ -58,10 +58,10 @@ def test_days_before_the_data_are_unknown_not_zero():
 
 def test_growth_is_followed():
     days = [dt.date(2026, 9, 1) + dt.timedelta(days=i) for i in range(45)]  # to Oct 15
-    daily = series(days, [1000 * 1.03 ** i for i in range(45)])
+    daily = series(days, [1000 * 1.03**i for i in range(45)])
     f = forecast_cap(daily, None, month_window(days[-1]), days[-1])
-    truth = sum(1000 * 1.03 ** i for i in range(30, 61))  # the month if growth goes on
-    flat = sum(daily[OCT[0]:]) + 16 * daily.iloc[-1]
+    truth = sum(1000 * 1.03**i for i in range(30, 61))  # the month if growth goes on
+    flat = sum(daily[OCT[0] :]) + 16 * daily.iloc[-1]
     assert f.projected_cents > flat
     assert f.low_cents <= truth <= f.high_cents * 1.05
 
@@ -69,10 +69,9 @@ def test_growth_is_followed():
 def test_drift_is_warned_days_ahead_and_the_warning_never_flickers():
     rng = np.random.default_rng(3)
     days = [dt.date(2026, 9, 1) + dt.timedelta(days=i) for i in range(61)]
-    vals = [1000 * np.exp(0.2 * rng.standard_normal()) * 1.15 ** max(0, (d - dt.date(2026, 10, 10)).days)
-            for d in days]
+    vals = [1000 * np.exp(0.2 * rng.standard_normal()) * 1.15 ** max(0, (d - dt.date(2026, 10, 10)).days) for d in days]
     daily = series(days, vals)
-    month = daily[OCT[0]:]
+    month = daily[OCT[0] :]
     cap = float(month.cumsum()[dt.date(2026, 10, 24)]) - 1  # crossed on Oct 24
     states = []
     prev = None
@@ -102,8 +101,9 @@ def test_a_holiday_dip_does_not_drop_the_warning():
     on = [s for d, s in states if d >= warned[0]]
     first_off = on.index(False) if False in on else len(on)
     assert all(not s for s in on[first_off:])  # at most one clear, never re-raised
-    fresh = forecast_cap(daily[:dt.date(2026, 12, 27)], cap, month_window(dt.date(2026, 12, 27)),
-                         dt.date(2026, 12, 27))
+    fresh = forecast_cap(
+        daily[: dt.date(2026, 12, 27)], cap, month_window(dt.date(2026, 12, 27)), dt.date(2026, 12, 27)
+    )
     held = dict(states)[dt.date(2026, 12, 27)]
     assert held or not fresh.warn
 

@@ -18,17 +18,22 @@ PROVIDERS = ["openai", "anthropic", None]
 AXES = ["llm", "voice", "compute"]
 ACCOUNTS = ["a1", "a2", None]
 
-row = st.fixed_dictionaries({
-    "minute": st.integers(min_value=-24 * 60, max_value=33 * 24 * 60),  # spills into Sept and Nov
-    "key_id": st.sampled_from(KEYS),
-    "model": st.sampled_from(MODELS),
-    "provider": st.sampled_from(PROVIDERS),
-    "axis": st.sampled_from(AXES),
-    "account_id": st.sampled_from(ACCOUNTS),
-    "cost_cents": st.one_of(st.none(), st.floats(min_value=0, max_value=500, allow_nan=False),
-                            st.floats(min_value=0, max_value=0.01, allow_nan=False)),
-    "requests": st.integers(min_value=0, max_value=5),
-})
+row = st.fixed_dictionaries(
+    {
+        "minute": st.integers(min_value=-24 * 60, max_value=33 * 24 * 60),  # spills into Sept and Nov
+        "key_id": st.sampled_from(KEYS),
+        "model": st.sampled_from(MODELS),
+        "provider": st.sampled_from(PROVIDERS),
+        "axis": st.sampled_from(AXES),
+        "account_id": st.sampled_from(ACCOUNTS),
+        "cost_cents": st.one_of(
+            st.none(),
+            st.floats(min_value=0, max_value=500, allow_nan=False),
+            st.floats(min_value=0, max_value=0.01, allow_nan=False),
+        ),
+        "requests": st.integers(min_value=0, max_value=5),
+    }
+)
 
 
 def frame(rows) -> pd.DataFrame:
@@ -66,8 +71,10 @@ def test_breakdowns_days_and_filters_all_agree(engine_name, rows):
     parts = sum(Decimal(usage.filter(month="2026-10", axis=a).total()["cost_cents"]) for a in AXES)
     assert abs(parts - want) < Decimal("1e-8")
     # days partition the month
-    days = sum(Decimal(usage.filter(start=dt.date(2026, 10, d), end=dt.date(2026, 10, d)).total()["cost_cents"])
-               for d in range(1, 32))
+    days = sum(
+        Decimal(usage.filter(start=dt.date(2026, 10, d), end=dt.date(2026, 10, d)).total()["cost_cents"])
+        for d in range(1, 32)
+    )
     assert abs(days - want) < Decimal("1e-8")
     # invoice lines carry the exact continuous total; the rounding difference is what it says
     inv = usage.invoice("2026-10")

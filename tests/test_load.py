@@ -90,6 +90,7 @@ def test_gzip_compressed_text_reads_the_same(tmp_path, name):
 
 def test_parquet_is_scanned_lazily_and_equals_csv(tmp_path, monkeypatch):
     import usagekit.loading as load_mod
+
     csv = usagekit.load(DATA / "usage.csv")
     path = tmp_path / "u.parquet"
     csv.lazy.collect().write_parquet(path)
@@ -112,7 +113,8 @@ def test_bad_rows_are_rejected_with_file_row_field_and_reason(tmp_path):
         "2026-10-01T00:00:00Z,r5,k,0.5,10,video\n"
         "2026-10-01T00:00:00Z,r6,k,0.5,-3,llm\n"
         "2026-10-01T00:00:00Z,r1,k,0.5,10,llm\n"
-        "2026-10-01T00:00:00Z,r7,k,0.5,1")  # truncated last line
+        "2026-10-01T00:00:00Z,r7,k,0.5,1"
+    )  # truncated last line
     usage = usagekit.load(src)
     r = usage.load_report
     assert (r.read, r.kept, r.rejected, r.duplicates) == (8, 1, 6, 1)
@@ -204,15 +206,18 @@ def test_unknown_time_zone_is_refused():
         usagekit.load(DATA / "usage.csv", tz="Mars/Olympus")
 
 
-@pytest.mark.parametrize("text, want, naive", [
-    ("2026-10-03 14:22:05.123+00", "2026-10-03T14:22:05.123Z", False),  # PostgreSQL timestamptz
-    ("2026-10-03 14:22:05+05:30", "2026-10-03T08:52:05Z", False),
-    ("2026-10-03T14:22:05-0700", "2026-10-03T21:22:05Z", False),
-    ("2026-10-03 14:22:05 UTC", "2026-10-03T14:22:05Z", False),
-    ("2026-10-03T14:22:05Z", "2026-10-03T14:22:05Z", False),
-    ("2026-10-03 14:22:05.123456789", "2026-10-03T14:22:05.123456Z", True),
-    ("2026-10-03", "2026-10-03T00:00:00Z", False),  # a bare date has no time of day to lack an offset
-])
+@pytest.mark.parametrize(
+    "text, want, naive",
+    [
+        ("2026-10-03 14:22:05.123+00", "2026-10-03T14:22:05.123Z", False),  # PostgreSQL timestamptz
+        ("2026-10-03 14:22:05+05:30", "2026-10-03T08:52:05Z", False),
+        ("2026-10-03T14:22:05-0700", "2026-10-03T21:22:05Z", False),
+        ("2026-10-03 14:22:05 UTC", "2026-10-03T14:22:05Z", False),
+        ("2026-10-03T14:22:05Z", "2026-10-03T14:22:05Z", False),
+        ("2026-10-03 14:22:05.123456789", "2026-10-03T14:22:05.123456Z", True),
+        ("2026-10-03", "2026-10-03T00:00:00Z", False),  # a bare date has no time of day to lack an offset
+    ],
+)
 def test_timestamp_spellings_become_utc(tmp_path, text, want, naive):
     src = tmp_path / "u.csv"
     src.write_text(f"ts,request_id,cost_cents\n{text},r1,1\n")
@@ -223,6 +228,7 @@ def test_timestamp_spellings_become_utc(tmp_path, text, want, naive):
 
 def test_big_inputs_dedupe_in_file_then_row_order(tmp_path, monkeypatch):
     import usagekit.loading as load_mod
+
     monkeypatch.setattr(load_mod, "MEMORY_BYTES", 0)  # the lazy, spilled path
     base = usagekit.load(DATA / "usage.csv").lazy.collect()
     base.write_parquet(tmp_path / "a.parquet")
@@ -242,12 +248,18 @@ def test_big_inputs_dedupe_in_file_then_row_order(tmp_path, monkeypatch):
 def test_ids_whose_hashes_collide_are_compared_exactly(tmp_path, monkeypatch, big):
     """Repeated ids are found by 64-bit hashes; equal hashes alone never drop a row."""
     import usagekit.loading as load_mod
+
     if big:
         monkeypatch.setattr(load_mod, "MEMORY_BYTES", 0)
     # a hash that collides all the time: the length of the id
     monkeypatch.setattr(load_mod, "_id_hash", lambda ids: ids.str.len_bytes().cast(pl.UInt64))
-    rows = pl.DataFrame({"ts": ["2026-10-01T10:00:00Z"] * 5, "request_id": ["r-aa", "r-bb", "r-cc", "r-bb", "r-dd"],
-                         "cost_cents": [1.0, 2.0, 3.0, 20.0, 4.0]})
+    rows = pl.DataFrame(
+        {
+            "ts": ["2026-10-01T10:00:00Z"] * 5,
+            "request_id": ["r-aa", "r-bb", "r-cc", "r-bb", "r-dd"],
+            "cost_cents": [1.0, 2.0, 3.0, 20.0, 4.0],
+        }
+    )
     rows.with_columns(pl.col("ts").str.to_datetime(time_zone="UTC")).write_parquet(tmp_path / "a.parquet")
     usage = usagekit.load(tmp_path / "a.parquet")
     r = usage.load_report
@@ -257,10 +269,12 @@ def test_ids_whose_hashes_collide_are_compared_exactly(tmp_path, monkeypatch, bi
 
 
 def test_a_rejected_row_does_not_make_a_later_valid_one_a_duplicate(tmp_path):
-    (tmp_path / "u.csv").write_text("ts,request_id,cost_cents\n"
-                                    "2026-10-01T10:00:00Z,req-1,-5\n"      # rejected: negative cost
-                                    "2026-10-01T11:00:00Z,req-1,2.5\n"     # the same id, valid: kept
-                                    "2026-10-01T12:00:00Z,req-1,2.5\n")    # a real repeat: dropped
+    (tmp_path / "u.csv").write_text(
+        "ts,request_id,cost_cents\n"
+        "2026-10-01T10:00:00Z,req-1,-5\n"  # rejected: negative cost
+        "2026-10-01T11:00:00Z,req-1,2.5\n"  # the same id, valid: kept
+        "2026-10-01T12:00:00Z,req-1,2.5\n"
+    )  # a real repeat: dropped
     usage = usagekit.load(tmp_path / "u.csv")
     r = usage.load_report
     assert (r.read, r.kept, r.rejected, r.duplicates) == (3, 1, 1, 1)
@@ -270,6 +284,7 @@ def test_a_rejected_row_does_not_make_a_later_valid_one_a_duplicate(tmp_path):
 
 def test_a_frame_with_dates_or_numbers_as_ts(tmp_path):
     import datetime as dt
+
     df = pd.DataFrame({"ts": [dt.date(2026, 10, 3)], "cost_cents": [1.5]})
     usage = usagekit.load(df)
     assert usage.to_pandas()["ts"].iloc[0] == pd.Timestamp("2026-10-03T00:00:00Z")
@@ -281,15 +296,17 @@ def test_a_frame_with_dates_or_numbers_as_ts(tmp_path):
 def test_the_day_log_reads_one_day_of_a_big_parquet_input(tmp_path, monkeypatch):
     """The day's bounds reach the Parquet scan (row groups of other days are skipped)."""
     import usagekit.loading as load_mod
+
     monkeypatch.setattr(load_mod, "MEMORY_BYTES", 0)
     base = usagekit.load(DATA / "usage.csv").lazy.collect()
     base.write_parquet(tmp_path / "a.parquet")
     usage = usagekit.load(tmp_path / "a.parquet")
     from usagekit import queries as q
+
     day = q.day_number(dt.date(2026, 10, 2))
     rows = q.restrict(usage.filter(month="2026-10").frame, start_day=day, end_day=day + 1, tz="UTC")
     plan = rows.to_native().explain()
-    scan = plan[plan.index("Parquet SCAN"):]
+    scan = plan[plan.index("Parquet SCAN") :]
     assert "2026-10-02 00:00:00" in scan and "2026-10-03 00:00:00" in scan
     log = usage.filter(month="2026-10").day("2026-10-02")
     assert log.attrs["total_rows"] == len(base.filter(pl.col("ts").dt.date() == dt.date(2026, 10, 2)))
@@ -297,6 +314,7 @@ def test_the_day_log_reads_one_day_of_a_big_parquet_input(tmp_path, monkeypatch)
 
 def test_progress_names_each_pass_of_a_big_load(tmp_path, monkeypatch, capsys):
     import usagekit.loading as load_mod
+
     monkeypatch.setattr(load_mod, "MEMORY_BYTES", 0)
     usagekit.load(DATA / "usage.csv").lazy.collect().write_parquet(tmp_path / "a.parquet")
     usagekit.load(tmp_path / "a.parquet", progress=True)

@@ -66,8 +66,7 @@ def test_filter_by_key_name_or_id_and_date_range(usage):
     assert by_name == by_id
     assert by_name["requests"] == 2
     assert by_name["cost_cents"] == pytest.approx(0.058875, abs=1e-12)
-    assert usage.filter(start="2026-10-02", end="2026-10-02").describe_scope() == \
-        "2026-10-02 to 2026-10-02 (UTC days)"
+    assert usage.filter(start="2026-10-02", end="2026-10-02").describe_scope() == "2026-10-02 to 2026-10-02 (UTC days)"
 
 
 def test_default_range_is_the_current_month(usage):
@@ -116,8 +115,7 @@ def test_key_summary_projects_the_day_a_cap_is_crossed(tmp_path, engine):
     done = usage.key_summary(as_of="2026-11-05T00:00:00Z").set_index("key_id")
     assert done.loc["k1", "projected_cents"] == pytest.approx(1000)
     assert done.loc["k1", "projected_cap_date"] is None
-    over = usagekit.load(src, keys=keys, engine=engine).filter(month=OCT).key_summary(
-        as_of="2026-10-11T00:00:00Z")
+    over = usagekit.load(src, keys=keys, engine=engine).filter(month=OCT).key_summary(as_of="2026-10-11T00:00:00Z")
     assert over.attrs["complete"] is False
 
 
@@ -194,7 +192,8 @@ def test_api_usage_round_trips_through_the_loader(usage):
     for axis in ("llm", "voice", "compute"):
         assert again[axis]["totalCents"] == pytest.approx(resp[axis]["totalCents"], abs=1e-9)
         assert [d["totalCents"] for d in again[axis]["daily"]] == pytest.approx(
-            [d["totalCents"] for d in resp[axis]["daily"]], abs=1e-9)
+            [d["totalCents"] for d in resp[axis]["daily"]], abs=1e-9
+        )
 
 
 def test_report_time_zone_moves_day_buckets(tmp_path, engine):
@@ -209,11 +208,13 @@ def test_report_time_zone_moves_day_buckets(tmp_path, engine):
 
 def test_sum_of_many_sub_cent_costs_matches_the_exact_decimal_sum(engine):
     import numpy as np
+
     rng = np.random.default_rng(3)
     n = 200_000
     costs = rng.random(n) * 0.01 + 1e-7  # sub-cent values
-    df = pd.DataFrame({"ts": pd.Timestamp("2026-10-05T00:00:00Z"), "request_id": [f"r{i}" for i in range(n)],
-                       "cost_cents": costs})
+    df = pd.DataFrame(
+        {"ts": pd.Timestamp("2026-10-05T00:00:00Z"), "request_id": [f"r{i}" for i in range(n)], "cost_cents": costs}
+    )
     exact = sum(Decimal(float(c)) for c in costs)
     got = usagekit.load(df, engine=engine).filter(month=OCT).total()["cost_cents"]
     assert abs(Decimal(got) - exact) < Decimal("1e-9")
@@ -222,6 +223,7 @@ def test_sum_of_many_sub_cent_costs_matches_the_exact_decimal_sum(engine):
 def test_the_cube_gives_the_numbers_of_the_rows_on_far_fewer_rows(demo_dir, engine):
     """Aggregate queries answer from the month cube; the same queries on the rows agree."""
     from usagekit import queries as q
+
     oct_ = usagekit.load(demo_dir, engine=engine).filter(month=OCT)
     rows, cube = oct_.frame, oct_.cube
     n_rows = int(q.to_pandas(rows.select(nw.len().alias("n")))["n"].iloc[0])
@@ -231,8 +233,11 @@ def test_the_cube_gives_the_numbers_of_the_rows_on_far_fewer_rows(demo_dir, engi
     assert q.total(cube)["rows"] == n_rows
     start, end = q.day_number(dt.date(2026, 10, 1)), q.day_number(dt.date(2026, 11, 1))
     for by in ("model", "key", "agent", "provider"):
-        pd.testing.assert_frame_equal(q.daily(rows, by=by, start_day=start, end_day=end),
-                                      q.daily(cube, by=by, start_day=start, end_day=end), atol=1e-6)
+        pd.testing.assert_frame_equal(
+            q.daily(rows, by=by, start_day=start, end_day=end),
+            q.daily(cube, by=by, start_day=start, end_day=end),
+            atol=1e-6,
+        )
         pd.testing.assert_frame_equal(q.breakdown(rows, by=by), q.breakdown(cube, by=by), atol=1e-6)
     day = q.day_number(dt.date(2026, 10, 17))
     pd.testing.assert_frame_equal(q.day_summary(rows, day=day), q.day_summary(cube, day=day), atol=1e-6)
@@ -245,13 +250,15 @@ def test_rollup_gives_the_same_numbers(demo_dir):
     assert b.total()["rows"] == a.total()["rows"]
     assert b.total()["cost_cents"] == pytest.approx(a.total()["cost_cents"], abs=1e-6)
     assert b.total()["requests"] == a.total()["requests"]
-    pd.testing.assert_frame_equal(a.daily("model").drop(columns="unpriced_rows"),
-                                  b.daily("model").drop(columns="unpriced_rows"), atol=1e-6)
+    pd.testing.assert_frame_equal(
+        a.daily("model").drop(columns="unpriced_rows"), b.daily("model").drop(columns="unpriced_rows"), atol=1e-6
+    )
     ka = a.key_summary(as_of="2026-10-20T00:00:00Z")
     kb = b.key_summary(as_of="2026-10-20T00:00:00Z")
     pd.testing.assert_frame_equal(ka, kb, atol=1e-6)
     assert b.filter(month=OCT, providers="anthropic").total()["cost_cents"] == pytest.approx(
-        a.filter(month=OCT, providers="anthropic").total()["cost_cents"], abs=1e-6)
+        a.filter(month=OCT, providers="anthropic").total()["cost_cents"], abs=1e-6
+    )
 
 
 def test_api_usage_on_the_demo_month_matches_sums_computed_by_hand(demo_dir, engine):

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-FENCE = re.compile(r"(?P<marker><!-- readme-test: skip \((?P<why>[^)]*)\) -->\n)?```(?P<lang>\w*)\n(?P<code>.*?)```",
-                   re.S)
+FENCE = re.compile(
+    r"(?P<marker><!-- readme-test: skip \((?P<why>[^)]*)\) -->\n)?```(?P<lang>\w*)\n(?P<code>.*?)```", re.S
+)
 
 
 def blocks():

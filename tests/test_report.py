@@ -57,8 +57,16 @@ def test_report_is_published_with_index_and_notebook(published):
 
 def test_report_sections_in_order_with_the_right_numbers(published, source):
     page = published.html.read_text()
-    order = ["Usage report · October 2026", "Keys", "Daily spend by model", "Breakdowns", "Anomalies", "Invoice lines",
-             "Data quality", "Method notes"]
+    order = [
+        "Usage report · October 2026",
+        "Keys",
+        "Daily spend by model",
+        "Breakdowns",
+        "Anomalies",
+        "Invoice lines",
+        "Data quality",
+        "Method notes",
+    ]
     positions = [page.find(s) for s in order]
     assert all(p >= 0 for p in positions) and positions == sorted(positions)
     usage = usagekit.load(source)
@@ -117,17 +125,33 @@ def test_failed_run_keeps_the_previous_report_and_saves_the_failed_notebook(sour
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "usage.csv").write_text("ts,request_id,cost\n2026-10-01T00:00:00Z,r1,5\n")  # no cost_cents column
-    proc = subprocess.run([sys.executable, "-m", "usagekit.cli", "report", "--month", "2026-10", "--source",
-                           str(broken / "usage.csv"), "--out", str(tmp_path), "--quiet"],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "usagekit.cli",
+            "report",
+            "--month",
+            "2026-10",
+            "--source",
+            str(broken / "usage.csv"),
+            "--out",
+            str(tmp_path),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 2
     assert "failed" in proc.stderr and "previous report (if any) is untouched" in proc.stderr
     # no traceback of ours or papermill's: the error is one sentence. (The kernel process shares
     # stderr and ipykernel sometimes logs a ZMQ error of its own while shutting down; ignored.)
     for block in proc.stderr.split("Traceback (most recent call last):")[1:]:
         frames = re.findall(r'File "([^"]+)"', block)
-        assert all("ipykernel" in f or "zmq" in f or "jupyter_client" in f or "tornado" in f or "asyncio" in f
-                   for f in frames), block
+        assert all(
+            "ipykernel" in f or "zmq" in f or "jupyter_client" in f or "tornado" in f or "asyncio" in f for f in frames
+        ), block
     assert good.html.read_bytes() == before
     failed = good.html.parent / "report.failed.ipynb"
     assert failed.exists()
@@ -143,8 +167,15 @@ def test_rerun_is_idempotent_and_clears_a_failed_notebook(source, tmp_path, monk
     assert b.summary["anomalies"] >= 3
     assert a.summary["total_cents"] == b.summary["total_cents"]
     assert sorted(p.name for p in b.html.parent.iterdir()) == ["report.html", "report.ipynb", "report.json"]
-    strip = lambda t: re.sub(r"uk-[0-9a-f]{12}|20\d\d-\d\d-\d\dT\d\d:\d\d:\d\dZ|\d+\.\d+ s\b|generated[^<]*|"  # noqa: E731
-                             r"data up to [^<]*|Run: [^<]*", "", t)
+
+    def strip(t):
+        return re.sub(
+            r"uk-[0-9a-f]{12}|20\d\d-\d\d-\d\dT\d\d:\d\d:\d\dZ|\d+\.\d+ s\b|generated[^<]*|"
+            r"data up to [^<]*|Run: [^<]*",
+            "",
+            t,
+        )
+
     assert strip(a.html.read_text()) == strip(b.html.read_text())
     index = b.index.read_text()
     assert index.count('href="2026-10/all/report.html"') == 1

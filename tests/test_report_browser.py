@@ -26,16 +26,22 @@ def page(browser, published):
 
 
 def _column(page, table, header):
-    return page.evaluate("""([t, h]) => {
+    return page.evaluate(
+        """([t, h]) => {
         const table = document.querySelectorAll('table.uk-table')[t];
         const i = [...table.tHead.rows[0].cells].findIndex(c => c.textContent.trim() === h);
         return [...table.tBodies[0].rows].map(r => r.cells[i].textContent.trim());
-    }""", [table, header])
+    }""",
+        [table, header],
+    )
 
 
 def _table_with(page, header):
-    return page.evaluate("""h => [...document.querySelectorAll('table.uk-table')].findIndex(
-        t => [...t.tHead.rows[0].cells].some(c => c.textContent.trim() === h))""", header)
+    return page.evaluate(
+        """h => [...document.querySelectorAll('table.uk-table')].findIndex(
+        t => [...t.tHead.rows[0].cells].some(c => c.textContent.trim() === h))""",
+        header,
+    )
 
 
 def test_money_in_the_page_reads_as_dollars_with_two_decimals(page):

@@ -23,10 +23,10 @@ LOGS = DATA / "spend_logs.csv"
 LITELLM_MAP = DATA / "model_prices_and_context_window.json"
 
 # cents, by hand: (uncached input x input rate + cached x cached rate + output x output rate) x 100
-GEMINI_ABOVE_TIER = (250_000 * 2.5e-6 + 1_000 * 15e-6) * 100   # 64.0: every token at the >200k price
+GEMINI_ABOVE_TIER = (250_000 * 2.5e-6 + 1_000 * 15e-6) * 100  # 64.0: every token at the >200k price
 GEMINI_BELOW_TIER = (100_000 * 1.25e-6 + 1_000 * 10e-6) * 100  # 13.5
 CLAUDE_CACHED = (300 * 3e-6 + 1_200 * 0.3e-6 + 250 * 15e-6) * 100  # 0.501
-GPT41_SMALL = (500 * 2e-6 + 50 * 8e-6) * 100                   # 0.14
+GPT41_SMALL = (500 * 2e-6 + 50 * 8e-6) * 100  # 0.14
 ESTIMATED = GEMINI_ABOVE_TIER + GEMINI_BELOW_TIER + CLAUDE_CACHED + GPT41_SMALL
 SOURCE = 0.36 + 2.08
 
@@ -54,8 +54,15 @@ def test_unpriced_rows_get_a_labelled_estimate_and_totals_say_how_much(usage, pr
     assert rows.loc["chatcmpl-rp03", "cost_cents"] == pytest.approx(GEMINI_ABOVE_TIER)
     assert rows.loc["chatcmpl-rp04", "cost_cents"] == pytest.approx(GEMINI_BELOW_TIER)
     assert rows.loc["chatcmpl-rp06", "cost_cents"] == pytest.approx(CLAUDE_CACHED)
-    assert list(rows["cost_source"].fillna("-")) == ["source", "source", "estimated", "estimated", "-",
-                                                      "estimated", "estimated"]
+    assert list(rows["cost_source"].fillna("-")) == [
+        "source",
+        "source",
+        "estimated",
+        "estimated",
+        "-",
+        "estimated",
+        "estimated",
+    ]
     # priced rows keep the source's own cost (even the over-billed one) when only missing ones are filled
     assert rows.loc["chatcmpl-rp02", "cost_cents"] == pytest.approx(2.08)
 
@@ -127,8 +134,8 @@ def test_price_check_within_tolerance_lists_nothing(usage):
 
 def test_cache_savings_per_key_and_model(usage):
     per_key = usage.filter(month="2026-10").cache_savings(prices=LITELLM_MAP).set_index("key_name")
-    saved_gpt = 8_000 * (2e-6 - 0.5e-6) * 100      # 1.2 cents
-    saved_claude = 1_200 * (3e-6 - 0.3e-6) * 100   # 0.324 cents
+    saved_gpt = 8_000 * (2e-6 - 0.5e-6) * 100  # 1.2 cents
+    saved_claude = 1_200 * (3e-6 - 0.3e-6) * 100  # 0.324 cents
     assert per_key.loc["support-bot", "saved_cents"] == pytest.approx(saved_gpt + saved_claude)
     assert per_key.loc["support-bot", "cached_input_tokens"] == 9_200
     assert per_key.loc["research", "saved_cents"] == 0
@@ -156,6 +163,7 @@ def test_bad_price_map_path_is_a_clear_error(usage, tmp_path):
 
 def test_report_headline_and_invoice_state_the_estimate(usage):
     from usagekit import sections as S
+
     fixed = usage.reprice(prices=LITELLM_MAP)
     inv = fixed.filter(month="2026-10").invoice("2026-10")
     assert inv.estimated_cents == pytest.approx(ESTIMATED)
@@ -181,8 +189,9 @@ def test_openai_usage_buckets_are_not_repriced_when_costs_pages_bill_them():
 
 def test_voice_characters_are_priced_per_character(tmp_path):
     csv = tmp_path / "voice.csv"
-    csv.write_text("ts,request_id,provider,model,axis,characters,cost_cents\n"
-                   "2026-10-05T10:00:00Z,tts-1,openai,tts-1,voice,1000,\n")
+    csv.write_text(
+        "ts,request_id,provider,model,axis,characters,cost_cents\n2026-10-05T10:00:00Z,tts-1,openai,tts-1,voice,1000,\n"
+    )
     fixed = usagekit.load(csv).reprice(prices=LITELLM_MAP)
     assert fixed.to_pandas()["cost_cents"].iloc[0] == pytest.approx(1000 * 15e-6 * 100)  # 1.5 cents
 

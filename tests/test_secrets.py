@@ -33,7 +33,8 @@ def source(tmp_path_factory) -> Path:
     (src / "usage.csv").write_text("\n".join(lines) + "\n")
     (src / "keys.csv").write_text(
         "key_id,key_name,account_id,spend_cap_cents,agent_id,created_at\n"
-        f"{SECRET_A},,acct_1,100000,,2026-01-01\n{SECRET_B},,acct_1,2000,,2026-01-01\n")
+        f"{SECRET_A},,acct_1,100000,,2026-01-01\n{SECRET_B},,acct_1,2000,,2026-01-01\n"
+    )
     return src
 
 
@@ -81,8 +82,11 @@ def test_no_published_file_holds_a_raw_secret(source, tmp_path):
 
 def test_check_writes_rejected_rows_without_the_secret(source, tmp_path):
     rej = tmp_path / "rejected.csv"
-    proc = subprocess.run([sys.executable, "-m", "usagekit.cli", "check", str(source), "--rejected", str(rej)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "usagekit.cli", "check", str(source), "--rejected", str(rej)],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 1, proc.stderr
     assert rej.exists() and "bad1" in rej.read_text()
     assert _scan(tmp_path) == []
@@ -91,14 +95,20 @@ def test_check_writes_rejected_rows_without_the_secret(source, tmp_path):
 
 def test_saved_traceback_of_an_internal_error_holds_no_secret(source, tmp_path):
     # a bug whose message and traceback carry a raw secret (an exception raised deep in a load)
-    code = ("import sys, usagekit.cli, usagekit.loading\n"
-            "def boom(*a, **k):\n"
-            f"    raise RuntimeError('could not join {SECRET_A} with ' + {BEARER!r})\n"
-            "usagekit.loading.load = boom\n"
-            "sys.exit(usagekit.cli.main(sys.argv[1:]))\n")
+    code = (
+        "import sys, usagekit.cli, usagekit.loading\n"
+        "def boom(*a, **k):\n"
+        f"    raise RuntimeError('could not join {SECRET_A} with ' + {BEARER!r})\n"
+        "usagekit.loading.load = boom\n"
+        "sys.exit(usagekit.cli.main(sys.argv[1:]))\n"
+    )
     crashes = tmp_path / "crashes"
-    proc = subprocess.run([sys.executable, "-c", code, "check", str(source)], capture_output=True, text=True,
-                          env={**__import__("os").environ, "USAGEKIT_CRASH_DIR": str(crashes)})
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "check", str(source)],
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, "USAGEKIT_CRASH_DIR": str(crashes)},
+    )
     assert proc.returncode == 70, proc.stderr
     saved = list(crashes.glob("usagekit-check-*.txt"))
     assert len(saved) == 1 and "RuntimeError" in saved[0].read_text()
@@ -112,7 +122,11 @@ def test_rejected_registry_values_are_masked(tmp_path):
     keys.write_text(f"key_id,key_name,account_id,spend_cap_cents\nk1,a,acct,{SECRET_A}\n{SECRET_B},b,acct,-5\n")
     usage = usagekit.load(DATA_USAGE, keys=keys)
     (fr,) = [f for f in usage.load_report.files if f.keys_rejected]
-    text = (fr.key_rejects.write_csv() + str(usage.load_report) + usage.load_report.details()
-            + repr(usage.load_report.registry_rejected_keys))
+    text = (
+        fr.key_rejects.write_csv()
+        + str(usage.load_report)
+        + usage.load_report.details()
+        + repr(usage.load_report.registry_rejected_keys)
+    )
     assert not any(s in text for s in SECRETS)
     assert redact(SECRET_B) in usage.load_report.registry_rejected_keys

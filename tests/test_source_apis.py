@@ -16,16 +16,25 @@ from usagekit.sources import detect, read_document
 DATA = Path(__file__).parent / "data"
 
 
-@pytest.mark.parametrize("path, fmt", [
-    ("openrouter/activity.csv", "openrouter"), ("openrouter/activity_v2.csv", "openrouter"),
-    ("openrouter/activity_api.csv", "openrouter_activity"), ("openai/costs.json", "openai"),
-    ("openai/usage_completions.jsonl", "openai"), ("anthropic/cost_report.json", "anthropic"),
-    ("canonical/usage.jsonl", "canonical"), ("litellm/spend_logs.csv", "litellm")])
+@pytest.mark.parametrize(
+    "path, fmt",
+    [
+        ("openrouter/activity.csv", "openrouter"),
+        ("openrouter/activity_v2.csv", "openrouter"),
+        ("openrouter/activity_api.csv", "openrouter_activity"),
+        ("openai/costs.json", "openai"),
+        ("openai/usage_completions.jsonl", "openai"),
+        ("anthropic/cost_report.json", "anthropic"),
+        ("canonical/usage.jsonl", "canonical"),
+        ("litellm/spend_logs.csv", "litellm"),
+    ],
+)
 def test_each_format_is_detected_by_content(path, fmt):
     assert detect(DATA / path)[0].name == fmt
 
 
 # -- OpenRouter ---------------------------------------------------------------------------
+
 
 def test_openrouter_export_maps_costs_tokens_keys_and_providers():
     df = usagekit.load(DATA / "openrouter" / "activity.csv").to_pandas().set_index("request_id")
@@ -62,6 +71,7 @@ def test_openrouter_without_a_cost_column_is_a_clear_error(tmp_path):
 
 
 # -- OpenAI -------------------------------------------------------------------------------
+
 
 def test_openai_costs_reconcile_with_the_page_amounts():
     usage = usagekit.load(DATA / "openai" / "costs.json")
@@ -106,6 +116,7 @@ def test_openai_wrong_shape_and_truncation_name_the_place(tmp_path):
 
 
 # -- Anthropic ----------------------------------------------------------------------------
+
 
 def test_anthropic_amounts_are_cents_strings_and_reconcile():
     usage = usagekit.load(DATA / "anthropic" / "cost_report.json")
@@ -168,22 +179,56 @@ def test_openai_a_page_saved_twice_is_counted_once(tmp_path):
     assert usage.to_pandas()["cost_cents"].sum() == pytest.approx((0.1184 + 0.42 + 0.015) * 100)
 
 
-@pytest.mark.parametrize("fmt, doc, where", [
-    ("openai", {"object": "page", "data": [{"start_time": 1790812800, "results": [None]}]}, r"data\[0\].results\[0\]"),
-    ("anthropic", {"data": [{"starting_at": "2026-10-01T00:00:00Z", "results": ["x"]}], "has_more": False},
-     r"data\[0\].results\[0\]")])
+@pytest.mark.parametrize(
+    "fmt, doc, where",
+    [
+        (
+            "openai",
+            {"object": "page", "data": [{"start_time": 1790812800, "results": [None]}]},
+            r"data\[0\].results\[0\]",
+        ),
+        (
+            "anthropic",
+            {"data": [{"starting_at": "2026-10-01T00:00:00Z", "results": ["x"]}], "has_more": False},
+            r"data\[0\].results\[0\]",
+        ),
+    ],
+)
 def test_a_result_that_is_not_an_object_is_a_clear_error(fmt, doc, where):
     with pytest.raises(SourceError, match=rf"field '{where}'.*not an object"):
         read_document(doc, "x.json", format=fmt)
 
 
 def test_openai_audio_tokens_in_completions_are_reported():
-    page = {"object": "page", "has_more": False, "next_page": None, "data": [
-        {"object": "bucket", "start_time": 1790812800, "end_time": 1790899200, "results": [
-            {"object": "organization.usage.completions.result", "input_tokens": 5000, "output_tokens": 900,
-             "input_cached_tokens": 0, "input_audio_tokens": 1200, "output_audio_tokens": 300,
-             "num_model_requests": 4, "project_id": None, "user_id": None, "api_key_id": None,
-             "model": "gpt-4o-audio-preview", "batch": None, "service_tier": None}]}]}
+    page = {
+        "object": "page",
+        "has_more": False,
+        "next_page": None,
+        "data": [
+            {
+                "object": "bucket",
+                "start_time": 1790812800,
+                "end_time": 1790899200,
+                "results": [
+                    {
+                        "object": "organization.usage.completions.result",
+                        "input_tokens": 5000,
+                        "output_tokens": 900,
+                        "input_cached_tokens": 0,
+                        "input_audio_tokens": 1200,
+                        "output_audio_tokens": 300,
+                        "num_model_requests": 4,
+                        "project_id": None,
+                        "user_id": None,
+                        "api_key_id": None,
+                        "model": "gpt-4o-audio-preview",
+                        "batch": None,
+                        "service_tier": None,
+                    }
+                ],
+            }
+        ],
+    }
     loaded = read_document(page, "x.json")
     assert any("1,200 audio input" in n and "300 audio output" in n for n in loaded.notes)
 

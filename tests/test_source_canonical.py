@@ -14,7 +14,8 @@ from usagekit.errors import SourceError
 
 def test_parquet_date_column_is_read_as_midnight_utc(tmp_path):
     pl.DataFrame({"ts": [dt.date(2026, 10, 1)], "cost_cents": [1.5], "request_id": ["a"]}).write_parquet(
-        tmp_path / "u.parquet")
+        tmp_path / "u.parquet"
+    )
     df = usagekit.load(tmp_path / "u.parquet").to_pandas()
     assert df["ts"].tolist() == [pd.Timestamp("2026-10-01T00:00:00Z")]
 

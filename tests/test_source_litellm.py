@@ -79,9 +79,12 @@ def test_missing_column_bad_timestamp_negative_cost_and_duplicates(tmp_path):
     with pytest.raises(SourceError, match=r"nospend.csv field 'spend': missing required column 'spend'"):
         usagekit.load(tmp_path / "nospend.csv", format="litellm")
     bad = df.with_columns(
-        pl.when(pl.col("request_id") == "chatcmpl-9f1a01").then(pl.lit("03/10/2026 2pm")).otherwise(pl.col("startTime"))
+        pl.when(pl.col("request_id") == "chatcmpl-9f1a01")
+        .then(pl.lit("03/10/2026 2pm"))
+        .otherwise(pl.col("startTime"))
         .alias("startTime"),
-        pl.when(pl.col("request_id") == "msg_01abc").then(pl.lit("-0.5")).otherwise(pl.col("spend")).alias("spend"))
+        pl.when(pl.col("request_id") == "msg_01abc").then(pl.lit("-0.5")).otherwise(pl.col("spend")).alias("spend"),
+    )
     bad = pl.concat([bad, bad.filter(pl.col("request_id") == "tts-77a1")])
     bad.write_csv(tmp_path / "bad.csv")
     usage = usagekit.load(tmp_path / "bad.csv")
@@ -96,6 +99,7 @@ def test_missing_column_bad_timestamp_negative_cost_and_duplicates(tmp_path):
 def test_spend_logs_as_json_lines_with_metadata_objects(tmp_path):
     rows = pl.read_csv(LOGS, infer_schema=False).to_dicts()
     import json
+
     lines = []
     for r in rows:
         meta = r.pop("metadata")
@@ -108,7 +112,10 @@ def test_spend_logs_as_json_lines_with_metadata_objects(tmp_path):
     assert detect(tmp_path / "spend_logs.jsonl")[0].name == "litellm"
     a = usagekit.load(LOGS).to_pandas().set_index("request_id")
     b = usagekit.load(tmp_path / "spend_logs.jsonl").to_pandas().set_index("request_id")
-    assert b.loc["chatcmpl-9f1a02", "cached_input_tokens"] == 2048 and b.loc["chatcmpl-9f1a02", "key_name"] == "support-bot"
+    assert (
+        b.loc["chatcmpl-9f1a02", "cached_input_tokens"] == 2048
+        and b.loc["chatcmpl-9f1a02", "key_name"] == "support-bot"
+    )
     assert b["cost_cents"].sum() == pytest.approx(a["cost_cents"].sum())
 
 
@@ -143,6 +150,7 @@ def test_zero_spend_on_a_successful_request_with_tokens_is_unpriced_not_free():
 
 def test_an_unhashed_secret_in_api_key_is_hashed_like_litellm_does():
     import hashlib
+
     df = usagekit.load(PSQL).to_pandas().set_index("request_id")
     key = df.loc["spch-pg06", "key_id"]
     assert key == hashlib.sha256(b"sk-live-UnHashedSecret123").hexdigest()

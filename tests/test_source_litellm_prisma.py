@@ -22,19 +22,43 @@ LOGS = DATA / "spend_logs.csv"
 #   -> model as the provider bills it, provider
 MODEL_CASES = [
     ("openai/gpt-4.1", "openai", "gpt-4.1", None, "gpt-4.1", "openai"),
-    ("anthropic/claude-3-5-sonnet-20241022", "anthropic", "claude-3-5-sonnet", None,
-     "claude-3-5-sonnet-20241022", "anthropic"),
+    (
+        "anthropic/claude-3-5-sonnet-20241022",
+        "anthropic",
+        "claude-3-5-sonnet",
+        None,
+        "claude-3-5-sonnet-20241022",
+        "anthropic",
+    ),
     ("vertex_ai/gemini-2.5-pro", "vertex_ai", "gemini-pro", None, "gemini-2.5-pro", "vertex_ai"),
-    ("bedrock/anthropic.claude-3-5-sonnet-20241022-v2:0", "bedrock", "claude-bedrock", None,
-     "anthropic.claude-3-5-sonnet-20241022-v2:0", "bedrock"),
-    ("bedrock/converse/us.anthropic.claude-3-5-sonnet-20241022-v2:0", "bedrock", None, None,
-     "us.anthropic.claude-3-5-sonnet-20241022-v2:0", "bedrock"),
+    (
+        "bedrock/anthropic.claude-3-5-sonnet-20241022-v2:0",
+        "bedrock",
+        "claude-bedrock",
+        None,
+        "anthropic.claude-3-5-sonnet-20241022-v2:0",
+        "bedrock",
+    ),
+    (
+        "bedrock/converse/us.anthropic.claude-3-5-sonnet-20241022-v2:0",
+        "bedrock",
+        None,
+        None,
+        "us.anthropic.claude-3-5-sonnet-20241022-v2:0",
+        "bedrock",
+    ),
     # an Azure deployment's name is whatever was deployed: its base model when LiteLLM logged it...
     ("azure/contoso-gpt4o-eastus", "azure", "gpt-4o-prod", "azure/gpt-4o", "gpt-4o", "azure"),
     # ...else the public model_group
     ("azure/chat-deploy-2", "azure", "gpt-4o-mini", None, "gpt-4o-mini", "azure"),
-    ("openrouter/anthropic/claude-3.5-sonnet", "openrouter", "or-sonnet", None, "anthropic/claude-3.5-sonnet",
-     "openrouter"),
+    (
+        "openrouter/anthropic/claude-3.5-sonnet",
+        "openrouter",
+        "or-sonnet",
+        None,
+        "anthropic/claude-3.5-sonnet",
+        "openrouter",
+    ),
     # older versions: no prefix, or no provider column (the prefix names it)
     ("gpt-4o-mini", "openai", "gpt-4o-mini", None, "gpt-4o-mini", "openai"),
     ("anthropic/claude-3-haiku-20240307", "", None, None, "claude-3-haiku-20240307", "anthropic"),
@@ -64,11 +88,15 @@ def test_request_log_models_dimensions_and_unpriced_rows():
     df = usage.to_pandas().set_index("request_id")
     models = df[["model", "provider"]].apply(tuple, axis=1).to_dict()
     assert models == {
-        "chatcmpl-0001": ("gpt-4.1", "openai"), "chatcmpl-0002": ("claude-3-5-sonnet-20241022", "anthropic"),
+        "chatcmpl-0001": ("gpt-4.1", "openai"),
+        "chatcmpl-0002": ("claude-3-5-sonnet-20241022", "anthropic"),
         "chatcmpl-0003": ("gemini-2.5-pro", "vertex_ai"),
         "chatcmpl-0004": ("anthropic.claude-3-5-sonnet-20241022-v2:0", "bedrock"),
-        "chatcmpl-0005": ("gpt-4o", "azure"), "chatcmpl-0006": ("gpt-4o-mini", "azure"),
-        "chatcmpl-0007": ("anthropic/claude-3.5-sonnet", "openrouter"), "chatcmpl-0008": ("gpt-4.1", "openai")}
+        "chatcmpl-0005": ("gpt-4o", "azure"),
+        "chatcmpl-0006": ("gpt-4o-mini", "azure"),
+        "chatcmpl-0007": ("anthropic/claude-3.5-sonnet", "openrouter"),
+        "chatcmpl-0008": ("gpt-4.1", "openai"),
+    }
     r = df.loc["chatcmpl-0001"]
     assert (r.team_id, r.user_id, r.end_user, list(r.tags)) == ("team-research", "alice", "cust-17", ["prod", "search"])
     assert df.loc["chatcmpl-0003", "end_user"] == "cust-42"  # from metadata.user_api_key_end_user_id
@@ -94,15 +122,22 @@ def test_key_budget_periods_from_the_token_table():
 def test_daily_rollups_name_models_as_billed_and_call_zero_spend_with_tokens_unpriced():
     loaded = usagekit.sources.read(DATA / "daily_user_spend.csv")
     rows = loaded.usage.collect().sort("_row")
-    assert rows["model"].to_list() == ["gpt-4.1", "claude-3-5-sonnet-20241022", "gemini-2.5-pro", "gpt-4.1",
-                                       "gpt-4o-prod"]
+    assert rows["model"].to_list() == [
+        "gpt-4.1",
+        "claude-3-5-sonnet-20241022",
+        "gemini-2.5-pro",
+        "gpt-4.1",
+        "gpt-4o-prod",
+    ]
     assert rows["user_id"].to_list() == ["alice", "alice", "bob", "alice", "bob"]
     # the gemini row: spend 0, 1,500 tokens, 1 successful request -> unpriced, with the request log's note;
     # the failed-only rows (spend 0, no successful request) stay $0
     assert rows["cost_cents"].to_list()[2] is None
     assert rows["cost_cents"].to_list()[3:] == [0.0, 0.0]
-    assert "1 successful request(s) with tokens but spend 0 read as unpriced (LiteLLM had no price for the model)" \
+    assert (
+        "1 successful request(s) with tokens but spend 0 read as unpriced (LiteLLM had no price for the model)"
         in loaded.notes
+    )
     usage = usagekit.load(DATA / "daily_user_spend.csv")
     assert usage.load_report.naive_ts == 0  # dates are days, not times lacking an offset
     assert usage.load_report.unpriced == 1

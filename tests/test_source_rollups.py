@@ -35,7 +35,12 @@ def test_focus_usage_rows_kept_other_charges_counted_as_rejected():
     assert df["cost_cents"].sum() == pytest.approx(173.45)
     first = df.iloc[0]
     assert (first.key_id, first.key_name, first.account_id, first.provider, first.model) == (
-        "vk_1", "support-bot", "acct_acme", "openai", "gpt-4o")
+        "vk_1",
+        "support-bot",
+        "acct_acme",
+        "openai",
+        "gpt-4o",
+    )
     assert first.input_tokens == 493800 and first.requests == 120
     assert pd.isna(df.iloc[1].input_tokens)  # output tokens are not input tokens
 
@@ -49,9 +54,13 @@ def test_focus_without_a_cost_column_is_a_clear_error(tmp_path):
 
 def test_every_litellm_rollup_entity_variant_is_detected():
     from usagekit.sources import detect
-    base = "date,api_key,model,model_group,custom_llm_provider,endpoint,prompt_tokens,completion_tokens," \
-           "cache_read_input_tokens,cache_creation_input_tokens,spend,api_requests,successful_requests,failed_requests"
+
+    base = (
+        "date,api_key,model,model_group,custom_llm_provider,endpoint,prompt_tokens,completion_tokens,"
+        "cache_read_input_tokens,cache_creation_input_tokens,spend,api_requests,successful_requests,failed_requests"
+    )
     import tempfile
+
     with tempfile.TemporaryDirectory() as tmp:
         for entity in ("user_id", "team_id", "organization_id", "end_user_id", "agent_id", "tag"):
             p = Path(tmp) / f"{entity}.csv"
@@ -91,17 +100,23 @@ def test_focus_every_non_usage_charge_and_other_currency_is_a_counted_rejection(
     usage = usagekit.load(FOCUS_TOKENS)
     r = usage.load_report
     assert (r.read, r.kept, r.rejected) == (9, 5, 4)
-    assert r.reasons == {"not a usage charge (ChargeCategory=Purchase)": 1,
-                         "not a usage charge (ChargeCategory=Credit)": 1,
-                         "not a usage charge (ChargeCategory=Adjustment)": 1, "currency EUR is not USD": 1}
+    assert r.reasons == {
+        "not a usage charge (ChargeCategory=Purchase)": 1,
+        "not a usage charge (ChargeCategory=Credit)": 1,
+        "not a usage charge (ChargeCategory=Adjustment)": 1,
+        "currency EUR is not USD": 1,
+    }
     assert usage.rejected.set_index("value").loc["EUR", "field"] == "BillingCurrency"
 
 
 def test_focus_parquet_export_reads_like_the_csv(tmp_path):
     import polars as pl
+
     df = pl.read_csv(FOCUS_TOKENS, infer_schema=False).with_columns(
         pl.col("ChargePeriodStart").str.to_datetime(time_zone="UTC"),
-        pl.col("BilledCost").cast(pl.Float64), pl.col("ConsumedQuantity").cast(pl.Float64))
+        pl.col("BilledCost").cast(pl.Float64),
+        pl.col("ConsumedQuantity").cast(pl.Float64),
+    )
     df.write_parquet(tmp_path / "focus.parquet")
     a, b = usagekit.load(FOCUS_TOKENS), usagekit.load(tmp_path / "focus.parquet")
     assert b.load_report.files[0].format == "focus"

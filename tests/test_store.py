@@ -20,8 +20,10 @@ def _day_file(folder: Path, day: int, extra: str = "") -> Path:
     """A day of requests: 6 good rows, one rejected (negative cost), one repeated id in the file."""
     lines = ["ts,request_id,key_id,key_name,account_id,model,provider,cost_cents"]
     for i in range(6):
-        lines.append(f"2026-10-{day:02d}T{10 + i}:00:00Z,d{day}-r{i},vk_{i % 3},key {i % 3},acct_{i % 2},"
-                     f"gpt-4.1,openai,{1.25 + i * 0.001 + day}")
+        lines.append(
+            f"2026-10-{day:02d}T{10 + i}:00:00Z,d{day}-r{i},vk_{i % 3},key {i % 3},acct_{i % 2},"
+            f"gpt-4.1,openai,{1.25 + i * 0.001 + day}"
+        )
     lines.append(f"2026-10-{day:02d}T18:00:00Z,d{day}-bad,vk_0,key 0,acct_0,gpt-4.1,openai,-3")
     lines.append(f"2026-10-{day:02d}T19:00:00Z,d{day}-r0,vk_0,key 0,acct_0,gpt-4.1,openai,9.5")
     path = folder / f"2026-10-{day:02d}.csv"
@@ -35,8 +37,9 @@ def month(tmp_path) -> Path:
     src.mkdir()
     for day in range(1, 6):
         _day_file(src, day)
-    (src / "keys.csv").write_text("key_id,key_name,account_id,spend_cap_cents,agent_id,created_at\n"
-                                  "vk_0,support-bot,acct_0,5000,,2026-01-01\n")
+    (src / "keys.csv").write_text(
+        "key_id,key_name,account_id,spend_cap_cents,agent_id,created_at\nvk_0,support-bot,acct_0,5000,,2026-01-01\n"
+    )
     return src
 
 
@@ -128,6 +131,7 @@ def test_each_key_ingredient_changed_in_turn_rebuilds(month, tmp_path, monkeypat
     assert _validated(month, store) == 6
     monkeypatch.setattr(cache, "schema_fingerprint", lambda: "another-schema")
     import usagekit.store.stored as stored_mod
+
     monkeypatch.setattr(stored_mod, "schema_fingerprint", lambda: "another-schema")
     assert _validated(month, store) == 6
     # an edit to a loader's code, even without a version bump
@@ -140,8 +144,9 @@ def test_a_changed_key_registry_rebuilds_the_combined_entry_not_the_files(month,
     usagekit.load(month, store=store)
     loads = store / f"v{cache.RULES_VERSION}" / "loads"
     before = set(os.listdir(loads))
-    (month / "keys.csv").write_text("key_id,key_name,account_id,spend_cap_cents,agent_id,created_at\n"
-                                    "vk_0,renamed-bot,acct_0,5000,,2026-01-01\n")
+    (month / "keys.csv").write_text(
+        "key_id,key_name,account_id,spend_cap_cents,agent_id,created_at\nvk_0,renamed-bot,acct_0,5000,,2026-01-01\n"
+    )
     usage = usagekit.load(month, store=store)
     assert usage.load_report.validated_files == 1  # the registry file itself
     assert len(set(os.listdir(loads)) - before) == 1
@@ -206,12 +211,22 @@ def test_store_env_and_store_false(month, tmp_path, monkeypatch):
 
 def test_concurrent_loads_of_the_same_inputs_share_one_sound_store(month, tmp_path):
     store = tmp_path / "store"
-    code = ("import sys, usagekit; u = usagekit.load(sys.argv[1], store=sys.argv[2]); "
-            "t = u.filter(month='2026-10').total()['cost_cents']; "
-            "print(u.load_report.kept, u.load_report.duplicates, round(t, 6))")
+    code = (
+        "import sys, usagekit; u = usagekit.load(sys.argv[1], store=sys.argv[2]); "
+        "t = u.filter(month='2026-10').total()['cost_cents']; "
+        "print(u.load_report.kept, u.load_report.duplicates, round(t, 6))"
+    )
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(month), str(store)], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, env=env) for _ in range(3)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(month), str(store)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(3)
+    ]
     outs = [p.communicate(timeout=300) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1] for o in outs]
     assert len({o[0] for o in outs}) == 1
@@ -228,10 +243,12 @@ def test_the_store_holds_no_raw_key_secret(tmp_path):
     (tmp_path / "src" / "u.csv").write_text(
         "ts,request_id,key_id,key_name,cost_cents\n"
         f"2026-10-01T10:00:00Z,r1,{secret},name {secret},1.5\n"
-        f"2026-10-01T11:00:00Z,r2,vk_1,k,{secret}\n"       # rejected: the secret is the offending cell
-        f"2026-10-01T12:00:00Z,r1,{secret},again,1.5\n")   # a duplicate
-    (tmp_path / "src" / "keys.csv").write_text("key_id,key_name,account_id,spend_cap_cents,agent_id,created_at\n"
-                                               f"{secret},,acct_1,100,,2026-01-01\n")
+        f"2026-10-01T11:00:00Z,r2,vk_1,k,{secret}\n"  # rejected: the secret is the offending cell
+        f"2026-10-01T12:00:00Z,r1,{secret},again,1.5\n"
+    )  # a duplicate
+    (tmp_path / "src" / "keys.csv").write_text(
+        f"key_id,key_name,account_id,spend_cap_cents,agent_id,created_at\n{secret},,acct_1,100,,2026-01-01\n"
+    )
     store = tmp_path / "store"
     usage = usagekit.load(tmp_path / "src", store=store)
     assert (usage.load_report.rejected, usage.load_report.duplicates) == (1, 1)
@@ -246,7 +263,8 @@ def test_the_store_holds_no_raw_key_secret(tmp_path):
 def test_the_schema_fingerprint_is_recorded_with_the_rules_version():
     assert cache.schema_fingerprint() == cache.SCHEMA_FINGERPRINT, (
         "the usage/key columns or the cube's dimensions changed: bump RULES_VERSION in usagekit/store/cache.py "
-        f"and set SCHEMA_FINGERPRINT = {cache.schema_fingerprint()!r}")
+        f"and set SCHEMA_FINGERPRINT = {cache.schema_fingerprint()!r}"
+    )
 
 
 def test_every_engine_gets_the_stored_cube(month, tmp_path, engine):
@@ -263,6 +281,7 @@ def test_every_engine_gets_the_stored_cube(month, tmp_path, engine):
 
 def test_a_second_report_run_publishes_from_the_store_without_validating_again(month, tmp_path, monkeypatch):
     from usagekit.report import publish
+
     monkeypatch.setenv("USAGEKIT_STORE", str(tmp_path / "store"))  # the notebook's kernel inherits it
     first = publish(month=MONTH, source=month, out=tmp_path / "reports", progress=False)
     assert "6 of 6 file(s) read from the validated store" not in first.html.read_text()
@@ -278,7 +297,11 @@ def test_check_cli_reports_the_store_and_rehash_validates_again(month, tmp_path,
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     run = lambda *extra: subprocess.run(  # noqa: E731
         [sys.executable, "-m", "usagekit.cli", "check", str(month), "--rejected", str(tmp_path / "rej.csv"), *extra],
-        capture_output=True, text=True, env=env, timeout=300)
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     first, second = run(), run()
     assert "0 of 6 file(s) read from the validated store" in first.stdout
     assert "6 of 6 file(s) read from the validated store" in second.stdout

@@ -16,10 +16,14 @@ EVIL = "<img src=x onerror=alert(1)>"
 
 @pytest.fixture
 def models():
-    return pd.DataFrame({"model": ["gpt-4o", EVIL, "claude-3-5-haiku", "o3-mini"],
-                         "requests": pd.array([120, 7, 4_500, 30], dtype="Int64"),
-                         "cost_cents": [19711.4, 0.4, 31.0, None],
-                         "share": [0.83, 0.0, 0.17, None]})
+    return pd.DataFrame(
+        {
+            "model": ["gpt-4o", EVIL, "claude-3-5-haiku", "o3-mini"],
+            "requests": pd.array([120, 7, 4_500, 30], dtype="Int64"),
+            "cost_cents": [19711.4, 0.4, 31.0, None],
+            "share": [0.83, 0.0, 0.17, None],
+        }
+    )
 
 
 def test_money_reads_as_dollars_with_two_decimals_everywhere():
@@ -47,6 +51,7 @@ def test_csv_link_holds_every_row_in_raw_cents(models):
     assert "first 2 of 4 rows" in html and html.count("<tr>") == 3
     href = html.split('href="data:text/csv;charset=utf-8,')[1].split('"')[0]
     import html as h
+
     back = pd.read_csv(io.StringIO(unquote(h.unescape(href))))
     assert list(back.columns) == ["model", "cost_cents"] and len(back) == 4
     assert back["cost_cents"].iloc[0] == pytest.approx(19711.4)
@@ -63,7 +68,8 @@ def test_header_click_sorts_by_value_and_csv_downloads_in_chromium(models, brows
     page = browser.new_page(accept_downloads=True)
     page.set_content(f"<html><body>{html_table(models, csv='models.csv')}</body></html>")
     col = lambda i: page.eval_on_selector_all(  # noqa: E731
-        "table.uk-table tbody tr", f"rows => rows.map(r => r.cells[{i}].textContent)")
+        "table.uk-table tbody tr", f"rows => rows.map(r => r.cells[{i}].textContent)"
+    )
     page.click("th:has-text('cost')")
     assert col(2) == ["< $0.01", "$0.31", "$197.11", "unpriced"]  # numbers by value, unpriced last
     page.click("th:has-text('cost')")

@@ -42,15 +42,26 @@ class FileReport:
         firsts = [t for t in (self.first_ts, other.first_ts) if t is not None]
         lasts = [t for t in (self.last_ts, other.last_ts) if t is not None]
         return FileReport(
-            file=self.file, format=self.format, read=self.read + other.read, kept=self.kept + other.kept,
-            rejected=self.rejected + other.rejected, duplicates=self.duplicates + other.duplicates,
-            naive_ts=self.naive_ts + other.naive_ts, unpriced=self.unpriced + other.unpriced,
-            cost_cents=self.cost_cents + other.cost_cents, reasons=reasons,
-            first_ts=min(firsts) if firsts else None, last_ts=max(lasts) if lasts else None,
-            keys=self.keys + other.keys, keys_rejected=self.keys_rejected + other.keys_rejected,
-            key_reasons={r: self.key_reasons.get(r, 0) + other.key_reasons.get(r, 0)
-                         for r in {**self.key_reasons, **other.key_reasons}},
-            notes=self.notes + [n for n in other.notes if n not in self.notes])
+            file=self.file,
+            format=self.format,
+            read=self.read + other.read,
+            kept=self.kept + other.kept,
+            rejected=self.rejected + other.rejected,
+            duplicates=self.duplicates + other.duplicates,
+            naive_ts=self.naive_ts + other.naive_ts,
+            unpriced=self.unpriced + other.unpriced,
+            cost_cents=self.cost_cents + other.cost_cents,
+            reasons=reasons,
+            first_ts=min(firsts) if firsts else None,
+            last_ts=max(lasts) if lasts else None,
+            keys=self.keys + other.keys,
+            keys_rejected=self.keys_rejected + other.keys_rejected,
+            key_reasons={
+                r: self.key_reasons.get(r, 0) + other.key_reasons.get(r, 0)
+                for r in {**self.key_reasons, **other.key_reasons}
+            },
+            notes=self.notes + [n for n in other.notes if n not in self.notes],
+        )
 
 
 def _n(n: int, noun: str) -> str:
@@ -78,8 +89,10 @@ class LoadReport:
         """One line saying what the validated store saved (empty without a store)."""
         if self.store is None:
             return ""
-        return (f"store: {self.stored_files} of {self.stored_files + self.validated_files} file(s) read from the "
-                f"validated store ({self.store}), {self.validated_files} validated by this load")
+        return (
+            f"store: {self.stored_files} of {self.stored_files + self.validated_files} file(s) read from the "
+            f"validated store ({self.store}), {self.validated_files} validated by this load"
+        )
 
     @property
     def registry_rejected(self) -> int:
@@ -138,31 +151,62 @@ class LoadReport:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per file: the accounting as a pandas frame."""
-        rows = [{
-            "file": f.file, "format": f.format, "read": f.read, "kept": f.kept, "rejected": f.rejected,
-            "duplicates": f.duplicates, "naive_ts": f.naive_ts, "unpriced": f.unpriced,
-            "cost_cents": f.cost_cents, "first_ts": f.first_ts, "last_ts": f.last_ts,
-            "reasons": "; ".join(f"{k}: {v}" for k, v in f.reasons.items()),
-        } for f in self.files]
-        return pd.DataFrame(rows, columns=["file", "format", "read", "kept", "rejected", "duplicates",
-                                           "naive_ts", "unpriced", "cost_cents", "first_ts", "last_ts",
-                                           "reasons"])
+        rows = [
+            {
+                "file": f.file,
+                "format": f.format,
+                "read": f.read,
+                "kept": f.kept,
+                "rejected": f.rejected,
+                "duplicates": f.duplicates,
+                "naive_ts": f.naive_ts,
+                "unpriced": f.unpriced,
+                "cost_cents": f.cost_cents,
+                "first_ts": f.first_ts,
+                "last_ts": f.last_ts,
+                "reasons": "; ".join(f"{k}: {v}" for k, v in f.reasons.items()),
+            }
+            for f in self.files
+        ]
+        return pd.DataFrame(
+            rows,
+            columns=[
+                "file",
+                "format",
+                "read",
+                "kept",
+                "rejected",
+                "duplicates",
+                "naive_ts",
+                "unpriced",
+                "cost_cents",
+                "first_ts",
+                "last_ts",
+                "reasons",
+            ],
+        )
 
     def __str__(self) -> str:
         files = len(self.files)
         keys = sum(f.keys for f in self.files)
         ok = "holds" if self.balanced else "DOES NOT HOLD"
-        lines = [f"{self.read:,} rows read from {files:,} file{'s' if files != 1 else ''}: {self.kept:,} kept, "
-                 f"{self.rejected:,} rejected, {self.duplicates:,} duplicates "
-                 f"(read = kept + rejected + duplicates {ok})"]
-        span = (f"events {self.first_ts:%Y-%m-%d %H:%M} .. {self.last_ts:%Y-%m-%d %H:%M} UTC" if self.first_ts
-                else "no events")
+        lines = [
+            f"{self.read:,} rows read from {files:,} file{'s' if files != 1 else ''}: {self.kept:,} kept, "
+            f"{self.rejected:,} rejected, {self.duplicates:,} duplicates "
+            f"(read = kept + rejected + duplicates {ok})"
+        ]
+        span = (
+            f"events {self.first_ts:%Y-%m-%d %H:%M} .. {self.last_ts:%Y-%m-%d %H:%M} UTC"
+            if self.first_ts
+            else "no events"
+        )
         lines.append(span + (f"; {keys:,} keys in the registry" if keys else ""))
         problems = []
         if self.rejected:
             top = list(self.reasons.items())
-            why = ", ".join(f"{n:,} {r}" for r, n in top[:3]) + (f" and {len(top) - 3} more reasons" if len(top) > 3
-                                                                 else "")
+            why = ", ".join(f"{n:,} {r}" for r, n in top[:3]) + (
+                f" and {len(top) - 3} more reasons" if len(top) > 3 else ""
+            )
             problems.append(f"{_n(self.rejected, 'row')} rejected ({why})")
         if self.duplicates:
             problems.append(f"{_n(self.duplicates, 'repeated request id')} dropped")
@@ -172,8 +216,10 @@ class LoadReport:
                 for r, n in f.key_reasons.items():
                     key_top[r] = key_top.get(r, 0) + n
             why = ", ".join(f"{n:,} {r}" for r, n in list(key_top.items())[:3])
-            problems.append(f"{_n(self.registry_rejected, 'key registry row')} rejected ({why}), {keys:,} kept; "
-                            f"cap unknown for {len(self.registry_rejected_keys)} key(s)")
+            problems.append(
+                f"{_n(self.registry_rejected, 'key registry row')} rejected ({why}), {keys:,} kept; "
+                f"cap unknown for {len(self.registry_rejected_keys)} key(s)"
+            )
         if self.naive_ts:
             problems.append(f"{_n(self.naive_ts, 'timestamp')} without a UTC offset (taken as UTC)")
         if self.unpriced:
@@ -197,17 +243,39 @@ class LoadReport:
         head = ("file", "format", "read", "kept", "rejected", "dupes", "naive ts", "unpriced", "span (UTC)")
         body = []
         for f in self.files:
-            span = (f"{f.first_ts:%Y-%m-%d %H:%M} .. {f.last_ts:%Y-%m-%d %H:%M}" if f.first_ts else "-")
-            body.append((f.file, f.format, f"{f.read:,}", f"{f.kept:,}", f"{f.rejected:,}", f"{f.duplicates:,}",
-                         f"{f.naive_ts:,}", f"{f.unpriced:,}",
-                         span if f.read else (f"({f.keys} keys)" if f.keys else "(budgets)")))
+            span = f"{f.first_ts:%Y-%m-%d %H:%M} .. {f.last_ts:%Y-%m-%d %H:%M}" if f.first_ts else "-"
+            body.append(
+                (
+                    f.file,
+                    f.format,
+                    f"{f.read:,}",
+                    f"{f.kept:,}",
+                    f"{f.rejected:,}",
+                    f"{f.duplicates:,}",
+                    f"{f.naive_ts:,}",
+                    f"{f.unpriced:,}",
+                    span if f.read else (f"({f.keys} keys)" if f.keys else "(budgets)"),
+                )
+            )
         if len(self.files) > 1:
-            span = (f"{self.first_ts:%Y-%m-%d %H:%M} .. {self.last_ts:%Y-%m-%d %H:%M}" if self.first_ts else "-")
-            body.append(("TOTAL", "", f"{self.read:,}", f"{self.kept:,}", f"{self.rejected:,}",
-                         f"{self.duplicates:,}", f"{self.naive_ts:,}", f"{self.unpriced:,}", span))
+            span = f"{self.first_ts:%Y-%m-%d %H:%M} .. {self.last_ts:%Y-%m-%d %H:%M}" if self.first_ts else "-"
+            body.append(
+                (
+                    "TOTAL",
+                    "",
+                    f"{self.read:,}",
+                    f"{self.kept:,}",
+                    f"{self.rejected:,}",
+                    f"{self.duplicates:,}",
+                    f"{self.naive_ts:,}",
+                    f"{self.unpriced:,}",
+                    span,
+                )
+            )
         widths = [max(len(str(r[i])) for r in [head, *body]) for i in range(len(head))]
         fmt = lambda r: "  ".join(  # noqa: E731
-            str(c).ljust(w) if i < 2 or i == len(r) - 1 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+            str(c).ljust(w) if i < 2 or i == len(r) - 1 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths))
+        )
         lines = [fmt(head), "  ".join("-" * w for w in widths), *map(fmt, body)]
         if self.reasons:
             lines.append("")
@@ -216,8 +284,10 @@ class LoadReport:
         if self.naive_ts:
             lines.append(f"{self.naive_ts:,} timestamps had no UTC offset and were taken as UTC.")
         if self.unpriced:
-            lines.append(f"{self.unpriced:,} kept rows have usage but no cost (unpriced): "
-                         "they are not counted as $0 in totals; price them at the source.")
+            lines.append(
+                f"{self.unpriced:,} kept rows have usage but no cost (unpriced): "
+                "they are not counted as $0 in totals; price them at the source."
+            )
         for f in self.files:
             if f.keys_rejected:
                 lines.append(f"key registry {f.file}: {f.keys_rejected:,} row(s) rejected, {f.keys:,} kept:")
@@ -225,8 +295,10 @@ class LoadReport:
         if self.registry_rejected_keys:
             shown = ", ".join(self.registry_rejected_keys[:10])
             more = f" and {len(self.registry_rejected_keys) - 10} more" if len(self.registry_rejected_keys) > 10 else ""
-            lines.append(f"cap unknown for {len(self.registry_rejected_keys)} key(s) whose registry row was rejected: "
-                         f"{shown}{more}; fix the registry rows so their cap alerts work")
+            lines.append(
+                f"cap unknown for {len(self.registry_rejected_keys)} key(s) whose registry row was rejected: "
+                f"{shown}{more}; fix the registry rows so their cap alerts work"
+            )
         for f in self.files:
             for note in f.notes:
                 lines.append(f"note: {f.file}: {note}")
@@ -235,6 +307,8 @@ class LoadReport:
         if self.store_line:
             lines.append(self.store_line)
         ok = "holds" if self.balanced else "DOES NOT HOLD"
-        lines.append(f"read = kept + rejected + duplicates {ok}: "
-                     f"{self.read:,} = {self.kept:,} + {self.rejected:,} + {self.duplicates:,}")
+        lines.append(
+            f"read = kept + rejected + duplicates {ok}: "
+            f"{self.read:,} = {self.kept:,} + {self.rejected:,} + {self.duplicates:,}"
+        )
         return "\n".join(lines)

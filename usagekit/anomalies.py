@@ -59,9 +59,26 @@ from .periods import budget_window
 from .usage import month_range
 
 KINDS = ("spike", "runaway", "cap", "cap_unknown", "unpriced", "history")
-COLUMNS = ["kind", "severity", "account_id", "key_id", "key_name", "day", "observed_cents", "baseline_cents",
-           "score", "explanation", "action", "model", "agent", "requests", "projected_cap_date", "series",
-           "impact_cents", "last_day"]
+COLUMNS = [
+    "kind",
+    "severity",
+    "account_id",
+    "key_id",
+    "key_name",
+    "day",
+    "observed_cents",
+    "baseline_cents",
+    "score",
+    "explanation",
+    "action",
+    "model",
+    "agent",
+    "requests",
+    "projected_cap_date",
+    "series",
+    "impact_cents",
+    "last_day",
+]
 
 
 @dataclass(frozen=True)
@@ -139,8 +156,11 @@ def detect(usage, month: str | None = None, as_of=None, **thresholds) -> pd.Data
     findings: list[dict] = []
     if not per.empty:
         days = list(range(q.day_number(hist_start), q.day_number(last_day) + 1))
-        matrix = per.pivot_table(index="key_id", columns="_day", values="cost_cents", aggfunc="sum").reindex(
-            columns=days, fill_value=0.0).fillna(0.0)
+        matrix = (
+            per.pivot_table(index="key_id", columns="_day", values="cost_cents", aggfunc="sum")
+            .reindex(columns=days, fill_value=0.0)
+            .fillna(0.0)
+        )
         for key_id, row in matrix.iterrows():
             findings += ctx.judge_key(key_id, row.to_numpy(dtype=float), days)
         findings += ctx.history_note()
@@ -151,8 +171,9 @@ def detect(usage, month: str | None = None, as_of=None, **thresholds) -> pd.Data
         return _empty()
     out = pd.DataFrame(findings)[COLUMNS]
     order = {"critical": 0, "warning": 1, "info": 2}
-    out = out.sort_values(["severity", "day", "key_id"], key=lambda s: s.map(order) if s.name == "severity" else
-                          s.astype(str))
+    out = out.sort_values(
+        ["severity", "day", "key_id"], key=lambda s: s.map(order) if s.name == "severity" else s.astype(str)
+    )
     out = out.reset_index(drop=True)
     out.attrs.update(month=month, as_of=cutoff, tz=usage.tz, thresholds=asdict(th))
     return out
@@ -182,14 +203,21 @@ def _empty() -> pd.DataFrame:
 
 
 def _key_meta(usage, frame) -> pd.DataFrame:
-    names = q.to_pandas(frame.filter(~nw.col("key_id").is_null()).group_by("key_id").agg(
-        nw.col("key_name").max().alias("key_name_d"), nw.col("account_id").max().alias("account_id_d")))
+    names = q.to_pandas(
+        frame.filter(~nw.col("key_id").is_null())
+        .group_by("key_id")
+        .agg(nw.col("key_name").max().alias("key_name_d"), nw.col("account_id").max().alias("account_id_d"))
+    )
     reg = usage.keys
-    meta = names.merge(reg, on="key_id", how="outer") if len(reg) else names.assign(
-        key_name=None, account_id=None, spend_cap_cents=np.nan, created_at=pd.NaT)
+    meta = (
+        names.merge(reg, on="key_id", how="outer")
+        if len(reg)
+        else names.assign(key_name=None, account_id=None, spend_cap_cents=np.nan, created_at=pd.NaT)
+    )
     meta["key_name"] = meta["key_name"].fillna(meta["key_name_d"]) if "key_name_d" in meta else meta["key_name"]
-    meta["account_id"] = meta["account_id"].fillna(meta["account_id_d"]) if "account_id_d" in meta else meta[
-        "account_id"]
+    meta["account_id"] = (
+        meta["account_id"].fillna(meta["account_id_d"]) if "account_id_d" in meta else meta["account_id"]
+    )
     return meta.drop_duplicates("key_id").set_index("key_id")
 
 
@@ -254,35 +282,80 @@ class _Context:
 
     def _day_detail(self, key_id, day: int) -> dict:
         rows = q.restrict(self.frame, start_day=day, end_day=day + 1).filter(nw.col("key_id") == key_id)
-        by_model = q.finish_money(q.to_pandas(rows.group_by(nw.col("model").fill_null(q.NONE_LABEL).alias("model"))
-                                              .agg(*q.money_aggs(), nw.col("requests").sum().alias("requests"))))
-        by_agent = q.finish_money(q.to_pandas(rows.group_by(
-            nw.col("agent_name").fill_null(nw.col("agent_id")).fill_null(q.NONE_LABEL).alias("agent")).agg(
-            *q.money_aggs())))
+        by_model = q.finish_money(
+            q.to_pandas(
+                rows.group_by(nw.col("model").fill_null(q.NONE_LABEL).alias("model")).agg(
+                    *q.money_aggs(), nw.col("requests").sum().alias("requests")
+                )
+            )
+        )
+        by_agent = q.finish_money(
+            q.to_pandas(
+                rows.group_by(
+                    nw.col("agent_name").fill_null(nw.col("agent_id")).fill_null(q.NONE_LABEL).alias("agent")
+                ).agg(*q.money_aggs())
+            )
+        )
         by_model = by_model.sort_values("cost_cents", ascending=False)
         total = by_model["cost_cents"].sum()
         top = by_model.head(2)
-        models = [f"{m} ({c / total:.0%})" if total else str(m) for m, c in zip(top["model"], top["cost_cents"])
-                  if not total or c / total >= 0.01]
+        models = [
+            f"{m} ({c / total:.0%})" if total else str(m)
+            for m, c in zip(top["model"], top["cost_cents"])
+            if not total or c / total >= 0.01
+        ]
         agent = by_agent.sort_values("cost_cents", ascending=False)["agent"].iloc[0] if len(by_agent) else None
         share = float(top["cost_cents"].iloc[0] / total) if len(top) and total else 0.0
-        return {"models": models, "model": top["model"].iloc[0] if len(top) else None, "model_share": share,
-                "requests": int(pd.to_numeric(by_model["requests"]).sum()), "agent": agent}
+        return {
+            "models": models,
+            "model": top["model"].iloc[0] if len(top) else None,
+            "model_share": share,
+            "requests": int(pd.to_numeric(by_model["requests"]).sum()),
+            "agent": agent,
+        }
 
     def _models_before(self, key_id, start: int, day: int) -> set:
         rows = q.restrict(self.frame, start_day=start, end_day=day).filter(nw.col("key_id") == key_id)
         res = q.to_pandas(rows.select(nw.col("model").fill_null(q.NONE_LABEL)).unique())
         return set(res["model"])
 
-    def _row(self, key_id, kind, severity, day, observed, baseline, score, explanation, action, detail,
-             series, projected_cap_date=None, impact=0.0, last=None) -> dict:
-        return {"kind": kind, "severity": severity, "account_id": self._meta(key_id, "account_id"),
-                "key_id": key_id, "key_name": self._meta(key_id, "key_name") or key_id, "day": day,
-                "observed_cents": float(observed), "baseline_cents": float(baseline), "score": float(score),
-                "explanation": explanation, "action": action, "model": detail.get("model"),
-                "agent": detail.get("agent"), "requests": detail.get("requests"),
-                "projected_cap_date": projected_cap_date, "series": series, "impact_cents": float(impact),
-                "last_day": last or day}
+    def _row(
+        self,
+        key_id,
+        kind,
+        severity,
+        day,
+        observed,
+        baseline,
+        score,
+        explanation,
+        action,
+        detail,
+        series,
+        projected_cap_date=None,
+        impact=0.0,
+        last=None,
+    ) -> dict:
+        return {
+            "kind": kind,
+            "severity": severity,
+            "account_id": self._meta(key_id, "account_id"),
+            "key_id": key_id,
+            "key_name": self._meta(key_id, "key_name") or key_id,
+            "day": day,
+            "observed_cents": float(observed),
+            "baseline_cents": float(baseline),
+            "score": float(score),
+            "explanation": explanation,
+            "action": action,
+            "model": detail.get("model"),
+            "agent": detail.get("agent"),
+            "requests": detail.get("requests"),
+            "projected_cap_date": projected_cap_date,
+            "series": series,
+            "impact_cents": float(impact),
+            "last_day": last or day,
+        }
 
     # -- judging one key's days -------------------------------------------------------------
     def _expect(self, vals, weekend, known_from: int, i: int, flagged: np.ndarray, days: list[int]):
@@ -312,7 +385,7 @@ class _Context:
                 rr = run_rate_arrays(hist, wk, q.day_date(days[i - 1]))
                 offset = rr.weekend_offset
                 adj = np.log(act) - np.where(act_we, offset, 0.0)
-                recent = median(adj[-th.recent_active_days:])
+                recent = median(adj[-th.recent_active_days :])
                 level = max(rr.level + rr.slope, recent)
                 raw = rr.raw_spread
             else:  # a few active days: their median
@@ -320,8 +393,10 @@ class _Context:
                 level = median(logs)
                 raw = 1.4826 * median(np.abs(logs - level)) if n_active >= 3 else 0.0
             # a few days' MAD is often far too small: pool it with a typical spread worth `prior_days` days
-            spread = max(math.sqrt((n_active * raw ** 2 + th.prior_days * th.prior_spread ** 2) /
-                                   (n_active + th.prior_days)), th.min_spread)
+            spread = max(
+                math.sqrt((n_active * raw**2 + th.prior_days * th.prior_spread**2) / (n_active + th.prior_days)),
+                th.min_spread,
+            )
             basis = "weekend day" if we and offset else "active day"
             if we and not act_we.any() and int((wk & known).sum()) >= 4:
                 offset = math.log(th.weekend_prior)  # never active on weekends: a weekend day is expected small
@@ -381,8 +456,11 @@ class _Context:
                 flagged[i] = True
                 continue
             cur = None
-            if (z >= th.alert_z or ratio >= th.extreme_ratio) and ratio >= th.min_ratio and \
-                    excess >= th.min_impact_cents:
+            if (
+                (z >= th.alert_z or ratio >= th.extreme_ratio)
+                and ratio >= th.min_ratio
+                and excess >= th.min_impact_cents
+            ):
                 gap = 0
                 j = i - 1
                 while j >= known_from and vals[j] < th.idle_cents:
@@ -401,12 +479,20 @@ class _Context:
         last = q.day_date(days[e.start + e.days - 1])
         detail = self._day_detail(key_id, d)
         seen_after = e.start + e.days < len(vals)  # a later day is known: the incident has ended
-        runaway_shape = e.gap >= th.runaway_gap_days and e.ratio >= th.runaway_ratio and \
-            detail["model_share"] >= th.runaway_model_share
+        runaway_shape = (
+            e.gap >= th.runaway_gap_days
+            and e.ratio >= th.runaway_ratio
+            and detail["model_share"] >= th.runaway_model_share
+        )
         kind = "runaway" if runaway_shape and e.days == 1 else "spike"
         x = vals[e.start]
-        basis = f"an {e.basis}" if e.basis[0] in "aeiou" else f"a {e.basis}" if not e.basis[0].isdigit() else \
-            f"the {e.basis}"
+        basis = (
+            f"an {e.basis}"
+            if e.basis[0] in "aeiou"
+            else f"a {e.basis}"
+            if not e.basis[0].isdigit()
+            else f"the {e.basis}"
+        )
         if e.expected < 1:  # under a cent: a ratio would be a meaningless huge number
             size = f"on a key that usually spends less than a cent on {basis}"
         else:
@@ -421,31 +507,45 @@ class _Context:
             if before and detail["model"] not in before:
                 new_model = f" ({detail['model']} is new for this key)"
         who = f"{detail['requests']:,} requests, mostly {models}{new_model}" + (f", agent {agent}" if agent else "")
-        lasting = "" if e.days == 1 else (f" It stayed high for {e.days} days (through {last:%b %d}), "
-                                          f"{money_words(e.excess)} above usual in all.")
+        lasting = (
+            ""
+            if e.days == 1
+            else (
+                f" It stayed high for {e.days} days (through {last:%b %d}), {money_words(e.excess)} above usual in all."
+            )
+        )
         if kind == "runaway":
             text = f"{money_words(x)} on {date:%a %b %d} after {e.gap} idle days (under a cent each), {size}. {who}."
             if not seen_after:
-                text += (" On its first day a runaway script and a leaked key look alike: if the key keeps "
-                         "spending like this tomorrow, treat it as a leak and rotate it.")
+                text += (
+                    " On its first day a runaway script and a leaked key look alike: if the key keeps "
+                    "spending like this tomorrow, treat it as a leak and rotate it."
+                )
             else:
                 text += " The next day it was back to normal: the shape of a script stuck in a loop."
-            action = (f"Likely a runaway script: open the request log of {date} for {detail['model']} "
-                      f"({detail['requests']:,} requests) and stop the caller.")
+            action = (
+                f"Likely a runaway script: open the request log of {date} for {detail['model']} "
+                f"({detail['requests']:,} requests) and stop the caller."
+            )
             sev = "critical" if x >= 10 * th.min_impact_cents else "warning"
         else:
             quiet = e.expected < 10.0
-            text = (f"{money_words(x)} on {date:%a %b %d}, {size}{'' if e.expected < 1 else f' (its days usually vary by {swing})'}"
-                    f". {who}.{lasting}")
+            text = (
+                f"{money_words(x)} on {date:%a %b %d}, {size}{'' if e.expected < 1 else f' (its days usually vary by {swing})'}"
+                f". {who}.{lasting}"
+            )
             if runaway_shape and e.days > 1:
                 text += " It came after idle days like a runaway script, but it did not stop: a leaked key is likelier."
             elif runaway_shape and not seen_after:
                 text += " It may also be a runaway script; tomorrow's spend will tell."
-            action = ("Possible leaked key: rotate it now, then check the day's request log for callers "
-                      "and models you do not recognise.")
+            action = (
+                "Possible leaked key: rotate it now, then check the day's request log for callers "
+                "and models you do not recognise."
+            )
             sev = "critical" if quiet or e.ratio >= 10 or e.days > 1 else "warning"
-        return self._row(key_id, kind, sev, date, x, e.expected, e.z, text, action, detail, series,
-                         impact=e.excess, last=last)
+        return self._row(
+            key_id, kind, sev, date, x, e.expected, e.z, text, action, detail, series, impact=e.excess, last=last
+        )
 
     def history_note(self) -> list[dict]:
         if not self.unjudged:
@@ -453,17 +553,35 @@ class _Context:
         ids = sorted(self.unjudged)
         names = [str(self._meta(k, "key_name") or k) for k in ids]
         shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-        text = (f"Not enough history to judge {len(ids)} key(s) on some days: {shown}. A key needs "
-                f"{self.th.min_history_days} known days ({self.th.min_active_days} with spend) before a day of it "
-                "can be called unusual; days before the data starts (or before a key exists) are unknown, not zero. "
-                "Load earlier months to judge them.")
+        text = (
+            f"Not enough history to judge {len(ids)} key(s) on some days: {shown}. A key needs "
+            f"{self.th.min_history_days} known days ({self.th.min_active_days} with spend) before a day of it "
+            "can be called unusual; days before the data starts (or before a key exists) are unknown, not zero. "
+            "Load earlier months to judge them."
+        )
         first = min(self.unjudged.values())
-        return [{"kind": "history", "severity": "info", "account_id": None, "key_id": None,
-                 "key_name": f"{len(ids)} key(s)", "day": first, "observed_cents": 0.0, "baseline_cents": 0.0,
-                 "score": float(len(ids)), "explanation": text,
-                 "action": "Load at least one earlier month with this one (two are better).", "model": None,
-                 "agent": None, "requests": None, "projected_cap_date": None, "series": None,
-                 "impact_cents": 0.0, "last_day": first}]
+        return [
+            {
+                "kind": "history",
+                "severity": "info",
+                "account_id": None,
+                "key_id": None,
+                "key_name": f"{len(ids)} key(s)",
+                "day": first,
+                "observed_cents": 0.0,
+                "baseline_cents": 0.0,
+                "score": float(len(ids)),
+                "explanation": text,
+                "action": "Load at least one earlier month with this one (two are better).",
+                "model": None,
+                "agent": None,
+                "requests": None,
+                "projected_cap_date": None,
+                "series": None,
+                "impact_cents": 0.0,
+                "last_day": first,
+            }
+        ]
 
     # -- caps ------------------------------------------------------------------------------------
     def caps(self, per: pd.DataFrame) -> list[dict]:
@@ -505,19 +623,35 @@ class _Context:
                 model = f" Top model: {detail['model']}." if detail["model"] else ""
                 text = fc.explanation + agent + model
                 if detail["agent"]:
-                    action = (f"Raise the cap if this spend is expected, or slow down agent {detail['agent']}, "
-                              "which made most of this key's spend this month.")
+                    action = (
+                        f"Raise the cap if this spend is expected, or slow down agent {detail['agent']}, "
+                        "which made most of this key's spend this month."
+                    )
                 else:
-                    action = ("Raise the cap if this spend is expected. No agent is recorded on this key's requests: "
-                              f"find the caller in the request log (top model {detail['model']}).")
-                series = daily[[d >= window.days()[0] - dt.timedelta(days=28) for d in daily.index]] \
-                    if len(daily) else daily
-                out.append(self._row(key_id, "cap", "critical" if fc.crossed else "warning", day,
-                                     fc.spent_cents if fc.crossed else fc.projected_cents, cap,
-                                     fc.projected_cents / cap, text, action, detail, series,
-                                     projected_cap_date=fc.crossing_date, last=min(self.last_day,
-                                                                                   window.days()[1] -
-                                                                                   dt.timedelta(days=1))))
+                    action = (
+                        "Raise the cap if this spend is expected. No agent is recorded on this key's requests: "
+                        f"find the caller in the request log (top model {detail['model']})."
+                    )
+                series = (
+                    daily[[d >= window.days()[0] - dt.timedelta(days=28) for d in daily.index]] if len(daily) else daily
+                )
+                out.append(
+                    self._row(
+                        key_id,
+                        "cap",
+                        "critical" if fc.crossed else "warning",
+                        day,
+                        fc.spent_cents if fc.crossed else fc.projected_cents,
+                        cap,
+                        fc.projected_cents / cap,
+                        text,
+                        action,
+                        detail,
+                        series,
+                        projected_cap_date=fc.crossing_date,
+                        last=min(self.last_day, window.days()[1] - dt.timedelta(days=1)),
+                    )
+                )
             if window.end >= self.cutoff:
                 break
             window = budget_window(row, window.end, tz)
@@ -525,49 +659,97 @@ class _Context:
 
     def _month_detail(self, key_id) -> dict:
         rows = q.restrict(self.frame, start_day=q.day_number(self.first), end_day=q.day_number(self.after)).filter(
-            nw.col("key_id") == key_id)
-        by_agent = q.finish_money(q.to_pandas(rows.group_by(
-            nw.col("agent_name").fill_null(nw.col("agent_id")).alias("agent")).agg(*q.money_aggs())))
-        by_model = q.finish_money(q.to_pandas(rows.group_by("model").agg(
-            *q.money_aggs(), nw.col("requests").sum().alias("requests"))))
+            nw.col("key_id") == key_id
+        )
+        by_agent = q.finish_money(
+            q.to_pandas(
+                rows.group_by(nw.col("agent_name").fill_null(nw.col("agent_id")).alias("agent")).agg(*q.money_aggs())
+            )
+        )
+        by_model = q.finish_money(
+            q.to_pandas(rows.group_by("model").agg(*q.money_aggs(), nw.col("requests").sum().alias("requests")))
+        )
         agent = by_agent.dropna(subset=["agent"]).sort_values("cost_cents", ascending=False)["agent"]
         model = by_model.sort_values("cost_cents", ascending=False)["model"]
-        return {"agent": agent.iloc[0] if len(agent) else None, "model": model.iloc[0] if len(model) else None,
-                "requests": int(pd.to_numeric(by_model["requests"]).sum()) if len(by_model) else 0}
+        return {
+            "agent": agent.iloc[0] if len(agent) else None,
+            "model": model.iloc[0] if len(model) else None,
+            "requests": int(pd.to_numeric(by_model["requests"]).sum()) if len(by_model) else 0,
+        }
 
     def cap_unknown(self) -> list[dict]:
         ids = getattr(self.usage.load_report, "registry_rejected_keys", ()) or ()
         out = []
         for key_id in sorted({str(k) for k in ids}):
-            text = ("This key's row in the key registry was rejected when loading, so its spend cap and budget "
-                    "period are unknown: usagekit cannot tell whether it is heading for its cap.")
-            out.append({"kind": "cap_unknown", "severity": "warning", "account_id": self._meta(key_id, "account_id"),
-                        "key_id": key_id, "key_name": self._meta(key_id, "key_name") or key_id, "day": self.first,
-                        "observed_cents": 0.0, "baseline_cents": 0.0, "score": 0.0, "explanation": text,
-                        "action": "Fix the key's registry row (see the load report's rejected rows) and reload.",
-                        "model": None, "agent": None, "requests": None, "projected_cap_date": None, "series": None,
-                        "impact_cents": 0.0, "last_day": self.first})
+            text = (
+                "This key's row in the key registry was rejected when loading, so its spend cap and budget "
+                "period are unknown: usagekit cannot tell whether it is heading for its cap."
+            )
+            out.append(
+                {
+                    "kind": "cap_unknown",
+                    "severity": "warning",
+                    "account_id": self._meta(key_id, "account_id"),
+                    "key_id": key_id,
+                    "key_name": self._meta(key_id, "key_name") or key_id,
+                    "day": self.first,
+                    "observed_cents": 0.0,
+                    "baseline_cents": 0.0,
+                    "score": 0.0,
+                    "explanation": text,
+                    "action": "Fix the key's registry row (see the load report's rejected rows) and reload.",
+                    "model": None,
+                    "agent": None,
+                    "requests": None,
+                    "projected_cap_date": None,
+                    "series": None,
+                    "impact_cents": 0.0,
+                    "last_day": self.first,
+                }
+            )
         return out
 
     # -- unpriced ---------------------------------------------------------------------------
     def unpriced(self) -> list[dict]:
         rows = q.restrict(self.frame, start_day=q.day_number(self.first), end_day=q.day_number(self.after))
-        res = q.to_pandas(rows.filter(nw.col("cost_cents").is_null()).group_by(
-            nw.col("key_id").fill_null(q.NONE_LABEL).alias("key_id")).agg(
-            nw.col("_day").min().alias("day"), nw.col("requests").sum().alias("requests"),
-            nw.col("model").max().alias("model"), nw.col("_rows").sum().alias("rows")))
+        res = q.to_pandas(
+            rows.filter(nw.col("cost_cents").is_null())
+            .group_by(nw.col("key_id").fill_null(q.NONE_LABEL).alias("key_id"))
+            .agg(
+                nw.col("_day").min().alias("day"),
+                nw.col("requests").sum().alias("requests"),
+                nw.col("model").max().alias("model"),
+                nw.col("_rows").sum().alias("rows"),
+            )
+        )
         out = []
         for r in res.itertuples():
-            text = (f"{int(r.rows):,} rows ({int(r.requests or 0):,} requests, e.g. model {r.model}) have usage "
-                    "but no cost: this key's spend is understated.")
-            out.append({"kind": "unpriced", "severity": "info", "account_id": self._meta(r.key_id, "account_id"),
-                        "key_id": r.key_id, "key_name": self._meta(r.key_id, "key_name") or r.key_id,
-                        "day": q.day_date(r.day), "observed_cents": 0.0, "baseline_cents": 0.0,
-                        "score": float(r.rows), "explanation": text,
-                        "action": "Add a price for the model at the source (gateway price map) and reload.",
-                        "model": r.model, "agent": None, "requests": int(r.requests or 0),
-                        "projected_cap_date": None, "series": None, "impact_cents": 0.0,
-                        "last_day": q.day_date(r.day)})
+            text = (
+                f"{int(r.rows):,} rows ({int(r.requests or 0):,} requests, e.g. model {r.model}) have usage "
+                "but no cost: this key's spend is understated."
+            )
+            out.append(
+                {
+                    "kind": "unpriced",
+                    "severity": "info",
+                    "account_id": self._meta(r.key_id, "account_id"),
+                    "key_id": r.key_id,
+                    "key_name": self._meta(r.key_id, "key_name") or r.key_id,
+                    "day": q.day_date(r.day),
+                    "observed_cents": 0.0,
+                    "baseline_cents": 0.0,
+                    "score": float(r.rows),
+                    "explanation": text,
+                    "action": "Add a price for the model at the source (gateway price map) and reload.",
+                    "model": r.model,
+                    "agent": None,
+                    "requests": int(r.requests or 0),
+                    "projected_cap_date": None,
+                    "series": None,
+                    "impact_cents": 0.0,
+                    "last_day": q.day_date(r.day),
+                }
+            )
         return out
 
 

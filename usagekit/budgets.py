@@ -29,9 +29,25 @@ from .periods import BudgetWindow, budget_window
 #: days of history before the window read for the run rate (what the cap forecast reads)
 RATE_DAYS = LOOKBACK_DAYS
 
-COLUMNS = ["key_id", "key_name", "account_id", "spend_cap_cents", "spend_cents", "pct_used", "requests",
-           "projected_cents", "projected_cap_date", "cap_crossed", "range_spend_cents", "budget_period",
-           "window_start", "window_end", "window_closed", "daily_rate_cents", "forecast"]
+COLUMNS = [
+    "key_id",
+    "key_name",
+    "account_id",
+    "spend_cap_cents",
+    "spend_cents",
+    "pct_used",
+    "requests",
+    "projected_cents",
+    "projected_cap_date",
+    "cap_crossed",
+    "range_spend_cents",
+    "budget_period",
+    "window_start",
+    "window_end",
+    "window_closed",
+    "daily_rate_cents",
+    "forecast",
+]
 
 
 @dataclass(frozen=True)
@@ -47,13 +63,15 @@ class Projection:
     explanation: str
 
 
-def project(daily: pd.Series, cap_cents: float | None, window: BudgetWindow, as_of: pd.Timestamp, *,
-            tz: str) -> Projection:
+def project(
+    daily: pd.Series, cap_cents: float | None, window: BudgetWindow, as_of: pd.Timestamp, *, tz: str
+) -> Projection:
     """Project ``daily`` (cents per local date, history before the window allowed) to the end of
     ``window`` as seen at ``as_of``: :func:`usagekit.forecast.forecast_cap`, the forecast the cap
     finding uses (leading zero days before the key's first spend are read as unknown, not idle).
     """
     from .forecast import forecast_cap
+
     s = daily.sort_index()
     s = s[s.ne(0).cummax()] if s.ne(0).any() else s.iloc[0:0]  # from the key's first spend
     cap = None if cap_cents is None or pd.isna(cap_cents) or cap_cents <= 0 else float(cap_cents)
@@ -62,12 +80,10 @@ def project(daily: pd.Series, cap_cents: float | None, window: BudgetWindow, as_
         as_of = window.end  # the data reaches the window's last day: the window is over, nothing is projected
     f = forecast_cap(s, cap, window, as_of, tz=tz)
     closed = f.days_left <= 0
-    return Projection(f.spent_cents, f.projected_cents, f.crossing_date, f.crossed, f.rate_cents, closed,
-                      f.explanation)
+    return Projection(f.spent_cents, f.projected_cents, f.crossing_date, f.crossed, f.rate_cents, closed, f.explanation)
 
 
-def forecast(daily: pd.Series, key, cap_cents, window: BudgetWindow, as_of: pd.Timestamp, *,
-             tz: str) -> Projection:
+def forecast(daily: pd.Series, key, cap_cents, window: BudgetWindow, as_of: pd.Timestamp, *, tz: str) -> Projection:
     """The one place a card's projection comes from: the cap forecast shared with the cap finding
     (:func:`usagekit.forecast.forecast_key`) when the package has it, else :func:`project`."""
     try:
@@ -79,8 +95,15 @@ def forecast(daily: pd.Series, key, cap_cents, window: BudgetWindow, as_of: pd.T
     f = forecast_key(s, key, as_of, tz=tz, cap_cents=None if pd.isna(cap_cents) else float(cap_cents))
     last = (as_of - pd.Timedelta(microseconds=1)).tz_convert(tz).date()
     closed = last >= window.days()[1] - dt.timedelta(days=1)  # the window's last day is in the data
-    return Projection(float(f.spent_cents), float(f.projected_cents), f.crossing_date, bool(f.crossed),
-                      float(f.rate_cents), closed, f.explanation)
+    return Projection(
+        float(f.spent_cents),
+        float(f.projected_cents),
+        f.crossing_date,
+        bool(f.crossed),
+        float(f.rate_cents),
+        closed,
+        f.explanation,
+    )
 
 
 def cutoff(usage, as_of=None) -> pd.Timestamp:
@@ -108,13 +131,19 @@ def parse_as_of(as_of, tz: str) -> pd.Timestamp:
     ('2026-10-16 00:00:00+00:00', '2026-10-15 13:30:00+00:00')
     """
     from .errors import QueryError
+
     try:
         ts = pd.Timestamp(as_of)
     except (ValueError, TypeError):
-        raise QueryError(f"as_of '{as_of}' is not a time; write it as YYYY-MM-DD (the end of that day) "
-                         "or an ISO time such as 2026-10-15T12:00:00Z") from None
-    if isinstance(as_of, dt.date) and not isinstance(as_of, dt.datetime) or (
-            isinstance(as_of, str) and ts.tzinfo is None and len(as_of.strip()) <= 10):
+        raise QueryError(
+            f"as_of '{as_of}' is not a time; write it as YYYY-MM-DD (the end of that day) "
+            "or an ISO time such as 2026-10-15T12:00:00Z"
+        ) from None
+    if (
+        isinstance(as_of, dt.date)
+        and not isinstance(as_of, dt.datetime)
+        or (isinstance(as_of, str) and ts.tzinfo is None and len(as_of.strip()) <= 10)
+    ):
         return pd.Timestamp(q.day_start_utc(q.day_number(ts.date()) + 1, tz))
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
@@ -123,6 +152,7 @@ def _key_days(usage, first: dt.date, cut: pd.Timestamp, filters: tuple) -> pd.Da
     """Spend and requests per key and local day from ``first`` up to ``cut`` (nothing at or after
     it), restricted by ``filters`` only (the range of ``usage`` is replaced)."""
     from .usage import Scope
+
     scoped = usage._child(Scope(None, None, filters))
     lo = q.day_number(first)
     last = q.day_number((cut - pd.Timedelta(microseconds=1)).tz_convert(usage.tz).date())
@@ -154,10 +184,12 @@ def key_summary(usage, as_of=None) -> pd.DataFrame:
     range_start = q.day_date(usage._range()[0])
     # the range's own spend, with every filter: shown beside the budget, never as a share of it
     scope_per = _key_days(usage, range_start, cut, usage.scope.filters)
-    names = scope_per.groupby("key_id", as_index=False).agg(key_name_data=("key_name", "max"),
-                                                            account_id_data=("account_id", "max"))
+    names = scope_per.groupby("key_id", as_index=False).agg(
+        key_name_data=("key_name", "max"), account_id_data=("account_id", "max")
+    )
     registry = usage.keys
     from .usage import _scoped_registry
+
     reg = _scoped_registry(registry, usage.scope, seen=set(names["key_id"]))
     ids = sorted(set(reg["key_id"]) | set(names["key_id"]))
     key_filters = tuple((k, v) for k, v in usage.scope.filters if k in ("account", "keys"))
@@ -165,8 +197,11 @@ def key_summary(usage, as_of=None) -> pd.DataFrame:
     rows = {r["key_id"]: r for r in registry.to_dict(orient="records")}
     windows = {kid: budget_window(rows.get(kid, {}), cut - pd.Timedelta(microseconds=1), tz) for kid in ids}
     earliest = min([w.days()[0] for w in windows.values()], default=range_start) - dt.timedelta(days=RATE_DAYS)
-    per = _key_days(usage, min(earliest, range_start), cut, key_filters) if ids else pd.DataFrame(
-        columns=["key_id", "_day", "cost_cents", "requests"])
+    per = (
+        _key_days(usage, min(earliest, range_start), cut, key_filters)
+        if ids
+        else pd.DataFrame(columns=["key_id", "_day", "cost_cents", "requests"])
+    )
     per["date"] = [q.day_date(d) for d in per["_day"]]
     last_day = (cut - pd.Timedelta(microseconds=1)).tz_convert(tz).date()
     by_key = {k: g for k, g in per.groupby("key_id")}
@@ -188,15 +223,27 @@ def key_summary(usage, as_of=None) -> pd.DataFrame:
         cap = pd.to_numeric(pd.Series([reg_row.get("spend_cap_cents")]), errors="coerce").iloc[0]
         p = forecast(series, reg_row, cap, w, cut, tz=tz)
         has_cap = not pd.isna(cap) and cap > 0
-        out.append({
-            "key_id": kid, "key_name": reg_row.get("key_name"), "account_id": reg_row.get("account_id"),
-            "spend_cap_cents": float(cap) if not pd.isna(cap) else np.nan, "spend_cents": p.spent_cents,
-            "pct_used": p.spent_cents / cap * 100 if has_cap else np.nan, "requests": req,
-            "projected_cents": p.projected_cents, "projected_cap_date": p.crossing_date if has_cap else None,
-            "cap_crossed": bool(p.crossed) if has_cap else False,
-            "range_spend_cents": float(scope_spend.get(kid, 0.0)), "budget_period": w.period,
-            "window_start": first, "window_end": end - dt.timedelta(days=1), "window_closed": p.closed,
-            "daily_rate_cents": p.rate_cents, "forecast": p.explanation})
+        out.append(
+            {
+                "key_id": kid,
+                "key_name": reg_row.get("key_name"),
+                "account_id": reg_row.get("account_id"),
+                "spend_cap_cents": float(cap) if not pd.isna(cap) else np.nan,
+                "spend_cents": p.spent_cents,
+                "pct_used": p.spent_cents / cap * 100 if has_cap else np.nan,
+                "requests": req,
+                "projected_cents": p.projected_cents,
+                "projected_cap_date": p.crossing_date if has_cap else None,
+                "cap_crossed": bool(p.crossed) if has_cap else False,
+                "range_spend_cents": float(scope_spend.get(kid, 0.0)),
+                "budget_period": w.period,
+                "window_start": first,
+                "window_end": end - dt.timedelta(days=1),
+                "window_closed": p.closed,
+                "daily_rate_cents": p.rate_cents,
+                "forecast": p.explanation,
+            }
+        )
     res = pd.DataFrame(out, columns=COLUMNS)
     if len(res):
         res = res.merge(names, on="key_id", how="left")
@@ -205,8 +252,9 @@ def key_summary(usage, as_of=None) -> pd.DataFrame:
     res["requests"] = res["requests"].astype("int64")
     res["spend_cap_cents"] = pd.to_numeric(res["spend_cap_cents"], errors="coerce").astype("float64")
     res["pct_used"] = pd.to_numeric(res["pct_used"], errors="coerce").astype("float64")
-    complete = bool(res["window_closed"].all()) if len(res) else \
-        cut >= pd.Timestamp(q.day_start_utc(usage._range()[1], tz))
+    complete = (
+        bool(res["window_closed"].all()) if len(res) else cut >= pd.Timestamp(q.day_start_utc(usage._range()[1], tz))
+    )
     res.attrs.update(as_of=cut, scope=usage.describe_scope(), complete=complete, range_start=range_start)
     return res[COLUMNS].sort_values(["spend_cents", "key_id"], ascending=[False, True]).reset_index(drop=True)
 

@@ -44,8 +44,11 @@ def fold_other(frame: pd.DataFrame, by: str, top: int, keys: tuple = ()) -> tupl
     d = frame.copy()
     d[by] = d[by].where(d[by].isin(keep), OTHER)
     num = [c for c in d.columns if c not in (by, *keys) and pd.api.types.is_numeric_dtype(d[c])]
-    other = d[d[by] == OTHER].groupby(list(keys), as_index=False)[num].sum() if keys else \
-        d[d[by] == OTHER][num].sum().to_frame().T
+    other = (
+        d[d[by] == OTHER].groupby(list(keys), as_index=False)[num].sum()
+        if keys
+        else d[d[by] == OTHER][num].sum().to_frame().T
+    )
     other[by] = OTHER
     rest = d[d[by] != OTHER]
     return pd.concat([rest, other[[c for c in d.columns if c in other.columns]]], ignore_index=True), folded
@@ -90,18 +93,27 @@ def stacked_traces(daily: pd.DataFrame, by: str = "model", top: int = 9) -> list
             shown = f"Other ({len(folded)} {by}s)"
         label = esc(shown)
         hours = part["hours"] if "hours" in part else [0.0] * len(part)
-        traces.append(dict(
-            x=[f"{pd.Timestamp(x):%Y-%m-%d}" for x in part["date"]], y=(part["cost_cents"] / 100).tolist(), name=label,
-            marker_color=color, customdata=[[str(name)]] * len(part),
-            meta={"members": folded} if name == OTHER else {"members": [str(name)]},
-            hovertext=[f"{label}<br>{x:%a %d %b %Y}<br>{format_usd(c)}<br>{_counts(name, r, h)}"
-                       for x, c, r, h in zip(pd.to_datetime(part["date"]), part["cost_cents"], part["requests"], hours)],
-            hoverinfo="text"))
+        traces.append(
+            dict(
+                x=[f"{pd.Timestamp(x):%Y-%m-%d}" for x in part["date"]],
+                y=(part["cost_cents"] / 100).tolist(),
+                name=label,
+                marker_color=color,
+                customdata=[[str(name)]] * len(part),
+                meta={"members": folded} if name == OTHER else {"members": [str(name)]},
+                hovertext=[
+                    f"{label}<br>{x:%a %d %b %Y}<br>{format_usd(c)}<br>{_counts(name, r, h)}"
+                    for x, c, r, h in zip(pd.to_datetime(part["date"]), part["cost_cents"], part["requests"], hours)
+                ],
+                hoverinfo="text",
+            )
+        )
     return traces
 
 
-def daily_stacked(daily: pd.DataFrame, by: str = "model", top: int = 9, title: str | None = None,
-                  tz: str = "UTC") -> go.Figure:
+def daily_stacked(
+    daily: pd.DataFrame, by: str = "model", top: int = 9, title: str | None = None, tz: str = "UTC"
+) -> go.Figure:
     """Stacked bars of daily spend per ``by`` value (top ``top`` + Other), one trace per value.
 
     Each trace's ``customdata`` holds the raw ``by`` value, so a click handler knows which
@@ -112,9 +124,17 @@ def daily_stacked(daily: pd.DataFrame, by: str = "model", top: int = 9, title: s
     fig = go.Figure()
     for trace in stacked_traces(daily, by=by, top=top):
         fig.add_bar(**trace)
-    fig.update_layout(barmode="stack", title=esc(title) if title else None, yaxis_title="spend (USD)",
-                      xaxis_title=f"day ({tz})", legend_title_text=esc(by), hovermode="closest",
-                      margin=dict(l=60, r=20, t=50 if title else 20, b=40), template="plotly_white", height=420)
+    fig.update_layout(
+        barmode="stack",
+        title=esc(title) if title else None,
+        yaxis_title="spend (USD)",
+        xaxis_title=f"day ({tz})",
+        legend_title_text=esc(by),
+        hovermode="closest",
+        margin=dict(l=60, r=20, t=50 if title else 20, b=40),
+        template="plotly_white",
+        height=420,
+    )
     fig.update_yaxes(tickprefix="$", tickformat=",.2f")
     fig.update_xaxes(type="date")
     return fig
@@ -135,26 +155,51 @@ def breakdown_bar(breakdown: pd.DataFrame, by: str, top: int = 12, title: str | 
         else:
             names.append(esc(n if isinstance(n, str) and n else v))
     hours = b["hours"] if "hours" in b else [0.0] * len(b)
-    fig = go.Figure(go.Bar(
-        x=(b["cost_cents"] / 100).tolist(), y=names, orientation="h",
-        marker_color=palette.active().colors(b[by]), customdata=[[str(v)] for v in b[by]],
-        meta={"other_members": folded},
-        hovertext=[f"{n}<br>{format_usd(c)} ({s:.1%})<br>{_counts(v, r, h)}"
-                   for n, v, c, s, r, h in zip(names, b[by], b["cost_cents"], b["share"], b["requests"], hours)],
-        hoverinfo="text"))
-    fig.update_layout(title=esc(title) if title else None, xaxis_title="spend (USD)", template="plotly_white",
-                      height=max(220, 28 * len(b) + 80), margin=dict(l=160, r=20, t=50 if title else 20, b=40))
+    fig = go.Figure(
+        go.Bar(
+            x=(b["cost_cents"] / 100).tolist(),
+            y=names,
+            orientation="h",
+            marker_color=palette.active().colors(b[by]),
+            customdata=[[str(v)] for v in b[by]],
+            meta={"other_members": folded},
+            hovertext=[
+                f"{n}<br>{format_usd(c)} ({s:.1%})<br>{_counts(v, r, h)}"
+                for n, v, c, s, r, h in zip(names, b[by], b["cost_cents"], b["share"], b["requests"], hours)
+            ],
+            hoverinfo="text",
+        )
+    )
+    fig.update_layout(
+        title=esc(title) if title else None,
+        xaxis_title="spend (USD)",
+        template="plotly_white",
+        height=max(220, 28 * len(b) + 80),
+        margin=dict(l=160, r=20, t=50 if title else 20, b=40),
+    )
     fig.update_xaxes(tickprefix="$", tickformat=",.2f")
     return fig
 
 
 def axis_split(by_axis: pd.DataFrame, title: str | None = None) -> go.Figure:
     """Compute / LLM / voice spend as a donut (``by_axis`` is ``breakdown('axis')``)."""
-    fig = go.Figure(go.Pie(labels=[esc(a) for a in by_axis["axis"]], values=(by_axis["cost_cents"] / 100).tolist(),
-                           hole=0.5, marker_colors=palette.active().colors(by_axis["axis"]), sort=False,
-                           hovertext=[format_usd(c) for c in by_axis["cost_cents"]], hoverinfo="label+text+percent"))
-    fig.update_layout(title=esc(title) if title else None, template="plotly_white", height=320,
-                      margin=dict(l=20, r=20, t=50 if title else 20, b=20))
+    fig = go.Figure(
+        go.Pie(
+            labels=[esc(a) for a in by_axis["axis"]],
+            values=(by_axis["cost_cents"] / 100).tolist(),
+            hole=0.5,
+            marker_colors=palette.active().colors(by_axis["axis"]),
+            sort=False,
+            hovertext=[format_usd(c) for c in by_axis["cost_cents"]],
+            hoverinfo="label+text+percent",
+        )
+    )
+    fig.update_layout(
+        title=esc(title) if title else None,
+        template="plotly_white",
+        height=320,
+        margin=dict(l=20, r=20, t=50 if title else 20, b=20),
+    )
     return fig
 
 
@@ -165,20 +210,42 @@ def anomaly_evidence(finding, title: str | None = None) -> go.Figure:
     day = finding["day"] if isinstance(finding, dict) else finding.day
     x = [f"{pd.Timestamp(d):%Y-%m-%d}" for d in s.index]
     colors = [SEVERITY_COLORS["critical"] if d == day else "#9DB4CF" for d in s.index]
-    fig = go.Figure(go.Bar(x=x, y=(s.values / 100).tolist(), marker_color=colors, name="daily spend",
-                           hovertext=[f"{pd.Timestamp(d):%a %d %b}: {format_usd(v)}" for d, v in zip(x, s.values)],
-                           hoverinfo="text"))
+    fig = go.Figure(
+        go.Bar(
+            x=x,
+            y=(s.values / 100).tolist(),
+            marker_color=colors,
+            name="daily spend",
+            hovertext=[f"{pd.Timestamp(d):%a %d %b}: {format_usd(v)}" for d, v in zip(x, s.values)],
+            hoverinfo="text",
+        )
+    )
     if kind == "cap":
         cap = finding["baseline_cents"] if isinstance(finding, dict) else finding.baseline_cents
         month = [d for d in s.index if (d.year, d.month) == (day.year, day.month)]
         cum = s.loc[month].cumsum()
-        fig.add_scatter(x=[f"{pd.Timestamp(d):%Y-%m-%d}" for d in month], y=(cum / 100).tolist(), mode="lines",
-                        name="month to date", line_color="#37474F")
-        fig.add_hline(y=cap / 100, line_dash="dash", line_color=SEVERITY_COLORS["critical"],
-                      annotation_text=f"cap {format_usd(cap)}")
+        fig.add_scatter(
+            x=[f"{pd.Timestamp(d):%Y-%m-%d}" for d in month],
+            y=(cum / 100).tolist(),
+            mode="lines",
+            name="month to date",
+            line_color="#37474F",
+        )
+        fig.add_hline(
+            y=cap / 100,
+            line_dash="dash",
+            line_color=SEVERITY_COLORS["critical"],
+            annotation_text=f"cap {format_usd(cap)}",
+        )
     fig.update_xaxes(type="date")
-    fig.update_layout(title=esc(title) if title else None, template="plotly_white", height=260, showlegend=kind == "cap",
-                      margin=dict(l=60, r=20, t=40 if title else 10, b=30), yaxis_tickprefix="$")
+    fig.update_layout(
+        title=esc(title) if title else None,
+        template="plotly_white",
+        height=260,
+        showlegend=kind == "cap",
+        margin=dict(l=60, r=20, t=40 if title else 10, b=30),
+        yaxis_tickprefix="$",
+    )
     return fig
 
 
@@ -233,7 +300,8 @@ def key_cards_html(summary: pd.DataFrame, limit: int | None = None, findings: pd
                 continue
             badges.setdefault(f.key_id, []).append(
                 f'<span class="uk-badge {esc(f.severity)}" title="{esc(f.explanation)}">'
-                f'{esc(f.kind)} {_date(f.day)}</span>')
+                f"{esc(f.kind)} {_date(f.day)}</span>"
+            )
     cards = []
     for r in rows.itertuples():
         cap = r.spend_cap_cents
@@ -244,10 +312,14 @@ def key_cards_html(summary: pd.DataFrame, limit: int | None = None, findings: pd
         closed = bool(getattr(r, "window_closed", False))
         period = getattr(r, "budget_period", "1mo")
         start, end = getattr(r, "window_start", None), getattr(r, "window_end", None)
-        window = (f"{start:%b %Y}" if period == "1mo" and start is not None
-                  else (f"{_date(start)}-{_date(end)}" if start is not None else "this budget"))
-        cap_line = (f"{pct:.1f}% of the {format_usd(cap)} cap ({esc(window)})" if has_cap
-                    else f"no cap set ({esc(window)})")
+        window = (
+            f"{start:%b %Y}"
+            if period == "1mo" and start is not None
+            else (f"{_date(start)}-{_date(end)}" if start is not None else "this budget")
+        )
+        cap_line = (
+            f"{pct:.1f}% of the {format_usd(cap)} cap ({esc(window)})" if has_cap else f"no cap set ({esc(window)})"
+        )
         if closed:
             outlook = "budget window closed"
         else:
@@ -269,5 +341,6 @@ def key_cards_html(summary: pd.DataFrame, limit: int | None = None, findings: pd
             f'<div class="spend">{format_usd(r.spend_cents)}</div>{range_line}'
             f'<div class="uk-bar"><span style="width:{width:.1f}%"></span></div>'
             f'<div class="meta">{cap_line}<br>{outlook}{when}<br>{int(r.requests):,} requests</div>'
-            f'<div class="uk-badges">{"".join(badges.get(r.key_id, []))}</div></div>')
+            f'<div class="uk-badges">{"".join(badges.get(r.key_id, []))}</div></div>'
+        )
     return f'<style>{CARD_CSS}</style><div class="uk-cards">{"".join(cards)}</div>'

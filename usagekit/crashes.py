@@ -39,9 +39,11 @@ def save_text(command: str, text: str) -> Path:
     from . import __version__
 
     stamp = f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%SZ}"
-    body = (f"usagekit {__version__} {command}: internal error at {stamp}\n"
-            f"python {platform.python_version()} on {platform.platform()}\n"
-            f"argv: {' '.join(sys.argv[1:])}\n\n{text}")
+    body = (
+        f"usagekit {__version__} {command}: internal error at {stamp}\n"
+        f"python {platform.python_version()} on {platform.platform()}\n"
+        f"argv: {' '.join(sys.argv[1:])}\n\n{text}"
+    )
     body = redact_text(body)
     for where in (crash_dir(), Path(tempfile.gettempdir()) / "usagekit-crashes"):
         try:

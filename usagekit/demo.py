@@ -75,6 +75,7 @@ class DemoError(UsagekitError, ValueError):
 
 # -- catalogue ------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class _Model:
     name: str
@@ -140,68 +141,143 @@ _ACCOUNTS = ("Acme Corp", "Globex Labs", "Initech")
 #: (day: office hours, weekends ~25%; night: batch jobs, weekends ~80%; flat: around the
 #: clock), model mix, role (normal | spike | cap | runaway), has a cap.
 _KEYS: tuple[tuple, ...] = (
-    ("support-bot-prod", 0, "Support Agent", "chat", 8.0, "day", {"gpt-4o-mini": .7, "gpt-4o": .3}),
+    ("support-bot-prod", 0, "Support Agent", "chat", 8.0, "day", {"gpt-4o-mini": 0.7, "gpt-4o": 0.3}),
     ("support-bot-staging", 0, "Support Agent", "chat", 1.0, "day", {"gpt-4o-mini": 1.0}),
-    ("sales-email-drafter", 0, "Sales Assistant", "chat", 3.0, "day", {"claude-sonnet-4": .6, "claude-3-5-haiku": .4}),
-    ("kb-search-rag", 0, "Docs Copilot", "rag", 5.0, "day", {"gpt-4.1-mini": .6, "text-embedding-3-small": .4}),
-    ("voice-receptionist", 0, "Voice Receptionist", "voice", 3.0, "day", {"gpt-4o-mini": .5, "tts-1": .5}),
-    ("R&D <sandbox>", 0, None, "chat", 1.0, "day", {"gpt-4.1": .5, "o4-mini": .3, "gemini-2.5-pro": .2}),
-    ("code-review-ci", 0, "Code Reviewer", "code", 3.0, "day", {"claude-sonnet-4": .8, "gpt-4.1": .2}),
-    ("invoice-extractor", 0, None, "extract", 2.0, "day", {"gemini-2.5-flash": .8, "gemini-2.0-flash": .2}),
+    (
+        "sales-email-drafter",
+        0,
+        "Sales Assistant",
+        "chat",
+        3.0,
+        "day",
+        {"claude-sonnet-4": 0.6, "claude-3-5-haiku": 0.4},
+    ),
+    ("kb-search-rag", 0, "Docs Copilot", "rag", 5.0, "day", {"gpt-4.1-mini": 0.6, "text-embedding-3-small": 0.4}),
+    ("voice-receptionist", 0, "Voice Receptionist", "voice", 3.0, "day", {"gpt-4o-mini": 0.5, "tts-1": 0.5}),
+    ("R&D <sandbox>", 0, None, "chat", 1.0, "day", {"gpt-4.1": 0.5, "o4-mini": 0.3, "gemini-2.5-pro": 0.2}),
+    ("code-review-ci", 0, "Code Reviewer", "code", 3.0, "day", {"claude-sonnet-4": 0.8, "gpt-4.1": 0.2}),
+    ("invoice-extractor", 0, None, "extract", 2.0, "day", {"gemini-2.5-flash": 0.8, "gemini-2.0-flash": 0.2}),
     ("marketing-copy", 0, None, "chat", 1.0, "day", {"gpt-4o": 1.0}),
-    ("translation-svc", 0, "Translator", "chat", 2.0, "day", {"deepseek-chat": .6, "mistral-small-latest": .4}),
+    ("translation-svc", 0, "Translator", "chat", 2.0, "day", {"deepseek-chat": 0.6, "mistral-small-latest": 0.4}),
     ("hr-assistant", 0, "HR Helper", "chat", 0.8, "day", {"gpt-4.1-mini": 1.0}),
-    ("analytics-sql-gen", 0, None, "code", 1.0, "day", {"codestral-latest": .7, "gpt-4.1-mini": .3}),
-    ("feedback-tagger", 0, None, "classify", 2.0, "day", {"gpt-4o-mini": .7, "gemini-2.0-flash": .3}),
-    ("ops-alert-summary", 0, None, "chat", 1.2, "flat", {"gpt-4o-mini": .8, "deepseek-chat": .2}),
-    ("partner-webhook-legacy", 0, None, "chat", 0.0, "flat", {"gpt-4o": .5, "claude-3-5-haiku": .5},
-     "spike"),
-    ("research-agent-prod", 1, "Research Agent", "rag", 5.0, "day", {"gemini-2.5-pro": .4, "gemini-2.5-flash": .6}),
+    ("analytics-sql-gen", 0, None, "code", 1.0, "day", {"codestral-latest": 0.7, "gpt-4.1-mini": 0.3}),
+    ("feedback-tagger", 0, None, "classify", 2.0, "day", {"gpt-4o-mini": 0.7, "gemini-2.0-flash": 0.3}),
+    ("ops-alert-summary", 0, None, "chat", 1.2, "flat", {"gpt-4o-mini": 0.8, "deepseek-chat": 0.2}),
+    ("partner-webhook-legacy", 0, None, "chat", 0.0, "flat", {"gpt-4o": 0.5, "claude-3-5-haiku": 0.5}, "spike"),
+    ("research-agent-prod", 1, "Research Agent", "rag", 5.0, "day", {"gemini-2.5-pro": 0.4, "gemini-2.5-flash": 0.6}),
     ("research-agent-dev", 1, "Research Agent", "rag", 1.0, "day", {"gemini-2.5-flash": 1.0}),
-    ("batch-summariser", 1, None, "batch", 2.0, "night", {"claude-3-5-haiku": .7, "claude-sonnet-4": .3}, "cap"),
-    ("chat-widget", 1, "Web Chat", "chat", 6.0, "day",
-     {"llama-3.3-70b-versatile": .5, "llama-3.1-8b-instant": .3, "gpt-4o-mini": .2}),
-    ("triage-classifier", 1, "Ticket Triage", "classify", 4.0, "day",
-     {"llama-3.1-8b-instant": .6, "mistral-small-latest": .4}),
-    ("math-tutor", 1, "Tutor", "reason", 2.0, "day", {"deepseek-reasoner": .5, "o3-mini": .5}),
-    ("podcast-narrator", 1, "Narrator", "narration", 1.5, "day",
-     {"claude-3-5-haiku": .3, "eleven_multilingual_v2": .5, "eleven_flash_v2_5": .2}),
-    ("eval-harness", 1, None, "batch", 2.0, "night",
-     {"gpt-4o": .3, "claude-sonnet-4": .3, "gemini-2.5-pro": .2, "deepseek-chat": .2}),
-    ("notebook-experiments", 1, None, "chat", 0.7, "day", {"gpt-4.1": .5, "claude-sonnet-4": .5}),
-    ("contract-review", 1, "Legal Reviewer", "rag", 2.0, "day", {"claude-sonnet-4": .7, "mistral-large-latest": .3}),
-    ("slack-bot", 1, "Slack Helper", "chat", 2.0, "day", {"gpt-4.1-nano": .5, "gpt-4.1-mini": .5}),
-    ("nightly-etl-enrich", 1, None, "extract", 2.0, "night", {"gemini-2.0-flash": .6, "deepseek-chat": .4}),
-    ("onboarding-coach", 1, "Onboarding Coach", "chat", 1.0, "day",
-     {"mistral-large-latest": .5, "mistral-small-latest": .5}),
-    ("tps-report-writer", 2, "Report Writer", "chat", 3.0, "day", {"gpt-4o": .4, "gpt-4o-mini": .6}),
+    ("batch-summariser", 1, None, "batch", 2.0, "night", {"claude-3-5-haiku": 0.7, "claude-sonnet-4": 0.3}, "cap"),
+    (
+        "chat-widget",
+        1,
+        "Web Chat",
+        "chat",
+        6.0,
+        "day",
+        {"llama-3.3-70b-versatile": 0.5, "llama-3.1-8b-instant": 0.3, "gpt-4o-mini": 0.2},
+    ),
+    (
+        "triage-classifier",
+        1,
+        "Ticket Triage",
+        "classify",
+        4.0,
+        "day",
+        {"llama-3.1-8b-instant": 0.6, "mistral-small-latest": 0.4},
+    ),
+    ("math-tutor", 1, "Tutor", "reason", 2.0, "day", {"deepseek-reasoner": 0.5, "o3-mini": 0.5}),
+    (
+        "podcast-narrator",
+        1,
+        "Narrator",
+        "narration",
+        1.5,
+        "day",
+        {"claude-3-5-haiku": 0.3, "eleven_multilingual_v2": 0.5, "eleven_flash_v2_5": 0.2},
+    ),
+    (
+        "eval-harness",
+        1,
+        None,
+        "batch",
+        2.0,
+        "night",
+        {"gpt-4o": 0.3, "claude-sonnet-4": 0.3, "gemini-2.5-pro": 0.2, "deepseek-chat": 0.2},
+    ),
+    ("notebook-experiments", 1, None, "chat", 0.7, "day", {"gpt-4.1": 0.5, "claude-sonnet-4": 0.5}),
+    ("contract-review", 1, "Legal Reviewer", "rag", 2.0, "day", {"claude-sonnet-4": 0.7, "mistral-large-latest": 0.3}),
+    ("slack-bot", 1, "Slack Helper", "chat", 2.0, "day", {"gpt-4.1-nano": 0.5, "gpt-4.1-mini": 0.5}),
+    ("nightly-etl-enrich", 1, None, "extract", 2.0, "night", {"gemini-2.0-flash": 0.6, "deepseek-chat": 0.4}),
+    (
+        "onboarding-coach",
+        1,
+        "Onboarding Coach",
+        "chat",
+        1.0,
+        "day",
+        {"mistral-large-latest": 0.5, "mistral-small-latest": 0.5},
+    ),
+    ("tps-report-writer", 2, "Report Writer", "chat", 3.0, "day", {"gpt-4o": 0.4, "gpt-4o-mini": 0.6}),
     ("cron-cleanup-script", 2, None, "tiny", 0.0, "flat", {"gpt-4.1-nano": 1.0}, "runaway"),
-    ("helpdesk-agent", 2, "Helpdesk", "chat", 5.0, "day", {"claude-3-5-haiku": .6, "claude-sonnet-4": .4}),
-    ("phone-ivr", 2, "Phone IVR", "voice", 2.0, "day",
-     {"llama-3.3-70b-versatile": .5, "eleven_flash_v2_5": .25, "tts-1-hd": .25}),
-    ("code-assist-ide", 2, "Code Assistant", "code", 4.0, "day",
-     {"claude-sonnet-4": .5, "codestral-latest": .3, "gpt-4.1": .2}),
-    ("data-labeler", 2, None, "classify", 3.0, "night", {"gpt-4.1-nano": .5, "gemini-2.0-flash": .5}),
+    ("helpdesk-agent", 2, "Helpdesk", "chat", 5.0, "day", {"claude-3-5-haiku": 0.6, "claude-sonnet-4": 0.4}),
+    (
+        "phone-ivr",
+        2,
+        "Phone IVR",
+        "voice",
+        2.0,
+        "day",
+        {"llama-3.3-70b-versatile": 0.5, "eleven_flash_v2_5": 0.25, "tts-1-hd": 0.25},
+    ),
+    (
+        "code-assist-ide",
+        2,
+        "Code Assistant",
+        "code",
+        4.0,
+        "day",
+        {"claude-sonnet-4": 0.5, "codestral-latest": 0.3, "gpt-4.1": 0.2},
+    ),
+    ("data-labeler", 2, None, "classify", 3.0, "night", {"gpt-4.1-nano": 0.5, "gemini-2.0-flash": 0.5}),
     ("meeting-notes", 2, "Meeting Scribe", "rag", 2.0, "day", {"gemini-2.5-flash": 1.0}),
-    ("qa-test-gen", 2, None, "code", 1.0, "day", {"deepseek-chat": .7, "deepseek-reasoner": .3}),
-    ("exec-briefing", 2, "Briefing Bot", "rag", 1.0, "day", {"claude-sonnet-4": .5, "claude-opus-4": .5}),
-    ("search-rerank", 2, None, "classify", 2.0, "flat", {"mistral-small-latest": .5, "text-embedding-3-small": .5}),
-    ("intern-playground", 2, None, "chat", 0.5, "day", {"gpt-4o-mini": .5, "llama-3.1-8b-instant": .5}),
-    ("compliance-scanner", 2, "Compliance Scanner", "batch", 1.5, "night", {"gpt-4.1-mini": .6, "gemini-2.5-flash": .4}),
+    ("qa-test-gen", 2, None, "code", 1.0, "day", {"deepseek-chat": 0.7, "deepseek-reasoner": 0.3}),
+    ("exec-briefing", 2, "Briefing Bot", "rag", 1.0, "day", {"claude-sonnet-4": 0.5, "claude-opus-4": 0.5}),
+    ("search-rerank", 2, None, "classify", 2.0, "flat", {"mistral-small-latest": 0.5, "text-embedding-3-small": 0.5}),
+    ("intern-playground", 2, None, "chat", 0.5, "day", {"gpt-4o-mini": 0.5, "llama-3.1-8b-instant": 0.5}),
+    (
+        "compliance-scanner",
+        2,
+        "Compliance Scanner",
+        "batch",
+        1.5,
+        "night",
+        {"gpt-4.1-mini": 0.6, "gemini-2.5-flash": 0.4},
+    ),
 )
 #: Keys without a spend cap.
 _UNCAPPED = {"notebook-experiments", "intern-playground", "cron-cleanup-script", "qa-test-gen"}
 _WEEKEND = {"day": 0.25, "night": 0.8, "flat": 1.0}
 
 #: Agent compute schedules: always running, running 07-19 UTC on weekdays, or parked (paused).
-_AGENT_SCHEDULES = {"Support Agent": "always", "Web Chat": "always", "Helpdesk": "always", "Phone IVR": "always",
-                    "Voice Receptionist": "always", "Research Agent": "business", "Legacy Crawler": "paused"}
+_AGENT_SCHEDULES = {
+    "Support Agent": "always",
+    "Web Chat": "always",
+    "Helpdesk": "always",
+    "Phone IVR": "always",
+    "Voice Receptionist": "always",
+    "Research Agent": "business",
+    "Legacy Crawler": "paused",
+}
 #: Agents that only run compute (no key of their own).
 _EXTRA_AGENTS = (("Legacy Crawler", 2),)
 #: Plain VMs: name, account, running cents per hour, schedule (always | workday | weekday-paused).
-_VMS = (("build-runner-01", 0, 8.4, "always"), ("jupyter-lab", 1, 16.8, "workday"),
-        ("etl-worker", 1, 4.2, "always"), ("staging-db", 2, 4.2, "weekend-paused"),
-        ("qa-windows-desktop", 2, 6.3, "workday"))
+_VMS = (
+    ("build-runner-01", 0, 8.4, "always"),
+    ("jupyter-lab", 1, 16.8, "workday"),
+    ("etl-worker", 1, 4.2, "always"),
+    ("staging-db", 2, 4.2, "weekend-paused"),
+    ("qa-windows-desktop", 2, 6.3, "workday"),
+)
 
 _HOUR_PROFILES = ("day", "night", "flat", "leak", "loop")
 
@@ -218,6 +294,7 @@ def _hour_curves() -> np.ndarray:
 
 
 # -- result ----------------------------------------------------------------------------------
+
 
 @dataclass
 class DemoResult:
@@ -239,15 +316,19 @@ class DemoResult:
     def summary(self) -> str:
         """A few lines for people: where things went, rows, spend per axis, anomalies planted."""
         days = sorted(p.stem for p in self.files)
-        lines = [f"demo month {self.month} written to {display_path(self.out_dir)}",
-                 f"  usage/       {len(self.files)} Parquet files, one per UTC day ({days[0]} .. {days[-1]}), "
-                 f"{self.rows:,} rows",
-                 f"  keys.csv     {self.n_keys} keys in {self.n_accounts} accounts",
-                 f"  labels.json  {len(self.labels)} planted anomalies and the month's totals"]
+        lines = [
+            f"demo month {self.month} written to {display_path(self.out_dir)}",
+            f"  usage/       {len(self.files)} Parquet files, one per UTC day ({days[0]} .. {days[-1]}), "
+            f"{self.rows:,} rows",
+            f"  keys.csv     {self.n_keys} keys in {self.n_accounts} accounts",
+            f"  labels.json  {len(self.labels)} planted anomalies and the month's totals",
+        ]
         for m in self.months:
             t = m["total_cost_cents"]
-            lines.append(f"  {m['month']}: {m['requests']:,} requests, {format_usd(t['total'])} = llm "
-                         f"{format_usd(t['llm'])} + voice {format_usd(t['voice'])} + compute {format_usd(t['compute'])}")
+            lines.append(
+                f"  {m['month']}: {m['requests']:,} requests, {format_usd(t['total'])} = llm "
+                f"{format_usd(t['llm'])} + voice {format_usd(t['voice'])} + compute {format_usd(t['compute'])}"
+            )
         lines.append("  planted:")
         for a in self.labels:
             extra = f", crosses its cap on {a['cap_cross_day']}" if a["kind"] == "cap" else ""
@@ -256,6 +337,7 @@ class DemoResult:
 
 
 # -- arguments -------------------------------------------------------------------------------
+
 
 def _parse_month(month) -> tuple[int, int]:
     if not isinstance(month, str) or not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
@@ -269,9 +351,11 @@ def _prepare_dir(out_dir) -> Path:
         raise DemoError(f"{display_path(out)} is a file; pass a directory for the demo output")
     if out.exists() and any(out.iterdir()):
         if not (out / "labels.json").is_file():
-            raise DemoError(f"refusing to write the demo into {display_path(out)}: the directory is not empty and "
-                            "has no labels.json, so it is not a previous demo output; pass a new or empty "
-                            "directory (or empty this one first)")
+            raise DemoError(
+                f"refusing to write the demo into {display_path(out)}: the directory is not empty and "
+                "has no labels.json, so it is not a previous demo output; pass a new or empty "
+                "directory (or empty this one first)"
+            )
         # a previous demo: remove what it wrote so no stale day of another month survives
         for p in (out / "usage").glob("*.parquet") if (out / "usage").is_dir() else ():
             if re.fullmatch(r"\d{4}-\d{2}-\d{2}\.parquet", p.name):
@@ -284,6 +368,7 @@ def _prepare_dir(out_dir) -> Path:
 
 
 # -- the generator -----------------------------------------------------------------------------
+
 
 def _hex(rng: np.random.Generator, n: int) -> str:
     return "".join("0123456789abcdef"[i] for i in rng.integers(0, 16, n))
@@ -377,17 +462,30 @@ def _build_world(rng: np.random.Generator, first_day: dt.date) -> _World:
     cap_cross_day = int(rng.integers(24, 28))
     cap_fraction = float(rng.uniform(0.3, 0.7))
     return _World(
-        account_ids=account_ids, key_ids=key_ids, key_names=[s[0] for s in _KEYS],
+        account_ids=account_ids,
+        key_ids=key_ids,
+        key_names=[s[0] for s in _KEYS],
         key_account=np.array([s[1] for s in _KEYS], dtype=np.int32),
         key_agent=np.array([agent_index[s[2]] if s[2] else -1 for s in _KEYS], dtype=np.int32),
-        key_created=created, key_role=roles, key_pattern=[s[5] for s in _KEYS], key_profile=[s[3] for s in _KEYS],
-        key_volume=volume, key_trend=trend, key_mix=mixes,
-        agent_ids=agent_ids, agent_names=[a[0] for a in agents],
+        key_created=created,
+        key_role=roles,
+        key_pattern=[s[5] for s in _KEYS],
+        key_profile=[s[3] for s in _KEYS],
+        key_volume=volume,
+        key_trend=trend,
+        key_mix=mixes,
+        agent_ids=agent_ids,
+        agent_names=[a[0] for a in agents],
         agent_account=np.array([a[1] for a in agents], dtype=np.int32),
         agent_schedule=[_AGENT_SCHEDULES.get(a[0], "business") for a in agents],
-        vm_ids=vm_ids, vm_names=[v[0] for v in _VMS], vm_account=np.array([v[1] for v in _VMS], dtype=np.int32),
-        vm_rate=np.array([v[2] for v in _VMS]), vm_schedule=[v[3] for v in _VMS],
-        cap_cross_day=cap_cross_day, cap_fraction=cap_fraction)
+        vm_ids=vm_ids,
+        vm_names=[v[0] for v in _VMS],
+        vm_account=np.array([v[1] for v in _VMS], dtype=np.int32),
+        vm_rate=np.array([v[2] for v in _VMS]),
+        vm_schedule=[v[3] for v in _VMS],
+        cap_cross_day=cap_cross_day,
+        cap_fraction=cap_fraction,
+    )
 
 
 class _Generator:
@@ -402,8 +500,13 @@ class _Generator:
         n_days = target_days
         self.quiet_per_day = max(10.0, 0.002 * requests / n_days)
         quiet_key = self.role["spike"]
-        quiet_cost = sum(share * _expected_cost_cents(world.key_profile[quiet_key], MODELS[m])
-                         for m, share in world.key_mix[quiet_key]) * self.quiet_per_day
+        quiet_cost = (
+            sum(
+                share * _expected_cost_cents(world.key_profile[quiet_key], MODELS[m])
+                for m, share in world.key_mix[quiet_key]
+            )
+            * self.quiet_per_day
+        )
         self.spike_model = _MODEL_INDEX["claude-opus-4"]
         spike_cents = max(60.0 * quiet_cost, 1500.0)
         self.n_spike = int(math.ceil(spike_cents / _expected_cost_cents("leak", MODELS[self.spike_model])))
@@ -469,8 +572,13 @@ class _Generator:
         e = np.array(expected)
         base = np.floor(e)
         counts = (base + (rng.random(len(e)) < (e - base))).astype(np.int64)  # stable: expected +-1
-        return (np.array(keys, dtype=np.int32), np.array(models, dtype=np.int32),
-                np.array(profiles, dtype=np.int32), np.array(curves, dtype=np.int32), counts)
+        return (
+            np.array(keys, dtype=np.int32),
+            np.array(models, dtype=np.int32),
+            np.array(profiles, dtype=np.int32),
+            np.array(curves, dtype=np.int32),
+            counts,
+        )
 
     def _compute(self, date: dt.date, rng: np.random.Generator, day_us: int) -> dict[str, np.ndarray]:
         """Hourly compute buckets of every agent and plain VM for the day."""
@@ -518,10 +626,15 @@ class _Generator:
             hours.append(h)
             state.append(np.where(run, 0, 1))
             cost.append(h * np.where(run, w.vm_rate[v], PAUSED_CENTS_PER_HOUR))
-        return {"ts": np.concatenate(ts).astype(np.int64), "agent": np.concatenate(agent).astype(np.int32),
-                "vm": np.concatenate(vm).astype(np.int32), "account": np.concatenate(acct).astype(np.int32),
-                "hours": np.concatenate(hours), "state": np.concatenate(state).astype(np.int8),
-                "cost": np.concatenate(cost)}
+        return {
+            "ts": np.concatenate(ts).astype(np.int64),
+            "agent": np.concatenate(agent).astype(np.int32),
+            "vm": np.concatenate(vm).astype(np.int32),
+            "account": np.concatenate(acct).astype(np.int32),
+            "hours": np.concatenate(hours),
+            "state": np.concatenate(state).astype(np.int8),
+            "cost": np.concatenate(cost),
+        }
 
     def day(self, date: dt.date):
         """Yield the day's rows as dicts of numpy arrays, in time order, slice by slice."""
@@ -540,7 +653,7 @@ class _Generator:
                 split = rng.multinomial(per_hour[:, h], np.full(nsub, 1.0 / nsub))  # streams x nsub
                 width = _US_PER_HOUR // nsub
                 for j in range(nsub):
-                    windows.append((day_us + h * _US_PER_HOUR + j * width, width, split[:, j:j + 1], 1))
+                    windows.append((day_us + h * _US_PER_HOUR + j * width, width, split[:, j : j + 1], 1))
                 h += 1
                 continue
             end, tot = h + 1, hour_tot[h]
@@ -580,9 +693,11 @@ class _Generator:
         cached = np.where(err, 0, cached)
         chars = np.where(err, np.floor(chars * cut).astype(np.int64), chars)
         voice = M["voice"][model]
-        cost = np.where(voice, chars * M["per_char"][model] * 1e-4,
-                        ((tok_in - cached) * M["p_in"][model] + cached * M["p_cached"][model]
-                         + tok_out * M["p_out"][model]) * 1e-4)
+        cost = np.where(
+            voice,
+            chars * M["per_char"][model] * 1e-4,
+            ((tok_in - cached) * M["p_in"][model] + cached * M["p_cached"][model] + tok_out * M["p_out"][model]) * 1e-4,
+        )
         # compute buckets join the slice, then everything is put in time order
         nc = len(comp["ts"])
         rows = {
@@ -623,8 +738,14 @@ def _model_arrays() -> dict[str, np.ndarray]:
 
 def _profile_arrays() -> dict[str, np.ndarray]:
     v = np.array([_PROFILES[p] for p in _PROFILE_NAMES])
-    return {"mu_in": np.log(v[:, 0]), "sig_in": v[:, 1], "mu_out": np.log(v[:, 2]), "sig_out": v[:, 3],
-            "hit": v[:, 4], "mu_chars": np.log(v[:, 5])}
+    return {
+        "mu_in": np.log(v[:, 0]),
+        "sig_in": v[:, 1],
+        "mu_out": np.log(v[:, 2]),
+        "sig_out": v[:, 3],
+        "hit": v[:, 4],
+        "mu_chars": np.log(v[:, 5]),
+    }
 
 
 _MODEL_ARRAYS = _model_arrays()
@@ -632,6 +753,7 @@ _PROFILE_ARRAYS = _profile_arrays()
 
 
 # -- arrow -------------------------------------------------------------------------------------
+
 
 def _strings(values: list[str | None], idx: np.ndarray) -> pa.Array:
     """Per-row strings from a small list of values; index -1 = null."""
@@ -648,8 +770,9 @@ class _Tables:
         # teams and users: drawn from the key, not from the random stream, so every other
         # column stays as it was; one key in five has no team
         teams = ("platform", "research", "support", "growth")
-        self.teams = [None if i % 5 == 4 else f"team-{teams[i % 4]}-{world.key_account[i]}"
-                      for i in range(len(world.key_ids))]
+        self.teams = [
+            None if i % 5 == 4 else f"team-{teams[i % 4]}-{world.key_account[i]}" for i in range(len(world.key_ids))
+        ]
         self.users = [f"user-{world.key_account[i]}-{i % 3}" for i in range(len(world.key_ids))]
         team_idx = sorted({t for t in self.teams if t})
         self.team_values = team_idx
@@ -665,8 +788,9 @@ class _Tables:
         llm = rows["axis"] == 0
         counter = np.where(compute, -1, first_counter + np.cumsum(~compute) - 1)
         rid = pc.utf8_lpad(pc.cast(pa.array(counter, mask=compute), pa.large_string()), width=9, padding="0")
-        rid = pc.binary_join_element_wise(pa.scalar(f"req_{month_tag}_", pa.large_string()), rid,
-                                          pa.scalar("", pa.large_string()))
+        rid = pc.binary_join_element_wise(
+            pa.scalar(f"req_{month_tag}_", pa.large_string()), rid, pa.scalar("", pa.large_string())
+        )
         provider_idx = np.where(compute, len(MODELS), rows["model"])
         cols = {
             "ts": pa.array(rows["ts"], type=pa.timestamp("us", tz="UTC")),
@@ -697,10 +821,17 @@ class _Tables:
         }
         return pa.Table.from_arrays([cols[c] for c in schema.USAGE_COLUMNS], schema=self.schema)
 
-
     #: tag sets a request may carry (drawn per request from its number)
-    TAG_SETS = (None, ["prod"], ["chat", "prod"], ["prod", "search"], ["batch", "prod"], ["staging"],
-                ["batch", "staging"], ["chat", "prod", "search"])
+    TAG_SETS = (
+        None,
+        ["prod"],
+        ["chat", "prod"],
+        ["prod", "search"],
+        ["batch", "prod"],
+        ["staging"],
+        ["batch", "staging"],
+        ["chat", "prod", "search"],
+    )
     END_USERS = 3_000
 
     def _dimensions(self, rows: dict[str, np.ndarray], counter: np.ndarray, compute: np.ndarray) -> dict:
@@ -714,16 +845,25 @@ class _Tables:
         names = [f"cust-{i:04d}" for i in range(self.END_USERS)]
         tag_idx = np.where(compute, 0, ((mixed >> np.uint64(12)) % np.uint64(len(self.TAG_SETS))).astype(np.int32))
         tag_sets = pa.array(list(self.TAG_SETS), type=self.schema.field("tags").type)
-        return {"team_id": _strings(self.team_values, team.astype(np.int32)),
-                "user_id": _strings(self.user_values, user.astype(np.int32)),
-                "end_user": _strings(names, end_user.astype(np.int32)),
-                "tags": tag_sets.take(pa.array(tag_idx))}
+        return {
+            "team_id": _strings(self.team_values, team.astype(np.int32)),
+            "user_id": _strings(self.user_values, user.astype(np.int32)),
+            "end_user": _strings(names, end_user.astype(np.int32)),
+            "tags": tag_sets.take(pa.array(tag_idx)),
+        }
 
 
 # -- public ------------------------------------------------------------------------------------
 
-def generate(out_dir, month: str = "2026-10", requests: int = 300_000, seed: int = 7, history_months: int = 1,
-             progress: bool = True) -> DemoResult:
+
+def generate(
+    out_dir,
+    month: str = "2026-10",
+    requests: int = 300_000,
+    seed: int = 7,
+    history_months: int = 1,
+    progress: bool = True,
+) -> DemoResult:
     """Write a demo month (and ``history_months`` full months before it) into ``out_dir``.
 
     ``requests`` is about the number of LLM and voice requests of the target month (each
@@ -752,12 +892,15 @@ def generate(out_dir, month: str = "2026-10", requests: int = 300_000, seed: int
     tables = _Tables(world)
     K = len(world.key_ids)
     day_cost = np.zeros((K, len(dates)))
-    stats = {f"{y:04d}-{m:02d}": {"month": f"{y:04d}-{m:02d}", "requests": 0, "rows": 0,
-                                  "cost": np.zeros(3)} for y, m in months}
+    stats = {
+        f"{y:04d}-{m:02d}": {"month": f"{y:04d}-{m:02d}", "requests": 0, "rows": 0, "cost": np.zeros(3)}
+        for y, m in months
+    }
     files: list[Path] = []
     counter = {k: 1 for k in stats}
 
     from tqdm import tqdm
+
     bar = tqdm(total=len(dates), desc=f"demo {month}", unit="day", file=sys.stderr, disable=not progress)
     try:
         for di, date in enumerate(dates):
@@ -767,12 +910,16 @@ def generate(out_dir, month: str = "2026-10", requests: int = 300_000, seed: int
             buffer: list[dict[str, np.ndarray]] = []
             buffered = 0
             with pq.ParquetWriter(path, tables.schema, compression="zstd") as writer:
+
                 def flush():
                     nonlocal buffer, buffered
                     if not buffer:
                         return
-                    rows = buffer[0] if len(buffer) == 1 else {
-                        k: np.concatenate([b[k] for b in buffer]) for k in buffer[0]}
+                    rows = (
+                        buffer[0]
+                        if len(buffer) == 1
+                        else {k: np.concatenate([b[k] for b in buffer]) for k in buffer[0]}
+                    )
                     buffer, buffered = [], 0
                     table = tables.build(rows, tag.replace("-", ""), counter[tag])
                     writer.write_table(table, row_group_size=CHUNK_ROWS)
@@ -806,23 +953,49 @@ def generate(out_dir, month: str = "2026-10", requests: int = 300_000, seed: int
         for k in range(K):
             a = world.key_agent[k]
             cap = caps[k]
-            wr.writerow([world.key_ids[k], world.key_names[k], world.account_ids[world.key_account[k]],
-                         "" if cap is None else (str(int(cap)) if float(cap).is_integer() else repr(cap)),
-                         world.agent_ids[a] if a >= 0 else "", world.key_created[k], "1mo", ""])
+            wr.writerow(
+                [
+                    world.key_ids[k],
+                    world.key_names[k],
+                    world.account_ids[world.key_account[k]],
+                    "" if cap is None else (str(int(cap)) if float(cap).is_integer() else repr(cap)),
+                    world.agent_ids[a] if a >= 0 else "",
+                    world.key_created[k],
+                    "1mo",
+                    "",
+                ]
+            )
 
     anomalies = _labels(world, gen, day_cost, dates, (year, mon), caps)
     month_stats = []
     for tag, st in stats.items():
         c = st["cost"]
-        month_stats.append({"month": tag, "requests": st["requests"], "rows": st["rows"],
-                            "total_cost_cents": {"llm": float(c[0]), "voice": float(c[1]), "compute": float(c[2]),
-                                                 "total": float(c.sum())}})
+        month_stats.append(
+            {
+                "month": tag,
+                "requests": st["requests"],
+                "rows": st["rows"],
+                "total_cost_cents": {
+                    "llm": float(c[0]),
+                    "voice": float(c[1]),
+                    "compute": float(c[2]),
+                    "total": float(c.sum()),
+                },
+            }
+        )
     target = month_stats[-1]
     doc = {
-        "month": month, "generator": "usagekit.demo", "seed": seed, "requests_asked": requests,
+        "month": month,
+        "generator": "usagekit.demo",
+        "seed": seed,
+        "requests_asked": requests,
         "history_months": history_months,
-        "requests": target["requests"], "rows": target["rows"], "total_cost_cents": target["total_cost_cents"],
-        "n_keys": K, "n_accounts": len(world.account_ids), "n_agents": len(world.agent_ids),
+        "requests": target["requests"],
+        "rows": target["rows"],
+        "total_cost_cents": target["total_cost_cents"],
+        "n_keys": K,
+        "n_accounts": len(world.account_ids),
+        "n_agents": len(world.agent_ids),
         "n_plain_vms": len(world.vm_ids),
         "accounts": [{"account_id": a, "name": n} for a, n in zip(world.account_ids, _ACCOUNTS)],
         "history": month_stats[:-1],
@@ -830,11 +1003,19 @@ def generate(out_dir, month: str = "2026-10", requests: int = 300_000, seed: int
     }
     labels_path = out / "labels.json"
     labels_path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-    return DemoResult(out_dir=out, files=files, keys_path=keys_path, labels_path=labels_path,
-                      rows=sum(m["rows"] for m in month_stats),
-                      total_cost_cents=float(sum(m["total_cost_cents"]["total"] for m in month_stats)),
-                      labels=anomalies, month=month, months=month_stats[::-1], n_keys=K,
-                      n_accounts=len(world.account_ids))
+    return DemoResult(
+        out_dir=out,
+        files=files,
+        keys_path=keys_path,
+        labels_path=labels_path,
+        rows=sum(m["rows"] for m in month_stats),
+        total_cost_cents=float(sum(m["total_cost_cents"]["total"] for m in month_stats)),
+        labels=anomalies,
+        month=month,
+        months=month_stats[::-1],
+        n_keys=K,
+        n_accounts=len(world.account_ids),
+    )
 
 
 def _nice_cap(cents: float) -> float:
@@ -873,20 +1054,38 @@ def _labels(world: _World, gen: _Generator, day_cost, dates, target, caps) -> li
 
     def base(kind, k, day, model, note, **extra):
         acct = world.key_account[k]
-        return {"kind": kind, "account_id": world.account_ids[acct], "account_name": _ACCOUNTS[acct],
-                "key_id": world.key_ids[k], "key_name": world.key_names[k], "day": day.isoformat(),
-                "model": model, "cap_cross_day": None, "note": note, **extra}
+        return {
+            "kind": kind,
+            "account_id": world.account_ids[acct],
+            "account_name": _ACCOUNTS[acct],
+            "key_id": world.key_ids[k],
+            "key_name": world.key_names[k],
+            "day": day.isoformat(),
+            "model": model,
+            "cap_cross_day": None,
+            "note": note,
+            **extra,
+        }
 
     k = gen.role["spike"]
     series = day_cost[k]
     s_day = t_idx[SPIKE_DAY - 1]
     usual = float(np.median(np.delete(series[: t_idx[-1] + 1], s_day)))
     obs = float(series[s_day])
-    out.append(base("spike", k, dates[s_day], MODELS[gen.spike_model].name,
-                    f"quiet key (usually {format_usd(usual)} a day) spends {format_usd(obs)} on "
-                    f"{gen.n_spike:,} extra {MODELS[gen.spike_model].name} requests: a leaked token",
-                    cost_cents=obs, usual_day_cents=usual, ratio=obs / usual if usual else None,
-                    requests=gen.n_spike))
+    out.append(
+        base(
+            "spike",
+            k,
+            dates[s_day],
+            MODELS[gen.spike_model].name,
+            f"quiet key (usually {format_usd(usual)} a day) spends {format_usd(obs)} on "
+            f"{gen.n_spike:,} extra {MODELS[gen.spike_model].name} requests: a leaked token",
+            cost_cents=obs,
+            usual_day_cents=usual,
+            ratio=obs / usual if usual else None,
+            requests=gen.n_spike,
+        )
+    )
 
     k = gen.role["cap"]
     cap = caps[k]
@@ -894,7 +1093,7 @@ def _labels(world: _World, gen: _Generator, day_cost, dates, target, caps) -> li
     mtd, projected_day, cross_day = 0.0, None, None
     for j, i in enumerate(t_idx):
         mtd += series[i]
-        window = sorted(series[max(0, i - 6): i + 1], reverse=True)
+        window = sorted(series[max(0, i - 6) : i + 1], reverse=True)
         rate = float(np.mean(window[1:])) if len(window) > 1 else float(window[0])
         if projected_day is None and mtd + rate * (n_days - (j + 1)) >= cap:
             projected_day = dates[i]
@@ -902,10 +1101,16 @@ def _labels(world: _World, gen: _Generator, day_cost, dates, target, caps) -> li
             cross_day = dates[i]
     month_spend = float(series[t_idx].sum())
     top = max(world.key_mix[k], key=lambda ms: ms[1] * _expected_cost_cents(world.key_profile[k], MODELS[ms[0]]))
-    entry = base("cap", k, projected_day or dates[t_idx[-1]], MODELS[top[0]].name,
-                 f"daily spend grows 15% a day from day {RAMP_FROM_DAY}; month-to-date at the run rate "
-                 f"(7-day mean without its largest day) projects past the {format_usd(cap)} cap from this day",
-                 cap_cents=cap, month_spend_cents=month_spend)
+    entry = base(
+        "cap",
+        k,
+        projected_day or dates[t_idx[-1]],
+        MODELS[top[0]].name,
+        f"daily spend grows 15% a day from day {RAMP_FROM_DAY}; month-to-date at the run rate "
+        f"(7-day mean without its largest day) projects past the {format_usd(cap)} cap from this day",
+        cap_cents=cap,
+        month_spend_cents=month_spend,
+    )
     entry["cap_cross_day"] = cross_day.isoformat() if cross_day else None
     out.append(entry)
 
@@ -913,11 +1118,19 @@ def _labels(world: _World, gen: _Generator, day_cost, dates, target, caps) -> li
     series = day_cost[k]
     r_day = t_idx[RUNAWAY_DAY - 1]
     month_total = float(series[t_idx].sum())
-    out.append(base("runaway", k, dates[r_day], MODELS[gen.runaway_model].name,
-                    f"near-zero days, then {gen.n_runaway:,} {MODELS[gen.runaway_model].name} requests in one "
-                    f"night ({format_usd(float(series[r_day]))}): a script in a loop",
-                    cost_cents=float(series[r_day]), share_of_month=float(series[r_day]) / month_total,
-                    requests=gen.n_runaway))
+    out.append(
+        base(
+            "runaway",
+            k,
+            dates[r_day],
+            MODELS[gen.runaway_model].name,
+            f"near-zero days, then {gen.n_runaway:,} {MODELS[gen.runaway_model].name} requests in one "
+            f"night ({format_usd(float(series[r_day]))}): a script in a loop",
+            cost_cents=float(series[r_day]),
+            share_of_month=float(series[r_day]) / month_total,
+            requests=gen.n_runaway,
+        )
+    )
     return out
 
 

@@ -19,9 +19,11 @@ class SourceError(UsagekitError):
     Carries ``file``, and where known ``row`` (1-based data row), ``field`` and ``expected``.
     """
 
-    def __init__(self, file, problem: str, *, row: int | None = None, field: str | None = None,
-                 expected: str | None = None):
+    def __init__(
+        self, file, problem: str, *, row: int | None = None, field: str | None = None, expected: str | None = None
+    ):
         from .masking import redact_text  # a cell quoted in a message may hold a raw key secret
+
         self.file = str(file) if file is not None else None
         self.row = row
         self.field = field
@@ -65,8 +67,9 @@ class MissingExtraError(UsagekitError, ImportError):
 
     def __init__(self, feature: str, module: str, extra: str):
         self.feature, self.module, self.extra = feature, module, extra
-        super().__init__(f"{feature} needs {module.split('.')[0]}, which is not installed: "
-                         f"pip install 'usagekit[{extra}]'")
+        super().__init__(
+            f"{feature} needs {module.split('.')[0]}, which is not installed: pip install 'usagekit[{extra}]'"
+        )
 
 
 class NoDataError(QueryError):

@@ -67,6 +67,7 @@ class Explorer:
         self.findings = pd.DataFrame()
         if detect_anomalies:
             from .anomalies import detect
+
             self.findings = detect(usage, month=month)
         # charts and cards redraw from per-day buckets; the click drill-down reads the requests
         self.cube = usage.rollup()
@@ -75,7 +76,9 @@ class Explorer:
         keys = everything.key_summary()
         self._key_labels = {
             f"{r.key_name if isinstance(r.key_name, str) and r.key_name else charts.mask_key(r.key_id)} "
-            f"({charts.mask_key(r.key_id)})": r.key_id for r in keys.itertuples()}
+            f"({charts.mask_key(r.key_id)})": r.key_id
+            for r in keys.itertuples()
+        }
         models = sorted(m for m in everything.breakdown("model")["model"] if m != NONE_LABEL)
 
         wide = dict(description_width="initial")
@@ -85,12 +88,19 @@ class Explorer:
         longest = max((len(k) for k in self._key_labels), default=10)
         key_width = W.Layout(width=f"{min(max(longest, 24) + 8, 90)}ch")  # labels shown whole, not cut
         if len(self._key_labels) > SEARCHABLE_AFTER:
-            self.key = W.Combobox(options=list(self._key_labels), value="", ensure_option=False,
-                                  placeholder="all keys: type part of a name", description="Key",
-                                  layout=key_width, style=wide)
+            self.key = W.Combobox(
+                options=list(self._key_labels),
+                value="",
+                ensure_option=False,
+                placeholder="all keys: type part of a name",
+                description="Key",
+                layout=key_width,
+                style=wide,
+            )
         else:
-            self.key = W.Dropdown(options=[ALL, *self._key_labels], value=ALL, description="Key",
-                                  layout=key_width, style=wide)
+            self.key = W.Dropdown(
+                options=[ALL, *self._key_labels], value=ALL, description="Key", layout=key_width, style=wide
+            )
         self.model = W.Dropdown(options=[ALL, *models], value=ALL, description="Model", style=wide)
         self.busy = W.HTML(value="")
         self.note = W.HTML(value=f"<small>{esc(self.month_note)}</small>" if self.month_note else "")
@@ -117,15 +127,20 @@ class Explorer:
         for w in (self.start, self.end, self.provider, self.key, self.model):
             w.observe(self._changed, names="value")
         self.refresh()
-        self.widget = W.VBox([
-            W.HBox([self.start, self.end, self.busy]),
-            W.HBox([self.provider, self.key, self.model]),
-            self.note, self.scope_label, self.cards,
-            W.HBox([self.figure, self.anomaly_list], layout=W.Layout(align_items="flex-start")),
-            self.drill_title, self.drill_table,
-            W.HBox([self.newer, self.older, self.page_label], layout=W.Layout(align_items="center")),
-            self.log_table,
-        ])
+        self.widget = W.VBox(
+            [
+                W.HBox([self.start, self.end, self.busy]),
+                W.HBox([self.provider, self.key, self.model]),
+                self.note,
+                self.scope_label,
+                self.cards,
+                W.HBox([self.figure, self.anomaly_list], layout=W.Layout(align_items="flex-start")),
+                self.drill_title,
+                self.drill_table,
+                W.HBox([self.newer, self.older, self.page_label], layout=W.Layout(align_items="center")),
+                self.log_table,
+            ]
+        )
 
     # -- state -----------------------------------------------------------------------------
     def _matching_keys(self) -> list[str] | None:
@@ -140,7 +155,8 @@ class Explorer:
 
     def _filters(self) -> dict:
         return {
-            "start": self.start.value, "end": self.end.value,
+            "start": self.start.value,
+            "end": self.end.value,
             "providers": None if self.provider.value == ALL else [self.provider.value],
             "keys": self._matching_keys(),
             "models": None if self.model.value == ALL else [self.model.value],
@@ -188,11 +204,12 @@ class Explorer:
             self.shown_findings = self._visible_findings(f, summary)
             self._draw(traces, self._anomaly_shapes(f))
             self._list_anomalies()
-            self.cards.value = (f"<div style='max-height:330px;overflow-y:auto'>"
-                                f"{charts.key_cards_html(summary)}</div>")
+            self.cards.value = f"<div style='max-height:330px;overflow-y:auto'>{charts.key_cards_html(summary)}</div>"
             total = self.current.total()
-            self.scope_label.value = (f"<b>{format_usd(total['cost_cents'])}</b> over {total['requests']:,} requests "
-                                      f"&middot; {esc(self._scope_words(f))}")
+            self.scope_label.value = (
+                f"<b>{format_usd(total['cost_cents'])}</b> over {total['requests']:,} requests "
+                f"&middot; {esc(self._scope_words(f))}"
+            )
             self._follow_drill(f)
         finally:
             self.busy.value = ""
@@ -241,8 +258,10 @@ class Explorer:
             self.show_day(day, what)
         else:
             self._clear_drill()
-            self.drill_title.value = (f"<i>The drill-down into {esc(_segment_name(what))} on {day:%a %d %b} closed: "
-                                      f"no such bar under these filters.</i> {HINT}")
+            self.drill_title.value = (
+                f"<i>The drill-down into {esc(_segment_name(what))} on {day:%a %d %b} closed: "
+                f"no such bar under these filters.</i> {HINT}"
+            )
 
     def _draw(self, traces: list[dict], shapes: list) -> None:
         """Put the chart's traces into the widget: restyle the traces it has in one message
@@ -255,16 +274,24 @@ class Explorer:
                 trace.on_click(self._on_click)
             return
         if len(traces) < len(self.figure.data):
-            self.figure.data = self.figure.data[:len(traces)]
-        kept = traces[:len(self.figure.data)]
+            self.figure.data = self.figure.data[: len(traces)]
+        kept = traces[: len(self.figure.data)]
         if kept:
             # already-valid plain values, one per trace: restyle skips plotly's per-property validation
-            props = {"x": "x", "y": "y", "name": "name", "customdata": "customdata", "meta": "meta",
-                     "hovertext": "hovertext", "marker.color": "marker_color"}
-            self.figure.plotly_restyle({path: [t[k] for t in kept] for path, k in props.items()},
-                                       trace_indexes=list(range(len(kept))))
+            props = {
+                "x": "x",
+                "y": "y",
+                "name": "name",
+                "customdata": "customdata",
+                "meta": "meta",
+                "hovertext": "hovertext",
+                "marker.color": "marker_color",
+            }
+            self.figure.plotly_restyle(
+                {path: [t[k] for t in kept] for path, k in props.items()}, trace_indexes=list(range(len(kept)))
+            )
         self.figure.layout.shapes = shapes
-        extra = traces[len(self.figure.data):]
+        extra = traces[len(self.figure.data) :]
         if extra:
             start = len(self.figure.data)
             self.figure.add_traces([go.Bar(**t) for t in extra])
@@ -287,29 +314,45 @@ class Explorer:
         if f["keys"] is not None:
             keep &= found["key_id"].isin(f["keys"])
         if f["providers"] or f["models"]:
-            models = set(self.daily.loc[self.daily["cost_cents"] != 0, "model"].astype(str)) | \
-                set(self.daily.loc[self.daily["requests"] > 0, "model"].astype(str))
+            models = set(self.daily.loc[self.daily["cost_cents"] != 0, "model"].astype(str)) | set(
+                self.daily.loc[self.daily["requests"] > 0, "model"].astype(str)
+            )
             active = set(summary.loc[(summary["spend_cents"] != 0) | (summary["requests"] > 0), "key_id"])
             named = found["model"].notna()
             keep &= (named & found["model"].astype(str).isin(models)) | (~named & found["key_id"].isin(active))
         return found[keep.to_numpy()]
 
     def _anomaly_shapes(self, f: dict) -> list:
-        return [dict(type="line", x0=r.day.isoformat(), x1=r.day.isoformat(), yref="paper", y0=0, y1=1,
-                     line=dict(dash="dot", color=charts.SEVERITY_COLORS[r.severity]))
-                for r in self.shown_findings.itertuples() if r.kind != "unpriced"]
+        return [
+            dict(
+                type="line",
+                x0=r.day.isoformat(),
+                x1=r.day.isoformat(),
+                yref="paper",
+                y0=0,
+                y1=1,
+                line=dict(dash="dot", color=charts.SEVERITY_COLORS[r.severity]),
+            )
+            for r in self.shown_findings.itertuples()
+            if r.kind != "unpriced"
+        ]
 
     def _list_anomalies(self) -> None:
         if self.findings is None or self.findings.empty:
             self.anomaly_list.value = "<p><b>Anomalies</b><br>none found this month.</p>"
             return
-        items = [f"<li><b style='color:{charts.SEVERITY_COLORS[r.severity]}'>{esc(r.kind)}</b> "
-                 f"{r.day:%a %d %b} &middot; {esc(r.key_name)}<br><small>{esc(r.explanation)}</small>"
-                 f"<br><small><i>{esc(r.action)}</i></small></li>" for r in self.shown_findings.itertuples()]
+        items = [
+            f"<li><b style='color:{charts.SEVERITY_COLORS[r.severity]}'>{esc(r.kind)}</b> "
+            f"{r.day:%a %d %b} &middot; {esc(r.key_name)}<br><small>{esc(r.explanation)}</small>"
+            f"<br><small><i>{esc(r.action)}</i></small></li>"
+            for r in self.shown_findings.itertuples()
+        ]
         hidden = len(self.findings) - len(items)
         more = f"<br><small>{hidden} more outside these filters</small>" if hidden else ""
-        self.anomaly_list.value = (f"<div style='max-width:380px'><b>Anomalies ({len(items)})</b>{more}"
-                                   f"<ul>{''.join(items) or '<li>none for these filters</li>'}</ul></div>")
+        self.anomaly_list.value = (
+            f"<div style='max-width:380px'><b>Anomalies ({len(items)})</b>{more}"
+            f"<ul>{''.join(items) or '<li>none for these filters</li>'}</ul></div>"
+        )
 
     # -- drill-down ----------------------------------------------------------------------------
     def _on_click(self, trace, points, selector=None) -> None:
@@ -353,21 +396,40 @@ class Explorer:
                 label, amount = f"Other ({len(models)} models)", f"{n:,} requests"
             else:
                 label, amount = _segment_name(what), f"{n:,} requests"
-            self.drill_title.value = (f"<h4>{day:%a %d %b %Y} &middot; {esc(label)}: {amount}, "
-                                      f"{format_usd(cost)}</h4>")
+            self.drill_title.value = f"<h4>{day:%a %d %b %Y} &middot; {esc(label)}: {amount}, {format_usd(cost)}</h4>"
             if compute:
-                tables = render_table(self.drill_summary, [("vm", "agent or plain VM", "text"), ("kind", "kind", "text"),
-                                                           ("hours", "VM hours", "number"),
-                                                           ("cost_cents", "cost", "money")], caption="per VM")
+                tables = render_table(
+                    self.drill_summary,
+                    [
+                        ("vm", "agent or plain VM", "text"),
+                        ("kind", "kind", "text"),
+                        ("hours", "VM hours", "number"),
+                        ("cost_cents", "cost", "money"),
+                    ],
+                    caption="per VM",
+                )
             else:
-                tables = render_table(self.drill_summary, [("model", "model", "text"), ("provider", "provider", "text"),
-                                                           ("requests", "requests", "int"),
-                                                           ("cost_cents", "cost", "money")], caption="per model")
+                tables = render_table(
+                    self.drill_summary,
+                    [
+                        ("model", "model", "text"),
+                        ("provider", "provider", "text"),
+                        ("requests", "requests", "int"),
+                        ("cost_cents", "cost", "money"),
+                    ],
+                    caption="per model",
+                )
                 keys = self.drill_keys.assign(
-                    key=[n if isinstance(n, str) and n else charts.mask_key(k)
-                         for n, k in zip(self.drill_keys["key_name"], self.drill_keys["key"])])
-                tables += render_table(keys, [("key", "key", "text"), ("requests", "requests", "int"),
-                                              ("cost_cents", "cost", "money")], caption="per key")
+                    key=[
+                        n if isinstance(n, str) and n else charts.mask_key(k)
+                        for n, k in zip(self.drill_keys["key_name"], self.drill_keys["key"])
+                    ]
+                )
+                tables += render_table(
+                    keys,
+                    [("key", "key", "text"), ("requests", "requests", "int"), ("cost_cents", "cost", "money")],
+                    caption="per key",
+                )
             self.drill_table.value = f"<div style='display:flex;gap:24px;flex-wrap:wrap'>{tables}</div>"
             self.show_page(page)
         finally:
@@ -385,17 +447,34 @@ class Explorer:
         first = (page - 1) * PAGE_SIZE + 1
         compute = models == [COMPUTE_LABEL]
         what = "hourly VM rows" if compute else "requests"
-        self.page_label.value = (f"<small>{what} {first:,}\u2013{first + len(rows) - 1:,} of {total:,}, newest "
-                                 f"first (page {page:,} of {pages:,})</small>" if len(rows) else
-                                 f"<small>no {what} on this page ({total:,} in all)</small>")
+        self.page_label.value = (
+            f"<small>{what} {first:,}\u2013{first + len(rows) - 1:,} of {total:,}, newest "
+            f"first (page {page:,} of {pages:,})</small>"
+            if len(rows)
+            else f"<small>no {what} on this page ({total:,} in all)</small>"
+        )
         self.newer.disabled = page <= 1
         self.older.disabled = page >= pages
-        cols = ([("ts", "time", "time"), ("agent_name", "agent", "text"), ("plain_vm_name", "plain VM", "text"),
-                 ("hours", "VM hours", "number"), ("cost_cents", "cost", "money")] if compute else
-                [("ts", "time", "time"), ("key_name", "key", "text"), ("model", "model", "text"),
-                 ("provider", "provider", "text"), ("input_tokens", "input tokens", "int"),
-                 ("output_tokens", "output tokens", "int"), ("cost_cents", "cost", "money"),
-                 ("status", "status", "text")])
+        cols = (
+            [
+                ("ts", "time", "time"),
+                ("agent_name", "agent", "text"),
+                ("plain_vm_name", "plain VM", "text"),
+                ("hours", "VM hours", "number"),
+                ("cost_cents", "cost", "money"),
+            ]
+            if compute
+            else [
+                ("ts", "time", "time"),
+                ("key_name", "key", "text"),
+                ("model", "model", "text"),
+                ("provider", "provider", "text"),
+                ("input_tokens", "input tokens", "int"),
+                ("output_tokens", "output tokens", "int"),
+                ("cost_cents", "cost", "money"),
+                ("status", "status", "text"),
+            ]
+        )
         if len(rows):
             rows = rows.assign(ts=pd.to_datetime(rows["ts"], utc=True).dt.tz_convert(self.usage.tz))
         cols[0] = ("ts", f"time ({self.usage.tz})", "time")
@@ -426,8 +505,14 @@ def render_table(df: pd.DataFrame, columns, caption: str | None = None) -> str:
     """``df`` through the shared HTML table (:func:`usagekit.tables.html_table`); ``columns``
     is ``(column, header, kind)`` with kind ``money`` (cents shown as dollars), ``int``,
     ``number``, ``time`` or ``text``."""
-    return html_table(df, {c: h for c, h, _ in columns}, kinds={c: k for c, _, k in columns}, caption=caption,
-                      empty=f"no rows{' (' + caption + ')' if caption else ''}", table_class="uk-drill")
+    return html_table(
+        df,
+        {c: h for c, h, _ in columns},
+        kinds={c: k for c, _, k in columns},
+        caption=caption,
+        empty=f"no rows{' (' + caption + ')' if caption else ''}",
+        table_class="uk-drill",
+    )
 
 
 def explore(usage: Usage, month: str | None = None, detect_anomalies: bool = True) -> Explorer:

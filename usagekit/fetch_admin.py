@@ -39,13 +39,24 @@ from .errors import FetchError, UsagekitError, display_path
 from .http_client import REDACTED, Deadline, get_json, redact
 
 PROVIDERS = ("openai", "anthropic", "openrouter", "litellm")
-KEY_VARS = {"openai": ("OPENAI_ADMIN_KEY",), "anthropic": ("ANTHROPIC_ADMIN_KEY",),
-            "openrouter": ("OPENROUTER_API_KEY", "OPENROUTER_PROVISIONING_KEY"),
-            "litellm": ("LITELLM_MASTER_KEY", "LITELLM_API_KEY")}
-BASE_URLS = {"openai": "https://api.openai.com/v1", "anthropic": "https://api.anthropic.com",
-             "openrouter": "https://openrouter.ai/api/v1", "litellm": None}
-BASE_VARS = {"openai": "OPENAI_ADMIN_BASE_URL", "anthropic": "ANTHROPIC_ADMIN_BASE_URL",
-             "openrouter": "OPENROUTER_BASE_URL", "litellm": "LITELLM_BASE_URL"}
+KEY_VARS = {
+    "openai": ("OPENAI_ADMIN_KEY",),
+    "anthropic": ("ANTHROPIC_ADMIN_KEY",),
+    "openrouter": ("OPENROUTER_API_KEY", "OPENROUTER_PROVISIONING_KEY"),
+    "litellm": ("LITELLM_MASTER_KEY", "LITELLM_API_KEY"),
+}
+BASE_URLS = {
+    "openai": "https://api.openai.com/v1",
+    "anthropic": "https://api.anthropic.com",
+    "openrouter": "https://openrouter.ai/api/v1",
+    "litellm": None,
+}
+BASE_VARS = {
+    "openai": "OPENAI_ADMIN_BASE_URL",
+    "anthropic": "ANTHROPIC_ADMIN_BASE_URL",
+    "openrouter": "OPENROUTER_BASE_URL",
+    "litellm": "LITELLM_BASE_URL",
+}
 #: pages followed at most per endpoint (a server that never stops saying has_more is an error)
 MAX_PAGES = 10_000
 
@@ -63,8 +74,10 @@ class Fetched:
     empty: list = field(default_factory=list)
 
     def __str__(self) -> str:
-        lines = [f"fetched {self.provider} {self.since} .. {self.until} (end exclusive) in {self.requests} "
-                 f"request(s) into {display_path(self.out_dir)}"]
+        lines = [
+            f"fetched {self.provider} {self.since} .. {self.until} (end exclusive) in {self.requests} "
+            f"request(s) into {display_path(self.out_dir)}"
+        ]
         lines += [f"  {display_path(p)}: {n:,} record(s)" for p, n in self.files.items()]
         lines += [f"  {e}: no data in the period (no file written)" for e in self.empty]
         return "\n".join(lines)
@@ -73,17 +86,36 @@ class Fetched:
 class _Client:
     """GETs for one fetch: shared deadline, headers, secret scrubbing and a request count."""
 
-    def __init__(self, base_url: str, headers: dict, secret: str, deadline: Deadline, timeout: float,
-                 retries: int, backoff: float, session, say):
+    def __init__(
+        self,
+        base_url: str,
+        headers: dict,
+        secret: str,
+        deadline: Deadline,
+        timeout: float,
+        retries: int,
+        backoff: float,
+        session,
+        say,
+    ):
         self.base, self.headers, self.secret = base_url.rstrip("/"), headers, secret
         self.deadline, self.timeout, self.retries, self.backoff = deadline, timeout, retries, backoff
         self.session, self.say, self.requests = session, say, 0
 
     def get(self, path: str, params) -> object:
         self.requests += 1
-        answer = get_json(self.base + path, headers=self.headers, params=params, secrets=(self.secret,),
-                          timeout=self.timeout, deadline=self.deadline, retries=self.retries,
-                          backoff=self.backoff, session=self.session, explain=_explain)
+        answer = get_json(
+            self.base + path,
+            headers=self.headers,
+            params=params,
+            secrets=(self.secret,),
+            timeout=self.timeout,
+            deadline=self.deadline,
+            retries=self.retries,
+            backoff=self.backoff,
+            session=self.session,
+            explain=_explain,
+        )
         return answer.doc
 
 
@@ -121,14 +153,28 @@ def key_from_env(provider: str) -> str:
         value = os.environ.get(var, "").strip()
         if value:
             return value
-    raise UsagekitError(f"no {provider} key: set the environment variable {KEY_VARS[provider][0]} "
-                        f"({'an admin key' if provider in ('openai', 'anthropic') else 'a key allowed to read spend'}); "
-                        "keys are read from the environment only, never from the command line")
+    raise UsagekitError(
+        f"no {provider} key: set the environment variable {KEY_VARS[provider][0]} "
+        f"({'an admin key' if provider in ('openai', 'anthropic') else 'a key allowed to read spend'}); "
+        "keys are read from the environment only, never from the command line"
+    )
 
 
-def fetch(provider: str, since, until=None, out_dir=".", *, base_url: str | None = None, api_key: str | None = None,
-          deadline: float = 600, timeout: float = 60, retries: int = 5, backoff: float = 1.0, session=None,
-          progress: bool = False) -> Fetched:
+def fetch(
+    provider: str,
+    since,
+    until=None,
+    out_dir=".",
+    *,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    deadline: float = 600,
+    timeout: float = 60,
+    retries: int = 5,
+    backoff: float = 1.0,
+    session=None,
+    progress: bool = False,
+) -> Fetched:
     """Pull ``provider``'s cost/usage API for the days ``[since, until)`` into ``out_dir``.
 
     ``api_key`` defaults to the provider's environment variable (see the module table);
@@ -162,13 +208,23 @@ def fetch(provider: str, since, until=None, out_dir=".", *, base_url: str | None
     result = Fetched(provider, since, until, out)
     tag = f"{since.isoformat()}_{until.isoformat()}"
     {"openai": _openai, "anthropic": _anthropic, "openrouter": _openrouter, "litellm": _litellm}[provider](
-        client, since, until, out, tag, result)
+        client, since, until, out, tag, result
+    )
     result.requests = client.requests
-    _write(out / "manifest.json", {
-        "provider": provider, "since": since.isoformat(), "until_exclusive": until.isoformat(),
-        "fetched_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "base_url": base,
-        "requests": client.requests, "files": {p.name: n for p, n in result.files.items()}, "empty": result.empty,
-    }, key)
+    _write(
+        out / "manifest.json",
+        {
+            "provider": provider,
+            "since": since.isoformat(),
+            "until_exclusive": until.isoformat(),
+            "fetched_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "base_url": base,
+            "requests": client.requests,
+            "files": {p.name: n for p, n in result.files.items()},
+            "empty": result.empty,
+        },
+        key,
+    )
     return result
 
 
@@ -178,6 +234,7 @@ def _write(path: Path, doc, secret: str, table: bool = False) -> None:
     if table:
         import csv
         import io
+
         columns = list(dict.fromkeys(k for r in doc for k in r))
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
@@ -199,16 +256,20 @@ def _pages(client: _Client, path: str, params: dict, what: str) -> list[dict]:
     while True:
         doc = client.get(path, params | ({"page": cursor} if cursor else {}))
         if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
-            raise FetchError(client.base + path, f"page {len(pages) + 1} of {what} is not a page "
-                             '{"data": [...], "has_more": ...}')
+            raise FetchError(
+                client.base + path, f'page {len(pages) + 1} of {what} is not a page {{"data": [...], "has_more": ...}}'
+            )
         pages.append(doc)
         client.say(f"{what}: page {len(pages)} ({len(doc['data'])} bucket(s))")
         cursor = doc.get("next_page")
         if not doc.get("has_more") or not cursor:
             return pages
         if cursor in cursors or len(pages) >= MAX_PAGES:
-            raise FetchError(client.base + path, f"{what}: the server keeps saying has_more (page cursor repeated "
-                             f"after {len(pages)} pages); try a shorter period")
+            raise FetchError(
+                client.base + path,
+                f"{what}: the server keeps saying has_more (page cursor repeated "
+                f"after {len(pages)} pages); try a shorter period",
+            )
         cursors.add(cursor)
 
 
@@ -230,13 +291,25 @@ def _save_pages(client, pages, out: Path, name: str, envelope: dict, result: Fet
 
 def _openai(client, since, until, out, tag, result):
     span = {"start_time": _unix(since), "end_time": _unix(until), "bucket_width": "1d"}
-    costs = _pages(client, "/organization/costs", span | {"limit": 180, "group_by": ["line_item", "project_id"]},
-                   "openai costs")
+    costs = _pages(
+        client, "/organization/costs", span | {"limit": 180, "group_by": ["line_item", "project_id"]}, "openai costs"
+    )
     _save_pages(client, costs, out, f"openai-costs-{tag}.json", {"object": "page"}, result, "openai costs")
-    usage = _pages(client, "/organization/usage/completions",
-                   span | {"limit": 31, "group_by": ["model", "project_id", "api_key_id"]}, "openai usage/completions")
-    _save_pages(client, usage, out, f"openai-usage-completions-{tag}.json", {"object": "page"}, result,
-                "openai usage/completions")
+    usage = _pages(
+        client,
+        "/organization/usage/completions",
+        span | {"limit": 31, "group_by": ["model", "project_id", "api_key_id"]},
+        "openai usage/completions",
+    )
+    _save_pages(
+        client,
+        usage,
+        out,
+        f"openai-usage-completions-{tag}.json",
+        {"object": "page"},
+        result,
+        "openai usage/completions",
+    )
 
 
 def _anthropic(client, since, until, out, tag, result):
@@ -252,7 +325,7 @@ def _openrouter(client, since, until, out, tag, result):
         doc = client.get("/activity", {"date": day.isoformat()})
         data = doc.get("data") if isinstance(doc, dict) else None
         if not isinstance(data, list):
-            raise FetchError(client.base + "/activity", f"the answer for {day} is not {{\"data\": [...]}}")
+            raise FetchError(client.base + "/activity", f'the answer for {day} is not {{"data": [...]}}')
         # the endpoint may answer with more than the day asked for: keep the period's rows only
         keep = [r for r in data if isinstance(r, dict) and str(r.get("date", ""))[:10] == day.isoformat()]
         rows += keep
@@ -288,6 +361,7 @@ def _litellm_rows(client, path: str, params: dict, what: str, list_field: str) -
 def _flat(row: dict) -> dict:
     """A LiteLLM row as its PostgreSQL export writes it: JSON columns as text, secrets masked."""
     from .masking import redact as mask
+
     out = {}
     for k, v in row.items():
         if isinstance(v, (dict, list)):
@@ -300,8 +374,13 @@ def _flat(row: dict) -> dict:
 
 def _litellm(client, since, until, out, tag, result):
     last = until - dt.timedelta(days=1)  # LiteLLM's end_date is inclusive
-    logs = _litellm_rows(client, "/spend/logs", {"start_date": since.isoformat(), "end_date": last.isoformat(),
-                                                 "page_size": 1000}, "litellm spend logs", "data")
+    logs = _litellm_rows(
+        client,
+        "/spend/logs",
+        {"start_date": since.isoformat(), "end_date": last.isoformat(), "page_size": 1000},
+        "litellm spend logs",
+        "data",
+    )
     if logs:
         path = out / f"litellm-spend-logs-{tag}.csv"
         _write(path, [_flat(r) for r in logs if isinstance(r, dict)], client.secret, table=True)

@@ -162,22 +162,26 @@ class RunRate:
         weekend = day.weekday() >= 5
         log = self.level + self.slope * ahead + (self.weekend_offset if weekend else 0.0)
         p = self.p_weekend if weekend else self.p_weekday
-        return p * math.exp(log + self.raw_spread ** 2 / 2)
+        return p * math.exp(log + self.raw_spread**2 / 2)
 
     def expected_ahead(self, ahead: np.ndarray) -> np.ndarray:
         """:meth:`expected` of the days ``ahead`` (whole days after :attr:`last_day`)."""
         if self.n_active == 0:
             return np.zeros(len(ahead))
         weekend = (self.last_day.weekday() + ahead) % 7 >= 5
-        log = self.level + self.slope * np.minimum(ahead, self.horizon) + np.where(
-            weekend, self.weekend_offset, 0.0) + self.raw_spread ** 2 / 2
+        log = (
+            self.level
+            + self.slope * np.minimum(ahead, self.horizon)
+            + np.where(weekend, self.weekend_offset, 0.0)
+            + self.raw_spread**2 / 2
+        )
         return np.where(weekend, self.p_weekend, self.p_weekday) * np.exp(log)
 
     def log_se(self, days_ahead: float, n_days_left: float) -> float:
         """Log-scale standard error of the sum of the remaining days' spend."""
         ahead = min(days_ahead, self.horizon)
-        noise = math.sqrt(math.expm1(self.spread ** 2)) / math.sqrt(max(n_days_left, 1.0))
-        return math.sqrt(self.level_se ** 2 + (ahead * self.slope_se) ** 2 + noise ** 2)
+        noise = math.sqrt(math.expm1(self.spread**2)) / math.sqrt(max(n_days_left, 1.0))
+        return math.sqrt(self.level_se**2 + (ahead * self.slope_se) ** 2 + noise**2)
 
 
 def run_rate(daily: pd.Series, last_day: dt.date, lookback: int = LOOKBACK_DAYS) -> RunRate:
@@ -193,8 +197,7 @@ def run_rate(daily: pd.Series, last_day: dt.date, lookback: int = LOOKBACK_DAYS)
         s = daily.reindex(idx, fill_value=0.0) if idx else daily.iloc[:0]
     else:
         s = daily
-    return run_rate_arrays(s.to_numpy(dtype=float), np.array([d.weekday() >= 5 for d in s.index], dtype=bool),
-                           last_day)
+    return run_rate_arrays(s.to_numpy(dtype=float), np.array([d.weekday() >= 5 for d in s.index], dtype=bool), last_day)
 
 
 def run_rate_arrays(vals: np.ndarray, weekend: np.ndarray, last_day: dt.date) -> RunRate:
@@ -218,8 +221,7 @@ def run_rate_arrays(vals: np.ndarray, weekend: np.ndarray, last_day: dt.date) ->
         rate = float(kept.mean()) if len(kept) else 0.0
         if rate <= 0:
             return RunRate(0.0, 0.0, 0.0, 0.0, 0.0, MIN_SPREAD, 0.0, 0.0, 0.0, last_day, len(vals), 0)
-        return RunRate(math.log(rate), 0.0, 0.0, 0.0, 0.5, 0.5, 0.0, 1.0, 1.0, last_day, len(vals),
-                       int(active.sum()))
+        return RunRate(math.log(rate), 0.0, 0.0, 0.0, 0.5, 0.5, 0.0, 1.0, 1.0, last_day, len(vals), int(active.sum()))
     t = t_all[active]
     y = np.log(vals[active])
     we = weekend[active]
@@ -240,15 +242,28 @@ def run_rate_arrays(vals: np.ndarray, weekend: np.ndarray, last_day: dt.date) ->
         spread = max(1.4826 * float(median(np.abs(resid - median(resid)))), MIN_SPREAD)
         sxx = float(((t - t.mean()) ** 2).sum())
         slope_se = spread / math.sqrt(sxx) if sxx > 0 else 0.0
-        shrink = raw ** 2 / (raw ** 2 + slope_se ** 2) if raw else 0.0
+        shrink = raw**2 / (raw**2 + slope_se**2) if raw else 0.0
         slope = raw * shrink
     resid = adj - slope * t
     level = median(resid)
     raw = min(1.4826 * median(np.abs(resid - level)), 1.5) if len(resid) >= 3 else 0.0
     spread = max(raw, MIN_SPREAD) if len(resid) >= 3 else 0.5
     level_se = 1.25 * spread / math.sqrt(len(resid))
-    return RunRate(level, offset, slope, slope_se, level_se, spread, raw, float(p_wd), float(p_we), last_day,
-                   len(vals), int(active.sum()), horizon)
+    return RunRate(
+        level,
+        offset,
+        slope,
+        slope_se,
+        level_se,
+        spread,
+        raw,
+        float(p_wd),
+        float(p_we),
+        last_day,
+        len(vals),
+        int(active.sum()),
+        horizon,
+    )
 
 
 def money_words(cents: float) -> str:
@@ -271,8 +286,15 @@ def _dense(daily: pd.Series) -> tuple[dt.date | None, np.ndarray]:
     return first, vals
 
 
-def forecast_cap(daily: pd.Series, cap_cents: float | None, window: BudgetWindow, as_of, *, tz: str = "UTC",
-                 previous: CapForecast | None = None) -> CapForecast:
+def forecast_cap(
+    daily: pd.Series,
+    cap_cents: float | None,
+    window: BudgetWindow,
+    as_of,
+    *,
+    tz: str = "UTC",
+    previous: CapForecast | None = None,
+) -> CapForecast:
     """Project ``daily`` (cents per local day, index ``datetime.date``) to the end of ``window``.
 
     ``as_of`` is the cut-off instant (a date means the end of that day); the last day may be
@@ -284,8 +306,17 @@ def forecast_cap(daily: pd.Series, cap_cents: float | None, window: BudgetWindow
     return _forecast(first, vals, cap_cents, window, window.days(), _cutoff(as_of, tz), tz, previous)
 
 
-def _forecast(first: dt.date | None, vals: np.ndarray, cap_cents, window: BudgetWindow, wdays, cutoff, tz,
-              previous: CapForecast | None, explain: bool = True) -> CapForecast:
+def _forecast(
+    first: dt.date | None,
+    vals: np.ndarray,
+    cap_cents,
+    window: BudgetWindow,
+    wdays,
+    cutoff,
+    tz,
+    previous: CapForecast | None,
+    explain: bool = True,
+) -> CapForecast:
     cutoff = min(cutoff, window.end)
     local = cutoff.tz_convert(tz)
     last_day = (local - pd.Timedelta(microseconds=1)).date()
@@ -296,7 +327,7 @@ def _forecast(first: dt.date | None, vals: np.ndarray, cap_cents, window: Budget
         first, vals = last_day, np.zeros(0)
     last_i = (last_day - first).days
     lo_i = max((w_first - first).days, 0)
-    in_window = np.nan_to_num(vals[lo_i:last_i + 1]) if last_i >= 0 else np.zeros(0)
+    in_window = np.nan_to_num(vals[lo_i : last_i + 1]) if last_i >= 0 else np.zeros(0)
     spent = float(in_window.sum())
     cap = None if cap_cents is None or pd.isna(cap_cents) else float(cap_cents)
     crossed_day = None
@@ -349,17 +380,36 @@ def _forecast(first: dt.date | None, vals: np.ndarray, cap_cents, window: Budget
         # clearly back under the cap (hysteresis)
         warn = rr.n_days >= MIN_BAND_DAYS and (high > cap or (same and high >= CLEAR_SHARE * cap))
     since = (previous.warn_since if same and previous.warn_since else last_day) if warn else None
-    text = _explain(cap, spent, projected, low, high, cross, earliest, crossed_day, warn, window, rr, last_day,
-                    elapsed, n_left) if explain else ""
-    return CapForecast(cap_cents=cap, window=window, as_of=cutoff, spent_cents=spent, projected_cents=projected,
-                       low_cents=low, high_cents=high, rate_cents=remaining / n_left if n_left else 0.0,
-                       crossing_date=cross, earliest_crossing_date=earliest, crossed=crossed_day is not None,
-                       warn=bool(warn), explanation=text, days_left=float(n_left), history_days=rr.n_days,
-                       warn_since=since)
+    text = (
+        _explain(
+            cap, spent, projected, low, high, cross, earliest, crossed_day, warn, window, rr, last_day, elapsed, n_left
+        )
+        if explain
+        else ""
+    )
+    return CapForecast(
+        cap_cents=cap,
+        window=window,
+        as_of=cutoff,
+        spent_cents=spent,
+        projected_cents=projected,
+        low_cents=low,
+        high_cents=high,
+        rate_cents=remaining / n_left if n_left else 0.0,
+        crossing_date=cross,
+        earliest_crossing_date=earliest,
+        crossed=crossed_day is not None,
+        warn=bool(warn),
+        explanation=text,
+        days_left=float(n_left),
+        history_days=rr.n_days,
+        warn_since=since,
+    )
 
 
-def forecast_key(daily: pd.Series, key, as_of, *, tz: str = "UTC", cap_cents: float | None = None,
-                 since: dt.date | None = None) -> CapForecast:
+def forecast_key(
+    daily: pd.Series, key, as_of, *, tz: str = "UTC", cap_cents: float | None = None, since: dt.date | None = None
+) -> CapForecast:
     """The forecast of one registry key at ``as_of``, replayed day by day through its budget window.
 
     ``key`` is a registry row (mapping, Series or record: ``spend_cap_cents``, ``budget_period``,
@@ -370,6 +420,7 @@ def forecast_key(daily: pd.Series, key, as_of, *, tz: str = "UTC", cap_cents: fl
     ``cap`` findings both call this, so they show the same dates.
     """
     from .periods import budget_window
+
     cutoff = _cutoff(as_of, tz)
     if cap_cents is None:
         cap_cents = _get(key, "spend_cap_cents")
@@ -378,18 +429,22 @@ def forecast_key(daily: pd.Series, key, as_of, *, tz: str = "UTC", cap_cents: fl
     last = (cutoff - pd.Timedelta(microseconds=1)).tz_convert(tz).date()
     day = max(wdays[0], since) if since else wdays[0]
     first, vals = _dense(daily)
-    upto = vals[:max(0, (last - first).days + 1)] if first is not None else vals
+    upto = vals[: max(0, (last - first).days + 1)] if first is not None else vals
     alone = _forecast(first, upto, cap_cents, window, wdays, cutoff, tz, None)
-    held = alone.spent_cents >= 0.5 * alone.cap_cents if window.period == "1d" else (
-        alone.history_days >= MIN_BAND_DAYS and alone.high_cents >= CLEAR_SHARE * alone.cap_cents) \
-        if alone.cap_cents is not None else False
+    held = (
+        alone.spent_cents >= 0.5 * alone.cap_cents
+        if window.period == "1d"
+        else (alone.history_days >= MIN_BAND_DAYS and alone.high_cents >= CLEAR_SHARE * alone.cap_cents)
+        if alone.cap_cents is not None
+        else False
+    )
     if not alone.warn and not held:
         return alone  # no earlier warning could still hold: the replay would give the same answer
     prev = None
     while day < last:  # whole days before the cut-off's own day, as each night's run saw them
         end = pd.Timestamp(dt.datetime.combine(day + dt.timedelta(days=1), dt.time()), tz=tz).tz_convert("UTC")
         if end > window.start:
-            seen = vals[:max(0, (day - first).days + 1)] if first is not None else vals
+            seen = vals[: max(0, (day - first).days + 1)] if first is not None else vals
             prev = _forecast(first, seen, cap_cents, window, wdays, end, tz, prev, explain=False)
         day += dt.timedelta(days=1)
     return _forecast(first, upto, cap_cents, window, wdays, cutoff, tz, prev)
@@ -403,16 +458,22 @@ def _get(key, name):
     return getattr(key, name, None)
 
 
-def _explain(cap, spent, projected, low, high, cross, earliest, crossed_day, warn, window, rr: RunRate, last_day,
-             elapsed, n_left) -> str:
+def _explain(
+    cap, spent, projected, low, high, cross, earliest, crossed_day, warn, window, rr: RunRate, last_day, elapsed, n_left
+) -> str:
     end = window.days()[1] - dt.timedelta(days=1)
-    span = "today's" if window.period == "1d" else (
-        "this month's" if window.period == "1mo" else f"this {window.period} budget period's")
+    span = (
+        "today's"
+        if window.period == "1d"
+        else ("this month's" if window.period == "1mo" else f"this {window.period} budget period's")
+    )
     if cap is None and n_left <= 0:
         return f"No cap. {money_words(spent)} spent in {span} budget window, which is over."
     if cap is None:
-        return (f"No cap. {money_words(spent)} spent in {span} budget so far; heading for about {money_words(projected)} "
-                f"by {end:%b %d}.")
+        return (
+            f"No cap. {money_words(spent)} spent in {span} budget so far; heading for about {money_words(projected)} "
+            f"by {end:%b %d}."
+        )
     share = f" ({spent / cap:.0%})" if cap > 0 else ""  # a cap of 0: nothing may be spent
     used = f"{money_words(spent)} of its {money_words(cap)} cap{share}"
     if n_left <= 0 and crossed_day is None:
@@ -420,18 +481,24 @@ def _explain(cap, spent, projected, low, high, cross, earliest, crossed_day, war
     if crossed_day is not None:
         return f"Over its cap since {crossed_day:%b %d}: {used} in {span} budget (resets after {end:%b %d})."
     if window.period == "1d":
-        return (f"{used} spent today so far{' (' + format(elapsed, '.0%') + ' of the day gone)' if elapsed < 1 else ''}"
-                f"; a daily cap is judged on the day's running spend.")
+        return (
+            f"{used} spent today so far{' (' + format(elapsed, '.0%') + ' of the day gone)' if elapsed < 1 else ''}"
+            f"; a daily cap is judged on the day's running spend."
+        )
     if rr.n_active == 0:
         rate = "no spend in the days read, so nothing more is expected"
     else:
         trend = ""
         if abs(rr.slope) >= 0.01:
             trend = f", {'growing' if rr.slope > 0 else 'shrinking'} about {abs(math.expm1(rr.slope)):.0%} a day"
-        rate = (f"at its recent pace (about {money_words((projected - spent) / n_left if n_left else 0)} a day"
-                f"{trend}, from {rr.n_days} days of history)")
-    where = (f"{used}; {rate} it reaches about {money_words(projected)} by {end:%b %d} "
-             f"(likely between {money_words(low)} and {money_words(high)})")
+        rate = (
+            f"at its recent pace (about {money_words((projected - spent) / n_left if n_left else 0)} a day"
+            f"{trend}, from {rr.n_days} days of history)"
+        )
+    where = (
+        f"{used}; {rate} it reaches about {money_words(projected)} by {end:%b %d} "
+        f"(likely between {money_words(low)} and {money_words(high)})"
+    )
     if cross is not None:
         return f"Heading for its cap: {where}, crossing it around {cross:%b %d}."
     if warn and earliest is not None:
@@ -441,4 +508,13 @@ def _explain(cap, spent, projected, low, high, cross, earliest, crossed_day, war
     return f"Under its cap: {where}."
 
 
-__all__ = ["CapForecast", "RunRate", "forecast_cap", "forecast_key", "median", "money_words", "run_rate", "run_rate_arrays"]
+__all__ = [
+    "CapForecast",
+    "RunRate",
+    "forecast_cap",
+    "forecast_key",
+    "median",
+    "money_words",
+    "run_rate",
+    "run_rate_arrays",
+]

@@ -75,9 +75,19 @@ class _Retry(Exception):
         self.problem, self.status, self.wait = problem, status, wait
 
 
-def get_json(url: str, *, headers: dict | None = None, params: dict | None = None, secrets=(),
-             timeout: float = 30, deadline: Deadline | None = None, retries: int = 3, backoff: float = 0.5,
-             session: requests.Session | None = None, explain=None) -> Answer:
+def get_json(
+    url: str,
+    *,
+    headers: dict | None = None,
+    params: dict | None = None,
+    secrets=(),
+    timeout: float = 30,
+    deadline: Deadline | None = None,
+    retries: int = 3,
+    backoff: float = 0.5,
+    session: requests.Session | None = None,
+    explain=None,
+) -> Answer:
     """GET ``url`` and parse its JSON body, within ``deadline`` (default: ``timeout`` from now).
 
     ``timeout`` bounds each attempt, ``deadline`` the whole call. 429 and 5xx answers, dropped
@@ -100,9 +110,13 @@ def get_json(url: str, *, headers: dict | None = None, params: dict | None = Non
         if left <= 0:
             raise fail(f"no complete answer within the {deadline.seconds:g} s deadline (timeout)")
         try:
-            doc, status = _watched(lambda: _attempt(http, url, headers, params, min(timeout, left), deadline,
-                                                    explain, fail), left, http if session is None else None, fail,
-                                   deadline)
+            doc, status = _watched(
+                lambda: _attempt(http, url, headers, params, min(timeout, left), deadline, explain, fail),
+                left,
+                http if session is None else None,
+                fail,
+                deadline,
+            )
             return Answer(doc, status, attempt)
         except _Retry as r:
             if attempt > retries:
@@ -111,8 +125,11 @@ def get_json(url: str, *, headers: dict | None = None, params: dict | None = Non
             if r.wait is not None:
                 wait = max(wait, min(r.wait, MAX_RETRY_AFTER))
             if wait >= deadline.left():
-                raise fail(f"{r.problem}; no time left within the {deadline.seconds:g} s deadline to retry "
-                           f"(attempt {attempt})", r.status) from None
+                raise fail(
+                    f"{r.problem}; no time left within the {deadline.seconds:g} s deadline to retry "
+                    f"(attempt {attempt})",
+                    r.status,
+                ) from None
             time.sleep(wait)
 
 
@@ -137,8 +154,10 @@ def _watched(call, left: float, own_session, fail, deadline: Deadline):
     if worker.is_alive():
         if own_session is not None:
             own_session.close()
-        raise fail(f"no complete answer within the {deadline.seconds:g} s deadline (timeout; the server is "
-                   "answering too slowly)")
+        raise fail(
+            f"no complete answer within the {deadline.seconds:g} s deadline (timeout; the server is "
+            "answering too slowly)"
+        )
     if "error" in box:
         raise box["error"]
     return box["value"]
@@ -164,12 +183,19 @@ def _attempt(http, url, headers, params, timeout, deadline: Deadline, explain, f
             raise fail(f"no complete answer within the {deadline.seconds:g} s deadline (timeout)") from None
         raise _Retry(f"no answer within {timeout:g} s (timeout)") from None
     except _TimeUp:
-        raise fail(f"the answer did not arrive completely within the {deadline.seconds:g} s deadline "
-                   "(timeout; the server is sending it too slowly)") from None
+        raise fail(
+            f"the answer did not arrive completely within the {deadline.seconds:g} s deadline "
+            "(timeout; the server is sending it too slowly)"
+        ) from None
     except _TooBig:
-        raise fail(f"the answer is larger than {MAX_BODY // 2 ** 20} MB; ask for a shorter period") from None
-    except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
-            requests.exceptions.ContentDecodingError, urllib3.exceptions.HTTPError, OSError) as exc:
+        raise fail(f"the answer is larger than {MAX_BODY // 2**20} MB; ask for a shorter period") from None
+    except (
+        requests.ConnectionError,
+        requests.exceptions.ChunkedEncodingError,
+        requests.exceptions.ContentDecodingError,
+        urllib3.exceptions.HTTPError,
+        OSError,
+    ) as exc:
         if deadline.expired():
             raise fail(f"no complete answer within the {deadline.seconds:g} s deadline (timeout)") from None
         raise _Retry(_network_problem(exc)) from None
@@ -215,8 +241,12 @@ def _body(resp: requests.Response, deadline: Deadline, limit: int = MAX_BODY) ->
 
 def _network_problem(exc: Exception) -> str:
     text = str(exc)
-    if isinstance(exc, requests.exceptions.ChunkedEncodingError) or "IncompleteRead" in text \
-            or "incomplete" in text.lower() or "prematurely" in text.lower():
+    if (
+        isinstance(exc, requests.exceptions.ChunkedEncodingError)
+        or "IncompleteRead" in text
+        or "incomplete" in text.lower()
+        or "prematurely" in text.lower()
+    ):
         return "the answer was cut short (connection closed before the whole body arrived)"
     if isinstance(exc, (requests.ConnectionError, ConnectionError)):
         return f"could not connect ({type(exc).__name__})"

@@ -45,8 +45,10 @@ def _expand(source) -> list[tuple[object, bool]]:
     if isinstance(source, dict) or _is_frame(source):
         return [(source, True)]
     if not isinstance(source, (str, Path)):
-        raise UsagekitError(f"cannot load {type(source).__name__}: pass a file, a directory, a glob, "
-                            "a list of them, a parsed /api/usage dict or a DataFrame")
+        raise UsagekitError(
+            f"cannot load {type(source).__name__}: pass a file, a directory, a glob, "
+            "a list of them, a parsed /api/usage dict or a DataFrame"
+        )
     text = str(source)
     if any(ch in text for ch in "*?[") and not Path(text).exists():
         matches = sorted(Path(p) for p in globmod.glob(text, recursive=True))
@@ -56,15 +58,24 @@ def _expand(source) -> list[tuple[object, bool]]:
         return [(p, False) for p in files]
     path = Path(text).expanduser()
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and p.name.lower().endswith(SUFFIXES)
-                       and not any(part.startswith(".") for part in p.relative_to(path).parts))
+        files = sorted(
+            p
+            for p in path.rglob("*")
+            if p.is_file()
+            and p.name.lower().endswith(SUFFIXES)
+            and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        )
         if not files:
-            raise SourceError(display_path(path), "the directory holds no usage files",
-                              expected=f"files ending in {', '.join(SUFFIXES)}")
+            raise SourceError(
+                display_path(path),
+                "the directory holds no usage files",
+                expected=f"files ending in {', '.join(SUFFIXES)}",
+            )
         return [(p, False) for p in files]
     if not path.exists():
-        raise SourceError(display_path(path), "no such file or directory",
-                          expected="an existing file, directory or glob")
+        raise SourceError(
+            display_path(path), "no such file or directory", expected="an existing file, directory or glob"
+        )
     return [(path, True)]
 
 
@@ -80,8 +91,12 @@ def _frame_source(df) -> sources.Loaded:
         pdf = pdf.collect()
     missing = [c for c in ("ts", "cost_cents") if c not in pdf.columns]
     if missing:
-        raise SourceError("<DataFrame>", f"missing required column '{missing[0]}'", field=missing[0],
-                          expected=f"the canonical columns: {', '.join(USAGE_COLUMNS)}")
+        raise SourceError(
+            "<DataFrame>",
+            f"missing required column '{missing[0]}'",
+            field=missing[0],
+            expected=f"the canonical columns: {', '.join(USAGE_COLUMNS)}",
+        )
     cols = [c for c in pdf.columns if c in USAGE_COLUMNS]
     pdf = pdf.select(cols).with_row_index("_row", offset=1).with_columns(pl.col("_row").cast(pl.Int64))
     return sources.Loaded("dataframe", "<DataFrame>", stage(pdf, file="<DataFrame>", source="dataframe"))
@@ -93,10 +108,15 @@ def _keys_frame(keys) -> list[sources.Loaded]:
     if _is_frame(keys):
         df = pl.from_pandas(keys) if type(keys).__module__.startswith("pandas") else keys
         if "key_id" not in df.columns:
-            raise SourceError("<keys DataFrame>", "missing required column 'key_id'", field="key_id",
-                              expected=f"key registry columns {', '.join(KEY_COLUMNS)}")
+            raise SourceError(
+                "<keys DataFrame>",
+                "missing required column 'key_id'",
+                field="key_id",
+                expected=f"key registry columns {', '.join(KEY_COLUMNS)}",
+            )
         df = df.with_row_index("_row", offset=1).with_columns(pl.all().exclude("_row").cast(pl.String))
         from .sources.keys import registry_from_strings
+
         kept, rejects = registry_from_strings(df, "<keys DataFrame>")
         return [sources.Loaded("keys", "<keys DataFrame>", keys=kept, key_rejects=rejects)]
     out = []
@@ -104,8 +124,12 @@ def _keys_frame(keys) -> list[sources.Loaded]:
         loaded = sources.read(item) if isinstance(item, Path) else None
         if loaded is None or loaded.keys is None:
             shown = display_path(item) if isinstance(item, Path) else "<keys>"
-            raise FormatError(shown, "is not a key registry", expected="a keys CSV (key_id, key_name, account_id, "
-                              "spend_cap_cents, ...) or a LiteLLM_VerificationToken export")
+            raise FormatError(
+                shown,
+                "is not a key registry",
+                expected="a keys CSV (key_id, key_name, account_id, "
+                "spend_cap_cents, ...) or a LiteLLM_VerificationToken export",
+            )
         out.append(loaded)
     return out
 
@@ -114,13 +138,25 @@ def check_tz(tz: str) -> str:
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        raise UsagekitError(f"unknown time zone '{tz}'; use an IANA name such as UTC, Europe/Berlin "
-                            "or America/New_York") from None
+        raise UsagekitError(
+            f"unknown time zone '{tz}'; use an IANA name such as UTC, Europe/Berlin or America/New_York"
+        ) from None
     return tz
 
 
-def load(source, keys=None, format: str = "auto", *, tz: str = "UTC", engine="polars",
-         progress: bool = False, reprice: bool = False, prices=None, store=None, rehash: bool = False) -> Usage:
+def load(
+    source,
+    keys=None,
+    format: str = "auto",
+    *,
+    tz: str = "UTC",
+    engine="polars",
+    progress: bool = False,
+    reprice: bool = False,
+    prices=None,
+    store=None,
+    rehash: bool = False,
+) -> Usage:
     """Read usage data from files, a directory, a glob, a list of them, or a parsed response.
 
     Returns a :class:`Usage`: validated rows of the normalized table (see
@@ -145,10 +181,12 @@ def load(source, keys=None, format: str = "auto", *, tz: str = "UTC", engine="po
     items = _expand(source)
     if store is not False and all(isinstance(item, Path) for item, _ in items):
         from .store import cache, stored
+
         st = cache.resolve(store)
         if st is not None:
             if reprice:
                 from .prices import load_price_map
+
                 prices = load_price_map(prices)  # a missing extra fails before the slow part
             try:
                 usage = stored.load(st, items, keys, format, tz, engine, progress, rehash=rehash)
@@ -162,6 +200,7 @@ def load(source, keys=None, format: str = "auto", *, tz: str = "UTC", engine="po
     iterator = items
     if progress and len(items) > 1:
         from tqdm.auto import tqdm
+
         iterator = tqdm(items, desc="reading", unit="file")
     for item, explicit in iterator:
         if isinstance(item, dict):
@@ -186,12 +225,14 @@ def load(source, keys=None, format: str = "auto", *, tz: str = "UTC", engine="po
     usage_parts = [x for x in loaded if x.usage is not None]
     if not usage_parts:
         shown = ", ".join(display_path(p) if isinstance(p, Path) else "<input>" for p, _ in items[:3])
-        raise SourceError(shown, "no usage rows found (only key registries or unrecognised files)",
-                          expected="at least one usage file")
+        raise SourceError(
+            shown, "no usage rows found (only key registries or unrecognised files)", expected="at least one usage file"
+        )
     registry = _merge_keys([x.keys for x in key_parts if x.keys is not None])
     budgets = _merge_budgets([x.budgets for x in key_parts if x.budgets is not None])
     if reprice:
         from .prices import load_price_map
+
         prices = load_price_map(prices)  # a missing extra fails before the slow part
     try:
         usage = _assemble(usage_parts, key_parts, registry, skipped, tz, engine, progress, budgets=budgets)
@@ -206,8 +247,10 @@ def _is_corrupt_file(exc: Exception) -> bool:
     """A read failing on the bytes of a file (a Parquet page cut or corrupted after its footer
     was read), as opposed to a bug."""
     text = str(exc).lower()
-    return isinstance(exc, OSError) or any(w in text for w in (
-        "parquet", "out of specification", "zstd", "snappy", "gzip", "lz4", "brotli", "decompress", "thrift"))
+    return isinstance(exc, OSError) or any(
+        w in text
+        for w in ("parquet", "out of specification", "zstd", "snappy", "gzip", "lz4", "brotli", "decompress", "thrift")
+    )
 
 
 def _read_each(items, format: str) -> list:
@@ -238,11 +281,17 @@ def _corrupt_input(usage_parts, exc: Exception) -> SourceError:
             x.usage.select(pl.len()).collect()
             x.usage.collect()
         except (pl.exceptions.ComputeError, OSError):
-            return SourceError(x.file, f"the file's data cannot be decoded ({detail})",
-                               expected="a complete, uncorrupted Parquet file; re-export or re-download it")
+            return SourceError(
+                x.file,
+                f"the file's data cannot be decoded ({detail})",
+                expected="a complete, uncorrupted Parquet file; re-export or re-download it",
+            )
     files = ", ".join(x.file for x in usage_parts[:3]) + (" ..." if len(usage_parts) > 3 else "")
-    return SourceError(files, f"an input's data cannot be decoded ({detail})",
-                       expected="complete, uncorrupted files; re-export or re-download them")
+    return SourceError(
+        files,
+        f"an input's data cannot be decoded ({detail})",
+        expected="complete, uncorrupted files; re-export or re-download them",
+    )
 
 
 def _merge_budgets(frames: list[pl.DataFrame]) -> pl.DataFrame:
@@ -263,8 +312,16 @@ def _merge_keys(frames: list[pl.DataFrame]) -> pl.DataFrame:
     return merged.unique(subset="key_id", keep="last", maintain_order=True)
 
 
-def _assemble(usage_parts, key_parts, registry: pl.DataFrame, skipped, tz: str, engine,
-              progress: bool = False, budgets: pl.DataFrame | None = None) -> Usage:
+def _assemble(
+    usage_parts,
+    key_parts,
+    registry: pl.DataFrame,
+    skipped,
+    tz: str,
+    engine,
+    progress: bool = False,
+    budgets: pl.DataFrame | None = None,
+) -> Usage:
     """Validated parts -> :class:`Usage`, in a few streaming passes and nothing written to disk.
 
     1. accounting: rows per input and reason (a cheap two-key aggregation);
@@ -293,14 +350,17 @@ def _assemble(usage_parts, key_parts, registry: pl.DataFrame, skipped, tz: str, 
     ok = pl.col("_reject").is_null()
 
     say("counting rows")
-    stats = pl.concat([_stats(c.with_columns(pl.lit(False).alias("_dup")))
-                       for c in _each(chunks, progress, "counting")])
+    stats = pl.concat(
+        [_stats(c.with_columns(pl.lit(False).alias("_dup"))) for c in _each(chunks, progress, "counting")]
+    )
     total = float(stats.filter(pl.col("_reject").is_null())["cost"].sum() or 0.0)
     if total > MAX_TOTAL_CENTS:  # kept costs are each <= MAX_COST_CENTS and never negative
-        raise SourceError(", ".join(x.file for x in usage_parts[:3]) + (" ..." if len(usage_parts) > 3 else ""),
-                          f"the costs add up to {total:.3g} cents, above the {MAX_TOTAL_CENTS:.0e} cents one load "
-                          "can sum exactly", field="cost_cents",
-                          expected="costs in US cents (a file in dollars read as cents? check format= and units)")
+        raise SourceError(
+            ", ".join(x.file for x in usage_parts[:3]) + (" ..." if len(usage_parts) > 3 else ""),
+            f"the costs add up to {total:.3g} cents, above the {MAX_TOTAL_CENTS:.0e} cents one load can sum exactly",
+            field="cost_cents",
+            expected="costs in US cents (a file in dollars read as cents? check format= and units)",
+        )
     say("checking request ids")
     dup = _duplicates(staged, _each(chunks, progress, "hashing ids"), int(stats["ids"].sum()), ok)
     mark = (dup if dup is not None else pl.lit(False)).alias("_dup")
@@ -317,11 +377,18 @@ def _assemble(usage_parts, key_parts, registry: pl.DataFrame, skipped, tz: str, 
     rows = apply_registry(rows, registry)
 
     report = _report(stats, usage_parts, key_parts, skipped, registry)
-    rejected = marked.filter(~good).select(
-        pl.col("_file").alias("file"), pl.col("_row").alias("row"), pl.col("_field").alias("field"),
-        pl.when(pl.col("_dup")).then(pl.lit("duplicate request_id")).otherwise(pl.col("_reject")).alias("reason"),
-        rejected_value(marked.collect_schema().names()).alias("value"), *USAGE_COLUMNS
-    ).with_columns(redact_expr("value"))
+    rejected = (
+        marked.filter(~good)
+        .select(
+            pl.col("_file").alias("file"),
+            pl.col("_row").alias("row"),
+            pl.col("_field").alias("field"),
+            pl.when(pl.col("_dup")).then(pl.lit("duplicate request_id")).otherwise(pl.col("_reject")).alias("reason"),
+            rejected_value(marked.collect_schema().names()).alias("value"),
+            *USAGE_COLUMNS,
+        )
+        .with_columns(redact_expr("value"))
+    )
     say("done")
     return Usage(rows, registry, report, rejected, tz=tz, engine=engine, cube=cube, budgets=budgets)
 
@@ -329,6 +396,7 @@ def _assemble(usage_parts, key_parts, registry: pl.DataFrame, skipped, tz: str, 
 def _each(chunks: list, progress: bool, what: str):
     if progress and len(chunks) > 1:
         from tqdm.auto import tqdm
+
         return tqdm(chunks, desc=what, unit="file", leave=False)
     return chunks
 
@@ -343,23 +411,31 @@ class _Phases:
     def __call__(self, what: str) -> None:
         if self.on:
             import resource
-            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
-            print(f"[usagekit.load {time.perf_counter() - self.t0:6.1f} s, peak {peak:.1f} GB] {what}",
-                  file=sys.stderr, flush=True)
+
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+            print(
+                f"[usagekit.load {time.perf_counter() - self.t0:6.1f} s, peak {peak:.1f} GB] {what}",
+                file=sys.stderr,
+                flush=True,
+            )
 
 
 def _stats(marked: pl.LazyFrame) -> pl.DataFrame:
     ok = pl.col("_reject").is_null()
     good = ok & ~pl.col("_dup")
-    return marked.group_by("_fidx", "_reject", "_dup").agg(
-        n=pl.len(),
-        ids=pl.col("request_id").count(),
-        naive=(pl.col("_naive") & good).sum(),
-        unpriced=(pl.col("cost_cents").is_null() & good).sum(),
-        cost=pl.when(good).then(pl.col("cost_cents")).sum(),
-        first=pl.when(good).then(pl.col("ts")).min(),
-        last=pl.when(good).then(pl.col("ts")).max(),
-    ).collect(engine="streaming")
+    return (
+        marked.group_by("_fidx", "_reject", "_dup")
+        .agg(
+            n=pl.len(),
+            ids=pl.col("request_id").count(),
+            naive=(pl.col("_naive") & good).sum(),
+            unpriced=(pl.col("cost_cents").is_null() & good).sum(),
+            cost=pl.when(good).then(pl.col("cost_cents")).sum(),
+            first=pl.when(good).then(pl.col("ts")).min(),
+            last=pl.when(good).then(pl.col("ts")).max(),
+        )
+        .collect(engine="streaming")
+    )
 
 
 _HASH_SEED = 7
@@ -387,7 +463,7 @@ def _duplicates(staged: pl.LazyFrame, sources_: list[pl.LazyFrame], n_ids: int, 
         part = src.select(h).collect(engine="streaming").to_series().to_numpy()
         if pos + len(part) > n_ids:  # cannot happen unless an input changed while loading
             raise UsagekitError("an input changed while it was being loaded; load it again")
-        hashes[pos:pos + len(part)] = part
+        hashes[pos : pos + len(part)] = part
         pos += len(part)
         del part
     hashes = hashes[:pos]
@@ -397,8 +473,12 @@ def _duplicates(staged: pl.LazyFrame, sources_: list[pl.LazyFrame], n_ids: int, 
         return None
     candidates = pl.Series(np.unique(hashes[1:][same]), dtype=pl.UInt64)
     del hashes, same
-    cand = (staged.filter(_id_hash(pl.col("request_id")).is_in(candidates.implode()) & ok)
-            .select("_fidx", "_row", "request_id").collect().sort("_fidx", "_row"))
+    cand = (
+        staged.filter(_id_hash(pl.col("request_id")).is_in(candidates.implode()) & ok)
+        .select("_fidx", "_row", "request_id")
+        .collect()
+        .sort("_fidx", "_row")
+    )
     where = pl.col("_fidx").cast(pl.Int64) * (1 << 40) + pl.col("_row")
     dups = cand.filter(~pl.col("request_id").is_first_distinct())
     if not len(dups):
@@ -423,13 +503,26 @@ def _report(stats: pl.DataFrame, usage_parts, key_parts, skipped, registry: pl.D
         rejected = rows.filter(pl.col("_reject").is_not_null())
         dups = rows.filter(pl.col("_reject").is_null() & pl.col("_dup"))
         fr = FileReport(
-            file=x.file, format=x.format, read=int(rows["n"].sum()), rejected=int(rejected["n"].sum()),
-            duplicates=int(dups["n"].sum()), kept=int(good["n"].sum()), naive_ts=int(good["naive"].sum()),
-            unpriced=int(good["unpriced"].sum()), cost_cents=float(good["cost"].sum() or 0.0),
-            reasons={r: int(n) for r, n in rejected.group_by("_reject").agg(pl.col("n").sum())
-                     .sort(["n", "_reject"], descending=[True, False]).iter_rows()},
+            file=x.file,
+            format=x.format,
+            read=int(rows["n"].sum()),
+            rejected=int(rejected["n"].sum()),
+            duplicates=int(dups["n"].sum()),
+            kept=int(good["n"].sum()),
+            naive_ts=int(good["naive"].sum()),
+            unpriced=int(good["unpriced"].sum()),
+            cost_cents=float(good["cost"].sum() or 0.0),
+            reasons={
+                r: int(n)
+                for r, n in rejected.group_by("_reject")
+                .agg(pl.col("n").sum())
+                .sort(["n", "_reject"], descending=[True, False])
+                .iter_rows()
+            },
             first_ts=good["first"].min() if good.height else None,
-            last_ts=good["last"].max() if good.height else None, notes=notes.get(x.file, []))
+            last_ts=good["last"].max() if good.height else None,
+            notes=notes.get(x.file, []),
+        )
         if x.file in by_file:  # two inputs shown under one name (e.g. two DataFrames): one line
             by_file[x.file] = by_file[x.file].merge(fr)
         else:
@@ -439,13 +532,16 @@ def _report(stats: pl.DataFrame, usage_parts, key_parts, skipped, registry: pl.D
     unknown: dict[str, None] = {}
     for x in key_parts:
         rej = x.key_rejects
-        fr = FileReport(file=x.file, format=x.format, keys=x.keys.height if x.keys is not None else 0,
-                        notes=notes.get(x.file, []))
+        fr = FileReport(
+            file=x.file, format=x.format, keys=x.keys.height if x.keys is not None else 0, notes=notes.get(x.file, [])
+        )
         if rej is not None and rej.height:
             rej = rej.with_columns(redact_expr("key_id"), redact_expr("value"))  # as the registry's ids
             fr.keys_rejected = rej.height
-            fr.key_reasons = {r: int(n) for r, n in rej.group_by("reason").len().sort(["len", "reason"], descending=[
-                True, False]).iter_rows()}
+            fr.key_reasons = {
+                r: int(n)
+                for r, n in rej.group_by("reason").len().sort(["len", "reason"], descending=[True, False]).iter_rows()
+            }
             fr.key_rejects = rej
             # a key whose every row was rejected has an unknown cap (a valid row elsewhere gives it one)
             unknown.update(dict.fromkeys(k for k in rej["key_id"].to_list() if k and k not in known))

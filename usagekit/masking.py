@@ -95,9 +95,12 @@ def _polars_pattern() -> str:
 def redact_expr(col: str) -> pl.Expr:
     """A polars expression: column ``col`` with every secret-looking cell replaced by its masked id."""
     e = pl.col(col).cast(pl.String)
-    return (pl.when(e.str.contains(_polars_pattern()).fill_null(False))
-            .then(e.map_batches(_redact_series, return_dtype=pl.String, is_elementwise=True))
-            .otherwise(e).alias(col))
+    return (
+        pl.when(e.str.contains(_polars_pattern()).fill_null(False))
+        .then(e.map_batches(_redact_series, return_dtype=pl.String, is_elementwise=True))
+        .otherwise(e)
+        .alias(col)
+    )
 
 
 def display(value: str | None) -> str:

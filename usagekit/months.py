@@ -37,6 +37,7 @@ class MonthChoice:
 def _span(usage, account=None) -> tuple[dt.date | None, dt.date | None]:
     """First and last local day with data (in the usage's account filter, or ``account``)."""
     from .usage import Scope
+
     filters = tuple((k, v) for k, v in usage.scope.filters if k == "account")
     if account is not None:
         filters += (("account", account),)
@@ -62,8 +63,9 @@ def default_month(usage, today: dt.date | None = None) -> MonthChoice:
     _, last = _span(usage)
     if last is None:
         return MonthChoice(current, f"the current month in {usage.tz} (there is no data at all)")
-    return MonthChoice(f"{last:%Y-%m}", f"the latest month with data (the current month, {current} in {usage.tz}, "
-                                        "has none)")
+    return MonthChoice(
+        f"{last:%Y-%m}", f"the latest month with data (the current month, {current} in {usage.tz}, has none)"
+    )
 
 
 def require_data(usage, month: str, account=None) -> None:
@@ -74,8 +76,10 @@ def require_data(usage, month: str, account=None) -> None:
     who = f" for account {account}" if account else ""
     if first is None:
         raise NoDataError(f"no usage in {month}{who}: the data holds no rows at all; check the source path")
-    raise NoDataError(f"no usage in {month}{who}: the data spans {first} to {last} ({usage.tz} days); "
-                      f"pick a month in that span, e.g. --month {last:%Y-%m}")
+    raise NoDataError(
+        f"no usage in {month}{who}: the data spans {first} to {last} ({usage.tz} days); "
+        f"pick a month in that span, e.g. --month {last:%Y-%m}"
+    )
 
 
 __all__ = ["MonthChoice", "default_month", "has_data", "require_data"]

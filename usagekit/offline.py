@@ -27,6 +27,7 @@ NAME = "usagekit_offline"
 @lru_cache(maxsize=1)
 def plotly_js_gzip_b64() -> str:
     from plotly.offline import get_plotlyjs
+
     return base64.b64encode(gzip.compress(get_plotlyjs().encode("utf-8"), compresslevel=9, mtime=0)).decode("ascii")
 
 
@@ -66,13 +67,16 @@ def _safe_json(obj) -> str:
 def figure_html(fig, height: int | None = None) -> str:
     """A figure as a div plus a script that queues it for drawing (no library, no network)."""
     from plotly.io import to_json
+
     fig_json = to_json(fig, validate=False, remove_uids=True)
     h = height or (fig.layout.height if getattr(fig, "layout", None) is not None and fig.layout.height else 450)
     div_id = f"uk-{uuid.uuid4().hex[:12]}"
     config = json.dumps({"responsive": True, "displaylogo": False})
-    return (f'<div id="{div_id}" class="plotly-graph-div uk-figure" style="height:{int(h)}px;width:100%"></div>'
-            f'<script type="text/javascript">(window.ukPlotly = window.ukPlotly || []).push(["{div_id}", '
-            f'{_safe_json(fig_json)}, {config}]); if (window.ukRender) window.ukRender();</script>')
+    return (
+        f'<div id="{div_id}" class="plotly-graph-div uk-figure" style="height:{int(h)}px;width:100%"></div>'
+        f'<script type="text/javascript">(window.ukPlotly = window.ukPlotly || []).push(["{div_id}", '
+        f"{_safe_json(fig_json)}, {config}]); if (window.ukRender) window.ukRender();</script>"
+    )
 
 
 def use_offline_renderer() -> None:
@@ -86,10 +90,12 @@ def use_offline_renderer() -> None:
 
         def activate(self):
             from IPython.display import HTML, display
+
             display(HTML(loader_html()))
 
         def to_mimebundle(self, fig_dict):
             import plotly.graph_objects as go
+
             return {"text/html": figure_html(go.Figure(fig_dict))}
 
     pio.renderers[NAME] = OfflineRenderer()

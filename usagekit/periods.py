@@ -36,8 +36,7 @@ import pandas as pd
 from .errors import QueryError
 
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-_WORDS = {"daily": "1d", "day": "1d", "weekly": "7d", "week": "7d", "monthly": "1mo", "month": "1mo",
-          "30d": "30d"}
+_WORDS = {"daily": "1d", "day": "1d", "weekly": "7d", "week": "7d", "monthly": "1mo", "month": "1mo", "30d": "30d"}
 
 
 def parse_period(text) -> str:
@@ -109,14 +108,20 @@ class BudgetWindow:
         """The local days ``[first, end)`` that cover the window (a partial day counts whole)."""
         first = self.start.tz_convert(self.tz).date()
         last_instant = self.end.tz_convert(self.tz)
-        end = last_instant.date() if last_instant == last_instant.normalize() else (
-            last_instant.date() + dt.timedelta(days=1))
+        end = (
+            last_instant.date()
+            if last_instant == last_instant.normalize()
+            else (last_instant.date() + dt.timedelta(days=1))
+        )
         return first, end
 
     def __str__(self) -> str:
         a, b = self.days()
-        approx = " (approximate: resets at " + f"{self.start.tz_convert(self.tz):%H:%M} {self.tz})" \
-            if self.approximate else ""
+        approx = (
+            " (approximate: resets at " + f"{self.start.tz_convert(self.tz):%H:%M} {self.tz})"
+            if self.approximate
+            else ""
+        )
         return f"{self.period} budget {a:%Y-%m-%d} to {b - dt.timedelta(days=1):%Y-%m-%d}{approx}"
 
 
@@ -176,10 +181,20 @@ def budget_windows(registry: pd.DataFrame, as_of, tz: str = "UTC", id_col: str =
     for rec in registry.to_dict("records"):
         w = budget_window(rec, as_of, tz)
         first, end = w.days()
-        rows.append({id_col: rec.get(id_col), "budget_period": w.period, "window_start": w.start,
-                     "window_end": w.end, "first_day": first, "end_day": end, "approximate": w.approximate})
-    out = pd.DataFrame(rows, columns=[id_col, "budget_period", "window_start", "window_end", "first_day", "end_day",
-                                      "approximate"])
+        rows.append(
+            {
+                id_col: rec.get(id_col),
+                "budget_period": w.period,
+                "window_start": w.start,
+                "window_end": w.end,
+                "first_day": first,
+                "end_day": end,
+                "approximate": w.approximate,
+            }
+        )
+    out = pd.DataFrame(
+        rows, columns=[id_col, "budget_period", "window_start", "window_end", "first_day", "end_day", "approximate"]
+    )
     for c in ("window_start", "window_end"):
         out[c] = pd.to_datetime(out[c], utc=True)
     return out

@@ -36,8 +36,16 @@ INSTALL = "pip install 'usagekit[prices]'"
 #: tiers kept per card (providers use one, rarely two)
 MAX_TIERS = 2
 #: usagekit provider name -> genai-prices provider id, where they differ
-GENAI_PROVIDERS = {"bedrock": "aws", "vertex_ai": "google", "vertex_ai_beta": "google", "gemini": "google",
-                   "xai": "x-ai", "together_ai": "together", "fireworks_ai": "fireworks", "azure_ai": "azure"}
+GENAI_PROVIDERS = {
+    "bedrock": "aws",
+    "vertex_ai": "google",
+    "vertex_ai_beta": "google",
+    "gemini": "google",
+    "xai": "x-ai",
+    "together_ai": "together",
+    "fireworks_ai": "fireworks",
+    "azure_ai": "azure",
+}
 
 
 class PriceMapError(UsagekitError):
@@ -89,9 +97,16 @@ class PriceMap:
         recs = []
         for provider, model, day in wanted.select("provider", "model", "_pday").iter_rows():
             c = self.card(provider, model, day)
-            rec = {"provider": provider, "model": model, "_pday": day, "price_model": c.model if c else None,
-                   "_r_in": c.input if c else None, "_r_cached": c.cached if c else None,
-                   "_r_out": c.output if c else None, "_r_char": c.character if c else None}
+            rec = {
+                "provider": provider,
+                "model": model,
+                "_pday": day,
+                "price_model": c.model if c else None,
+                "_r_in": c.input if c else None,
+                "_r_cached": c.cached if c else None,
+                "_r_out": c.output if c else None,
+                "_r_char": c.character if c else None,
+            }
             tiers = c.tiers if c else ()
             for i in range(MAX_TIERS):
                 t = tiers[i] if i < len(tiers) else None
@@ -100,11 +115,23 @@ class PriceMap:
                 rec[f"_t{i}_cached"] = t.cached if t else None
                 rec[f"_t{i}_out"] = t.output if t else None
             recs.append(rec)
-        schema = {"provider": pl.String, "model": pl.String, "_pday": pl.Date, "price_model": pl.String,
-                  "_r_in": pl.Float64, "_r_cached": pl.Float64, "_r_out": pl.Float64, "_r_char": pl.Float64}
+        schema = {
+            "provider": pl.String,
+            "model": pl.String,
+            "_pday": pl.Date,
+            "price_model": pl.String,
+            "_r_in": pl.Float64,
+            "_r_cached": pl.Float64,
+            "_r_out": pl.Float64,
+            "_r_char": pl.Float64,
+        }
         for i in range(MAX_TIERS):
-            schema |= {f"_t{i}_start": pl.Int64, f"_t{i}_in": pl.Float64, f"_t{i}_cached": pl.Float64,
-                       f"_t{i}_out": pl.Float64}
+            schema |= {
+                f"_t{i}_start": pl.Int64,
+                f"_t{i}_in": pl.Float64,
+                f"_t{i}_cached": pl.Float64,
+                f"_t{i}_out": pl.Float64,
+            }
         return pl.DataFrame(recs, schema=schema)
 
 
@@ -120,13 +147,16 @@ def load_price_map(prices=None) -> PriceMap:
 
 # -- genai-prices -----------------------------------------------------------------------------
 
+
 def genai_price_map() -> PriceMap:
     try:
         import genai_prices  # noqa: F401
         from genai_prices import data_snapshot
     except ImportError:
-        raise PriceMapError(f"repricing needs a price map: {INSTALL} (genai-prices), or pass "
-                            "prices='path/to/model_prices_and_context_window.json' (LiteLLM's)") from None
+        raise PriceMapError(
+            f"repricing needs a price map: {INSTALL} (genai-prices), or pass "
+            "prices='path/to/model_prices_and_context_window.json' (LiteLLM's)"
+        ) from None
     snapshot = data_snapshot.get_snapshot()
 
     def lookup(provider, model, day):
@@ -150,14 +180,21 @@ def genai_price_map() -> PriceMap:
         base_out, tiers_out = _genai_price(getattr(mp, "output_mtok", None))
         chars, _ = _genai_price(getattr(mp, "input_mchars", None))
         starts = sorted({s for s, _ in tiers_in + tiers_cached + tiers_out})[:MAX_TIERS]
-        tiers = tuple(Tier(start=s, input=_at(s, base_in, tiers_in), cached=_at(s, base_cached, tiers_cached),
-                           output=_at(s, base_out, tiers_out)) for s in starts)
+        tiers = tuple(
+            Tier(
+                start=s,
+                input=_at(s, base_in, tiers_in),
+                cached=_at(s, base_cached, tiers_cached),
+                output=_at(s, base_out, tiers_out),
+            )
+            for s in starts
+        )
         if base_in is None and base_out is None and chars is None:
             return None
-        return RateCard(model=info.id, input=base_in, cached=base_cached, output=base_out, character=chars,
-                        tiers=tiers)
+        return RateCard(model=info.id, input=base_in, cached=base_cached, output=base_out, character=chars, tiers=tiers)
 
     from genai_prices import __version__
+
     return PriceMap(f"genai-prices {__version__}", lookup)
 
 
@@ -200,13 +237,16 @@ def litellm_price_map(path) -> PriceMap:
     try:
         doc = json.loads(p.read_text())
     except FileNotFoundError:
-        raise PriceMapError(f"{shown}: no such price map; download LiteLLM's model_prices_and_context_window.json "
-                            f"(inside `pip download litellm --no-deps`) or {INSTALL}") from None
+        raise PriceMapError(
+            f"{shown}: no such price map; download LiteLLM's model_prices_and_context_window.json "
+            f"(inside `pip download litellm --no-deps`) or {INSTALL}"
+        ) from None
     except (OSError, ValueError) as exc:
         raise PriceMapError(f"{shown}: not a readable JSON price map ({exc})") from None
     if not isinstance(doc, dict):
-        raise PriceMapError(f"{shown}: expected an object keyed by model name (LiteLLM's "
-                            "model_prices_and_context_window.json)")
+        raise PriceMapError(
+            f"{shown}: expected an object keyed by model name (LiteLLM's model_prices_and_context_window.json)"
+        )
     entries = {k.lower(): v for k, v in doc.items() if k != "sample_spec" and isinstance(v, dict)}
 
     def lookup(provider, model, day):
@@ -243,7 +283,12 @@ def _litellm_card(name: str, e: dict) -> RateCard | None:
     tiers = []
     for s in starts:
         k = f"{s // 1000}k"
-        tiers.append(Tier(start=s, input=_num(e.get(f"input_cost_per_token_above_{k}_tokens")) or base_in,
-                          cached=_num(e.get(f"cache_read_input_token_cost_above_{k}_tokens")) or cached,
-                          output=_num(e.get(f"output_cost_per_token_above_{k}_tokens")) or base_out))
+        tiers.append(
+            Tier(
+                start=s,
+                input=_num(e.get(f"input_cost_per_token_above_{k}_tokens")) or base_in,
+                cached=_num(e.get(f"cache_read_input_token_cost_above_{k}_tokens")) or cached,
+                output=_num(e.get(f"output_cost_per_token_above_{k}_tokens")) or base_out,
+            )
+        )
     return RateCard(model=name, input=base_in, cached=cached, output=base_out, character=chars, tiers=tuple(tiers))

@@ -38,8 +38,12 @@ from .errors import QueryError
 NANO = 1_000_000_000
 NONE_LABEL = "(none)"
 #: what compute rows (VM time: no model, provider or key) are called in a breakdown by that dimension
-COMPUTE_LABELS = {"model": "compute (VM hours)", "provider": "compute (VM hours)", "agent": "plain VMs (VM hours)",
-                  "key": "compute (no key)"}
+COMPUTE_LABELS = {
+    "model": "compute (VM hours)",
+    "provider": "compute (VM hours)",
+    "agent": "plain VMs (VM hours)",
+    "key": "compute (no key)",
+}
 COMPUTE_LABEL = COMPUTE_LABELS["model"]
 #: names that stand for a group, not a value of the column (filters and drill-downs treat them specially)
 OTHER_LABEL = "Other"
@@ -75,6 +79,7 @@ def day_date(n: int) -> dt.date:
 def day_start_utc(n: int, tz: str) -> dt.datetime:
     """Midnight starting local day ``n`` in ``tz``, as an aware UTC datetime."""
     from zoneinfo import ZoneInfo
+
     return dt.datetime.combine(day_date(n), dt.time(), ZoneInfo(tz)).astimezone(dt.timezone.utc)
 
 
@@ -86,8 +91,12 @@ def label_expr(by: str):
     compute = COMPUTE_LABELS.get(by[:-3] if by.endswith("_id") else by)
     if compute is None:
         return value.fill_null(NONE_LABEL).alias(by)
-    return nw.when(value.is_null() & (nw.col("axis") == "compute")).then(nw.lit(compute)).otherwise(
-        value.fill_null(NONE_LABEL)).alias(by)
+    return (
+        nw.when(value.is_null() & (nw.col("axis") == "compute"))
+        .then(nw.lit(compute))
+        .otherwise(value.fill_null(NONE_LABEL))
+        .alias(by)
+    )
 
 
 def _value_filter(col: str, values: list, compute_label: str | None):
@@ -99,8 +108,11 @@ def _value_filter(col: str, values: list, compute_label: str | None):
     if compute_label is not None and compute_label in values:
         extra.append(nw.col(col).is_null() & (nw.col("axis") == "compute"))
     if NONE_LABEL in values:
-        extra.append(nw.col(col).is_null() & ((nw.col("axis") != "compute") | nw.col("axis").is_null())
-                     if compute_label else nw.col(col).is_null())
+        extra.append(
+            nw.col(col).is_null() & ((nw.col("axis") != "compute") | nw.col("axis").is_null())
+            if compute_label
+            else nw.col(col).is_null()
+        )
     for e in extra:
         pred = e if pred is None else (pred | e)
     return pred if pred is not None else nw.col(col).is_in([])
@@ -115,12 +127,38 @@ def dimension(by: str) -> tuple[str, str | None]:
 
 
 #: the cube's dimensions: every filter and breakdown of the query layer is one of these
-CUBE_DIMS = ["_day", "account_id", "key_id", "key_name", "agent_id", "agent_name", "plain_vm_id", "plain_vm_name",
-             "team_id", "user_id", "axis", "provider", "model", "state", "status", "cost_source", "source",
-             "_unpriced"]
+CUBE_DIMS = [
+    "_day",
+    "account_id",
+    "key_id",
+    "key_name",
+    "agent_id",
+    "agent_name",
+    "plain_vm_id",
+    "plain_vm_name",
+    "team_id",
+    "user_id",
+    "axis",
+    "provider",
+    "model",
+    "state",
+    "status",
+    "cost_source",
+    "source",
+    "_unpriced",
+]
 #: summed measures (besides the exact money columns ``_c_hi`` and ``_c_lo``)
-CUBE_SUMS = ["requests", "input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens", "characters",
-             "hours", "_rows", "_unpriced_rows"]
+CUBE_SUMS = [
+    "requests",
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "reasoning_tokens",
+    "characters",
+    "hours",
+    "_rows",
+    "_unpriced_rows",
+]
 
 
 def cube(frame: nw.LazyFrame, extra: tuple[str, ...] = ()) -> nw.LazyFrame:
@@ -131,13 +169,21 @@ def cube(frame: nw.LazyFrame, extra: tuple[str, ...] = ()) -> nw.LazyFrame:
     than the rows on a busy gateway (days x keys x models x agents), and every aggregate
     query gives the same numbers on it.
     """
-    return frame.group_by(*CUBE_DIMS, *extra, drop_null_keys=False).agg(
-        *money_aggs(), *[nw.col(c).sum().alias(c) for c in CUBE_SUMS],
-        nw.col("_ts_min").min().alias("_ts_min"), nw.col("_ts_max").max().alias("_ts_max"),
-    ).with_columns(
-        nw.when(nw.col("_unpriced")).then(None)
-        .otherwise(nw.col("_c_hi").cast(nw.Float64) + nw.col("_c_mid").cast(nw.Float64) / NANO
-                   + nw.col("_c_lo")).alias("cost_cents"))
+    return (
+        frame.group_by(*CUBE_DIMS, *extra, drop_null_keys=False)
+        .agg(
+            *money_aggs(),
+            *[nw.col(c).sum().alias(c) for c in CUBE_SUMS],
+            nw.col("_ts_min").min().alias("_ts_min"),
+            nw.col("_ts_max").max().alias("_ts_max"),
+        )
+        .with_columns(
+            nw.when(nw.col("_unpriced"))
+            .then(None)
+            .otherwise(nw.col("_c_hi").cast(nw.Float64) + nw.col("_c_mid").cast(nw.Float64) / NANO + nw.col("_c_lo"))
+            .alias("cost_cents")
+        )
+    )
 
 
 def side_cube(frame: nw.LazyFrame, sides: tuple[str, ...]) -> nw.LazyFrame:
@@ -158,25 +204,32 @@ def side_cube(frame: nw.LazyFrame, sides: tuple[str, ...]) -> nw.LazyFrame:
         return cube(frame, extra)
     names = frame.collect_schema().names()
     if "tag" not in names:  # rows: one per tag
-        frame = (frame.with_columns(nw.col("tags").list.get(0).alias("_tag0"), nw.col("tags").alias("tag"))
-                 .drop("tags").explode("tag")
-                 .with_columns((nw.col("tag").is_null() | (nw.col("tag") == nw.col("_tag0"))).alias("_tag_first"))
-                 .drop("_tag0"))
+        frame = (
+            frame.with_columns(nw.col("tags").list.get(0).alias("_tag0"), nw.col("tags").alias("tag"))
+            .drop("tags")
+            .explode("tag")
+            .with_columns((nw.col("tag").is_null() | (nw.col("tag") == nw.col("_tag0"))).alias("_tag_first"))
+            .drop("_tag0")
+        )
     return cube(frame, (*extra, "_tagset", "tag", "_tag_first"))
 
 
 def money_aggs(prefix: str = "") -> list:
     """Aggregations whose results :func:`finish_money` turns into exact ``cost_cents``."""
-    return [nw.col("_c_hi").sum().alias(f"{prefix}_c_hi"), nw.col("_c_mid").sum().alias(f"{prefix}_c_mid"),
-            nw.col("_c_lo").sum().alias(f"{prefix}_c_lo")]
+    return [
+        nw.col("_c_hi").sum().alias(f"{prefix}_c_hi"),
+        nw.col("_c_mid").sum().alias(f"{prefix}_c_mid"),
+        nw.col("_c_lo").sum().alias(f"{prefix}_c_lo"),
+    ]
 
 
 def estimated_aggs() -> list:
     """The part of the money from repriced rows (``cost_source == 'estimated'``): give
     ``_e_c_*`` parts (:func:`finish_money` with ``prefix='_e'``) and ``estimated_rows``."""
     est = nw.col("cost_source") == "estimated"
-    parts = [nw.when(est).then(nw.col(f"_c_{p}")).otherwise(nw.lit(0)).sum().alias(f"_e_c_{p}")
-             for p in ("hi", "mid", "lo")]
+    parts = [
+        nw.when(est).then(nw.col(f"_c_{p}")).otherwise(nw.lit(0)).sum().alias(f"_e_c_{p}") for p in ("hi", "mid", "lo")
+    ]
     return parts + [nw.when(est).then(nw.col("_rows")).otherwise(nw.lit(0)).sum().alias("estimated_rows")]
 
 
@@ -207,9 +260,24 @@ def _ints(df: pd.DataFrame, cols) -> pd.DataFrame:
 
 # -- filters ------------------------------------------------------------------------------
 
-def restrict(frame: nw.LazyFrame, *, start_day: int | None, end_day: int | None, account=None,
-             providers=None, keys=None, models=None, agents=None, axis=None, teams=None, users=None,
-             end_users=None, tags=None, tz: str | None = None) -> nw.LazyFrame:
+
+def restrict(
+    frame: nw.LazyFrame,
+    *,
+    start_day: int | None,
+    end_day: int | None,
+    account=None,
+    providers=None,
+    keys=None,
+    models=None,
+    agents=None,
+    axis=None,
+    teams=None,
+    users=None,
+    end_users=None,
+    tags=None,
+    tz: str | None = None,
+) -> nw.LazyFrame:
     """Rows with ``start_day <= _day < end_day`` matching every given filter.
 
     With ``tz`` (the zone ``_day`` is counted in) the range is also stated on ``ts`` in
@@ -240,8 +308,9 @@ def restrict(frame: nw.LazyFrame, *, start_day: int | None, end_day: int | None,
         vals = [keys] if isinstance(keys, str) else list(keys)
         preds.append(nw.col("key_id").is_in(vals) | nw.col("key_name").is_in(vals))
     if models is not None:
-        preds.append(_value_filter("model", [models] if isinstance(models, str) else list(models),
-                                   COMPUTE_LABELS["model"]))
+        preds.append(
+            _value_filter("model", [models] if isinstance(models, str) else list(models), COMPUTE_LABELS["model"])
+        )
     if agents is not None:
         vals = [agents] if isinstance(agents, str) else list(agents)
         pred = nw.col("agent_id").is_in(vals) | nw.col("agent_name").is_in(vals)
@@ -272,9 +341,15 @@ def daily(frame: nw.LazyFrame, *, by: str, start_day: int, end_day: int) -> pd.D
     """Spend per day and ``by`` value; every (day, value) pair of the range is present."""
     col, label = dimension(by)
     keys = [label_expr(by)]
-    aggs = [*money_aggs(), *estimated_aggs(), nw.col("requests").sum().alias("requests"),
-            nw.col("input_tokens").sum().alias("input_tokens"), nw.col("output_tokens").sum().alias("output_tokens"),
-            nw.col("_unpriced_rows").sum().alias("unpriced_rows"), nw.col("hours").sum().alias("hours")]
+    aggs = [
+        *money_aggs(),
+        *estimated_aggs(),
+        nw.col("requests").sum().alias("requests"),
+        nw.col("input_tokens").sum().alias("input_tokens"),
+        nw.col("output_tokens").sum().alias("output_tokens"),
+        nw.col("_unpriced_rows").sum().alias("unpriced_rows"),
+        nw.col("hours").sum().alias("hours"),
+    ]
     if label:
         aggs.append(nw.col(label).max().alias(f"{by}_name"))
     res = to_pandas(frame.group_by("_day", *keys).agg(*aggs))
@@ -282,10 +357,12 @@ def daily(frame: nw.LazyFrame, *, by: str, start_day: int, end_day: int) -> pd.D
     days = range(start_day, end_day)
     values = sorted(res[by].astype(str).unique()) if len(res) else []
     if len(days) * max(1, len(values)) > MAX_DAILY_CELLS:
-        raise QueryError(f"a daily table from {day_date(start_day)} to {day_date(end_day - 1)} by {by} would have "
-                         f"{len(days):,} days x {len(values):,} values; filter to a range first, e.g. "
-                         "usage.filter(month='2026-10').daily() (a timestamp far in the past or future stretches "
-                         "the span: usage.load_report shows it)")
+        raise QueryError(
+            f"a daily table from {day_date(start_day)} to {day_date(end_day - 1)} by {by} would have "
+            f"{len(days):,} days x {len(values):,} values; filter to a range first, e.g. "
+            "usage.filter(month='2026-10').daily() (a timestamp far in the past or future stretches "
+            "the span: usage.load_report shows it)"
+        )
     grid = pd.MultiIndex.from_product([list(days), values], names=["_day", by])
     res = res.set_index(["_day", by])
     names = res[f"{by}_name"].groupby(level=by).max() if label and len(res) else None
@@ -297,18 +374,35 @@ def daily(frame: nw.LazyFrame, *, by: str, start_day: int, end_day: int) -> pd.D
     if label:
         res[f"{by}_name"] = res[by].map(names) if names is not None else None
     res.insert(0, "date", [day_date(d) for d in res.pop("_day")])
-    cols = ["date", by] + ([f"{by}_name"] if label else []) + ["cost_cents", "requests", "input_tokens",
-                                                              "output_tokens", "unpriced_rows", "estimated_cents",
-                                                              "estimated_rows", "hours"]
+    cols = (
+        ["date", by]
+        + ([f"{by}_name"] if label else [])
+        + [
+            "cost_cents",
+            "requests",
+            "input_tokens",
+            "output_tokens",
+            "unpriced_rows",
+            "estimated_cents",
+            "estimated_rows",
+            "hours",
+        ]
+    )
     return res[cols].sort_values(["date", by], kind="stable").reset_index(drop=True)
 
 
 def breakdown(frame: nw.LazyFrame, *, by: str) -> pd.DataFrame:
     """Totals per ``by`` value over the whole frame, largest spend first, with share of total."""
     col, label = dimension(by)
-    aggs = [*money_aggs(), *estimated_aggs(), nw.col("requests").sum().alias("requests"),
-            nw.col("input_tokens").sum().alias("input_tokens"), nw.col("output_tokens").sum().alias("output_tokens"),
-            nw.col("_unpriced_rows").sum().alias("unpriced_rows"), nw.col("hours").sum().alias("hours")]
+    aggs = [
+        *money_aggs(),
+        *estimated_aggs(),
+        nw.col("requests").sum().alias("requests"),
+        nw.col("input_tokens").sum().alias("input_tokens"),
+        nw.col("output_tokens").sum().alias("output_tokens"),
+        nw.col("_unpriced_rows").sum().alias("unpriced_rows"),
+        nw.col("hours").sum().alias("hours"),
+    ]
     if label:
         aggs.append(nw.col(label).max().alias(f"{by}_name"))
     res = finish_money(to_pandas(frame.group_by(label_expr(by)).agg(*aggs)))
@@ -317,48 +411,99 @@ def breakdown(frame: nw.LazyFrame, *, by: str) -> pd.DataFrame:
     res["hours"] = pd.to_numeric(res["hours"], errors="coerce").fillna(0.0).astype("float64")
     total = res["cost_cents"].sum()
     res["share"] = res["cost_cents"] / total if total else 0.0
-    cols = [by] + ([f"{by}_name"] if label else []) + ["cost_cents", "share", "requests", "input_tokens",
-                                                      "output_tokens", "unpriced_rows", "estimated_cents",
-                                                      "estimated_rows", "hours"]
+    cols = (
+        [by]
+        + ([f"{by}_name"] if label else [])
+        + [
+            "cost_cents",
+            "share",
+            "requests",
+            "input_tokens",
+            "output_tokens",
+            "unpriced_rows",
+            "estimated_cents",
+            "estimated_rows",
+            "hours",
+        ]
+    )
     return res[cols].sort_values(["cost_cents", by], ascending=[False, True]).reset_index(drop=True)
 
 
 def total(frame: nw.LazyFrame) -> dict:
-    res = finish_money(to_pandas(frame.select(
-        *money_aggs(), *estimated_aggs(), nw.col("requests").sum().alias("requests"),
-        nw.col("_rows").sum().alias("rows"), nw.col("_unpriced_rows").sum().alias("unpriced_rows"))))
+    res = finish_money(
+        to_pandas(
+            frame.select(
+                *money_aggs(),
+                *estimated_aggs(),
+                nw.col("requests").sum().alias("requests"),
+                nw.col("_rows").sum().alias("rows"),
+                nw.col("_unpriced_rows").sum().alias("unpriced_rows"),
+            )
+        )
+    )
     res = finish_money(res, out="estimated_cents", prefix="_e")
     row = res.iloc[0]
-    return {"cost_cents": float(row["cost_cents"]), "requests": int(row["requests"] or 0),
-            "rows": int(row["rows"] or 0), "unpriced_rows": int(row["unpriced_rows"] or 0),
-            "estimated_cents": float(row["estimated_cents"]), "estimated_rows": int(row["estimated_rows"] or 0)}
+    return {
+        "cost_cents": float(row["cost_cents"]),
+        "requests": int(row["requests"] or 0),
+        "rows": int(row["rows"] or 0),
+        "unpriced_rows": int(row["unpriced_rows"] or 0),
+        "estimated_cents": float(row["estimated_cents"]),
+        "estimated_rows": int(row["estimated_rows"] or 0),
+    }
 
 
 def per_key_day(frame: nw.LazyFrame) -> pd.DataFrame:
     """Spend per key per day (small: keys x days), for projections and detectors."""
-    res = to_pandas(frame.filter(~nw.col("key_id").is_null()).group_by("key_id", "_day").agg(
-        *money_aggs(), nw.col("requests").sum().alias("requests"), nw.col("key_name").max().alias("key_name"),
-        nw.col("account_id").max().alias("account_id")))
+    res = to_pandas(
+        frame.filter(~nw.col("key_id").is_null())
+        .group_by("key_id", "_day")
+        .agg(
+            *money_aggs(),
+            nw.col("requests").sum().alias("requests"),
+            nw.col("key_name").max().alias("key_name"),
+            nw.col("account_id").max().alias("account_id"),
+        )
+    )
     return _ints(finish_money(res), ["requests"])
 
 
 # -- drill-down ---------------------------------------------------------------------------
 
-LOG_COLUMNS = ["ts", "request_id", "key_id", "key_name", "agent_name", "plain_vm_name", "model", "provider", "axis",
-               "requests", "input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens", "characters",
-               "hours", "cost_cents", "status"]
+LOG_COLUMNS = [
+    "ts",
+    "request_id",
+    "key_id",
+    "key_name",
+    "agent_name",
+    "plain_vm_name",
+    "model",
+    "provider",
+    "axis",
+    "requests",
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "reasoning_tokens",
+    "characters",
+    "hours",
+    "cost_cents",
+    "status",
+]
 
 
-def day_log(frame: nw.LazyFrame, *, day: int, key=None, model=None, page: int = 1,
-            page_size: int = 100, tz: str | None = None) -> pd.DataFrame:
+def day_log(
+    frame: nw.LazyFrame, *, day: int, key=None, model=None, page: int = 1, page_size: int = 100, tz: str | None = None
+) -> pd.DataFrame:
     """One page of the day's requests (rows, not the cube), newest first."""
     if page < 1 or page_size < 1:
         raise QueryError("page and page_size start at 1")
     rows = restrict(frame, start_day=day, end_day=day + 1, keys=key, models=model, tz=tz)
     n = int(to_pandas(rows.select(nw.len().alias("n")))["n"].iloc[0])
-    res = to_pandas(rows.select(LOG_COLUMNS).sort("ts", "request_id", descending=True, nulls_last=True)
-                    .head(page * page_size))
-    res = res.iloc[(page - 1) * page_size:].reset_index(drop=True)
+    res = to_pandas(
+        rows.select(LOG_COLUMNS).sort("ts", "request_id", descending=True, nulls_last=True).head(page * page_size)
+    )
+    res = res.iloc[(page - 1) * page_size :].reset_index(drop=True)
     for c in ("requests", "input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens", "characters"):
         res[c] = pd.to_numeric(res[c], errors="coerce").astype("Int64")
     res.attrs.update(total_rows=n, page=page, page_size=page_size, pages=max(1, -(-n // page_size)))
@@ -375,8 +520,12 @@ def day_summary(frame: nw.LazyFrame, *, day: int, key=None, model=None, by: str 
     """
     col, label = dimension(by)
     rows = restrict(frame, start_day=day, end_day=day + 1, keys=key, models=model)
-    aggs = [nw.col("requests").sum().alias("requests"), *money_aggs(), nw.col("_rows").sum().alias("rows"),
-            nw.col("hours").sum().alias("hours")]
+    aggs = [
+        nw.col("requests").sum().alias("requests"),
+        *money_aggs(),
+        nw.col("_rows").sum().alias("rows"),
+        nw.col("hours").sum().alias("hours"),
+    ]
     if by == "model":
         aggs.insert(0, nw.col("provider").max().alias("provider"))
     if label:
@@ -384,8 +533,12 @@ def day_summary(frame: nw.LazyFrame, *, day: int, key=None, model=None, by: str 
     res = finish_money(to_pandas(rows.group_by(label_expr(by)).agg(*aggs)))
     res = _ints(res, ["requests", "rows"])
     res["hours"] = pd.to_numeric(res["hours"], errors="coerce").fillna(0.0).astype("float64")
-    cols = [by] + ([f"{by}_name"] if label else []) + (["provider"] if by == "model" else []) + \
-        ["requests", "cost_cents", "rows", "hours"]
+    cols = (
+        [by]
+        + ([f"{by}_name"] if label else [])
+        + (["provider"] if by == "model" else [])
+        + ["requests", "cost_cents", "rows", "hours"]
+    )
     return res[cols].sort_values(["cost_cents", by], ascending=[False, True]).reset_index(drop=True)
 
 
@@ -399,15 +552,27 @@ def day_compute(frame: nw.LazyFrame, *, day: int, key=None) -> pd.DataFrame:
     """
     rows = restrict(frame, start_day=day, end_day=day + 1, keys=key, models=[COMPUTE_LABEL])
     vm_id = nw.coalesce(nw.col("agent_id"), nw.col("plain_vm_id"))
-    kind = (nw.when(~nw.col("agent_id").is_null()).then(nw.lit("agent"))
-            .otherwise(nw.when(~nw.col("plain_vm_id").is_null()).then(nw.lit("plain VM")).otherwise(nw.lit(NONE_LABEL))))
-    res = to_pandas(rows.with_columns(vm_id.fill_null(NONE_LABEL).alias("vm_id"), kind.alias("kind"))
-                    .group_by("vm_id", "kind").agg(
-                        nw.coalesce(nw.col("agent_name").max(), nw.col("plain_vm_name").max()).alias("vm"),
-                        nw.col("hours").sum().alias("hours"), *money_aggs(),
-                        nw.col("requests").sum().alias("requests"), nw.col("_rows").sum().alias("rows")))
+    kind = (
+        nw.when(~nw.col("agent_id").is_null())
+        .then(nw.lit("agent"))
+        .otherwise(nw.when(~nw.col("plain_vm_id").is_null()).then(nw.lit("plain VM")).otherwise(nw.lit(NONE_LABEL)))
+    )
+    res = to_pandas(
+        rows.with_columns(vm_id.fill_null(NONE_LABEL).alias("vm_id"), kind.alias("kind"))
+        .group_by("vm_id", "kind")
+        .agg(
+            nw.coalesce(nw.col("agent_name").max(), nw.col("plain_vm_name").max()).alias("vm"),
+            nw.col("hours").sum().alias("hours"),
+            *money_aggs(),
+            nw.col("requests").sum().alias("requests"),
+            nw.col("_rows").sum().alias("rows"),
+        )
+    )
     res = _ints(finish_money(res), ["requests", "rows"])
     res["vm"] = res["vm"].where(res["vm"].notna(), res["vm_id"]).astype(object)
     res["hours"] = pd.to_numeric(res["hours"], errors="coerce").fillna(0.0).astype("float64")
-    return res[["vm", "kind", "vm_id", "hours", "cost_cents", "requests", "rows"]].sort_values(
-        ["cost_cents", "vm_id"], ascending=[False, True]).reset_index(drop=True)
+    return (
+        res[["vm", "kind", "vm_id", "hours", "cost_cents", "requests", "rows"]]
+        .sort_values(["cost_cents", "vm_id"], ascending=[False, True])
+        .reset_index(drop=True)
+    )

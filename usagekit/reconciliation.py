@@ -60,25 +60,36 @@ class Reconciliation:
         diff = d["gateway_minus_provider_cents"].abs()
         base = d["provider_cents"].abs()
         off = (diff > min_cents) & ((base == 0) | (diff > base * pct / 100))
-        return d[off].assign(_a=diff[off]).sort_values(["_a", "date"], ascending=[False, True]) \
-            .drop(columns="_a").reset_index(drop=True)
+        return (
+            d[off]
+            .assign(_a=diff[off])
+            .sort_values(["_a", "date"], ascending=[False, True])
+            .drop(columns="_a")
+            .reset_index(drop=True)
+        )
 
     def __str__(self) -> str:
         from .money import format_usd
-        out = [f"reconciliation per day x provider x model (days in {self.tz}); estimate: "
-               f"{self.price_map or 'none'}"]
+
+        out = [f"reconciliation per day x provider x model (days in {self.tz}); estimate: {self.price_map or 'none'}"]
         for r in self.by_provider.itertuples():
             bill = format_usd(r.provider_cents) if pd.notna(r.provider_cents) else "no bill loaded"
-            out.append(f"  {r.provider:<12} gateway {format_usd(r.gateway_cents)}  provider {bill}  "
-                       f"estimate {format_usd(r.estimated_cents) if pd.notna(r.estimated_cents) else '-'}")
+            out.append(
+                f"  {r.provider:<12} gateway {format_usd(r.gateway_cents)}  provider {bill}  "
+                f"estimate {format_usd(r.estimated_cents) if pd.notna(r.estimated_cents) else '-'}"
+            )
         out += [f"  note: {n}" for n in self.notes]
         return "\n".join(out)
 
 
 def _per_day_model(cube: nw.LazyFrame, label: str) -> pd.DataFrame:
-    res = q.to_pandas(cube.group_by("_day", nw.col("provider").fill_null(q.NONE_LABEL).alias("provider"),
-                                    nw.col("model").fill_null(q.NONE_LABEL).alias("model"))
-                      .agg(*q.money_aggs(), *q.estimated_aggs()))
+    res = q.to_pandas(
+        cube.group_by(
+            "_day",
+            nw.col("provider").fill_null(q.NONE_LABEL).alias("provider"),
+            nw.col("model").fill_null(q.NONE_LABEL).alias("model"),
+        ).agg(*q.money_aggs(), *q.estimated_aggs())
+    )
     res = q.finish_money(q.finish_money(res), out="estimated_cents", prefix="_e")
     res[label] = res["cost_cents"] - res["estimated_cents"]  # the source's own costs only
     res["model"] = [model_key(m) for m in res["model"]]
@@ -89,14 +100,21 @@ def _estimate(rows: nw.LazyFrame, price_map) -> pd.DataFrame:
     import polars as pl
 
     from .reprice import NEEDED, with_rates
+
     picked = rows.select(list(dict.fromkeys([*NEEDED, "_day"])))
     native = picked.to_native()
     if not isinstance(native, pl.LazyFrame):  # DuckDB / Spark: only these few columns come over
         native = picked.collect(backend="polars").to_native().lazy()
-    est = with_rates(native, price_map).group_by("_day", pl.col("provider").fill_null(q.NONE_LABEL),
-                                                 pl.col("model").fill_null(q.NONE_LABEL)).agg(
-        pl.col("_est_cents").sum().alias("estimated_cents"),
-        pl.col("_est_cents").is_null().sum().alias("unestimated_rows")).collect().to_pandas()
+    est = (
+        with_rates(native, price_map)
+        .group_by("_day", pl.col("provider").fill_null(q.NONE_LABEL), pl.col("model").fill_null(q.NONE_LABEL))
+        .agg(
+            pl.col("_est_cents").sum().alias("estimated_cents"),
+            pl.col("_est_cents").is_null().sum().alias("unestimated_rows"),
+        )
+        .collect()
+        .to_pandas()
+    )
     est["model"] = [model_key(m) for m in est["model"]]
     return est.groupby(["_day", "provider", "model"], as_index=False)[["estimated_cents", "unestimated_rows"]].sum()
 
@@ -119,19 +137,24 @@ def reconcile(gateway_usage, provider_usage=None, *, prices=None) -> Reconciliat
         g_cube, p_cube, g_rows = gateway_usage.cube, provider_usage.cube, gateway_usage.frame
     tz = gateway_usage.tz
     if tz != "UTC":
-        notes.append(f"provider bills come in UTC days; with days in {tz} each bill's day is the {tz} day its UTC "
-                     "midnight falls on, so requests near midnight can sit a day apart: load with tz='UTC' to "
-                     "compare day by day")
+        notes.append(
+            f"provider bills come in UTC days; with days in {tz} each bill's day is the {tz} day its UTC "
+            "midnight falls on, so requests near midnight can sit a day apart: load with tz='UTC' to "
+            "compare day by day"
+        )
     gw = _per_day_model(g_cube, "gateway_cents")
     pv = _per_day_model(p_cube, "provider_cents")
     lines = gw.merge(pv, on=["_day", "provider", "model"], how="outer")
 
     # a provider with no bill loaded, or a day outside its bill's days: unknown, not zero
     span = pv.groupby("provider")["_day"].agg(["min", "max"]) if len(pv) else pd.DataFrame(columns=["min", "max"])
-    covered = [p in span.index and span.loc[p, "min"] <= d <= span.loc[p, "max"]
-               for p, d in zip(lines["provider"], lines["_day"])]
-    lines.loc[pd.Series(covered, index=lines.index, dtype=bool) & lines["provider_cents"].isna(),
-              "provider_cents"] = 0.0
+    covered = [
+        p in span.index and span.loc[p, "min"] <= d <= span.loc[p, "max"]
+        for p, d in zip(lines["provider"], lines["_day"])
+    ]
+    lines.loc[pd.Series(covered, index=lines.index, dtype=bool) & lines["provider_cents"].isna(), "provider_cents"] = (
+        0.0
+    )
     lines["gateway_cents"] = lines["gateway_cents"].fillna(0.0)
     missing = sorted(set(gw["provider"]) - set(span.index))
     if missing:
@@ -140,6 +163,7 @@ def reconcile(gateway_usage, provider_usage=None, *, prices=None) -> Reconciliat
     price_name = None
     if prices is not False:
         from .prices import PriceMapError, load_price_map
+
         try:
             pm = load_price_map(prices)
             price_name = pm.name
@@ -155,20 +179,25 @@ def reconcile(gateway_usage, provider_usage=None, *, prices=None) -> Reconciliat
     lines = lines.drop(columns=[c for c in ("unestimated_rows",) if c in lines])
 
     lines["gateway_minus_provider_cents"] = lines["gateway_cents"] - lines["provider_cents"]
-    lines["gateway_minus_provider_pct"] = (lines["gateway_minus_provider_cents"] / lines["provider_cents"] * 100) \
-        .where(lines["provider_cents"] > 0)
+    lines["gateway_minus_provider_pct"] = (lines["gateway_minus_provider_cents"] / lines["provider_cents"] * 100).where(
+        lines["provider_cents"] > 0
+    )
     lines["estimate_minus_provider_cents"] = lines["estimated_cents"] - lines["provider_cents"]
-    lines["estimate_minus_provider_pct"] = (lines["estimate_minus_provider_cents"] / lines["provider_cents"] * 100) \
-        .where(lines["provider_cents"] > 0)
+    lines["estimate_minus_provider_pct"] = (
+        lines["estimate_minus_provider_cents"] / lines["provider_cents"] * 100
+    ).where(lines["provider_cents"] > 0)
     lines.insert(0, "date", [q.day_date(d) for d in lines.pop("_day")])
     lines = lines.sort_values(["date", "provider", "model"]).reset_index(drop=True)
 
     per = lines.groupby("provider", as_index=False).agg(
-        gateway_cents=("gateway_cents", "sum"), provider_cents=("provider_cents", lambda s: s.sum(min_count=1)),
-        estimated_cents=("estimated_cents", lambda s: s.sum(min_count=1)))
+        gateway_cents=("gateway_cents", "sum"),
+        provider_cents=("provider_cents", lambda s: s.sum(min_count=1)),
+        estimated_cents=("estimated_cents", lambda s: s.sum(min_count=1)),
+    )
     per["gateway_minus_provider_cents"] = per["gateway_cents"] - per["provider_cents"]
-    per["gateway_minus_provider_pct"] = (per["gateway_minus_provider_cents"] / per["provider_cents"] * 100) \
-        .where(per["provider_cents"] > 0)
+    per["gateway_minus_provider_pct"] = (per["gateway_minus_provider_cents"] / per["provider_cents"] * 100).where(
+        per["provider_cents"] > 0
+    )
     return Reconciliation(lines=lines, by_provider=per, tz=tz, price_map=price_name, notes=notes)
 
 

@@ -39,8 +39,13 @@ log = logging.getLogger(__name__)
 class ReportError(UsagekitError):
     """Publishing failed; ``failed_notebook`` is where the executed notebook was saved, if anywhere."""
 
-    def __init__(self, message: str, failed_notebook: Path | None = None, internal: bool = False,
-                 traceback_file: Path | None = None):
+    def __init__(
+        self,
+        message: str,
+        failed_notebook: Path | None = None,
+        internal: bool = False,
+        traceback_file: Path | None = None,
+    ):
         self.failed_notebook = failed_notebook
         #: the notebook failed on an error that is not a UsagekitError: a bug, not the input
         self.internal = internal
@@ -58,8 +63,10 @@ class Published:
     summary: dict
 
     def __str__(self) -> str:
-        return (f"published {display_path(self.html)} ({self.size_bytes / 1e6:.2f} MB, {self.seconds:.1f} s); "
-                f"index {display_path(self.index)}")
+        return (
+            f"published {display_path(self.html)} ({self.size_bytes / 1e6:.2f} MB, {self.seconds:.1f} s); "
+            f"index {display_path(self.index)}"
+        )
 
 
 def previous_month(today: dt.date | None = None) -> str:
@@ -73,8 +80,10 @@ def notebook_path(name: str = "monthly_report.ipynb") -> Path:
     for folder in NOTEBOOK_DIRS:
         if (folder / name).exists():
             return folder / name
-    raise ReportError(f"the report notebook {name} is missing (looked in {' and '.join(map(str, NOTEBOOK_DIRS))}); "
-                      "reinstall usagekit: pip install --force-reinstall 'usagekit[report]'")
+    raise ReportError(
+        f"the report notebook {name} is missing (looked in {' and '.join(map(str, NOTEBOOK_DIRS))}); "
+        "reinstall usagekit: pip install --force-reinstall 'usagekit[report]'"
+    )
 
 
 @contextlib.contextmanager
@@ -92,8 +101,10 @@ def _lock(path: Path, wait_seconds: float = 1800):
                     log.warning("waiting: another run is publishing %s", display_path(path.parent))
                     announced = True
                 if time.monotonic() > deadline:
-                    raise ReportError(f"gave up after {wait_seconds:.0f} s waiting for another run publishing "
-                                      f"{display_path(path.parent)} (lock {display_path(path)})") from None
+                    raise ReportError(
+                        f"gave up after {wait_seconds:.0f} s waiting for another run publishing "
+                        f"{display_path(path.parent)} (lock {display_path(path)})"
+                    ) from None
                 time.sleep(0.5)
         try:
             yield
@@ -155,10 +166,16 @@ def to_html(executed: Path) -> str:
     nb = blocks_to_cells(nbformat.read(executed, as_version=4))
     from nbconvert.preprocessors import TagRemovePreprocessor
 
-    exporter = HTMLExporter(template_name="usagekit_report", extra_template_basedirs=[str(TEMPLATES)],
-                            exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
-    exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={"remove-cell"},
-                                                         remove_all_outputs_tags={"remove-output"}), enabled=True)
+    exporter = HTMLExporter(
+        template_name="usagekit_report",
+        extra_template_basedirs=[str(TEMPLATES)],
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+    exporter.register_preprocessor(
+        TagRemovePreprocessor(remove_cell_tags={"remove-cell"}, remove_all_outputs_tags={"remove-output"}), enabled=True
+    )
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": "usage report"}})
     return body
 
@@ -189,23 +206,46 @@ def blocks_to_cells(nb):
             else:
                 before.append(out)
         if before:
-            cells.append(nbformat.v4.new_code_cell(source=cell.source, outputs=before,
-                                                   metadata=cell.metadata, id=f"{cell.id}-0"))
+            cells.append(
+                nbformat.v4.new_code_cell(source=cell.source, outputs=before, metadata=cell.metadata, id=f"{cell.id}-0")
+            )
         for n, (marker, outs) in enumerate(blocks, start=1):
             if marker.get("title"):
                 cells.append(nbformat.v4.new_markdown_cell(f"## {marker['title']}", id=f"{cell.id}-{n}t"))
             if marker.get("result") and len(outs) == 1 and outs[0].output_type == "display_data":
-                outs = [nbformat.v4.new_output("execute_result", data=outs[0].data, metadata=outs[0].metadata,
-                                               execution_count=cell.execution_count)]
-            cells.append(nbformat.v4.new_code_cell(source="", outputs=outs, metadata=cell.metadata,
-                                                   execution_count=cell.execution_count, id=f"{cell.id}-{n}"))
+                outs = [
+                    nbformat.v4.new_output(
+                        "execute_result",
+                        data=outs[0].data,
+                        metadata=outs[0].metadata,
+                        execution_count=cell.execution_count,
+                    )
+                ]
+            cells.append(
+                nbformat.v4.new_code_cell(
+                    source="",
+                    outputs=outs,
+                    metadata=cell.metadata,
+                    execution_count=cell.execution_count,
+                    id=f"{cell.id}-{n}",
+                )
+            )
     nb.cells = cells
     return nb
 
 
-def publish(month: str | None = None, source=None, keys=None, account_id: str | None = None,
-            out="reports", tz: str = "UTC", as_of: str | None = None, progress: bool = True,
-            cell_timeout: int = 900, sections=None) -> Published:
+def publish(
+    month: str | None = None,
+    source=None,
+    keys=None,
+    account_id: str | None = None,
+    out="reports",
+    tz: str = "UTC",
+    as_of: str | None = None,
+    progress: bool = True,
+    cell_timeout: int = 900,
+    sections=None,
+) -> Published:
     """Execute the report notebook for ``month`` and publish its HTML; see the module docstring.
 
     ``source`` is the usage files (the demo month's directory is
@@ -214,6 +254,7 @@ def publish(month: str | None = None, source=None, keys=None, account_id: str | 
     :class:`ReportError` (previous report untouched, failed notebook saved) on failure.
     """
     from .extras import require
+
     pm = require("papermill", "report", "publishing the report")
     for module in ("nbconvert", "ipykernel", "plotly"):
         require(module, "report", "publishing the report")
@@ -227,13 +268,19 @@ def publish(month: str | None = None, source=None, keys=None, account_id: str | 
     check_tz(tz)
     if sections is not None:
         from .sections import select
+
         sections = ",".join(s.name for s in select(sections))  # unknown names fail here, before any run
     if source is None or source == [] or source == "":
-        raise ReportError("no usage data given: pass --source PATH (usage files, a directory or a glob), "
-                          "or --demo for the built-in demo month")
+        raise ReportError(
+            "no usage data given: pass --source PATH (usage files, a directory or a glob), "
+            "or --demo for the built-in demo month"
+        )
     sources = [str(Path(s).resolve()) for s in (source if isinstance(source, (list, tuple)) else [source])]
-    keys_arg = None if keys is None else [str(Path(k).resolve()) for k in (keys if isinstance(keys, (list, tuple))
-                                                                           else [keys])]
+    keys_arg = (
+        None
+        if keys is None
+        else [str(Path(k).resolve()) for k in (keys if isinstance(keys, (list, tuple)) else [keys])]
+    )
     out = Path(out)
     target = out / month / (account_id or "all")
     run_id = f"{month}/{account_id or 'all'}@{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ}"
@@ -248,13 +295,28 @@ def publish(month: str | None = None, source=None, keys=None, account_id: str | 
         try:
             executed = tmp / "report.ipynb"
             summary_path = tmp / "report.json"
-            params = dict(month=month, source=sources if len(sources) > 1 else sources[0], keys=keys_arg,
-                          account_id=account_id, tz=tz, as_of=as_of, run_id=run_id, summary_path=str(summary_path),
-                          sections=sections, colors=str((out / "colors.json").resolve()))
+            params = dict(
+                month=month,
+                source=sources if len(sources) > 1 else sources[0],
+                keys=keys_arg,
+                account_id=account_id,
+                tz=tz,
+                as_of=as_of,
+                run_id=run_id,
+                summary_path=str(summary_path),
+                sections=sections,
+                colors=str((out / "colors.json").resolve()),
+            )
             try:
-                pm.execute_notebook(str(notebook_path()), str(executed), parameters=params, kernel_name="python3",
-                                    progress_bar=progress, execution_timeout=cell_timeout,
-                                    cwd=str(notebook_path().parent))
+                pm.execute_notebook(
+                    str(notebook_path()),
+                    str(executed),
+                    parameters=params,
+                    kernel_name="python3",
+                    progress_bar=progress,
+                    execution_timeout=cell_timeout,
+                    cwd=str(notebook_path().parent),
+                )
             except (pm.PapermillExecutionError, CellTimeoutError, Exception) as exc:  # noqa: BLE001
                 if getattr(exc, "ename", None) == "NoDataError":  # an empty month: nothing to publish, nothing broke
                     with contextlib.suppress(OSError):
@@ -269,15 +331,24 @@ def publish(month: str | None = None, source=None, keys=None, account_id: str | 
                 what = _describe_failure(exc)
                 internal = _is_internal(exc)
                 saved = _save_kernel_traceback(exc) if internal else None
-                raise ReportError(f"the report for {month} ({account_id or 'all accounts'}) failed: {what}; "
-                                  f"the previous report (if any) is untouched{where}", failed, internal=internal,
-                                  traceback_file=saved) from None
+                raise ReportError(
+                    f"the report for {month} ({account_id or 'all accounts'}) failed: {what}; "
+                    f"the previous report (if any) is untouched{where}",
+                    failed,
+                    internal=internal,
+                    traceback_file=saved,
+                ) from None
             html = to_html(executed)
             (tmp / "report.html").write_text(html, encoding="utf-8")
             summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
-            summary.update(month=month, account=account_id or "all", tz=tz, run_id=run_id,
-                           generated_at=f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M}",
-                           size_bytes=len(html.encode()))
+            summary.update(
+                month=month,
+                account=account_id or "all",
+                tz=tz,
+                run_id=run_id,
+                generated_at=f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M}",
+                size_bytes=len(html.encode()),
+            )
             summary_path.write_text(json.dumps(summary, indent=2, default=str))
             for name in ("report.ipynb", "report.json", "report.html"):  # the page last: it is what readers open
                 os.replace(tmp / name, target / name)
@@ -287,9 +358,14 @@ def publish(month: str | None = None, source=None, keys=None, account_id: str | 
             shutil.rmtree(tmp, ignore_errors=True)
             owner.close()
     index = write_index(out)
-    return Published(html=target / "report.html", notebook=target / "report.ipynb", index=index,
-                     size_bytes=(target / "report.html").stat().st_size, seconds=time.monotonic() - started,
-                     summary=summary)
+    return Published(
+        html=target / "report.html",
+        notebook=target / "report.ipynb",
+        index=index,
+        size_bytes=(target / "report.html").stat().st_size,
+        seconds=time.monotonic() - started,
+        summary=summary,
+    )
 
 
 def _is_internal(exc) -> bool:
@@ -304,6 +380,7 @@ def _is_internal(exc) -> bool:
         for sub in cls.__subclasses__():
             out |= names(sub)
         return out
+
     return name not in names(UsagekitError)
 
 
@@ -312,6 +389,7 @@ def _save_kernel_traceback(exc) -> Path | None:
     import re
 
     from .crashes import save_text
+
     lines = getattr(exc, "traceback", None) or [str(exc)]
     text = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(str(x) for x in lines))
     try:
@@ -343,16 +421,25 @@ def write_index(out) -> Path:
             info = json.loads(meta.read_text())
         except (OSError, json.JSONDecodeError):
             continue
-        rows.append({"month": info.get("month", meta.parent.parent.name), "account": info.get("account", meta.parent.name),
-                     "total": format_usd(info.get("total_cents"), precise=False) if info.get("total_cents") is not None
-                     else "-", "anomalies": info.get("anomalies", "-"), "tz": info.get("tz", "UTC"),
-                     "generated_at": info.get("generated_at", ""),
-                     "href": f"{meta.parent.parent.name}/{meta.parent.name}/report.html"})
+        rows.append(
+            {
+                "month": info.get("month", meta.parent.parent.name),
+                "account": info.get("account", meta.parent.name),
+                "total": format_usd(info.get("total_cents"), precise=False)
+                if info.get("total_cents") is not None
+                else "-",
+                "anomalies": info.get("anomalies", "-"),
+                "tz": info.get("tz", "UTC"),
+                "generated_at": info.get("generated_at", ""),
+                "href": f"{meta.parent.parent.name}/{meta.parent.name}/report.html",
+            }
+        )
     rows.sort(key=lambda r: (r["month"], r["account"] != "all", r["account"]), reverse=False)
     rows = sorted(rows, key=lambda r: r["month"], reverse=True)
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True)
     page = env.get_template("index.html.j2").render(
-        reports=rows, generated=f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M}")
+        reports=rows, generated=f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M}"
+    )
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / ".index.html.tmp"
     tmp.write_text(page, encoding="utf-8")

@@ -28,8 +28,17 @@ from .schema import USAGE_COLUMNS
 #: repriced rows up to this many are computed once and kept in memory
 IN_MEMORY_ROWS = 5_000_000
 #: columns the estimate needs from the rows
-NEEDED = ("ts", "provider", "model", "requests", "input_tokens", "cached_input_tokens", "output_tokens",
-          "characters", "axis")
+NEEDED = (
+    "ts",
+    "provider",
+    "model",
+    "requests",
+    "input_tokens",
+    "cached_input_tokens",
+    "output_tokens",
+    "characters",
+    "axis",
+)
 
 
 @dataclass
@@ -46,12 +55,17 @@ class RepriceReport:
 
     def __str__(self) -> str:
         from .money import format_usd
+
         what = "unpriced rows" if self.missing_only else "rows"
-        text = (f"repriced {what} with {self.price_map}: {self.estimated_rows:,} rows estimated at "
-                f"{format_usd(self.estimated_cents)} (labelled cost_source='estimated')")
+        text = (
+            f"repriced {what} with {self.price_map}: {self.estimated_rows:,} rows estimated at "
+            f"{format_usd(self.estimated_cents)} (labelled cost_source='estimated')"
+        )
         if self.billed_elsewhere_rows:
-            text += (f"; {self.billed_elsewhere_rows:,} OpenAI usage bucket(s) left unpriced on purpose (the costs "
-                     "pages loaded with them already bill that usage)")
+            text += (
+                f"; {self.billed_elsewhere_rows:,} OpenAI usage bucket(s) left unpriced on purpose (the costs "
+                "pages loaded with them already bill that usage)"
+            )
         if self.still_unpriced_rows:
             models = ", ".join(f"{p or '?'}/{m or '?'} ({n:,})" for p, m, n in self.unmatched_models[:8])
             text += f"; {self.still_unpriced_rows:,} rows still unpriced (no price in the map: {models})"
@@ -65,8 +79,9 @@ def with_rates(rows: pl.LazyFrame, price_map: PriceMap) -> pl.LazyFrame:
     rows = rows.with_columns(pl.col("ts").dt.date().alias("_pday"))
     wanted = rows.select("provider", "model", "_pday").unique().collect()
     rates = price_map.rate_table(wanted)
-    joined = rows.join(rates.lazy(), on=["provider", "model", "_pday"], how="left", nulls_equal=True,
-                       maintain_order="left")
+    joined = rows.join(
+        rates.lazy(), on=["provider", "model", "_pday"], how="left", nulls_equal=True, maintain_order="left"
+    )
     per_request = pl.col("input_tokens").fill_null(0) / pl.max_horizontal(pl.col("requests").fill_null(0), 1)
 
     def rate(kind: str) -> pl.Expr:
@@ -86,10 +101,16 @@ def with_rates(rows: pl.LazyFrame, price_map: PriceMap) -> pl.LazyFrame:
     chars = pl.col("characters").fill_null(0)
     has_usage = (tokens_in + out + chars) > 0
     can_price = pl.col("price_model").is_not_null() & (
-        ((tokens_in > 0) & r_in.is_not_null()) | ((out > 0) & r_out.is_not_null())
-        | ((chars > 0) & pl.col("_r_char").is_not_null()))
-    usd = ((tokens_in - cached) * r_in.fill_null(0) + cached * r_cached.fill_null(0) + out * r_out.fill_null(0)
-           + chars * pl.col("_r_char").fill_null(0))
+        ((tokens_in > 0) & r_in.is_not_null())
+        | ((out > 0) & r_out.is_not_null())
+        | ((chars > 0) & pl.col("_r_char").is_not_null())
+    )
+    usd = (
+        (tokens_in - cached) * r_in.fill_null(0)
+        + cached * r_cached.fill_null(0)
+        + out * r_out.fill_null(0)
+        + chars * pl.col("_r_char").fill_null(0)
+    )
     usd_nocache = tokens_in * r_in.fill_null(0) + out * r_out.fill_null(0) + chars * pl.col("_r_char").fill_null(0)
     ok = has_usage & can_price
     helpers = [c for c in rates.columns if c.startswith("_r_") or c.startswith("_t")]
@@ -100,8 +121,9 @@ def with_rates(rows: pl.LazyFrame, price_map: PriceMap) -> pl.LazyFrame:
     ).drop(*helpers, "_pday")
 
 
-def reprice_rows(rows: pl.LazyFrame, price_map: PriceMap, missing_only: bool = True,
-                 skip: pl.Expr | None = None) -> pl.LazyFrame:
+def reprice_rows(
+    rows: pl.LazyFrame, price_map: PriceMap, missing_only: bool = True, skip: pl.Expr | None = None
+) -> pl.LazyFrame:
     """The rows with estimated costs filled in (all rows the map can price when not ``missing_only``);
     rows matching ``skip`` are left as they are."""
     est = with_rates(rows, price_map)
@@ -121,28 +143,46 @@ def reprice(usage, missing_only: bool = True, prices=None):
     the price map's estimate, labelled ``cost_source='estimated'``; ``usage.reprice_report`` says
     how many rows were estimated and which models the map could not price."""
     from .usage import Usage
+
     pm = load_price_map(prices)
     billed = _billed_by_companion_rows(usage)
     skip = pl.col("source").is_in(billed) & pl.col("cost_cents").is_null() if billed else None
     rows = reprice_rows(usage._rows, pm, missing_only=missing_only, skip=skip)
     if usage.load_report.kept <= IN_MEMORY_ROWS:  # small enough: join once, not on every query
         rows = rows.collect().lazy()
-    new = Usage(rows, usage._registry, usage.load_report, usage._rejected, tz=usage.tz,
-                engine=usage._session or usage.engine, budgets=usage._budgets)
+    new = Usage(
+        rows,
+        usage._registry,
+        usage.load_report,
+        usage._rejected,
+        tz=usage.tz,
+        engine=usage._session or usage.engine,
+        budgets=usage._budgets,
+    )
     new = new._child(usage.scope)
     report = RepriceReport(pm.name, missing_only)
     skipped = skip.fill_null(False) if skip is not None else pl.lit(False)
-    stats = rows.group_by("provider", "model").agg(
-        (pl.col("cost_source") == "estimated").sum().alias("est"),
-        pl.when(pl.col("cost_source") == "estimated").then(pl.col("cost_cents")).sum().alias("cents"),
-        (pl.col("cost_cents").is_null() & ~skipped).sum().alias("unpriced"),
-        skipped.sum().alias("skipped")).collect()
+    stats = (
+        rows.group_by("provider", "model")
+        .agg(
+            (pl.col("cost_source") == "estimated").sum().alias("est"),
+            pl.when(pl.col("cost_source") == "estimated").then(pl.col("cost_cents")).sum().alias("cents"),
+            (pl.col("cost_cents").is_null() & ~skipped).sum().alias("unpriced"),
+            skipped.sum().alias("skipped"),
+        )
+        .collect()
+    )
     report.estimated_rows = int(stats["est"].sum())
     report.estimated_cents = float(stats["cents"].sum() or 0.0)
     report.still_unpriced_rows = int(stats["unpriced"].sum())
     report.billed_elsewhere_rows = int(stats["skipped"].sum())
-    report.unmatched_models = [(p, m, int(n)) for p, m, n in stats.filter(pl.col("unpriced") > 0)
-                               .sort("unpriced", descending=True).select("provider", "model", "unpriced").iter_rows()]
+    report.unmatched_models = [
+        (p, m, int(n))
+        for p, m, n in stats.filter(pl.col("unpriced") > 0)
+        .sort("unpriced", descending=True)
+        .select("provider", "model", "unpriced")
+        .iter_rows()
+    ]
     new.reprice_report = report
     return new
 
@@ -158,6 +198,7 @@ def _billed_by_companion_rows(usage) -> list[str]:
     import narwhals as nw
 
     from . import queries as q
+
     cube = usage._cube_base.filter(nw.col("source").is_in(list(COMPANION_BILLED)) & ~nw.col("_unpriced"))
     found = q.to_pandas(cube.select(nw.col("source")).unique())
     return sorted(s for s in found["source"] if isinstance(s, str))
@@ -188,28 +229,48 @@ def price_check(usage, tolerance: float = 0.02, prices=None, min_cents: float = 
     rows = rows.filter(pl.col("_est_cents").is_not_null())
     diff = pl.col("cost_cents") - pl.col("_est_cents")
     off = (diff.abs() > tolerance * pl.col("_est_cents")) & (diff.abs() > min_cents)
-    nocache = ((pl.col("cost_cents") - pl.col("_est_nocache_cents")).abs()
-               <= tolerance * pl.col("_est_nocache_cents")) & (pl.col("cached_input_tokens").fill_null(0) > 0)
-    res = rows.with_columns(off.alias("_off"), (off & nocache).alias("_nocache")).group_by(
-        pl.col("provider").fill_null("(none)"), pl.col("model").fill_null("(none)")).agg(
-        pl.len().alias("rows_checked"), pl.col("_off").sum().alias("rows_off"),
-        pl.col("_nocache").sum().alias("_nocache_rows"),
-        pl.col("price_model").first().alias("price_model"),
-        pl.col("cost_cents").filter(pl.col("_off")).sum().alias("source_cents"),
-        pl.col("_est_cents").filter(pl.col("_off")).sum().alias("map_cents"),
-        (pl.col("cost_cents") - pl.col("_est_cents")).filter(pl.col("_off")).mean().alias("_mean_diff"),
-    ).filter(pl.col("rows_off") > 0).collect().to_pandas()
-    cols = ["provider", "model", "price_model", "rows_checked", "rows_off", "source_cents", "map_cents",
-            "difference_cents", "difference_pct", "likely_cause"]
+    nocache = (
+        (pl.col("cost_cents") - pl.col("_est_nocache_cents")).abs() <= tolerance * pl.col("_est_nocache_cents")
+    ) & (pl.col("cached_input_tokens").fill_null(0) > 0)
+    res = (
+        rows.with_columns(off.alias("_off"), (off & nocache).alias("_nocache"))
+        .group_by(pl.col("provider").fill_null("(none)"), pl.col("model").fill_null("(none)"))
+        .agg(
+            pl.len().alias("rows_checked"),
+            pl.col("_off").sum().alias("rows_off"),
+            pl.col("_nocache").sum().alias("_nocache_rows"),
+            pl.col("price_model").first().alias("price_model"),
+            pl.col("cost_cents").filter(pl.col("_off")).sum().alias("source_cents"),
+            pl.col("_est_cents").filter(pl.col("_off")).sum().alias("map_cents"),
+            (pl.col("cost_cents") - pl.col("_est_cents")).filter(pl.col("_off")).mean().alias("_mean_diff"),
+        )
+        .filter(pl.col("rows_off") > 0)
+        .collect()
+        .to_pandas()
+    )
+    cols = [
+        "provider",
+        "model",
+        "price_model",
+        "rows_checked",
+        "rows_off",
+        "source_cents",
+        "map_cents",
+        "difference_cents",
+        "difference_pct",
+        "likely_cause",
+    ]
     if res.empty:
         out = pd.DataFrame(columns=cols)
     else:
         res["difference_cents"] = res["source_cents"] - res["map_cents"]
         res["difference_pct"] = (res["difference_cents"] / res["map_cents"] * 100).where(res["map_cents"] > 0)
         res["likely_cause"] = [
-            "cached input tokens billed at the full input price" if nc >= off_ / 2 else
-            ("source above the price map" if d > 0 else "source below the price map")
-            for nc, off_, d in zip(res["_nocache_rows"], res["rows_off"], res["difference_cents"])]
+            "cached input tokens billed at the full input price"
+            if nc >= off_ / 2
+            else ("source above the price map" if d > 0 else "source below the price map")
+            for nc, off_, d in zip(res["_nocache_rows"], res["rows_off"], res["difference_cents"])
+        ]
         res["_size"] = res["difference_cents"].abs()
         out = res.sort_values(["_size", "model"], ascending=[False, True])[cols].reset_index(drop=True)
     out.attrs.update(price_map=pm.name, tolerance=tolerance, scope=usage.describe_scope())
@@ -228,15 +289,21 @@ def cache_savings(usage, by: str = "key", prices=None) -> pd.DataFrame:
     column = {"key": "key_id", "model": "model", "provider": "provider", "account": "account_id"}.get(by)
     if column is None:
         from .errors import QueryError
+
         raise QueryError(f"unknown cache_savings breakdown '{by}'; expected one of: key, model, provider, account")
     pm = load_price_map(prices)
     rows = with_rates(_scoped_rows(usage).filter(pl.col("axis") == "llm"), pm)
-    aggs = [pl.col("cached_input_tokens").fill_null(0).sum().alias("cached_input_tokens"),
-            pl.col("input_tokens").fill_null(0).sum().alias("input_tokens"),
-            pl.col("cost_cents").sum().alias("cost_cents"),
-            pl.col("_saved_cents").sum().alias("saved_cents"),
-            pl.when(pl.col("_saved_cents").is_null()).then(pl.col("cached_input_tokens").fill_null(0)).otherwise(0)
-            .sum().alias("_unpriced_cached")]
+    aggs = [
+        pl.col("cached_input_tokens").fill_null(0).sum().alias("cached_input_tokens"),
+        pl.col("input_tokens").fill_null(0).sum().alias("input_tokens"),
+        pl.col("cost_cents").sum().alias("cost_cents"),
+        pl.col("_saved_cents").sum().alias("saved_cents"),
+        pl.when(pl.col("_saved_cents").is_null())
+        .then(pl.col("cached_input_tokens").fill_null(0))
+        .otherwise(0)
+        .sum()
+        .alias("_unpriced_cached"),
+    ]
     if by == "key":
         aggs.append(pl.col("key_name").max().alias("key_name"))
     res = rows.group_by(pl.col(column).fill_null("(none)").alias(by)).agg(*aggs).collect().to_pandas()
@@ -244,8 +311,11 @@ def cache_savings(usage, by: str = "key", prices=None) -> pd.DataFrame:
     without = res["cost_cents"] + res["saved_cents"]
     res["saved_pct"] = (res["saved_cents"] / without * 100).where(without > 0)
     unpriced = int(res.pop("_unpriced_cached").sum()) if len(res) else 0
-    cols = [by] + (["key_name"] if by == "key" else []) + ["cached_input_tokens", "input_tokens", "cached_share",
-                                                            "cost_cents", "saved_cents", "saved_pct"]
+    cols = (
+        [by]
+        + (["key_name"] if by == "key" else [])
+        + ["cached_input_tokens", "input_tokens", "cached_share", "cost_cents", "saved_cents", "saved_pct"]
+    )
     out = res[cols].sort_values(["saved_cents", by], ascending=[False, True]).reset_index(drop=True)
     out.attrs.update(price_map=pm.name, unpriced_cached_tokens=unpriced, scope=usage.describe_scope())
     return out

@@ -48,8 +48,10 @@ USAGE_SCHEMA: dict[str, tuple[pl.DataType, str]] = {
     "hours": (pl.Float64(), "compute: VM hours"),
     "state": (pl.String(), "compute: running or paused"),
     "cost_cents": (pl.Float64(), "cost in US cents, continuous; null = unpriced"),
-    "cost_source": (pl.String(), "where the cost comes from: source (the input's own) or estimated (repriced "
-                                 "from a price map); null = unpriced"),
+    "cost_source": (
+        pl.String(),
+        "where the cost comes from: source (the input's own) or estimated (repriced from a price map); null = unpriced",
+    ),
     "status": (pl.String(), "success or error"),
     "source": (pl.String(), "loader that produced the row (canonical, litellm, ...)"),
 }

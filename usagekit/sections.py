@@ -66,8 +66,7 @@ def headline(usage: Usage, report: Usage, month: str, account_id: str | None = N
     _, after = month_range(month)
     partial = fresh.last_day is not None and fresh.last_day < after - dt.timedelta(days=1)
     if partial:  # a month to date is not compared with a whole month as a change
-        change = (f"month to date, through {fresh.last_day:%d %b}; {previous_month(month)} in full: "
-                  f"{format_usd(prev)}")
+        change = f"month to date, through {fresh.last_day:%d %b}; {previous_month(month)} in full: {format_usd(prev)}"
     elif prev:
         delta = (tot["cost_cents"] - prev) / prev
         cls = "up" if delta > 0 else "down"
@@ -78,22 +77,27 @@ def headline(usage: Usage, report: Usage, month: str, account_id: str | None = N
     tiles = [f"<div class='tile'>total<b>{format_usd(tot['cost_cents'])}</b>{change}</div>"]
     for axis, label in (("llm", "LLM"), ("voice", "voice"), ("compute", "compute (VM hours)")):
         v = tot["by_axis"][axis]
-        count = (f"{float(hours.get('compute', 0.0)):,.1f} VM hours" if axis == "compute"
-                 else f"{v['requests']:,} requests")
+        count = (
+            f"{float(hours.get('compute', 0.0)):,.1f} VM hours" if axis == "compute" else f"{v['requests']:,} requests"
+        )
         tiles.append(f"<div class='tile'>{label}<b>{format_usd(v['cost_cents'])}</b>{count}</div>")
     unpriced = f"{tot['unpriced_rows']:,} unpriced rows" if tot["unpriced_rows"] else "every row priced"
     tiles.append(f"<div class='tile'>requests<b>{tot['requests']:,}</b>{unpriced}</div>")
     if tot["estimated_rows"]:
-        tiles.append(f"<div class='tile'>estimated<b>{format_usd(tot['estimated_cents'])}</b>"
-                     f"of the total, {tot['estimated_rows']:,} rows repriced from a price map</div>")
+        tiles.append(
+            f"<div class='tile'>estimated<b>{format_usd(tot['estimated_cents'])}</b>"
+            f"of the total, {tot['estimated_rows']:,} rows repriced from a price map</div>"
+        )
     if fresh.newest_event is None:
         cut = "No data in this month."
     else:
         partial = " (that day was not over)" if fresh.last_day_partial else ""
         cut = f"Data up to {fresh.newest_event:%Y-%m-%d %H:%M} UTC{partial}."
-    return HTML(f"{STYLE}<div class='uk'><h2>{esc(report_title(month, account_id))}</h2>"
-                f"<div class='tiles'>{''.join(tiles)}</div>"
-                f"<p class='muted'>Days are bucketed in <b>{esc(report.tz)}</b>. {esc(cut)}</p></div>")
+    return HTML(
+        f"{STYLE}<div class='uk'><h2>{esc(report_title(month, account_id))}</h2>"
+        f"<div class='tiles'>{''.join(tiles)}</div>"
+        f"<p class='muted'>Days are bucketed in <b>{esc(report.tz)}</b>. {esc(cut)}</p></div>"
+    )
 
 
 def key_section(report: Usage, as_of=None, found: pd.DataFrame | None = None) -> HTML:
@@ -103,29 +107,45 @@ def key_section(report: Usage, as_of=None, found: pd.DataFrame | None = None) ->
     if summary.empty:
         return HTML(f"{STYLE}<div class='uk'><p>No virtual keys in this report.</p></div>")
     table = summary.assign(key=[mask_key(k) for k in summary["key_id"]])
-    cols = {"key_name": "key", "key": "key id", "account_id": "account", "spend_cap_cents": "cap",
-            "spend_cents": "spent in budget", "pct_used": "% of cap", "projected_cents": "projected",
-            "projected_cap_date": "cap day", "requests": "requests"}
+    cols = {
+        "key_name": "key",
+        "key": "key id",
+        "account_id": "account",
+        "spend_cap_cents": "cap",
+        "spend_cents": "spent in budget",
+        "pct_used": "% of cap",
+        "projected_cents": "projected",
+        "projected_cap_date": "cap day",
+        "requests": "requests",
+    }
     month_total = report.total()["cost_cents"]
     per_key = report.breakdown("key")
     no_key = per_key[per_key["key"].isin([q.NONE_LABEL, q.COMPUTE_LABELS["key"]])]
     compute = float(no_key.loc[no_key["key"] == q.COMPUTE_LABELS["key"], "cost_cents"].sum())
     other = float(no_key.loc[no_key["key"] == q.NONE_LABEL, "cost_cents"].sum())
     keyed = month_total - compute - other
-    parts = [f"Keys spent <b>{format_usd(keyed)}</b> in this report's period; the headline's "
-             f"{format_usd(month_total)} also holds {format_usd(compute)} of compute (VM hours), which runs on no key"]
+    parts = [
+        f"Keys spent <b>{format_usd(keyed)}</b> in this report's period; the headline's "
+        f"{format_usd(month_total)} also holds {format_usd(compute)} of compute (VM hours), which runs on no key"
+    ]
     if other > 0.005:
         parts.append(f" and {format_usd(other)} of usage recorded without a key")
     note = "".join(parts) + "."
     windows = set(summary["budget_period"])
     cut = summary.attrs.get("as_of")
-    note += (f" Each card is its key's budget window ({', '.join(sorted(windows))}) up to "
-             f"{cut:%Y-%m-%d %H:%M} UTC, across every provider." if cut is not None else "")
+    note += (
+        f" Each card is its key's budget window ({', '.join(sorted(windows))}) up to "
+        f"{cut:%Y-%m-%d %H:%M} UTC, across every provider."
+        if cut is not None
+        else ""
+    )
     if not all(summary["window_closed"]):
         note += " Projections extend each key's recent daily rate (its largest day left out) to the window's end."
-    return HTML(f"{STYLE}<div class='uk'>{charts.key_cards_html(summary, findings=found)}<br>"
-                + html_table(table, cols, kinds={"pct_used": "percent"}, csv="keys.csv")
-                + f"<p class='muted'>{note} Keys without a cap show '-' for the cap and % of cap.</p></div>")
+    return HTML(
+        f"{STYLE}<div class='uk'>{charts.key_cards_html(summary, findings=found)}<br>"
+        + html_table(table, cols, kinds={"pct_used": "percent"}, csv="keys.csv")
+        + f"<p class='muted'>{note} Keys without a cap show '-' for the cap and % of cap.</p></div>"
+    )
 
 
 def daily_chart(report: Usage):
@@ -165,40 +185,64 @@ def budget_parts(report: Usage, as_of=None) -> list:
         if reg.empty or not (reg["entity"] == entity).any():
             continue
         table = report.budgets(entity, as_of=as_of)
-        table = table.assign(window=[f"{a:%Y-%m-%d} to {b:%Y-%m-%d}" for a, b in
-                                     zip(table["window_start"], table["window_end"])])
-        parts.append(HTML(
-            f"{STYLE}<div class='uk'><h3>{entity.capitalize()} budgets</h3>"
-            + html_table(table, {"entity_id": entity, "name": "name", "budget_period": "period",
-                                 "window": "window", "spend_cap_cents": "cap", "spend_cents": "spent",
-                                 "pct_used": "% used", "remaining_cents": "remaining"},
-                         kinds={"pct_used": "percent"}, csv=f"{entity}-budgets.csv")
-            + "</div>"))
+        table = table.assign(
+            window=[f"{a:%Y-%m-%d} to {b:%Y-%m-%d}" for a, b in zip(table["window_start"], table["window_end"])]
+        )
+        parts.append(
+            HTML(
+                f"{STYLE}<div class='uk'><h3>{entity.capitalize()} budgets</h3>"
+                + html_table(
+                    table,
+                    {
+                        "entity_id": entity,
+                        "name": "name",
+                        "budget_period": "period",
+                        "window": "window",
+                        "spend_cap_cents": "cap",
+                        "spend_cents": "spent",
+                        "pct_used": "% used",
+                        "remaining_cents": "remaining",
+                    },
+                    kinds={"pct_used": "percent"},
+                    csv=f"{entity}-budgets.csv",
+                )
+                + "</div>"
+            )
+        )
     return parts
 
 
 def findings(usage: Usage, month: str, account_id: str | None = None, as_of=None) -> pd.DataFrame:
     scoped = usage.filter(month=month, account=account_id)
     from .anomalies import detect
+
     return detect(scoped, month=month, as_of=as_of)
 
 
 def anomaly_parts(found: pd.DataFrame) -> list:
     """One subsection per finding (what happened, evidence chart, explanation, next step)."""
     if found.empty:
-        return [HTML(f"{STYLE}<div class='uk'><p><b>No anomalies found</b> this month: no leaked-key "
-                     "spikes, no key heading for its cap, no runaway days.</p></div>")]
+        return [
+            HTML(
+                f"{STYLE}<div class='uk'><p><b>No anomalies found</b> this month: no leaked-key "
+                "spikes, no key heading for its cap, no runaway days.</p></div>"
+            )
+        ]
     parts = [HTML(f"{STYLE}<div class='uk'><p>{len(found)} finding(s), most severe first.</p></div>")]
     for r in found.itertuples():
-        parts.append(HTML(
-            f"{STYLE}<div class='uk'><div class='finding {esc(r.severity)}'>"
-            f"<h3>{esc(r.kind)} &middot; {esc(r.key_name)} ({esc(mask_key(r.key_id))}) &middot; {r.day}</h3>"
-            f"<p><b>{esc(r.severity)}</b>, account {esc(r.account_id)}. {esc(r.explanation)}</p>"
-            f"<p>{esc(_comparison(r))}</p>"
-            f"<p><b>Next step:</b> {esc(r.action)}</p></div></div>"))
+        parts.append(
+            HTML(
+                f"{STYLE}<div class='uk'><div class='finding {esc(r.severity)}'>"
+                f"<h3>{esc(r.kind)} &middot; {esc(r.key_name)} ({esc(mask_key(r.key_id))}) &middot; {r.day}</h3>"
+                f"<p><b>{esc(r.severity)}</b>, account {esc(r.account_id)}. {esc(r.explanation)}</p>"
+                f"<p>{esc(_comparison(r))}</p>"
+                f"<p><b>Next step:</b> {esc(r.action)}</p></div></div>"
+            )
+        )
         if r.series is not None:
-            parts.append(charts.anomaly_evidence(r._asdict() | {"series": r.series},
-                                                 title=f"{r.key_name}: daily spend"))
+            parts.append(
+                charts.anomaly_evidence(r._asdict() | {"series": r.series}, title=f"{r.key_name}: daily spend")
+            )
     return parts
 
 
@@ -215,24 +259,37 @@ def invoice_section(report: Usage, month: str) -> HTML:
     """Whole-cent invoice lines (dollars billed) and their reconciliation with the continuous total."""
     inv = report.invoice(month)
     lines = inv.lines.assign(key=[mask_key(k) for k in inv.lines["key_id"]])
-    cols = {"account_id": "account", "key_name": "key", "key": "key id", "requests": "requests",
-            "cost_cents": "recorded", "amount_cents": "billed"}
-    recon = (f"<b>{format_usd(inv.billed_total_cents)} billed</b> (the sum of the whole-cent lines) against "
-             f"{format_usd(inv.continuous_total_cents)} recorded; rounding difference "
-             f"<b>{esc(format_cents_difference(inv.rounding_difference_cents))}</b>. Rule: {esc(inv.rule)}.")
+    cols = {
+        "account_id": "account",
+        "key_name": "key",
+        "key": "key id",
+        "requests": "requests",
+        "cost_cents": "recorded",
+        "amount_cents": "billed",
+    }
+    recon = (
+        f"<b>{format_usd(inv.billed_total_cents)} billed</b> (the sum of the whole-cent lines) against "
+        f"{format_usd(inv.continuous_total_cents)} recorded; rounding difference "
+        f"<b>{esc(format_cents_difference(inv.rounding_difference_cents))}</b>. Rule: {esc(inv.rule)}."
+    )
     if inv.unpriced_rows:
         recon += f" {inv.unpriced_rows:,} unpriced rows are not in any amount."
     if inv.estimated_cents:
-        recon += (f" {format_usd(inv.estimated_cents)} of the amounts is estimated from a price map "
-                  "(cost_source='estimated'), not billed by the source.")
-    return HTML(f"{STYLE}<div class='uk'><p>{recon}</p>"
-                + html_table(lines, cols, kinds={"amount_cents": "money"}, csv=f"invoice-{month}.csv")
-                + "</div>")
+        recon += (
+            f" {format_usd(inv.estimated_cents)} of the amounts is estimated from a price map "
+            "(cost_source='estimated'), not billed by the source."
+        )
+    return HTML(
+        f"{STYLE}<div class='uk'><p>{recon}</p>"
+        + html_table(lines, cols, kinds={"amount_cents": "money"}, csv=f"invoice-{month}.csv")
+        + "</div>"
+    )
 
 
 def _relative(paths: pd.Series) -> tuple[str, pd.Series]:
     """Paths relative to the folder they share (the source given), and that folder's name."""
     import os
+
     items = [str(x) for x in paths]
     if not items:
         return "", paths
@@ -246,29 +303,52 @@ def reconciliation_section(report: Usage, prices=None, rows: int = 20) -> HTML:
     """Per provider: gateway spend, provider bill, price-map estimate; then the day x model lines
     that disagree by more than 1 % and a cent, largest first."""
     from .reconciliation import reconcile
+
     rec = reconcile(report, prices=prices)
-    per = html_table(rec.by_provider, {"provider": "provider", "gateway_cents": "gateway log",
-                                       "provider_cents": "provider bill", "estimated_cents": "price-map estimate",
-                                       "gateway_minus_provider_cents": "gateway - bill",
-                                       "gateway_minus_provider_pct": "% of bill"},
-                     kinds={"gateway_minus_provider_pct": "percent"}, csv="reconciliation-by-provider.csv")
+    per = html_table(
+        rec.by_provider,
+        {
+            "provider": "provider",
+            "gateway_cents": "gateway log",
+            "provider_cents": "provider bill",
+            "estimated_cents": "price-map estimate",
+            "gateway_minus_provider_cents": "gateway - bill",
+            "gateway_minus_provider_pct": "% of bill",
+        },
+        kinds={"gateway_minus_provider_pct": "percent"},
+        csv="reconciliation-by-provider.csv",
+    )
     off = rec.disagreements(pct=1.0, min_cents=1.0)
     if off.empty:
         detail = "<p>Every day and model agrees within 1 % (or a cent).</p>"
     else:
-        detail = (f"<p>{len(off):,} day x model line(s) differ by more than 1 % and a cent"
-                  f"{f'; the {rows} largest' if len(off) > rows else ''}:</p>"
-                  + html_table(off, {"date": "day", "provider": "provider", "model": "model",
-                                     "gateway_cents": "gateway log", "provider_cents": "provider bill",
-                                     "estimated_cents": "estimate", "gateway_minus_provider_cents": "gateway - bill",
-                                     "gateway_minus_provider_pct": "% of bill"},
-                               kinds={"gateway_minus_provider_pct": "percent"}, max_rows=rows,
-                               csv="reconciliation-disagreements.csv"))
+        detail = (
+            f"<p>{len(off):,} day x model line(s) differ by more than 1 % and a cent"
+            f"{f'; the {rows} largest' if len(off) > rows else ''}:</p>"
+            + html_table(
+                off,
+                {
+                    "date": "day",
+                    "provider": "provider",
+                    "model": "model",
+                    "gateway_cents": "gateway log",
+                    "provider_cents": "provider bill",
+                    "estimated_cents": "estimate",
+                    "gateway_minus_provider_cents": "gateway - bill",
+                    "gateway_minus_provider_pct": "% of bill",
+                },
+                kinds={"gateway_minus_provider_pct": "percent"},
+                max_rows=rows,
+                csv="reconciliation-disagreements.csv",
+            )
+        )
     notes = "".join(f"<li>{esc(n)}</li>" for n in rec.notes)
-    return HTML(f"{STYLE}<div class='uk'>{per}{detail}<p class='muted'>Days in {esc(rec.tz)}. Gateway log = the "
-                f"gateway's own recorded costs; provider bill = OpenAI costs / Anthropic cost report; estimate = the "
-                f"gateway's tokens repriced per request with {esc(rec.price_map or 'no price map')}. Models are "
-                f"matched without provider prefix or date suffix.</p>{f'<ul>{notes}</ul>' if notes else ''}</div>")
+    return HTML(
+        f"{STYLE}<div class='uk'>{per}{detail}<p class='muted'>Days in {esc(rec.tz)}. Gateway log = the "
+        f"gateway's own recorded costs; provider bill = OpenAI costs / Anthropic cost report; estimate = the "
+        f"gateway's tokens repriced per request with {esc(rec.price_map or 'no price map')}. Models are "
+        f"matched without provider prefix or date suffix.</p>{f'<ul>{notes}</ul>' if notes else ''}</div>"
+    )
 
 
 def data_quality(usage: Usage, report: Usage, account_id: str | None = None) -> HTML:
@@ -284,38 +364,70 @@ def data_quality(usage: Usage, report: Usage, account_id: str | None = None) -> 
         files["folder"] = [x.rsplit("/", 1)[0] if "/" in x else "." for x in rel]
         nums = ["read", "kept", "rejected", "duplicates", "unpriced", "naive_ts"]
         per = files.groupby(["folder", "format"], as_index=False).agg(
-            files=("file", "count"), **{c: (c, "sum") for c in nums}, first=("first_ts", "min"),
-            last=("last_ts", "max"))
-        per["span"] = [f"{a:%Y-%m-%d} to {b:%Y-%m-%d}" if not pd.isna(a) else "-"
-                       for a, b in zip(per["first"], per["last"])]
-        summary = html_table(per, {"folder": f"source ({root})", "format": "format", "files": "files",
-                                   "read": "read", "kept": "kept", "rejected": "rejected",
-                                   "duplicates": "duplicates", "unpriced": "unpriced", "naive_ts": "no time zone",
-                                   "span": "span (UTC)"}, csv="sources.csv")
-        detail = html_table(files, {"file": "file", "format": "format", "read": "read", "kept": "kept",
-                                    "rejected": "rejected", "duplicates": "duplicates", "unpriced": "unpriced",
-                                    "naive_ts": "no time zone", "reasons": "rejected because"},
-                            csv="files.csv", css=False)
+            files=("file", "count"), **{c: (c, "sum") for c in nums}, first=("first_ts", "min"), last=("last_ts", "max")
+        )
+        per["span"] = [
+            f"{a:%Y-%m-%d} to {b:%Y-%m-%d}" if not pd.isna(a) else "-" for a, b in zip(per["first"], per["last"])
+        ]
+        summary = html_table(
+            per,
+            {
+                "folder": f"source ({root})",
+                "format": "format",
+                "files": "files",
+                "read": "read",
+                "kept": "kept",
+                "rejected": "rejected",
+                "duplicates": "duplicates",
+                "unpriced": "unpriced",
+                "naive_ts": "no time zone",
+                "span": "span (UTC)",
+            },
+            csv="sources.csv",
+        )
+        detail = html_table(
+            files,
+            {
+                "file": "file",
+                "format": "format",
+                "read": "read",
+                "kept": "kept",
+                "rejected": "rejected",
+                "duplicates": "duplicates",
+                "unpriced": "unpriced",
+                "naive_ts": "no time zone",
+                "reasons": "rejected because",
+            },
+            csv="files.csv",
+            css=False,
+        )
         reg = ""
         if len(registry):
             names = ", ".join(esc(x) for x in _relative(registry["file"])[1])
             reg = f"<p>Key registry: {len(usage.keys):,} keys from {names}.</p>"
-        balance = ("holds" if lr.balanced else "DOES NOT HOLD")
-        body = (f"{summary}{reg}<p>read = kept + rejected + duplicates {balance}: {lr.read:,} = {lr.kept:,} + "
-                f"{lr.rejected:,} + {lr.duplicates:,}.</p><details><summary>every file ({len(files):,})</summary>"
-                f"{detail}</details>")
+        balance = "holds" if lr.balanced else "DOES NOT HOLD"
+        body = (
+            f"{summary}{reg}<p>read = kept + rejected + duplicates {balance}: {lr.read:,} = {lr.kept:,} + "
+            f"{lr.rejected:,} + {lr.duplicates:,}.</p><details><summary>every file ({len(files):,})</summary>"
+            f"{detail}</details>"
+        )
         if lr.store_line:
             body += f"<p class='muted'>{esc(lr.store_line)}.</p>"
     else:
-        body = ("<p class='muted'>Per-file accounting spans every account, so it is in the all-accounts report; "
-                "this report counts only this account's rows.</p>")
-    return HTML(f"{STYLE}<div class='uk'>{body}<p>This report: {t['rows']:,} rows, {t['requests']:,} requests, "
-                f"{t['unpriced_rows']:,} unpriced rows (usage with no cost; not counted as $0).</p></div>")
+        body = (
+            "<p class='muted'>Per-file accounting spans every account, so it is in the all-accounts report; "
+            "this report counts only this account's rows.</p>"
+        )
+    return HTML(
+        f"{STYLE}<div class='uk'>{body}<p>This report: {t['rows']:,} rows, {t['requests']:,} requests, "
+        f"{t['unpriced_rows']:,} unpriced rows (usage with no cost; not counted as $0).</p></div>"
+    )
 
 
 def method_notes(report: Usage, month: str, thresholds: dict | None = None, run_id: str | None = None) -> HTML:
     """Time zone, date convention, data lag, estimate vs invoice, anomaly thresholds, run id."""
     from .anomalies import Thresholds
+
     th = thresholds or Thresholds().__dict__
     first, after = month_range(month)
     items = [
@@ -338,18 +450,28 @@ def save_summary(report: Usage, found: pd.DataFrame, path, alerts: list | None =
     ``alerts`` (:class:`usagekit.notify.Alert`) go along for ``usagekit report --notify``.
     """
     t = report.totals()
-    summary = {"total_cents": t["cost_cents"], "requests": t["requests"], "unpriced_rows": t["unpriced_rows"],
-               "by_axis": {a: v["cost_cents"] for a, v in t["by_axis"].items()},
-               "rejected_rows": report.load_report.rejected, "duplicate_rows": report.load_report.duplicates,
-               "anomalies": int((~found["kind"].isin(["unpriced", "history"])).sum()) if len(found) else 0,
-               "findings": [{"kind": r.kind, "key_id": r.key_id, "day": str(r.day), "severity": r.severity}
-                            for r in found.itertuples()] if len(found) else []}
+    summary = {
+        "total_cents": t["cost_cents"],
+        "requests": t["requests"],
+        "unpriced_rows": t["unpriced_rows"],
+        "by_axis": {a: v["cost_cents"] for a, v in t["by_axis"].items()},
+        "rejected_rows": report.load_report.rejected,
+        "duplicate_rows": report.load_report.duplicates,
+        "anomalies": int((~found["kind"].isin(["unpriced", "history"])).sum()) if len(found) else 0,
+        "findings": [
+            {"kind": r.kind, "key_id": r.key_id, "day": str(r.day), "severity": r.severity} for r in found.itertuples()
+        ]
+        if len(found)
+        else [],
+    }
     if alerts is not None:
         from dataclasses import asdict
+
         summary["alerts"] = [asdict(a) for a in alerts]
     if path:
         import json
         from pathlib import Path
+
         Path(path).write_text(json.dumps(summary, indent=2, default=str))
     return summary
 
@@ -381,14 +503,27 @@ class ReportContext:
     run_id: str | None = None
 
     @classmethod
-    def build(cls, usage: Usage, month: str, account_id: str | None = None, as_of: str | None = None,
-              run_id: str | None = None) -> ReportContext:
+    def build(
+        cls,
+        usage: Usage,
+        month: str,
+        account_id: str | None = None,
+        as_of: str | None = None,
+        run_id: str | None = None,
+    ) -> ReportContext:
         from .months import require_data
+
         if as_of:
             usage = usage.before(as_of)  # a replay: nothing after the cut-off, in any section
         require_data(usage, month, account_id)  # an empty month is an error, never a $0.00 report
-        return cls(usage=usage, report=scope_for_report(usage, month, account_id), month=month,
-                   account_id=account_id, as_of=as_of, run_id=run_id)
+        return cls(
+            usage=usage,
+            report=scope_for_report(usage, month, account_id),
+            month=month,
+            account_id=account_id,
+            as_of=as_of,
+            run_id=run_id,
+        )
 
     @property
     def tz(self) -> str:
@@ -401,6 +536,7 @@ class ReportContext:
     def alerts(self) -> list:
         """What ``--notify`` sends for this report: warning/critical findings and cap crossings."""
         from .notify import cap_alerts, finding_alerts
+
         return finding_alerts(self.findings) + cap_alerts(self.usage, self.month, self.account_id, self.as_of)
 
 
@@ -484,6 +620,7 @@ class Reconciliation(Section):
 
     def shown(self, ctx):
         from .reconciliation import BILLING_SOURCES, sources_loaded
+
         found = sources_loaded(ctx.report)
         return len(found) > 1 and bool(found & set(BILLING_SOURCES)) and bool(found - set(BILLING_SOURCES))
 
@@ -498,8 +635,17 @@ class Method(Section):
         return method_notes(ctx.report, ctx.month, run_id=ctx.run_id)
 
 
-SECTIONS: list[Section] = [Headline(), Keys(), Daily(), Breakdowns(), Anomalies(), Invoice(), Reconciliation(),
-                           DataQuality(), Method()]
+SECTIONS: list[Section] = [
+    Headline(),
+    Keys(),
+    Daily(),
+    Breakdowns(),
+    Anomalies(),
+    Invoice(),
+    Reconciliation(),
+    DataQuality(),
+    Method(),
+]
 
 
 def section_names() -> list[str]:
@@ -518,8 +664,10 @@ def select(names=None) -> list[Section]:
     wanted = [n for n in wanted if n]
     unknown = [n for n in wanted if n not in section_names()]
     if unknown:
-        raise UsagekitError(f"unknown report section {', '.join(repr(n) for n in unknown)}; "
-                            f"expected one or more of: {', '.join(section_names())}")
+        raise UsagekitError(
+            f"unknown report section {', '.join(repr(n) for n in unknown)}; "
+            f"expected one or more of: {', '.join(section_names())}"
+        )
     return [s for s in SECTIONS if s.name in wanted]
 
 

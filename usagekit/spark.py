@@ -20,20 +20,27 @@ def local_session(cores: int = 2):
     try:
         from pyspark.sql import SparkSession
     except ImportError:
-        raise UsagekitError("the Spark engine needs PySpark: pip install 'usagekit[spark]' "
-                            "(and a Java 17 runtime, e.g. apt-get install openjdk-17-jre-headless)") from None
+        raise UsagekitError(
+            "the Spark engine needs PySpark: pip install 'usagekit[spark]' "
+            "(and a Java 17 runtime, e.g. apt-get install openjdk-17-jre-headless)"
+        ) from None
     if _SESSION is None:
         try:
-            _SESSION = (SparkSession.builder.master(f"local[{cores}]").appName("usagekit")
-                        .config("spark.sql.session.timeZone", "UTC")
-                        .config("spark.sql.shuffle.partitions", str(cores * 2))
-                        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-                        .config("spark.ui.enabled", "false")
-                        .config("spark.driver.memory", "2g")
-                        .getOrCreate())
+            _SESSION = (
+                SparkSession.builder.master(f"local[{cores}]")
+                .appName("usagekit")
+                .config("spark.sql.session.timeZone", "UTC")
+                .config("spark.sql.shuffle.partitions", str(cores * 2))
+                .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+                .config("spark.ui.enabled", "false")
+                .config("spark.driver.memory", "2g")
+                .getOrCreate()
+            )
         except Exception as exc:  # Java missing or failing to start
-            raise UsagekitError(f"could not start a local Spark session ({exc}); is Java 17 installed? "
-                                "Try: apt-get install openjdk-17-jre-headless") from None
+            raise UsagekitError(
+                f"could not start a local Spark session ({exc}); is Java 17 installed? "
+                "Try: apt-get install openjdk-17-jre-headless"
+            ) from None
     return _SESSION
 
 

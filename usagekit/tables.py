@@ -136,10 +136,19 @@ def csv_link(df: pd.DataFrame, filename: str, label: str | None = None) -> str:
     return f'<div class="uk-csv"><a download="{esc(filename)}" href="{esc(href)}">{esc(text)}</a></div>'
 
 
-def html_table(df: pd.DataFrame, columns: Mapping[str, str] | Sequence[str] | None = None, *,
-               kinds: Mapping[str, str] | None = None, caption: str | None = None, csv: str | None = None,
-               sortable: bool = True, max_rows: int | None = None, empty: str = "no rows",
-               css: bool = True, table_class: str = "") -> str:
+def html_table(
+    df: pd.DataFrame,
+    columns: Mapping[str, str] | Sequence[str] | None = None,
+    *,
+    kinds: Mapping[str, str] | None = None,
+    caption: str | None = None,
+    csv: str | None = None,
+    sortable: bool = True,
+    max_rows: int | None = None,
+    empty: str = "no rows",
+    css: bool = True,
+    table_class: str = "",
+) -> str:
     """``df`` as one escaped, styled HTML table (an HTML string).
 
     ``columns``: which columns to show, in order, as a list (headers from :func:`header_for`)
@@ -166,14 +175,13 @@ def html_table(df: pd.DataFrame, columns: Mapping[str, str] | Sequence[str] | No
         return f"{style}<p class='uk-empty'><i>{esc(empty)}</i></p>"
     shown = df if max_rows is None else df.head(max_rows)
     numeric = {c: col_kind[c] in ("money", "int", "number", "percent", "share") for c in headers}
-    head = "".join(f"<th scope='col'{' class=n' if numeric[c] else ''}>{esc(h)}</th>"
-                   for c, h in headers.items())
+    head = "".join(f"<th scope='col'{' class=n' if numeric[c] else ''}>{esc(h)}</th>" for c, h in headers.items())
     body = []
     for rec in shown[list(headers)].itertuples(index=False, name=None):
         cells = []
         for c, v in zip(headers, rec):
             text, key, num = format_cell(v, col_kind[c])
-            cells.append(f"<td{' class=n' if num else ''} data-v=\"{esc(key)}\">{esc(text)}</td>")
+            cells.append(f'<td{" class=n" if num else ""} data-v="{esc(key)}">{esc(text)}</td>')
         body.append(f"<tr>{''.join(cells)}</tr>")
     note = caption or ""
     if max_rows is not None and len(df) > max_rows:
@@ -181,8 +189,10 @@ def html_table(df: pd.DataFrame, columns: Mapping[str, str] | Sequence[str] | No
     cap = f"<caption>{esc(note)}</caption>" if note else ""
     classes = " ".join(x for x in ("uk-table", "sortable" if sortable else "", table_class) if x)
     handler = f' onclick="{esc(_SORT_JS)}" title="click a header to sort"' if sortable else ""
-    table = (f"<table class=\"{esc(classes)}\">{cap}<thead{handler}><tr>{head}</tr></thead>"
-             f"<tbody>{''.join(body)}</tbody></table>")
+    table = (
+        f'<table class="{esc(classes)}">{cap}<thead{handler}><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table>"
+    )
     link = csv_link(df[list(headers)], csv) if csv else ""
     return f"{style}{table}{link}"
 

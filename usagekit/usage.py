@@ -77,8 +77,14 @@ class Scope:
 
 
 #: filter name -> (singular, plural) as people read it
-_FILTER_NOUNS = {"account": ("account", "accounts"), "providers": ("provider", "providers"), "keys": ("key", "keys"),
-                 "models": ("model", "models"), "agents": ("agent", "agents"), "axis": ("axis", "axes")}
+_FILTER_NOUNS = {
+    "account": ("account", "accounts"),
+    "providers": ("provider", "providers"),
+    "keys": ("key", "keys"),
+    "models": ("model", "models"),
+    "agents": ("agent", "agents"),
+    "axis": ("axis", "axes"),
+}
 
 
 def _filter_words(name: str, value) -> str:
@@ -106,9 +112,11 @@ class Freshness:
         if self.newest_event is None:
             return "no data"
         part = " (partial: the day is not over)" if self.last_day_partial else ""
-        return (f"data up to {self.newest_event:%Y-%m-%d %H:%M:%S} UTC, {_human(self.lag)} before "
-                f"{self.as_of:%Y-%m-%d %H:%M} UTC; last day {self.last_day}{part}; days in {self.tz}. "
-                "Aggregated spend can trail live usage by about two minutes.")
+        return (
+            f"data up to {self.newest_event:%Y-%m-%d %H:%M:%S} UTC, {_human(self.lag)} before "
+            f"{self.as_of:%Y-%m-%d %H:%M} UTC; last day {self.last_day}{part}; days in {self.tz}. "
+            "Aggregated spend can trail live usage by about two minutes."
+        )
 
 
 def _human(td: pd.Timedelta | None) -> str:
@@ -154,9 +162,18 @@ class Usage:
     >>> usage.filter(month="2026-10").daily(by="model").head()   # doctest: +SKIP
     """
 
-    def __init__(self, rows: pl.LazyFrame, registry: pl.DataFrame, report: LoadReport,
-                 rejected: pl.LazyFrame, *, tz: str = "UTC", engine="polars", cube: pl.DataFrame | None = None,
-                 budgets: pl.DataFrame | None = None):
+    def __init__(
+        self,
+        rows: pl.LazyFrame,
+        registry: pl.DataFrame,
+        report: LoadReport,
+        rejected: pl.LazyFrame,
+        *,
+        tz: str = "UTC",
+        engine="polars",
+        cube: pl.DataFrame | None = None,
+        budgets: pl.DataFrame | None = None,
+    ):
         self._rows = rows  # polars LazyFrame, normalized columns
         self._registry = registry
         self._budgets = budgets if budgets is not None else empty_budgets()
@@ -166,8 +183,7 @@ class Usage:
         self._session = engine if not isinstance(engine, str) else None
         self.engine = engine if isinstance(engine, str) else "spark"
         if self.engine not in ENGINES:
-            raise UsagekitError(f"unknown engine '{engine}'; expected one of: {', '.join(ENGINES)} "
-                                "(or a SparkSession)")
+            raise UsagekitError(f"unknown engine '{engine}'; expected one of: {', '.join(ENGINES)} (or a SparkSession)")
         self._engine_rows = None  # the rows on the engine, made on first per-request query
         self._cube_base = cube_on_engine(cube, self._rows, self.tz, self.engine, lambda: self._base)
         self._sides: dict[tuple[str, ...], nw.LazyFrame] = {}  # end-user / tag roll-ups, made on first use
@@ -194,8 +210,11 @@ class Usage:
         """
         filters = {name for name, _ in self._scope.filters}
         by_col = q.dimension(by)[0] if by is not None else None
-        sides = tuple(side for side, f, col in (("end_user", "end_users", "end_user"), ("tags", "tags", "tag"))
-                      if f in filters or by_col == col)
+        sides = tuple(
+            side
+            for side, f, col in (("end_user", "end_users", "end_user"), ("tags", "tags", "tag"))
+            if f in filters or by_col == col
+        )
         if not sides:
             return _reapply(self._cube_base, self._scope)
         if sides not in self._sides:
@@ -212,9 +231,23 @@ class Usage:
             self._engine_rows = _to_engine(derive(self._rows, self.tz), self.engine, self._session)
         return self._engine_rows
 
-    def filter(self, start=None, end=None, account=None, providers=None, keys=None, models=None,
-               agents=None, axis=None, *, teams=None, users=None, end_users=None, tags=None,
-               month: str | None = None) -> "Usage":
+    def filter(
+        self,
+        start=None,
+        end=None,
+        account=None,
+        providers=None,
+        keys=None,
+        models=None,
+        agents=None,
+        axis=None,
+        *,
+        teams=None,
+        users=None,
+        end_users=None,
+        tags=None,
+        month: str | None = None,
+    ) -> "Usage":
         """Restrict to a date range and filters; returns a new :class:`Usage`.
 
         ``start`` and ``end`` are calendar days in the report time zone, both inclusive
@@ -243,8 +276,18 @@ class Usage:
             bad = [a for a in ([axis] if isinstance(axis, str) else axis) if a not in AXES]
             if bad:
                 raise QueryError(f"unknown axis '{bad[0]}'; expected one of: {', '.join(AXES)}")
-        given = dict(account=account, providers=providers, keys=keys, models=models, agents=agents, axis=axis,
-                     teams=teams, users=users, end_users=end_users, tags=tags)
+        given = dict(
+            account=account,
+            providers=providers,
+            keys=keys,
+            models=models,
+            agents=agents,
+            axis=axis,
+            teams=teams,
+            users=users,
+            end_users=end_users,
+            tags=tags,
+        )
         # filters stack on earlier ones, except the range which is replaced
         filters = self._scope.filters + tuple((k, v) for k, v in given.items() if v is not None)
         return self._child(Scope(s, e, filters))
@@ -293,8 +336,9 @@ class Usage:
         drill-down never copies the whole month into them."""
         if self.engine == "polars" or self._engine_rows is not None:
             return self._base
-        lf = self._rows.filter(pl.col("ts") >= q.day_start_utc(start_day, self.tz),
-                               pl.col("ts") < q.day_start_utc(end_day, self.tz))
+        lf = self._rows.filter(
+            pl.col("ts") >= q.day_start_utc(start_day, self.tz), pl.col("ts") < q.day_start_utc(end_day, self.tz)
+        )
         return _to_engine(derive(lf, self.tz), self.engine, self._session)
 
     @property
@@ -322,8 +366,9 @@ class Usage:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         rejected = self._rejected.collect()
-        rejected.with_columns(pl.col(c).list.join(",") for c, t in rejected.schema.items()
-                              if isinstance(t, pl.List)).write_csv(path)
+        rejected.with_columns(
+            pl.col(c).list.join(",") for c, t in rejected.schema.items() if isinstance(t, pl.List)
+        ).write_csv(path)
         return path
 
     def to_pandas(self) -> pd.DataFrame:
@@ -331,8 +376,7 @@ class Usage:
         if self._scope.start is None and not self._scope.filters and self.engine == "polars":
             return to_pandas(self._rows.collect())
         df = q.to_pandas(self.frame.select(list(USAGE_COLUMNS)))
-        for c in ("requests", "input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens",
-                  "characters"):
+        for c in ("requests", "input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens", "characters"):
             df[c] = pd.to_numeric(df[c], errors="coerce").astype("Int64")
         return df
 
@@ -341,8 +385,15 @@ class Usage:
 
         The cube is rebuilt by the new engine from the rows, so its queries run there end to end.
         """
-        new = Usage(self._rows, self._registry, self.load_report, self._rejected, tz=self.tz, engine=engine,
-                    budgets=self._budgets)
+        new = Usage(
+            self._rows,
+            self._registry,
+            self.load_report,
+            self._rejected,
+            tz=self.tz,
+            engine=engine,
+            budgets=self._budgets,
+        )
         return new._child(self._scope)
 
     def before(self, as_of) -> "Usage":
@@ -353,10 +404,18 @@ class Usage:
         whole load. ``usagekit report --as-of`` publishes from this.
         """
         from .budgets import parse_as_of
+
         cut = parse_as_of(as_of, self.tz)
         rows = self._rows.filter(pl.col("ts") < cut.to_pydatetime())
-        new = Usage(rows, self._registry, self.load_report, self._rejected, tz=self.tz,
-                    engine=self._session or self.engine, budgets=self._budgets)
+        new = Usage(
+            rows,
+            self._registry,
+            self.load_report,
+            self._rejected,
+            tz=self.tz,
+            engine=self._session or self.engine,
+            budgets=self._budgets,
+        )
         return new._child(self._scope)
 
     def rollup(self) -> "Usage":
@@ -367,8 +426,16 @@ class Usage:
         per-request ``day()`` log still reads the rows.
         """
         cube = cube_to_polars(self._cube_base)
-        new = Usage(self._rows, self._registry, self.load_report, self._rejected, tz=self.tz, engine="polars",
-                    cube=cube, budgets=self._budgets)
+        new = Usage(
+            self._rows,
+            self._registry,
+            self.load_report,
+            self._rejected,
+            tz=self.tz,
+            engine="polars",
+            cube=cube,
+            budgets=self._budgets,
+        )
         return new._child(self._scope)
 
     def __len__(self) -> int:
@@ -377,8 +444,10 @@ class Usage:
     def __repr__(self) -> str:
         r = self.load_report
         span = f"{r.first_ts:%Y-%m-%d} .. {r.last_ts:%Y-%m-%d}" if r.first_ts else "no rows"
-        return (f"<Usage {r.kept:,} rows from {len(r.files)} file(s), {span} UTC; scope: "
-                f"{self.describe_scope()}; engine {self.engine}>")
+        return (
+            f"<Usage {r.kept:,} rows from {len(r.files)} file(s), {span} UTC; scope: "
+            f"{self.describe_scope()}; engine {self.engine}>"
+        )
 
     # -- totals and breakdowns ------------------------------------------------------------
     def total(self) -> dict:
@@ -427,9 +496,12 @@ class Usage:
 
     def _per_tag_note(self, res: pd.DataFrame, by: str) -> pd.DataFrame:
         if q.dimension(by)[0] == "tag":
-            res.attrs.update(counted_per_tag=True, total_cents=self.total()["cost_cents"],
-                             note="a request with several tags is counted once under each of its tags: "
-                                  "the tag totals can add up to more than the spend")
+            res.attrs.update(
+                counted_per_tag=True,
+                total_cents=self.total()["cost_cents"],
+                note="a request with several tags is counted once under each of its tags: "
+                "the tag totals can add up to more than the spend",
+            )
         return res
 
     # -- keys -------------------------------------------------------------------------------
@@ -445,6 +517,7 @@ class Usage:
         Keys of the registry with no spend are listed with zero.
         """
         from .budgets import key_summary
+
         return key_summary(self, as_of=as_of)
 
     # -- team and user budgets ---------------------------------------------------------------
@@ -471,6 +544,7 @@ class Usage:
         >>> usage.budgets("team")[["entity_id", "window_start", "spend_cents", "pct_used"]]  # doctest: +SKIP
         """
         from .periods import budget_window
+
         if entity not in ("team", "user"):
             raise QueryError(f"unknown budget entity '{entity}'; expected one of: team, user")
         col = f"{entity}_id"
@@ -492,9 +566,12 @@ class Usage:
             days = [tuple(q.day_number(d) for d in w.days()) for w in windows]
             lo, hi = min(a for a, _ in days), max(b for _, b in days)
             frame = self._child(Scope(filters=self._scope.filters))._frame
-            per = q.to_pandas(q.restrict(frame, start_day=lo, end_day=hi)
-                              .filter(nw.col(col).is_in(list(reg["entity_id"])))
-                              .group_by(col, "_day").agg(*q.money_aggs()))
+            per = q.to_pandas(
+                q.restrict(frame, start_day=lo, end_day=hi)
+                .filter(nw.col(col).is_in(list(reg["entity_id"])))
+                .group_by(col, "_day")
+                .agg(*q.money_aggs())
+            )
             for eid, (a, b) in zip(reg["entity_id"], days):
                 part = per[(per[col] == eid) & (per["_day"] >= a) & (per["_day"] < b)]
                 sums = pd.DataFrame({f"_c_{p}": [pd.to_numeric(part[f"_c_{p}"]).sum()] for p in ("hi", "mid", "lo")})
@@ -522,18 +599,21 @@ class Usage:
         ``.reprice_report`` on the result says what was estimated and what stayed unpriced.
         """
         from .reprice import reprice
+
         return reprice(self, missing_only=missing_only, prices=prices)
 
     def price_check(self, tolerance: float = 0.02, prices=None) -> pd.DataFrame:
         """Provider x model lines where the source's costs and the price map disagree beyond
         ``tolerance`` (a fraction); see :func:`usagekit.reprice.price_check`."""
         from .reprice import price_check
+
         return price_check(self, tolerance=tolerance, prices=prices)
 
     def cache_savings(self, by: str = "key", prices=None) -> pd.DataFrame:
         """What cached input tokens saved per key (or model, provider, account); see
         :func:`usagekit.reprice.cache_savings`."""
         from .reprice import cache_savings
+
         return cache_savings(self, by=by, prices=prices)
 
     # -- drill-down -------------------------------------------------------------------------
@@ -544,8 +624,7 @@ class Usage:
         """
         day = q.day_number(parse_day(date))
         rows = _reapply(self._rows_between(day, day + 1), self._scope, tz=self.tz)
-        return q.day_log(rows, day=day, key=key, model=model, page=page,
-                         page_size=page_size, tz=self.tz)
+        return q.day_log(rows, day=day, key=key, model=model, page=page, page_size=page_size, tz=self.tz)
 
     def day_summary(self, date, key=None, model=None, by: str = "model") -> pd.DataFrame:
         """That day per ``by`` value (default model: ``model, provider, requests, cost_cents,
@@ -563,8 +642,9 @@ class Usage:
         return q.day_compute(self._frame, day=q.day_number(parse_day(date)), key=key)
 
     # -- API shape, invoice, freshness --------------------------------------------------------
-    def api_usage(self, month=None, account_id=None, agent_id=None, model=None, voice_model=None,
-                  admin: bool = False) -> dict:
+    def api_usage(
+        self, month=None, account_id=None, agent_id=None, model=None, voice_model=None, admin: bool = False
+    ) -> dict:
         """The ``GET /api/usage`` response for a month, computed from these rows.
 
         Shape and field names follow the spec (see :mod:`usagekit.sources.api_usage` for the
@@ -572,8 +652,16 @@ class Usage:
         pass ``account_id`` when the data holds several.
         """
         from .api_shape import build_api_usage
-        return build_api_usage(self, month=month, account_id=account_id, agent_id=agent_id, model=model,
-                               voice_model=voice_model, admin=admin)
+
+        return build_api_usage(
+            self,
+            month=month,
+            account_id=account_id,
+            agent_id=agent_id,
+            model=model,
+            voice_model=voice_model,
+            admin=admin,
+        )
 
     def invoice(self, month=None, by_model: bool = False) -> Invoice:
         """Whole-cent invoice lines per account and key (and model), reconciled; see :class:`Invoice`."""
@@ -583,27 +671,45 @@ class Usage:
         first, after = month_range(month)
         scope = replace(self._scope, start=first, end=after)
         scoped = self._child(scope)
-        keys = [nw.col("account_id").fill_null(q.NONE_LABEL).alias("account_id"),
-                nw.col("key_id").fill_null(q.NONE_LABEL).alias("key_id")]
+        keys = [
+            nw.col("account_id").fill_null(q.NONE_LABEL).alias("account_id"),
+            nw.col("key_id").fill_null(q.NONE_LABEL).alias("key_id"),
+        ]
         if by_model:
             keys.append(nw.col("model").fill_null(q.NONE_LABEL).alias("model"))
-        res = q.finish_money(q.to_pandas(scoped._frame.group_by(*keys).agg(
-            nw.col("key_name").max().alias("key_name"), *q.money_aggs(), *q.estimated_aggs(),
-            nw.col("requests").sum().alias("requests"),
-            nw.col("cost_cents").is_null().cast(nw.Int64).sum().alias("unpriced_rows"))))
+        res = q.finish_money(
+            q.to_pandas(
+                scoped._frame.group_by(*keys).agg(
+                    nw.col("key_name").max().alias("key_name"),
+                    *q.money_aggs(),
+                    *q.estimated_aggs(),
+                    nw.col("requests").sum().alias("requests"),
+                    nw.col("cost_cents").is_null().cast(nw.Int64).sum().alias("unpriced_rows"),
+                )
+            )
+        )
         res = q.finish_money(res, out="estimated_cents", prefix="_e")
         res = q._ints(res, ["requests", "unpriced_rows", "estimated_rows"])
         res["amount_cents"] = [invoice_cents(c) for c in res["cost_cents"]]
         order = ["account_id", "key_id"] + (["model"] if by_model else [])
         res = res.sort_values(order).reset_index(drop=True)
-        cols = order[:2] + ["key_name"] + order[2:] + ["requests", "cost_cents", "amount_cents", "unpriced_rows",
-                                                       "estimated_cents"]
+        cols = (
+            order[:2]
+            + ["key_name"]
+            + order[2:]
+            + ["requests", "cost_cents", "amount_cents", "unpriced_rows", "estimated_cents"]
+        )
         continuous = scoped.total()["cost_cents"]
         billed = int(res["amount_cents"].sum())
-        return Invoice(month=month, lines=res[cols], continuous_total_cents=continuous, billed_total_cents=billed,
-                       rounding_difference_cents=billed - continuous,
-                       unpriced_rows=int(res["unpriced_rows"].sum()),
-                       estimated_cents=float(res["estimated_cents"].sum()))
+        return Invoice(
+            month=month,
+            lines=res[cols],
+            continuous_total_cents=continuous,
+            billed_total_cents=billed,
+            rounding_difference_cents=billed - continuous,
+            unpriced_rows=int(res["unpriced_rows"].sum()),
+            estimated_cents=float(res["estimated_cents"].sum()),
+        )
 
     def freshness(self, now=None) -> Freshness:
         """Newest event in scope, its lag behind ``now`` and whether its day is still going."""
@@ -616,27 +722,40 @@ class Usage:
         newest = pd.Timestamp(newest)
         newest = newest.tz_localize("UTC") if newest.tzinfo is None else newest.tz_convert("UTC")
         last_day = newest.tz_convert(self.tz).date()
-        day_end = pd.Timestamp(dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(),
-                                                   ZoneInfo(self.tz))).tz_convert("UTC")
+        day_end = pd.Timestamp(
+            dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(), ZoneInfo(self.tz))
+        ).tz_convert("UTC")
         return Freshness(newest, now, now - newest, last_day, bool(now < day_end), self.tz)
 
     def summary(self) -> str:
         """A few lines for people: span, totals per axis, keys, accounts."""
         t = self.totals()
-        counts = q.to_pandas(self._frame.select(
-            nw.col("key_id").n_unique().alias("keys"), nw.col("account_id").n_unique().alias("accounts"),
-            nw.col("model").n_unique().alias("models"), nw.col("provider").n_unique().alias("providers"))).iloc[0]
+        counts = q.to_pandas(
+            self._frame.select(
+                nw.col("key_id").n_unique().alias("keys"),
+                nw.col("account_id").n_unique().alias("accounts"),
+                nw.col("model").n_unique().alias("models"),
+                nw.col("provider").n_unique().alias("providers"),
+            )
+        ).iloc[0]
         from .money import format_usd
-        lines = [repr(self),
-                 f"total {format_usd(t['cost_cents'])} over {t['requests']:,} requests; "
-                 f"~{counts['accounts']} accounts, ~{counts['keys']} keys, ~{counts['models']} models, "
-                 f"~{counts['providers']} providers (counts include 'none')"]
+
+        lines = [
+            repr(self),
+            f"total {format_usd(t['cost_cents'])} over {t['requests']:,} requests; "
+            f"~{counts['accounts']} accounts, ~{counts['keys']} keys, ~{counts['models']} models, "
+            f"~{counts['providers']} providers (counts include 'none')",
+        ]
         for axis, v in t["by_axis"].items():
             if v["cost_cents"] or v["requests"]:
-                lines.append(f"  {axis:<8} {format_usd(v['cost_cents'], precise=False):>14}  {v['requests']:>12,} requests")
+                lines.append(
+                    f"  {axis:<8} {format_usd(v['cost_cents'], precise=False):>14}  {v['requests']:>12,} requests"
+                )
         if t["estimated_rows"]:
-            lines.append(f"  {format_usd(t['estimated_cents'])} of the total is estimated from a price map "
-                         f"({t['estimated_rows']:,} rows with cost_source='estimated')")
+            lines.append(
+                f"  {format_usd(t['estimated_cents'])} of the total is estimated from a price map "
+                f"({t['estimated_rows']:,} rows with cost_source='estimated')"
+            )
         if t["unpriced_rows"]:
             lines.append(f"  {t['unpriced_rows']:,} rows are unpriced (usage with no cost): not counted as $0")
         return "\n".join(lines)
@@ -658,8 +777,12 @@ def _scoped_registry(reg: pd.DataFrame, scope: Scope, seen: set) -> pd.DataFrame
 
 def _reapply(base: nw.LazyFrame, scope: Scope, tz: str | None = None) -> nw.LazyFrame:
     """``base`` (rows or cube) restricted to ``scope``; ``tz`` also bounds ``ts`` (rows only)."""
-    frame = q.restrict(base, start_day=q.day_number(scope.start) if scope.start else None,
-                       end_day=q.day_number(scope.end) if scope.end else None, tz=tz)
+    frame = q.restrict(
+        base,
+        start_day=q.day_number(scope.start) if scope.start else None,
+        end_day=q.day_number(scope.end) if scope.end else None,
+        tz=tz,
+    )
     for name, value in scope.filters:
         frame = q.restrict(frame, start_day=None, end_day=None, **{name: value})
     return frame
@@ -672,6 +795,7 @@ def _to_engine(rows: pl.LazyFrame, engine: str, session=None) -> nw.LazyFrame:
         duckdb = require("duckdb", "duckdb", "the DuckDB engine")
         return nw.from_native(duckdb.from_arrow(rows.collect().to_arrow()))
     from .spark import spark_frame
+
     return spark_frame(rows, session)
 
 

@@ -21,23 +21,97 @@ HUGE = 130 * 1024  # above the csv module's default 128 KiB field limit
 MAX_CASE_BYTES = 8 * 1024 * 1024
 
 EXTREME_NUMBERS = [
-    "9" * 20, "-" + "9" * 20, "18446744073709551616", "9223372036854775808", "9223372036854775807",
-    "1" + "0" * 4400, "NaN", "nan", "Infinity", "-Infinity", "inf", "1e308", "-1e308", "1.7976931348623157e309",
-    "-0", "-0.0", "0e0", "1e-320", "4.9e-324", "0x1F", "1_000", " 12 ", "1,5", "1.2.3", "+7", "1e400", "12abc",
-    "true", "null", "", "   ", "١٢٣", "6000000000000", "99999999999999.5",
+    "9" * 20,
+    "-" + "9" * 20,
+    "18446744073709551616",
+    "9223372036854775808",
+    "9223372036854775807",
+    "1" + "0" * 4400,
+    "NaN",
+    "nan",
+    "Infinity",
+    "-Infinity",
+    "inf",
+    "1e308",
+    "-1e308",
+    "1.7976931348623157e309",
+    "-0",
+    "-0.0",
+    "0e0",
+    "1e-320",
+    "4.9e-324",
+    "0x1F",
+    "1_000",
+    " 12 ",
+    "1,5",
+    "1.2.3",
+    "+7",
+    "1e400",
+    "12abc",
+    "true",
+    "null",
+    "",
+    "   ",
+    "١٢٣",
+    "6000000000000",
+    "99999999999999.5",
 ]
 ODD_TIMES = [
-    "-0001-01-01T00:00:00Z", "0000-01-01T00:00:00Z", "0001-01-01", "1969-12-31T23:59:59Z", "1970-01-01T00:00:00Z",
-    "10000-01-01T00:00:00Z", "99999-12-31T00:00:00Z", "9999-12-31T23:59:59.999999Z", "2026-10-01T00:00:00+14:00",
-    "2026-10-01T00:00:00-12:00", "2026-10-01T00:00:00+99:99", "2026-10-01T00:00:00+2359", "1761955200",
-    "1761955200000", "1761955200.5", "2026-10-01", "2026-02-30", "2026-10-01T25:00:00Z", "2026-13-01T00:00:00Z",
-    "2026-10-01T12:00", "2026-10-01 12:00:00 UTC", "2026-10-01T12:00:00.123456789Z", "Oct 1 2026", "now", "",
-    "2026-W40-1", "20261001T120000Z", "2026-10-01T12:00:00z", "  2026-10-01T12:00:00Z  ", "1e20",
-    "-271821-04-20T00:00:00Z", "275760-09-13T00:00:00Z",
+    "-0001-01-01T00:00:00Z",
+    "0000-01-01T00:00:00Z",
+    "0001-01-01",
+    "1969-12-31T23:59:59Z",
+    "1970-01-01T00:00:00Z",
+    "10000-01-01T00:00:00Z",
+    "99999-12-31T00:00:00Z",
+    "9999-12-31T23:59:59.999999Z",
+    "2026-10-01T00:00:00+14:00",
+    "2026-10-01T00:00:00-12:00",
+    "2026-10-01T00:00:00+99:99",
+    "2026-10-01T00:00:00+2359",
+    "1761955200",
+    "1761955200000",
+    "1761955200.5",
+    "2026-10-01",
+    "2026-02-30",
+    "2026-10-01T25:00:00Z",
+    "2026-13-01T00:00:00Z",
+    "2026-10-01T12:00",
+    "2026-10-01 12:00:00 UTC",
+    "2026-10-01T12:00:00.123456789Z",
+    "Oct 1 2026",
+    "now",
+    "",
+    "2026-W40-1",
+    "20261001T120000Z",
+    "2026-10-01T12:00:00z",
+    "  2026-10-01T12:00:00Z  ",
+    "1e20",
+    "-271821-04-20T00:00:00Z",
+    "275760-09-13T00:00:00Z",
 ]
-JSON_VALUES = [None, [], {}, "x", "", True, False, 0, -1, 1e308, -0.0, 2 ** 64, 2 ** 63, -(2 ** 63) - 1,
-               [1, 2], {"a": {"b": [None]}}, "2026-10-01T00:00:00Z", "\u0000", "sk-proj-ABCDEFGHIJKLMNOPQRSTUV1234"]
-ODD_TIME_NUMBERS = [-1, 0, 2 ** 40, 2 ** 63, 1e308, -62135596800, 253402300800, 1.5, "1790985600", None, [], {}]
+JSON_VALUES = [
+    None,
+    [],
+    {},
+    "x",
+    "",
+    True,
+    False,
+    0,
+    -1,
+    1e308,
+    -0.0,
+    2**64,
+    2**63,
+    -(2**63) - 1,
+    [1, 2],
+    {"a": {"b": [None]}},
+    "2026-10-01T00:00:00Z",
+    "\u0000",
+    "sk-proj-ABCDEFGHIJKLMNOPQRSTUV1234",
+]
+ODD_TIME_NUMBERS = [-1, 0, 2**40, 2**63, 1e308, -62135596800, 253402300800, 1.5, "1790985600", None, [], {}]
 
 
 @dataclass
@@ -147,9 +221,26 @@ def prepend_garbage(rng, data, seed):
     return rng.choice([b"sep=,\n", b"# exported by tool\n", b"\n\n", b"PAR1", b"\x1f\x8b", b"{", b"["]) + data
 
 
-BYTE_MUTATIONS = [truncate, truncate_tail, binary_bytes, nul_bytes, flip_bytes, bom_utf8, utf16, latin1,
-                  cp1252_quotes, crlf, cr_only, mixed_newlines, gzip_whole, gzip_cut, empty, whitespace_only,
-                  huge_line, prepend_garbage]
+BYTE_MUTATIONS = [
+    truncate,
+    truncate_tail,
+    binary_bytes,
+    nul_bytes,
+    flip_bytes,
+    bom_utf8,
+    utf16,
+    latin1,
+    cp1252_quotes,
+    crlf,
+    cr_only,
+    mixed_newlines,
+    gzip_whole,
+    gzip_cut,
+    empty,
+    whitespace_only,
+    huge_line,
+    prepend_garbage,
+]
 
 
 # ------------------------------------------------------------------------------------------------------ CSV
@@ -191,8 +282,19 @@ def _set_cell(rng, data, value_fn, words=()):
     return _write(rows)
 
 
-NUMERIC_WORDS = ("cost", "spend", "token", "request", "usage", "amount", "quantity", "cap", "budget", "hours",
-                 "characters")
+NUMERIC_WORDS = (
+    "cost",
+    "spend",
+    "token",
+    "request",
+    "usage",
+    "amount",
+    "quantity",
+    "cap",
+    "budget",
+    "hours",
+    "characters",
+)
 TIME_WORDS = ("ts", "time", "date", "created", "period", "_at")
 
 
@@ -209,7 +311,7 @@ def csv_huge_field(rng, data, seed):
 
 
 def csv_huge_quoted_field(rng, data, seed):
-    return _set_cell(rng, data, lambda r, v: "a,\"b\"\n" * (HUGE // 6 + 1))
+    return _set_cell(rng, data, lambda r, v: 'a,"b"\n' * (HUGE // 6 + 1))
 
 
 def csv_binary_cell(rng, data, seed):
@@ -257,7 +359,7 @@ def csv_drop_column(rng, data, seed):
     rows = _rows(data)
     if rows and rows[0]:
         c = rng.randrange(len(rows[0]))
-        rows = [r[:c] + r[c + 1:] for r in rows]
+        rows = [r[:c] + r[c + 1 :] for r in rows]
     return _write(rows)
 
 
@@ -338,11 +440,31 @@ def csv_many_rows(rng, data, seed):
     return _write(rows)
 
 
-CSV_MUTATIONS = [csv_extreme_number, csv_odd_time, csv_huge_field, csv_huge_quoted_field, csv_binary_cell,
-                 csv_surrogate_cell, csv_secret_cell, csv_header_padded, csv_header_case, csv_header_duplicate,
-                 csv_header_empty_name, csv_drop_column, csv_short_row, csv_long_row, csv_many_columns,
-                 csv_duplicate_rows, csv_header_only, csv_no_header, csv_unbalanced_quote, csv_semicolons,
-                 csv_blank_lines, csv_all_empty_cells, csv_many_rows]
+CSV_MUTATIONS = [
+    csv_extreme_number,
+    csv_odd_time,
+    csv_huge_field,
+    csv_huge_quoted_field,
+    csv_binary_cell,
+    csv_surrogate_cell,
+    csv_secret_cell,
+    csv_header_padded,
+    csv_header_case,
+    csv_header_duplicate,
+    csv_header_empty_name,
+    csv_drop_column,
+    csv_short_row,
+    csv_long_row,
+    csv_many_columns,
+    csv_duplicate_rows,
+    csv_header_only,
+    csv_no_header,
+    csv_unbalanced_quote,
+    csv_semicolons,
+    csv_blank_lines,
+    csv_all_empty_cells,
+    csv_many_rows,
+]
 
 
 # ----------------------------------------------------------------------------------------------------- JSON
@@ -385,6 +507,7 @@ def _json_edit(edit):
             return data
         edit(rng, doc, spots)
         return _dump(doc, seed.kind)
+
     mutation.__name__ = edit.__name__
     return mutation
 
@@ -414,14 +537,32 @@ def json_wrong_container(rng, doc, spots):
 def json_number_field(rng, doc, spots):
     nums = [s for s in spots if isinstance(s[0][s[1]], (int, float, str)) and not isinstance(s[0][s[1]], bool)]
     holder, key, _ = rng.choice(nums or spots)
-    holder[key] = rng.choice([2 ** 64, -(2 ** 70), 1e308, -1e308, -0.0, 10 ** 30, 1.5, -5, "12abc", "1e400",
-                              float("nan"), float("inf"), float("-inf")])
+    holder[key] = rng.choice(
+        [
+            2**64,
+            -(2**70),
+            1e308,
+            -1e308,
+            -0.0,
+            10**30,
+            1.5,
+            -5,
+            "12abc",
+            "1e400",
+            float("nan"),
+            float("inf"),
+            float("-inf"),
+        ]
+    )
 
 
 @_json_edit
 def json_time_field(rng, doc, spots):
-    times = [s for s in spots if isinstance(s[1], str) and any(w in s[1].lower() for w in
-                                                              ("time", "date", "ts", "_at", "start"))]
+    times = [
+        s
+        for s in spots
+        if isinstance(s[1], str) and any(w in s[1].lower() for w in ("time", "date", "ts", "_at", "start"))
+    ]
     holder, key, _ = rng.choice(times or spots)
     holder[key] = rng.choice(ODD_TIMES + ODD_TIME_NUMBERS)
 
@@ -454,11 +595,28 @@ def json_secret_value(rng, doc, spots):
 
 
 def json_empty_data(rng, data, seed):
-    return rng.choice([b'{"data": []}', b'{"data": [], "has_more": false, "next_page": null}',
-                       b'{"object": "page", "data": [], "has_more": false}', b"[]", b'[{"data": []}]',
-                       b"{}", b"null", b"0", b'""', b'{"data": null}', b'{"data": {}}', b'{"data": [[]]}',
-                       b'{"data": [{}]}', b'{"data": [null]}', b'{"llm": {}}', b'{"llm": {"daily": {}}}',
-                       b'{"compute": []}', b'{"voice": {"daily": [1]}}'])
+    return rng.choice(
+        [
+            b'{"data": []}',
+            b'{"data": [], "has_more": false, "next_page": null}',
+            b'{"object": "page", "data": [], "has_more": false}',
+            b"[]",
+            b'[{"data": []}]',
+            b"{}",
+            b"null",
+            b"0",
+            b'""',
+            b'{"data": null}',
+            b'{"data": {}}',
+            b'{"data": [[]]}',
+            b'{"data": [{}]}',
+            b'{"data": [null]}',
+            b'{"llm": {}}',
+            b'{"llm": {"daily": {}}}',
+            b'{"compute": []}',
+            b'{"voice": {"daily": [1]}}',
+        ]
+    )
 
 
 def json_deep_nesting(rng, data, seed):
@@ -475,21 +633,23 @@ def json_huge_int_literal(rng, data, seed):
     digits = "9" * rng.choice([4301, 5000, 20000])
     text = _text(data)
     import re
+
     m = list(re.finditer(r":\s*(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)", text))
     if not m:
         return (text + digits).encode()
     hit = rng.choice(m)
-    return (text[: hit.start(1)] + digits + text[hit.end(1):]).encode()
+    return (text[: hit.start(1)] + digits + text[hit.end(1) :]).encode()
 
 
 def json_nan_literal(rng, data, seed):
     text = _text(data)
     import re
+
     m = list(re.finditer(r":\s*(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)", text))
     if not m:
         return data
     hit = rng.choice(m)
-    return (text[: hit.start(1)] + rng.choice(["NaN", "Infinity", "-Infinity"]) + text[hit.end(1):]).encode()
+    return (text[: hit.start(1)] + rng.choice(["NaN", "Infinity", "-Infinity"]) + text[hit.end(1) :]).encode()
 
 
 def json_lone_surrogate(rng, data, seed):
@@ -499,7 +659,7 @@ def json_lone_surrogate(rng, data, seed):
         at = text.find('"')
     if at < 0:
         return data
-    return (text[: at + 1] + rng.choice(["\\ud800", "\\udfff", "\\ud83d", "\\u0000"]) + text[at + 1:]).encode()
+    return (text[: at + 1] + rng.choice(["\\ud800", "\\udfff", "\\ud83d", "\\u0000"]) + text[at + 1 :]).encode()
 
 
 def json_duplicate_keys(rng, data, seed):
@@ -511,8 +671,9 @@ def json_trailing_garbage(rng, data, seed):
 
 
 def jsonl_bad_lines(rng, data, seed):
-    return _insert_line(rng, data, rng.choice([b"[1,2]", b"null", b"42", b'"text"', b"{", b"{}", b'{"ts": null}',
-                                               b'{"data": []}']))
+    return _insert_line(
+        rng, data, rng.choice([b"[1,2]", b"null", b"42", b'"text"', b"{", b"{}", b'{"ts": null}', b'{"data": []}'])
+    )
 
 
 def json_pages_repeat(rng, data, seed):
@@ -524,22 +685,44 @@ def json_pages_repeat(rng, data, seed):
     return json.dumps(pages + pages[:1]).encode()
 
 
-JSON_MUTATIONS = [json_replace_value, json_delete_key, json_wrong_container, json_number_field, json_time_field,
-                  json_null_everything, json_list_of_nulls, json_huge_string, json_secret_value, json_empty_data,
-                  json_deep_nesting, json_huge_int_literal, json_nan_literal, json_lone_surrogate,
-                  json_duplicate_keys, json_trailing_garbage, json_pages_repeat]
-JSONL_MUTATIONS = JSON_MUTATIONS[:9] + [json_huge_int_literal, json_nan_literal, json_lone_surrogate, jsonl_bad_lines,
-                                        json_deep_nesting]
+JSON_MUTATIONS = [
+    json_replace_value,
+    json_delete_key,
+    json_wrong_container,
+    json_number_field,
+    json_time_field,
+    json_null_everything,
+    json_list_of_nulls,
+    json_huge_string,
+    json_secret_value,
+    json_empty_data,
+    json_deep_nesting,
+    json_huge_int_literal,
+    json_nan_literal,
+    json_lone_surrogate,
+    json_duplicate_keys,
+    json_trailing_garbage,
+    json_pages_repeat,
+]
+JSONL_MUTATIONS = JSON_MUTATIONS[:9] + [
+    json_huge_int_literal,
+    json_nan_literal,
+    json_lone_surrogate,
+    jsonl_bad_lines,
+    json_deep_nesting,
+]
 
 
 # -------------------------------------------------------------------------------------------------- Parquet
 def _table(data: bytes):
     import pyarrow.parquet as pq
+
     return pq.read_table(io.BytesIO(data))
 
 
 def _pq(table, **kw) -> bytes:
     import pyarrow.parquet as pq
+
     buf = io.BytesIO()
     pq.write_table(table, buf, **kw)
     return buf.getvalue()
@@ -553,6 +736,7 @@ def _parquet_edit(edit):
             return data
         out = edit(rng, table)
         return out if isinstance(out, bytes) else _pq(out)
+
     mutation.__name__ = edit.__name__
     return mutation
 
@@ -564,6 +748,7 @@ def _replace(table, i, array, name=None):
 @_parquet_edit
 def pq_binary_column(rng, t):
     import pyarrow as pa
+
     i = rng.randrange(t.num_columns)
     col = t.column(i).cast(pa.string()) if not pa.types.is_string(t.column(i).type) else t.column(i)
     return _replace(t, i, pa.array([None if v is None else str(v).encode() for v in col.to_pylist()], pa.binary()))
@@ -572,6 +757,7 @@ def pq_binary_column(rng, t):
 @_parquet_edit
 def pq_list_column(rng, t):
     import pyarrow as pa
+
     i = rng.randrange(t.num_columns)
     return _replace(t, i, pa.array([[v] for v in t.column(i).to_pylist()], pa.list_(t.column(i).type)))
 
@@ -579,14 +765,15 @@ def pq_list_column(rng, t):
 @_parquet_edit
 def pq_struct_column(rng, t):
     import pyarrow as pa
+
     i = rng.randrange(t.num_columns)
-    return _replace(t, i, pa.array([{"v": v} for v in t.column(i).to_pylist()],
-                                   pa.struct([("v", t.column(i).type)])))
+    return _replace(t, i, pa.array([{"v": v} for v in t.column(i).to_pylist()], pa.struct([("v", t.column(i).type)])))
 
 
 @_parquet_edit
 def pq_dictionary_column(rng, t):
     import pyarrow as pa
+
     i = rng.randrange(t.num_columns)
     col = t.column(i)
     if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
@@ -627,21 +814,22 @@ def _col_index(rng, t, words):
 def pq_time_types(rng, t):
     import pyarrow as pa
     import pyarrow.compute as pc
+
     i = _col_index(rng, t, TIME_WORDS)
     col = t.column(i)
     choice = rng.randrange(8)
     if choice == 0:
-        return _replace(t, i, pa.array([rng.choice([0, -1, 2 ** 62, 1790985600])] * t.num_rows, pa.int64()))
+        return _replace(t, i, pa.array([rng.choice([0, -1, 2**62, 1790985600])] * t.num_rows, pa.int64()))
     if choice == 1:
         return _replace(t, i, pa.array([rng.choice(ODD_TIMES)] * t.num_rows, pa.string()))
     if choice == 2:
-        return _replace(t, i, pa.array([rng.choice([-2 ** 62, 2 ** 62, 0])] * t.num_rows, pa.timestamp("us", "UTC")))
+        return _replace(t, i, pa.array([rng.choice([-(2**62), 2**62, 0])] * t.num_rows, pa.timestamp("us", "UTC")))
     if choice == 3:
         return _replace(t, i, pa.array([1] * t.num_rows, pa.timestamp("ns", "Asia/Kolkata")))
     if choice == 4:
         return _replace(t, i, pa.array([rng.choice([-719162, 2932896, 0, 20000])] * t.num_rows, pa.date32()))
     if choice == 5:
-        return _replace(t, i, pa.array([3600 * 10 ** 6] * t.num_rows, pa.time64("us")))
+        return _replace(t, i, pa.array([3600 * 10**6] * t.num_rows, pa.time64("us")))
     if choice == 6:
         return _replace(t, i, pa.array([None] * t.num_rows, pa.null()))
     try:
@@ -653,23 +841,26 @@ def pq_time_types(rng, t):
 @_parquet_edit
 def pq_number_types(rng, t):
     import pyarrow as pa
+
     i = _col_index(rng, t, NUMERIC_WORDS)
     n = t.num_rows
     choice = rng.randrange(8)
     if choice == 0:
-        return _replace(t, i, pa.array([2 ** 64 - 1] * n, pa.uint64()))
+        return _replace(t, i, pa.array([2**64 - 1] * n, pa.uint64()))
     if choice == 1:
-        return _replace(t, i, pa.array([rng.choice([float("nan"), float("inf"), -0.0, 1e308, -1e308])] * n,
-                                       pa.float64()))
+        return _replace(
+            t, i, pa.array([rng.choice([float("nan"), float("inf"), -0.0, 1e308, -1e308])] * n, pa.float64())
+        )
     if choice == 2:
         return _replace(t, i, pa.array([rng.choice(EXTREME_NUMBERS)] * n, pa.string()))
     if choice == 3:
         from decimal import Decimal
+
         return _replace(t, i, pa.array([Decimal("12345678901234567890.123456")] * n, pa.decimal128(38, 6)))
     if choice == 4:
         return _replace(t, i, pa.array([True] * n, pa.bool_()))
     if choice == 5:
-        return _replace(t, i, pa.array([-(2 ** 63)] * n, pa.int64()))
+        return _replace(t, i, pa.array([-(2**63)] * n, pa.int64()))
     if choice == 6:
         return _replace(t, i, pa.array([1.5] * n, pa.float32()))
     return _replace(t, i, pa.array([None] * n, pa.null()))
@@ -679,6 +870,7 @@ def pq_number_types(rng, t):
 def pq_large_strings(rng, t):
     import pyarrow as pa
     import pyarrow.compute as pc
+
     cols = [pc.cast(c, pa.large_string()) if pa.types.is_string(c.type) else c for c in t.columns]
     return pa.table(cols, names=t.column_names)
 
@@ -691,12 +883,14 @@ def pq_zero_rows(rng, t):
 @_parquet_edit
 def pq_nested_struct_all(rng, t):
     import pyarrow as pa
+
     return pa.table({"record": pa.array(t.to_pylist())})
 
 
 @_parquet_edit
 def pq_huge_string(rng, t):
     import pyarrow as pa
+
     i = rng.randrange(t.num_columns)
     return _replace(t, i, pa.array(["z" * HUGE] * t.num_rows, pa.string()))
 
@@ -706,10 +900,28 @@ def pq_row_groups(rng, t):
     return _pq(t, row_group_size=1, compression=rng.choice(["snappy", "gzip", "zstd", "none"]))
 
 
-PARQUET_MUTATIONS = [pq_binary_column, pq_list_column, pq_struct_column, pq_dictionary_column, pq_padded_names,
-                     pq_upper_names, pq_duplicate_names, pq_drop_column, pq_time_types, pq_number_types,
-                     pq_large_strings, pq_zero_rows, pq_nested_struct_all, pq_huge_string, pq_row_groups,
-                     truncate, flip_bytes, truncate_tail, empty, gzip_whole]
+PARQUET_MUTATIONS = [
+    pq_binary_column,
+    pq_list_column,
+    pq_struct_column,
+    pq_dictionary_column,
+    pq_padded_names,
+    pq_upper_names,
+    pq_duplicate_names,
+    pq_drop_column,
+    pq_time_types,
+    pq_number_types,
+    pq_large_strings,
+    pq_zero_rows,
+    pq_nested_struct_all,
+    pq_huge_string,
+    pq_row_groups,
+    truncate,
+    flip_bytes,
+    truncate_tail,
+    empty,
+    gzip_whole,
+]
 
 
 def mutations_for(kind: str) -> list:
@@ -773,8 +985,9 @@ def make_case(run_seed: int, i: int, seeds: list[Seed]) -> Case:
     if roll < 0.09:  # right content, misleading name
         subject = seed.subject.rsplit(".", 1)[0] + rng.choice([".json", ".csv", ".parquet", ".jsonl", ".csv.gz"])
         files = {(subject if n == seed.subject else n): c for n, c in seed.files.items()}
-        return Case(f"{run_seed}-{i}", seed.name, "wrong_suffix", files,
-                    "." if seed.registry or len(files) > 1 else subject)
+        return Case(
+            f"{run_seed}-{i}", seed.name, "wrong_suffix", files, "." if seed.registry or len(files) > 1 else subject
+        )
     data, how = _mutate_one(rng, seed, seed.files[seed.subject])
     files = dict(seed.files)
     files[seed.subject] = data

@@ -52,8 +52,13 @@ class Worker:
         env["PYTHONPATH"] = os.pathsep.join([str(TESTS), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
         env.setdefault("POLARS_MAX_THREADS", "2")
         env["USAGEKIT_STORE"] = str(self.store_dir)  # the validated store of this run, not the user's
-        self.proc = subprocess.Popen([sys.executable, "-m", "fuzz.worker"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "fuzz.worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
         self.buf = b""
 
     def stop(self):
@@ -120,8 +125,17 @@ def write_case(case: Case, where: Path) -> Path:
     return where / case.target if case.target != "." else where
 
 
-def run(n: int, *, seed: int = 1, start: int = 0, timeout: float = 30.0, memory_mb: float = 2048,
-        defects_dir: Path | None = None, cache: Path | None = None, progress=None) -> RunResult:
+def run(
+    n: int,
+    *,
+    seed: int = 1,
+    start: int = 0,
+    timeout: float = 30.0,
+    memory_mb: float = 2048,
+    defects_dir: Path | None = None,
+    cache: Path | None = None,
+    progress=None,
+) -> RunResult:
     """Run cases ``start .. start+n-1`` of run ``seed``; see the module docstring."""
     cache = cache or Path(tempfile.gettempdir()) / "usagekit-fuzz-seeds"
     seeds = all_seeds(cache)
@@ -146,11 +160,19 @@ def run(n: int, *, seed: int = 1, start: int = 0, timeout: float = 30.0, memory_
                 shutil.copytree(where, keep)
                 (keep / "MUTATION.txt").write_text(
                     f"seed {case.seed}\nmutation {case.mutation}\ntarget {case.target}\n{res.get('detail')}\n"
-                    f"{res.get('traceback', '')}")
+                    f"{res.get('traceback', '')}"
+                )
                 rel = keep / case.target if case.target != "." else keep
-                result.defects.append({"id": case.id, "seed": case.seed, "mutation": case.mutation,
-                                       "detail": res.get("detail"), "traceback": res.get("traceback", ""),
-                                       "reproduce": str(rel)})
+                result.defects.append(
+                    {
+                        "id": case.id,
+                        "seed": case.seed,
+                        "mutation": case.mutation,
+                        "detail": res.get("detail"),
+                        "traceback": res.get("traceback", ""),
+                        "reproduce": str(rel),
+                    }
+                )
             shutil.rmtree(where, ignore_errors=True)
             if progress:
                 progress(i - start + 1, n, result)

@@ -49,8 +49,9 @@ def fixture_seeds() -> list[Seed]:
             continue
         name = f"{f.parent.name}-{f.name}"
         if f.name in REGISTRIES:
-            out.append(Seed(name, {f.name: f.read_bytes(), "usage.csv": usage_csv}, f.name, _kind(f.name),
-                            registry=True))
+            out.append(
+                Seed(name, {f.name: f.read_bytes(), "usage.csv": usage_csv}, f.name, _kind(f.name), registry=True)
+            )
         else:
             out.append(Seed(name, {f.name: f.read_bytes()}, f.name, _kind(f.name)))
     return out
@@ -69,8 +70,10 @@ def parquet_seeds() -> list[Seed]:
 
     rows = usagekit.load(DATA / "canonical" / "usage.csv").lazy.collect()
     focus = pl.read_csv(DATA / "focus" / "focus_tokens.csv", infer_schema=False)
-    return [Seed("canonical-usage.parquet", {"usage.parquet": _parquet(rows)}, "usage.parquet", "parquet"),
-            Seed("focus-focus_tokens.parquet", {"focus.parquet": _parquet(focus)}, "focus.parquet", "parquet")]
+    return [
+        Seed("canonical-usage.parquet", {"usage.parquet": _parquet(rows)}, "usage.parquet", "parquet"),
+        Seed("focus-focus_tokens.parquet", {"focus.parquet": _parquet(focus)}, "focus.parquet", "parquet"),
+    ]
 
 
 def demo_seeds(cache: Path) -> list[Seed]:
@@ -90,10 +93,11 @@ def demo_seeds(cache: Path) -> list[Seed]:
     api = json.dumps(usage.api_usage(month="2026-10", admin=True)).encode()
     small = io.BytesIO()
     rows.write_parquet(small)
-    return [Seed("demo-day.parquet", {"day.parquet": small.getvalue()}, "day.parquet", "parquet"),
-            Seed("demo-keys.csv", {"keys.csv": keys, "day.parquet": small.getvalue()}, "keys.csv", "csv",
-                 registry=True),
-            Seed("demo-api_usage.json", {"api_usage.json": api}, "api_usage.json", "json")]
+    return [
+        Seed("demo-day.parquet", {"day.parquet": small.getvalue()}, "day.parquet", "parquet"),
+        Seed("demo-keys.csv", {"keys.csv": keys, "day.parquet": small.getvalue()}, "keys.csv", "csv", registry=True),
+        Seed("demo-api_usage.json", {"api_usage.json": api}, "api_usage.json", "json"),
+    ]
 
 
 def all_seeds(cache: Path) -> list[Seed]:

@@ -35,15 +35,17 @@ def invariants(usage) -> list[str]:
     problems = []
     rep = usage.load_report
     if not rep.balanced:
-        problems.append(f"silent loss: read {rep.read} != kept {rep.kept} + rejected {rep.rejected} + "
-                        f"duplicates {rep.duplicates}")
+        problems.append(
+            f"silent loss: read {rep.read} != kept {rep.kept} + rejected {rep.rejected} + duplicates {rep.duplicates}"
+        )
     rows = usage.lazy.collect()
     if rows.height != rep.kept:
         problems.append(f"silent loss: {rows.height} rows kept but the report says {rep.kept}")
     rejected = usage.rejected
     if len(rejected) != rep.rejected + rep.duplicates:
-        problems.append(f"silent loss: {len(rejected)} rows set aside but the report says "
-                        f"{rep.rejected} + {rep.duplicates}")
+        problems.append(
+            f"silent loss: {len(rejected)} rows set aside but the report says {rep.rejected} + {rep.duplicates}"
+        )
     n_null_ts = rows["ts"].null_count()
     if n_null_ts:
         problems.append(f"{n_null_ts} kept row(s) with a null ts")
@@ -65,8 +67,11 @@ def invariants(usage) -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         out = usage.write_rejected(Path(tmp) / "rejected.csv")
         shown.append(out.read_text(encoding="utf-8", errors="replace"))
-    shown.append(rows.with_columns(pl.col(c).list.join(",") for c, t in rows.schema.items()
-                                   if isinstance(t, pl.List)).write_csv())
+    shown.append(
+        rows.with_columns(
+            pl.col(c).list.join(",") for c, t in rows.schema.items() if isinstance(t, pl.List)
+        ).write_csv()
+    )
     text = "\n".join(shown)
     for secret in PLANTED_SECRETS:
         if secret in text:

@@ -15,8 +15,19 @@ from ._io import Probe, probe
 from .base import Format, Loaded
 
 # Most specific first: a LiteLLM key export must not be mistaken for canonical rows.
-ORDER = ("keys", "litellm_keys", "budgets", "litellm", "litellm_daily", "openrouter", "focus", "canonical",
-         "api_usage", "openai", "anthropic")
+ORDER = (
+    "keys",
+    "litellm_keys",
+    "budgets",
+    "litellm",
+    "litellm_daily",
+    "openrouter",
+    "focus",
+    "canonical",
+    "api_usage",
+    "openai",
+    "anthropic",
+)
 
 
 def _load_formats() -> dict[str, Format]:
@@ -77,15 +88,20 @@ def read(path: Path, format: str = "auto") -> Loaded:
     if format == "auto":
         fmt, pr = detect(path)
         if fmt is None:
-            raise FormatError(display_path(path), f"format not recognised: {describe_unknown(pr)}",
-                              expected=f"one of: {', '.join(f.name for f in FORMATS.values())} "
-                                       "(pass format=... to say which)")
+            raise FormatError(
+                display_path(path),
+                f"format not recognised: {describe_unknown(pr)}",
+                expected=f"one of: {', '.join(f.name for f in FORMATS.values())} (pass format=... to say which)",
+            )
     else:
         fmt = get_format(format)
         pr = probe(path)
         if pr.kind not in fmt.kinds:
-            raise FormatError(display_path(path), f"is {pr.kind}, but format '{fmt.name}' is read from "
-                              f"{' or '.join(fmt.kinds)}", expected=f"a {fmt.name} file")
+            raise FormatError(
+                display_path(path),
+                f"is {pr.kind}, but format '{fmt.name}' is read from {' or '.join(fmt.kinds)}",
+                expected=f"a {fmt.name} file",
+            )
     return fmt.read(path, pr)
 
 
@@ -96,8 +112,11 @@ def read_document(doc, shown: str, format: str = "auto") -> Loaded:
     for fmt in candidates:
         if fmt.read_document is not None and (format != "auto" or fmt.sniff(pr)):
             return fmt.read_document(doc, shown)
-    raise FormatError(shown, "JSON document of an unrecognised shape",
-                      expected="an /api/usage response, an OpenAI usage/costs page or an Anthropic cost report")
+    raise FormatError(
+        shown,
+        "JSON document of an unrecognised shape",
+        expected="an /api/usage response, an OpenAI usage/costs page or an Anthropic cost report",
+    )
 
 
 __all__ = ["FORMATS", "Format", "Loaded", "detect", "read", "read_document", "format_names", "get_format"]

@@ -21,8 +21,19 @@ import polars as pl
 from ..errors import SourceError, display_path
 
 #: file name endings usagekit reads (a directory is scanned for these)
-SUFFIXES = (".csv", ".csv.gz", ".tsv", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz",
-            ".json", ".json.gz", ".parquet", ".pq")
+SUFFIXES = (
+    ".csv",
+    ".csv.gz",
+    ".tsv",
+    ".jsonl",
+    ".jsonl.gz",
+    ".ndjson",
+    ".ndjson.gz",
+    ".json",
+    ".json.gz",
+    ".parquet",
+    ".pq",
+)
 
 PROBE_BYTES = 256 * 1024
 #: CSV files up to this size get every row's field count checked (bigger: only the last row)
@@ -52,8 +63,11 @@ def read_bytes(path: Path) -> bytes:
         try:
             return gzip.decompress(raw)
         except (EOFError, OSError, zlib.error) as exc:
-            raise SourceError(shown, f"the gzip data is truncated or corrupt ({exc})",
-                              expected="a complete .gz file; re-export or re-download it") from None
+            raise SourceError(
+                shown,
+                f"the gzip data is truncated or corrupt ({exc})",
+                expected="a complete .gz file; re-export or re-download it",
+            ) from None
     return raw
 
 
@@ -155,8 +169,9 @@ def decode(data: bytes, shown: str) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise SourceError(shown, f"byte {exc.start} (line {line}) is not UTF-8 text",
-                          expected="a UTF-8 encoded file") from None
+        raise SourceError(
+            shown, f"byte {exc.start} (line {line}) is not UTF-8 text", expected="a UTF-8 encoded file"
+        ) from None
 
 
 def read_csv_strings(path: Path) -> tuple[pl.DataFrame, str]:
@@ -175,15 +190,23 @@ def read_csv_strings(path: Path) -> tuple[pl.DataFrame, str]:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     sep = "\t" if path.name.endswith((".tsv", ".tsv.gz")) else ","
     try:
-        df = pl.read_csv(io.StringIO(text), infer_schema=False, separator=sep,
-                         row_index_name="_row", row_index_offset=1)
+        df = pl.read_csv(
+            io.StringIO(text), infer_schema=False, separator=sep, row_index_name="_row", row_index_offset=1
+        )
     except pl.exceptions.PolarsError as exc:
         detail = str(exc).split("\n")[0]
-        raise SourceError(shown, f"not a readable CSV file ({detail})",
-                          expected="comma-separated values with one header line and balanced quotes") from None
+        raise SourceError(
+            shown,
+            f"not a readable CSV file ({detail})",
+            expected="comma-separated values with one header line and balanced quotes",
+        ) from None
     df = df.rename(unique_names([c for c in df.columns if c != "_row"], shown))
-    df = df.with_columns(pl.col("_row").cast(pl.Int64), pl.lit(None, pl.String).alias("_reject"),
-                         pl.lit(None, pl.String).alias("_field"), pl.lit(None, pl.String).alias("_value"))
+    df = df.with_columns(
+        pl.col("_row").cast(pl.Int64),
+        pl.lit(None, pl.String).alias("_reject"),
+        pl.lit(None, pl.String).alias("_field"),
+        pl.lit(None, pl.String).alias("_value"),
+    )
     if len(data) <= RAGGED_CHECK_BYTES:
         df = _reject_ragged(df, text, sep)
     df = _reject_long_fields(df)
@@ -191,10 +214,11 @@ def read_csv_strings(path: Path) -> tuple[pl.DataFrame, str]:
         last_col = [c for c in df.columns if not c.startswith("_")][-1]
         if df[last_col][-1] is None:
             df = df.with_columns(
-                pl.when(pl.col("_row") == df.height).then(pl.lit("row is incomplete (file truncated?)"))
-                .otherwise(pl.col("_reject")).alias("_reject"),
-                pl.when(pl.col("_row") == df.height).then(pl.lit(last_col))
-                .otherwise(pl.col("_field")).alias("_field"),
+                pl.when(pl.col("_row") == df.height)
+                .then(pl.lit("row is incomplete (file truncated?)"))
+                .otherwise(pl.col("_reject"))
+                .alias("_reject"),
+                pl.when(pl.col("_row") == df.height).then(pl.lit(last_col)).otherwise(pl.col("_field")).alias("_field"),
             )
     return df, shown
 
@@ -206,13 +230,17 @@ def read_parquet_strings(path: Path) -> tuple[pl.DataFrame, str]:
     try:
         df = pl.read_parquet(path)
     except (pl.exceptions.PolarsError, OSError) as exc:
-        raise SourceError(shown, f"not a readable Parquet file ({str(exc).splitlines()[0]})",
-                          expected="a complete Parquet file") from None
+        raise SourceError(
+            shown, f"not a readable Parquet file ({str(exc).splitlines()[0]})", expected="a complete Parquet file"
+        ) from None
     texts = [as_text(c, dtype).alias(c) for c, dtype in df.schema.items()]
     df = df.select(*texts).rename(unique_names(df.columns, shown))
     df = df.with_row_index("_row", offset=1).with_columns(
-        pl.col("_row").cast(pl.Int64), pl.lit(None, pl.String).alias("_reject"),
-        pl.lit(None, pl.String).alias("_field"), pl.lit(None, pl.String).alias("_value"))
+        pl.col("_row").cast(pl.Int64),
+        pl.lit(None, pl.String).alias("_reject"),
+        pl.lit(None, pl.String).alias("_field"),
+        pl.lit(None, pl.String).alias("_value"),
+    )
     return df, shown
 
 
@@ -223,8 +251,12 @@ def unique_names(columns: list[str], shown: str) -> dict[str, str]:
     for c in columns:
         key = c.strip().lower()
         if key in seen:
-            raise SourceError(shown, f"column '{c.strip()}' appears twice (as '{seen[key]}' and '{c}')",
-                              field=c.strip(), expected="each column once in the header")
+            raise SourceError(
+                shown,
+                f"column '{c.strip()}' appears twice (as '{seen[key]}' and '{c}')",
+                field=c.strip(),
+                expected="each column once in the header",
+            )
         seen[key] = c
     return {c: c.strip() for c in columns}
 
@@ -241,8 +273,9 @@ def as_text(column: str, dtype) -> pl.Expr:
         utc = col.dt.convert_time_zone("UTC") if dtype.time_zone else col
         return utc.dt.strftime("%Y-%m-%dT%H:%M:%S%.f" + ("Z" if dtype.time_zone else ""))
     if isinstance(dtype, (pl.List, pl.Array, pl.Struct, pl.Object)):
-        return col.map_elements(lambda v: json.dumps(v.to_list() if isinstance(v, pl.Series) else v, default=str),
-                                return_dtype=pl.String)
+        return col.map_elements(
+            lambda v: json.dumps(v.to_list() if isinstance(v, pl.Series) else v, default=str), return_dtype=pl.String
+        )
     return col.cast(pl.String, strict=False)
 
 
@@ -254,13 +287,21 @@ def _reject_long_fields(df: pl.DataFrame) -> pl.DataFrame:
     long = [pl.col(c).str.len_bytes().fill_null(0) > MAX_FIELD_BYTES for c in cols]
     which = pl.coalesce([pl.when(e).then(pl.lit(c)) for e, c in zip(long, cols)])
     return df.with_columns(
-        pl.coalesce("_reject", pl.when(which.is_not_null()).then(
-            pl.lit(f"a field is longer than {MAX_FIELD_BYTES // 1024 // 1024} MiB (the most a field may hold)")))
-        .alias("_reject"),
-        pl.when(pl.col("_reject").is_null() & which.is_not_null()).then(which).otherwise(pl.col("_field"))
+        pl.coalesce(
+            "_reject",
+            pl.when(which.is_not_null()).then(
+                pl.lit(f"a field is longer than {MAX_FIELD_BYTES // 1024 // 1024} MiB (the most a field may hold)")
+            ),
+        ).alias("_reject"),
+        pl.when(pl.col("_reject").is_null() & which.is_not_null())
+        .then(which)
+        .otherwise(pl.col("_field"))
         .alias("_field"),
-        pl.when(pl.col("_reject").is_null() & which.is_not_null()).then(pl.lit("(longer than 1 MiB)"))
-        .otherwise(pl.col("_value")).alias("_value"))
+        pl.when(pl.col("_reject").is_null() & which.is_not_null())
+        .then(pl.lit("(longer than 1 MiB)"))
+        .otherwise(pl.col("_value"))
+        .alias("_value"),
+    )
 
 
 def _reject_ragged(df: pl.DataFrame, text: str, sep: str) -> pl.DataFrame:
@@ -276,14 +317,18 @@ def _reject_ragged(df: pl.DataFrame, text: str, sep: str) -> pl.DataFrame:
     bad = [(i, n) for i, n in enumerate(lengths[1:], start=1) if n != expected]
     if not bad:
         return df
-    rows = pl.DataFrame({"_row": [i for i, _ in bad],
-                         "_bad": [f"row has {n} fields but the header has {expected}" for _, n in bad]},
-                        schema={"_row": pl.Int64, "_bad": pl.String})
-    return (df.join(rows, on="_row", how="left", maintain_order="left")
-            .with_columns(pl.coalesce("_reject", "_bad").alias("_reject"),
-                          pl.when(pl.col("_bad").is_not_null()).then(pl.lit("(row)"))
-                          .otherwise(pl.col("_field")).alias("_field"))
-            .drop("_bad"))
+    rows = pl.DataFrame(
+        {"_row": [i for i, _ in bad], "_bad": [f"row has {n} fields but the header has {expected}" for _, n in bad]},
+        schema={"_row": pl.Int64, "_bad": pl.String},
+    )
+    return (
+        df.join(rows, on="_row", how="left", maintain_order="left")
+        .with_columns(
+            pl.coalesce("_reject", "_bad").alias("_reject"),
+            pl.when(pl.col("_bad").is_not_null()).then(pl.lit("(row)")).otherwise(pl.col("_field")).alias("_field"),
+        )
+        .drop("_bad")
+    )
 
 
 #: columns readers add to every frame; an input's own column of that name is not read
@@ -315,16 +360,29 @@ def read_jsonl_records(path: Path) -> tuple[pl.DataFrame, str]:
         try:
             obj = parse_json(line)
         except json.JSONDecodeError as exc:
-            records.append({"_row": lineno, "_reject": "line is not valid JSON (truncated?)",
-                            "_field": f"column {exc.colno}", "_value": line[:120]})
+            records.append(
+                {
+                    "_row": lineno,
+                    "_reject": "line is not valid JSON (truncated?)",
+                    "_field": f"column {exc.colno}",
+                    "_value": line[:120],
+                }
+            )
             continue
         except JSONLimitError as exc:
-            records.append({"_row": lineno, "_reject": f"line is beyond what usagekit reads: {exc}",
-                            "_field": None, "_value": line[:120]})
+            records.append(
+                {
+                    "_row": lineno,
+                    "_reject": f"line is beyond what usagekit reads: {exc}",
+                    "_field": None,
+                    "_value": line[:120],
+                }
+            )
             continue
         if not isinstance(obj, dict):
-            records.append({"_row": lineno, "_reject": "line is not a JSON object",
-                            "_field": None, "_value": line[:120]})
+            records.append(
+                {"_row": lineno, "_reject": "line is not a JSON object", "_field": None, "_value": line[:120]}
+            )
             continue
         rec = {str(k).strip(): _stringify(v) for k, v in obj.items() if str(k).strip() not in BOOKKEEPING}
         rec["_row"] = lineno
@@ -337,8 +395,7 @@ def read_jsonl_records(path: Path) -> tuple[pl.DataFrame, str]:
     for c in ("_reject", "_field", "_value"):
         columns.setdefault(c, None)
     data = {c: [rec.get(c) for rec in records] for c in columns}
-    df = pl.DataFrame({c: pl.Series(c, v, dtype=pl.Int64 if c == "_row" else pl.String)
-                       for c, v in data.items()})
+    df = pl.DataFrame({c: pl.Series(c, v, dtype=pl.Int64 if c == "_row" else pl.String) for c, v in data.items()})
     return df, shown
 
 
@@ -349,12 +406,18 @@ def read_json_document(path: Path):
     try:
         return parse_json(text), shown
     except json.JSONDecodeError as exc:
-        raise SourceError(shown, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-                          row=exc.lineno, expected="a complete JSON document (is the file truncated?)") from None
+        raise SourceError(
+            shown,
+            f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+            row=exc.lineno,
+            expected="a complete JSON document (is the file truncated?)",
+        ) from None
     except JSONLimitError as exc:
-        raise SourceError(shown, f"the JSON is beyond what usagekit reads: {exc}",
-                          expected=f"at most {MAX_JSON_DEPTH} levels of nesting and integers of at most "
-                                   f"{MAX_JSON_INT_DIGITS} digits") from None
+        raise SourceError(
+            shown,
+            f"the JSON is beyond what usagekit reads: {exc}",
+            expected=f"at most {MAX_JSON_DEPTH} levels of nesting and integers of at most {MAX_JSON_INT_DIGITS} digits",
+        ) from None
 
 
 @dataclass
@@ -385,11 +448,13 @@ def probe(path: Path) -> Probe:
     head = read_head(path)
     if head[:4] == b"PAR1":
         import pyarrow.parquet as pq
+
         try:
             names = pq.read_schema(path).names
         except Exception as exc:  # pyarrow raises several types for a bad footer
-            raise SourceError(display_path(path), f"not a readable Parquet file ({exc})",
-                              expected="a complete Parquet file") from None
+            raise SourceError(
+                display_path(path), f"not a readable Parquet file ({exc})", expected="a complete Parquet file"
+            ) from None
         return Probe(path, "parquet", header=list(names))
     text = head.decode("utf-8-sig", errors="replace")
     stripped = text.lstrip()
@@ -451,12 +516,20 @@ def read_pages(path: Path, probe: "Probe"):
             try:
                 pages.append(parse_json(line))
             except json.JSONDecodeError as exc:
-                raise SourceError(shown, f"line {lineno} is not valid JSON ({exc.msg})", row=lineno,
-                                  expected="one API page per line (is the file truncated?)") from None
+                raise SourceError(
+                    shown,
+                    f"line {lineno} is not valid JSON ({exc.msg})",
+                    row=lineno,
+                    expected="one API page per line (is the file truncated?)",
+                ) from None
             except JSONLimitError as exc:
-                raise SourceError(shown, f"line {lineno} is beyond what usagekit reads: {exc}", row=lineno,
-                                  expected=f"at most {MAX_JSON_DEPTH} levels of nesting and integers of at "
-                                           f"most {MAX_JSON_INT_DIGITS} digits") from None
+                raise SourceError(
+                    shown,
+                    f"line {lineno} is beyond what usagekit reads: {exc}",
+                    row=lineno,
+                    expected=f"at most {MAX_JSON_DEPTH} levels of nesting and integers of at "
+                    f"most {MAX_JSON_INT_DIGITS} digits",
+                ) from None
     return pages
 
 
@@ -474,8 +547,9 @@ def page_buckets(doc, shown: str, *, time_field: str, page_shape: str, time_shap
         for b, bucket in enumerate(page["data"]):
             path = f"{where}data[{b}]"
             if not isinstance(bucket, dict) or time_field not in bucket:
-                raise SourceError(shown, f"a bucket has no {time_field}", field=f"{path}.{time_field}",
-                                  expected=time_shape)
+                raise SourceError(
+                    shown, f"a bucket has no {time_field}", field=f"{path}.{time_field}", expected=time_shape
+                )
             yield path, bucket
 
 
@@ -486,8 +560,12 @@ def page_results(bucket: dict, shown: str, path: str):
         raise SourceError(shown, "results is not a list", field=f"{path}.results", expected="a list")
     for r, res in enumerate(results):
         if not isinstance(res, dict):
-            raise SourceError(shown, f"a result is not an object (it is {type(res).__name__})",
-                              field=f"{path}.results[{r}]", expected="one JSON object per result")
+            raise SourceError(
+                shown,
+                f"a result is not an object (it is {type(res).__name__})",
+                field=f"{path}.results[{r}]",
+                expected="one JSON object per result",
+            )
         yield res
 
 
@@ -501,5 +579,7 @@ def missing_pages_note(pages: list) -> list[str]:
     dicts = [p for p in pages if isinstance(p, dict)]
     if not dicts or not all(p.get("has_more") for p in dicts):
         return []
-    return [f"every page says has_more: true (next_page {dicts[-1].get('next_page')!r}): later pages are "
-            "missing from this file, so its totals fall short"]
+    return [
+        f"every page says has_more: true (next_page {dicts[-1].get('next_page')!r}): later pages are "
+        "missing from this file, so its totals fall short"
+    ]

@@ -35,8 +35,21 @@ from ._io import as_text
 
 BOOKKEEPING = ("_file", "_row", "_reject", "_field", "_value", "_naive")
 #: id and name columns a raw secret could be written into: masked at load (usagekit.masking)
-SECRET_COLUMNS = ("request_id", "account_id", "key_id", "key_name", "agent_id", "agent_name", "plain_vm_id",
-                  "plain_vm_name", "team_id", "user_id", "end_user", "provider", "model")
+SECRET_COLUMNS = (
+    "request_id",
+    "account_id",
+    "key_id",
+    "key_name",
+    "agent_id",
+    "agent_name",
+    "plain_vm_id",
+    "plain_vm_name",
+    "team_id",
+    "user_id",
+    "end_user",
+    "provider",
+    "model",
+)
 #: fields that are checked, so a rejected row may name one of them
 CHECKED = ("ts", "cost_cents", *INT_COLUMNS, "hours", "axis", "status", "state", "tags", "cost_source")
 
@@ -44,16 +57,25 @@ CHECKED = ("ts", "cost_cents", *INT_COLUMNS, "hours", "axis", "status", "state",
 TS_MIN = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 TS_END = dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.timezone.utc)
 #: the largest count a row may carry (int64); a count above it is rejected per row
-MAX_COUNT = 2 ** 63 - 1
+MAX_COUNT = 2**63 - 1
 _MAX_COUNT_FLOAT = 9.2e18  # below 2**63 as a float, so a float count under it casts exactly
 
 _TIME = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
 _OFFSET = _TIME + r"\s*(?:Z|z|UTC|[+-]\d{2}(?::?\d{2})?)$"
 _STATUS_MAP = {
-    "success": "success", "succeeded": "success", "ok": "success", "completed": "success",
-    "true": "success", "200": "success",
-    "error": "error", "failure": "error", "failed": "error", "fail": "error", "false": "error",
-    "cancelled": "error", "canceled": "error",
+    "success": "success",
+    "succeeded": "success",
+    "ok": "success",
+    "completed": "success",
+    "true": "success",
+    "200": "success",
+    "error": "error",
+    "failure": "error",
+    "failed": "error",
+    "fail": "error",
+    "false": "error",
+    "cancelled": "error",
+    "canceled": "error",
 }
 
 
@@ -68,8 +90,11 @@ def parse_timestamps(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     s = raw.str.strip_chars()
     has_offset = s.str.contains(_OFFSET)
     # PostgreSQL writes "+00" and "+05:30"; some tools write "Z" or " UTC"
-    norm = (s.str.replace(r"^(\d{4}-\d{2}-\d{2})[ T]", "${1}T").str.replace(r"\s*(UTC|[Zz])$", "+00:00")
-            .str.replace("(" + _TIME + r")([+-]\d{2})$", "${1}${2}:00"))
+    norm = (
+        s.str.replace(r"^(\d{4}-\d{2}-\d{2})[ T]", "${1}T")
+        .str.replace(r"\s*(UTC|[Zz])$", "+00:00")
+        .str.replace("(" + _TIME + r")([+-]\d{2})$", "${1}${2}:00")
+    )
     with_offset = pl.coalesce(
         norm.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_unit="us", time_zone="UTC"),
         norm.str.to_datetime("%Y-%m-%dT%H:%M%z", strict=False, time_unit="us", time_zone="UTC"),
@@ -101,16 +126,22 @@ def parse_tags(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     is_json = s.str.starts_with("[")
     bad = is_json & ~s.str.contains(_JSON_LIST)
     quoted = s.str.extract_all(_JSON_STRING).list.eval(
-        pl.element().str.slice(1, pl.element().str.len_chars() - 2)
-        .str.replace_all('\\"', '"', literal=True).str.replace_all('\\\\', '\\', literal=True))
+        pl.element()
+        .str.slice(1, pl.element().str.len_chars() - 2)
+        .str.replace_all('\\"', '"', literal=True)
+        .str.replace_all("\\\\", "\\", literal=True)
+    )
     plain = s.str.split(",")
     items = pl.when(is_json).then(quoted).otherwise(plain)
     return _tidy_tags(pl.when(bad).then(None).otherwise(items)), bad
 
 
 def _tidy_tags(items: pl.Expr) -> pl.Expr:
-    tidy = items.list.eval(pl.element().str.strip_chars().filter(pl.element().str.len_chars() > 0)) \
-        .list.unique().list.sort()
+    tidy = (
+        items.list.eval(pl.element().str.strip_chars().filter(pl.element().str.len_chars() > 0))
+        .list.unique()
+        .list.sort()
+    )
     return pl.when(tidy.list.len() > 0).then(tidy).otherwise(None)
 
 
@@ -139,8 +170,11 @@ def _plain_types(lf: pl.LazyFrame, schema) -> pl.LazyFrame:
             continue
         if isinstance(dtype, (pl.Datetime, pl.Date)):
             continue
-        if name == "tags" and isinstance(dtype, pl.List) and (dtype.inner == pl.String or dtype.inner == pl.Null
-                                                              or dtype.inner.is_numeric()):
+        if (
+            name == "tags"
+            and isinstance(dtype, pl.List)
+            and (dtype.inner == pl.String or dtype.inner == pl.Null or dtype.inner.is_numeric())
+        ):
             continue  # a tag list as the schema holds it
         if isinstance(dtype, pl.Decimal):
             fix.append(pl.col(name).cast(pl.Float64, strict=False))
@@ -157,8 +191,7 @@ def _number(raw: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     return raw.cast(pl.Float64, strict=False)
 
 
-def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str,
-          cost_scale: float = 1.0) -> pl.LazyFrame:
+def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str, cost_scale: float = 1.0) -> pl.LazyFrame:
     """Validate a frame whose columns carry normalized names; see the module docstring.
 
     ``frame`` needs ``ts`` and ``_row``; every other normalized column is optional (absent
@@ -206,8 +239,12 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str,
         naive = pl.lit(False)
         checks.append((pl.col("ts").is_null(), "ts", "missing timestamp"))
     else:
-        raise SourceError(file, f"column 'ts' holds {ts_type}, not times", field="ts",
-                          expected="timestamps (ISO 8601 text, or a datetime/date column)")
+        raise SourceError(
+            file,
+            f"column 'ts' holds {ts_type}, not times",
+            field="ts",
+            expected="timestamps (ISO 8601 text, or a datetime/date column)",
+        )
     if ts is not None:
         out["ts"] = ts
     tsx = pl.col("ts") if ts is None else ts
@@ -224,8 +261,13 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str,
             checks.append((present & cost.is_null(), "cost_cents", "cost is not a number"))
         checks.append((cost.is_nan() | cost.is_infinite(), "cost_cents", "cost is not a finite number"))
         checks.append((cost < 0, "cost_cents", "negative cost"))
-        checks.append((cost > MAX_COST_CENTS, "cost_cents",
-                       f"cost above the maximum of {MAX_COST_CENTS:.0e} cents ($10 billion) a row"))
+        checks.append(
+            (
+                cost > MAX_COST_CENTS,
+                "cost_cents",
+                f"cost above the maximum of {MAX_COST_CENTS:.0e} cents ($10 billion) a row",
+            )
+        )
         out["cost_cents"] = pl.when(cost.is_nan() | cost.is_infinite()).then(None).otherwise(cost)
     else:
         out["cost_cents"] = pl.lit(None, pl.Float64)
@@ -249,19 +291,36 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str,
         checks.append((num < 0, col, f"negative {col}"))
         if col != "hours":
             # digits are read exactly (a float holds only 15-17 of them); other forms (1e3, 12.0) via the float
-            exact = (pl.col(col).str.strip_chars().str.replace_all(",", "").cast(pl.Int64, strict=False)
-                     if ctype == pl.String else pl.lit(None, pl.Int64))
+            exact = (
+                pl.col(col).str.strip_chars().str.replace_all(",", "").cast(pl.Int64, strict=False)
+                if ctype == pl.String
+                else pl.lit(None, pl.Int64)
+            )
             whole = (num == num.floor()) & (num.abs() < _MAX_COUNT_FLOAT)
-            checks.append((exact.is_null() & num.is_finite() & (num.abs() >= _MAX_COUNT_FLOAT), col,
-                           f"{col} above the int64 maximum"))
+            checks.append(
+                (
+                    exact.is_null() & num.is_finite() & (num.abs() >= _MAX_COUNT_FLOAT),
+                    col,
+                    f"{col} above the int64 maximum",
+                )
+            )
             checks.append((num.is_finite() & (num != num.floor()), col, f"{col} is not a whole number"))
             out[col] = pl.coalesce(exact, pl.when(whole).then(num).cast(pl.Int64, strict=False))
         else:
             out[col] = pl.when(num.is_finite()).then(num)
 
     # -- labels
-    for col in ("request_id", "account_id", "key_id", "key_name", "agent_id", "agent_name",
-                "plain_vm_id", "plain_vm_name", "model"):
+    for col in (
+        "request_id",
+        "account_id",
+        "key_id",
+        "key_name",
+        "agent_id",
+        "agent_name",
+        "plain_vm_id",
+        "plain_vm_name",
+        "model",
+    ):
         if col in have:
             v = clean(col)
             out[col] = pl.when(v == "").then(None).otherwise(v)
@@ -275,58 +334,87 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str,
             out["tags"] = _tidy_tags(pl.col("tags").cast(pl.List(pl.String)))
         elif ttype == pl.String:
             tags, bad_tags = parse_tags(pl.col("tags"))
-            checks.append((bad_tags, "tags", "tags is not a JSON list of strings (write e.g. [\"prod\", \"batch\"])"))
+            checks.append((bad_tags, "tags", 'tags is not a JSON list of strings (write e.g. ["prod", "batch"])'))
             out["tags"] = tags
         elif ttype != pl.Null:
-            raise SourceError(file, f"column 'tags' holds {ttype}, not tag lists", field="tags",
-                              expected="a list of strings, or text: a JSON array or comma-separated tags")
+            raise SourceError(
+                file,
+                f"column 'tags' holds {ttype}, not tag lists",
+                field="tags",
+                expected="a list of strings, or text: a JSON array or comma-separated tags",
+            )
     if "provider" in have:
         v = clean("provider").str.to_lowercase()
         out["provider"] = pl.when(v == "").then(None).otherwise(v)
 
     axis = clean("axis").str.to_lowercase() if "axis" in have else pl.lit(None, pl.String)
-    checks.append((axis.is_not_null() & (axis != "") & ~axis.is_in(list(AXES)), "axis",
-                   f"unknown axis (expected one of: {', '.join(AXES)})"))
+    checks.append(
+        (
+            axis.is_not_null() & (axis != "") & ~axis.is_in(list(AXES)),
+            "axis",
+            f"unknown axis (expected one of: {', '.join(AXES)})",
+        )
+    )
     out["axis"] = pl.when(axis.is_null() | (axis == "")).then(pl.lit("llm")).otherwise(axis)
 
     if "status" in have:
         st_raw = clean("status").str.to_lowercase()
         st = _map_words(st_raw, _STATUS_MAP)
-        checks.append((st_raw.is_not_null() & (st_raw != "") & st.is_null(), "status",
-                       "unknown status (expected success or error)"))
+        checks.append(
+            (
+                st_raw.is_not_null() & (st_raw != "") & st.is_null(),
+                "status",
+                "unknown status (expected success or error)",
+            )
+        )
         out["status"] = pl.coalesce(st, pl.lit("success"))
     else:
         out["status"] = pl.lit("success")
 
     if "state" in have:
         state = clean("state").str.to_lowercase()
-        checks.append((state.is_not_null() & (state != "") & ~state.is_in(list(STATES)), "state",
-                       "unknown state (expected running or paused)"))
+        checks.append(
+            (
+                state.is_not_null() & (state != "") & ~state.is_in(list(STATES)),
+                "state",
+                "unknown state (expected running or paused)",
+            )
+        )
         out["state"] = pl.when(state == "").then(None).otherwise(state)
 
     # a cost is the source's own unless the input says it was estimated (a repriced store read back)
     if "cost_source" in have:
         given = clean("cost_source").str.to_lowercase()
         given = pl.when(given == "").then(None).otherwise(given)
-        checks.append((given.is_not_null() & ~given.is_in(list(COST_SOURCES)), "cost_source",
-                       f"unknown cost_source (expected one of: {', '.join(COST_SOURCES)})"))
+        checks.append(
+            (
+                given.is_not_null() & ~given.is_in(list(COST_SOURCES)),
+                "cost_source",
+                f"unknown cost_source (expected one of: {', '.join(COST_SOURCES)})",
+            )
+        )
     else:
         given = pl.lit(None, pl.String)
-    out["cost_source"] = pl.when(out["cost_cents"].is_null()).then(pl.lit(None, pl.String)) \
+    out["cost_source"] = (
+        pl.when(out["cost_cents"].is_null())
+        .then(pl.lit(None, pl.String))
         .otherwise(pl.coalesce(given, pl.lit("source")))
+    )
 
     out["source"] = pl.lit(source)
 
     # reasons: a reader's own reason first, then the first failing check (coalesce keeps
     # the plan linear in the number of checks)
     flags = [bad.fill_null(False).alias(f"_chk{i}") for i, (bad, _, _) in enumerate(checks)]
-    lf = lf.with_columns(*flags, naive.fill_null(False).alias("_naive"),
-                         *[pl.col(c).alias(f"_raw_{c}") for c in raw_cols])
+    lf = lf.with_columns(
+        *flags, naive.fill_null(False).alias("_naive"), *[pl.col(c).alias(f"_raw_{c}") for c in raw_cols]
+    )
     hits = [(pl.col(f"_chk{i}"), f, why) for i, (_, f, why) in enumerate(checks)]
     pre = pl.col("_reject").is_not_null()
     lf = lf.with_columns(
         pl.coalesce(pl.col("_reject"), *[pl.when(h).then(pl.lit(why)) for h, _, why in hits]).alias("_reject"),
-        pl.when(pre).then(pl.col("_field"))
+        pl.when(pre)
+        .then(pl.col("_field"))
         .otherwise(pl.coalesce(*[pl.when(h).then(pl.lit(f)) for h, f, _ in hits], pl.lit(None, pl.String)))
         .alias("_field"),
     )
@@ -337,8 +425,9 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str,
     else:
         req = pl.lit(None, pl.Int64)
     rid = pl.col("request_id") if "request_id" in out else pl.lit(None, pl.String)
-    lf = lf.with_columns(pl.coalesce(req, pl.when(rid.is_not_null()).then(1).otherwise(0)).cast(pl.Int64)
-                         .alias("requests"))
+    lf = lf.with_columns(
+        pl.coalesce(req, pl.when(rid.is_not_null()).then(1).otherwise(0)).cast(pl.Int64).alias("requests")
+    )
 
     cols = []
     names = set(lf.collect_schema().names())
@@ -354,9 +443,16 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str,
             cols.append(pl.col(col))  # untouched and already typed: a filter on it reaches the scan
         else:
             cols.append(pl.col(col).cast(dtype))
-    return lf.select(*cols, pl.lit(file).alias("_file"), pl.col("_row").cast(pl.Int64),
-                     pl.col("_reject"), pl.col("_field"), pl.col("_value"), pl.col("_naive"),
-                     *[pl.col(f"_raw_{c}") for c in raw_cols])
+    return lf.select(
+        *cols,
+        pl.lit(file).alias("_file"),
+        pl.col("_row").cast(pl.Int64),
+        pl.col("_reject"),
+        pl.col("_field"),
+        pl.col("_value"),
+        pl.col("_naive"),
+        *[pl.col(f"_raw_{c}") for c in raw_cols],
+    )
 
 
 def rejected_value(columns) -> pl.Expr:
@@ -364,8 +460,9 @@ def rejected_value(columns) -> pl.Expr:
 
     ``columns`` are the staged frame's column names (raw cells exist only for text inputs).
     """
+
     def cell(c):
         typed = pl.col(c).cast(pl.String)
         return pl.coalesce(pl.col(f"_raw_{c}").cast(pl.String), typed) if f"_raw_{c}" in columns else typed
-    return pl.coalesce(pl.col("_value"), *[pl.when(pl.col("_field") == c).then(cell(c)) for c in CHECKED])
 
+    return pl.coalesce(pl.col("_value"), *[pl.when(pl.col("_field") == c).then(cell(c)) for c in CHECKED])

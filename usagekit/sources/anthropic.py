@@ -47,18 +47,28 @@ def sniff(probe: Probe) -> bool:
 def read_document(doc, shown: str) -> Loaded:
     records = []
     seen: set[str] = set()
-    buckets = page_buckets(doc, shown, time_field="starting_at",
-                           page_shape='an Anthropic cost report {"data": [{"starting_at", "results"}]}',
-                           time_shape="an ISO-8601 time such as 2026-10-01T00:00:00Z")
+    buckets = page_buckets(
+        doc,
+        shown,
+        time_field="starting_at",
+        page_shape='an Anthropic cost report {"data": [{"starting_at", "results"}]}',
+        time_shape="an ISO-8601 time such as 2026-10-01T00:00:00Z",
+    )
     for path, bucket in buckets:
         for res in page_results(bucket, shown, path):
             amount = res.get("amount")
             currency = res.get("currency")
             if isinstance(amount, dict):  # tolerate {"value": "123.45", "currency": "USD"}
                 amount, currency = amount.get("value"), amount.get("currency", currency)
-            rec = {"_row": len(records) + 1, "ts": bucket["starting_at"], "provider": "anthropic",
-                   "model": res.get("model"), "account_id": res.get("workspace_id"), "requests": 0,
-                   "cost_cents": amount}
+            rec = {
+                "_row": len(records) + 1,
+                "ts": bucket["starting_at"],
+                "provider": "anthropic",
+                "model": res.get("model"),
+                "account_id": res.get("workspace_id"),
+                "requests": 0,
+                "cost_cents": amount,
+            }
             currency = str(currency or "USD").upper()
             key = repeat_key(bucket["starting_at"], res)
             if key in seen:
@@ -69,15 +79,23 @@ def read_document(doc, shown: str) -> Loaded:
                 rec["model"] = str(res.get("cost_type"))  # web_search / code_execution as their own line
             seen.add(key)
             records.append(rec)
-    frame = records_frame(records) if records else pl.DataFrame(
-        {"ts": pl.Series([], dtype=pl.String), "_row": pl.Series([], dtype=pl.Int64)})
-    return Loaded("anthropic", shown, stage(frame, file=shown, source="anthropic", cost_scale=1.0),
-                  notes=missing_pages_note(_pages(doc)))
+    frame = (
+        records_frame(records)
+        if records
+        else pl.DataFrame({"ts": pl.Series([], dtype=pl.String), "_row": pl.Series([], dtype=pl.Int64)})
+    )
+    return Loaded(
+        "anthropic",
+        shown,
+        stage(frame, file=shown, source="anthropic", cost_scale=1.0),
+        notes=missing_pages_note(_pages(doc)),
+    )
 
 
 def read(path: Path, probe: Probe) -> Loaded:
     return read_document(read_pages(path, probe), display_path(path))
 
 
-FORMAT = Format("anthropic", "Anthropic admin cost report (amounts in cents)", ("json", "jsonl"), sniff, read,
-                read_document)
+FORMAT = Format(
+    "anthropic", "Anthropic admin cost report (amounts in cents)", ("json", "jsonl"), sniff, read, read_document
+)

@@ -36,7 +36,8 @@ TOLERANCE = 1e-9
 def sniff(probe: Probe) -> bool:
     doc = probe.doc()
     return isinstance(doc, dict) and any(
-        isinstance(doc.get(a), dict) and ("totalCents" in doc[a] or "daily" in doc[a]) for a in AXES)
+        isinstance(doc.get(a), dict) and ("totalCents" in doc[a] or "daily" in doc[a]) for a in AXES
+    )
 
 
 def _num(value, shown, path):
@@ -60,8 +61,12 @@ def _list(obj, key, shown, path, *, objects: bool = True) -> list:
     for j, entry in enumerate(value):
         if objects and not isinstance(entry, dict):
             what = "null" if entry is None else f"a {type(entry).__name__}"
-            raise SourceError(shown, f"an entry of '{key}' is {what}", field=f"{path}.{key}[{j}]",
-                              expected="one JSON object per entry")
+            raise SourceError(
+                shown,
+                f"an entry of '{key}' is {what}",
+                field=f"{path}.{key}[{j}]",
+                expected="one JSON object per entry",
+            )
     return value
 
 
@@ -69,6 +74,7 @@ def _sum(values) -> float:
     """The exact sum of the finite amounts (inf when it overflows; rows with a non-finite amount
     are rejected by stage() anyway)."""
     import math
+
     try:
         return math.fsum(v for v in values if isinstance(v, float) and math.isfinite(v))
     except OverflowError:
@@ -77,8 +83,9 @@ def _sum(values) -> float:
 
 def read_document(doc, shown: str) -> Loaded:
     if not isinstance(doc, dict):
-        raise SourceError(shown, f"the document is a {type(doc).__name__}",
-                          expected="a JSON object with compute / llm / voice")
+        raise SourceError(
+            shown, f"the document is a {type(doc).__name__}", expected="a JSON object with compute / llm / voice"
+        )
     rows: list[dict] = []
     notes: list[str] = []
 
@@ -97,7 +104,9 @@ def read_document(doc, shown: str) -> Loaded:
         for i, day in enumerate(days):
             path = f"{axis}.daily[{i}]"
             if not isinstance(day, dict):
-                raise SourceError(shown, "a daily entry is not an object", field=path, expected="{date, totalCents, ...}")
+                raise SourceError(
+                    shown, "a daily entry is not an object", field=path, expected="{date, totalCents, ...}"
+                )
             if "date" not in day:
                 raise SourceError(shown, "a daily entry has no date", field=f"{path}.date", expected="YYYY-MM-DD")
             date = str(day["date"])
@@ -111,14 +120,30 @@ def read_document(doc, shown: str) -> Loaded:
                         if cost is None:
                             continue
                         made.append(cost)
-                        add(ts=date, axis="compute", agent_id=a.get("agentId"), agent_name=a.get("agentName"),
-                            state=state, cost_cents=cost, requests=0, provider="compute")
+                        add(
+                            ts=date,
+                            axis="compute",
+                            agent_id=a.get("agentId"),
+                            agent_name=a.get("agentName"),
+                            state=state,
+                            cost_cents=cost,
+                            requests=0,
+                            provider="compute",
+                        )
                 for j, v in enumerate(_list(day, "plainVms", shown, path)):
                     cost = _num(v.get("costCents"), shown, f"{path}.plainVms[{j}].costCents")
                     made.append(cost)
-                    add(ts=date, axis="compute", plain_vm_id=v.get("plainVmId"), plain_vm_name=v.get("plainVmName"),
-                        hours=_num(v.get("hours"), shown, f"{path}.plainVms[{j}].hours"), state="running",
-                        cost_cents=cost, requests=0, provider="compute")
+                    add(
+                        ts=date,
+                        axis="compute",
+                        plain_vm_id=v.get("plainVmId"),
+                        plain_vm_name=v.get("plainVmName"),
+                        hours=_num(v.get("hours"), shown, f"{path}.plainVms[{j}].hours"),
+                        state="running",
+                        cost_cents=cost,
+                        requests=0,
+                        provider="compute",
+                    )
             else:
                 models = _list(day, "models", shown, path)
                 agents = _list(day, "agents", shown, path)
@@ -126,35 +151,62 @@ def read_document(doc, shown: str) -> Loaded:
                     for j, m in enumerate(models):
                         cost = _num(m.get("costCents"), shown, f"{path}.models[{j}].costCents")
                         made.append(cost)
-                        add(ts=date, axis=axis, model=m.get("model"), provider=m.get("provider"), cost_cents=cost,
-                            requests=m.get("requests", 0), input_tokens=m.get("inputTokens"),
-                            output_tokens=m.get("outputTokens"), characters=m.get("characters"))
+                        add(
+                            ts=date,
+                            axis=axis,
+                            model=m.get("model"),
+                            provider=m.get("provider"),
+                            cost_cents=cost,
+                            requests=m.get("requests", 0),
+                            input_tokens=m.get("inputTokens"),
+                            output_tokens=m.get("outputTokens"),
+                            characters=m.get("characters"),
+                        )
                 elif agents:
                     for j, a in enumerate(agents):
                         cost = _num(a.get("costCents"), shown, f"{path}.agents[{j}].costCents")
                         made.append(cost)
-                        add(ts=date, axis=axis, agent_id=a.get("agentId"), agent_name=a.get("agentName"),
-                            cost_cents=cost, requests=a.get("requests", 0))
+                        add(
+                            ts=date,
+                            axis=axis,
+                            agent_id=a.get("agentId"),
+                            agent_name=a.get("agentName"),
+                            cost_cents=cost,
+                            requests=a.get("requests", 0),
+                        )
             if isinstance(total, float):
                 rest = total - _sum(made)
                 if rest > TOLERANCE or (not made and total != 0):
-                    add(ts=date, axis=axis, cost_cents=rest if made else total, requests=0,
-                        provider="compute" if axis == "compute" else None)
+                    add(
+                        ts=date,
+                        axis=axis,
+                        cost_cents=rest if made else total,
+                        requests=0,
+                        provider="compute" if axis == "compute" else None,
+                    )
                 elif rest < -TOLERANCE:
-                    notes.append(f"{axis} {date}: the breakdown sums to {_sum(made):.6f} cents, more than the "
-                                 f"day's totalCents {total:.6f}; the breakdown was kept")
+                    notes.append(
+                        f"{axis} {date}: the breakdown sums to {_sum(made):.6f} cents, more than the "
+                        f"day's totalCents {total:.6f}; the breakdown was kept"
+                    )
         axis_total = _num(block.get("totalCents"), shown, f"{axis}.totalCents")
         if isinstance(axis_total, float) and days and abs(_sum(day_totals) - axis_total) > 1e-6:
-            notes.append(f"{axis}: daily totals sum to {_sum(day_totals):.6f} cents but totalCents is "
-                         f"{axis_total:.6f}")
+            notes.append(f"{axis}: daily totals sum to {_sum(day_totals):.6f} cents but totalCents is {axis_total:.6f}")
     if not rows:
         empty = pl.DataFrame({"ts": pl.Series([], dtype=pl.String), "_row": pl.Series([], dtype=pl.Int64)})
         return Loaded("api_usage", shown, stage(empty, file=shown, source="api_usage"), notes=notes)
     cols = sorted({k for r in rows for k in r})
     data = {c: [r.get(c) for r in rows] for c in cols}
-    frame = pl.DataFrame({c: pl.Series(c, [None if v is None else (v if c == "_row" else str(v)) for v in vals],
-                                       dtype=pl.Int64 if c == "_row" else pl.String)
-                          for c, vals in data.items()})
+    frame = pl.DataFrame(
+        {
+            c: pl.Series(
+                c,
+                [None if v is None else (v if c == "_row" else str(v)) for v in vals],
+                dtype=pl.Int64 if c == "_row" else pl.String,
+            )
+            for c, vals in data.items()
+        }
+    )
     return Loaded("api_usage", shown, stage(frame, file=shown, source="api_usage"), notes=notes)
 
 
@@ -162,5 +214,6 @@ def read(path: Path, probe: Probe) -> Loaded:
     return read_document(probe.doc(), display_path(path))
 
 
-FORMAT = Format("api_usage", "GET /api/usage response (compute / llm / voice axes)", ("json",), sniff, read,
-                read_document)
+FORMAT = Format(
+    "api_usage", "GET /api/usage response (compute / llm / voice axes)", ("json",), sniff, read, read_document
+)

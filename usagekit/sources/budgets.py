@@ -38,26 +38,38 @@ def _not_other_tables(c: set[str]) -> bool:
 
 def sniff_teams(probe: Probe) -> bool:
     c = _cols(probe)
-    return {"team_id", "max_budget"} <= c and bool(c & {"team_alias", "members_with_roles", "admins"}) \
+    return (
+        {"team_id", "max_budget"} <= c
+        and bool(c & {"team_alias", "members_with_roles", "admins"})
         and _not_other_tables(c)
+    )
 
 
 def sniff_users(probe: Probe) -> bool:
     c = _cols(probe)
-    return {"user_id", "max_budget"} <= c and bool(c & {"user_role", "user_email", "user_alias", "teams"}) \
-        and "team_alias" not in c and _not_other_tables(c)
+    return (
+        {"user_id", "max_budget"} <= c
+        and bool(c & {"user_role", "user_email", "user_alias", "teams"})
+        and "team_alias" not in c
+        and _not_other_tables(c)
+    )
 
 
-def budget_registry(df: pl.DataFrame, shown: str, entity: str, *, id_col: str,
-                    names: tuple[str, ...]) -> tuple[pl.DataFrame, list[str]]:
+def budget_registry(
+    df: pl.DataFrame, shown: str, entity: str, *, id_col: str, names: tuple[str, ...]
+) -> tuple[pl.DataFrame, list[str]]:
     """Validate a LiteLLM team or user table (strings, with ``_row``) into budget registry rows.
 
     Returns ``(kept rows, one line per rejected row)``."""
     cols = set(df.columns)
     table = _ENTITY_TABLE[entity]
     if pick(cols, id_col) is None:
-        raise KeyRegistryError(shown, f"missing required column '{id_col}'", field=id_col,
-                               expected=f"a {table} export ({id_col}, max_budget, budget_duration, ...)")
+        raise KeyRegistryError(
+            shown,
+            f"missing required column '{id_col}'",
+            field=id_col,
+            expected=f"a {table} export ({id_col}, max_budget, budget_duration, ...)",
+        )
     rows = df["_row"].to_list()
 
     rejected: dict[int, str] = {}
@@ -105,22 +117,40 @@ def budget_registry(df: pl.DataFrame, shown: str, entity: str, *, id_col: str,
             periods.append(None if r is None else parse_period(r))
         except QueryError:
             periods.append(None)
-            fail(i, "budget_duration", f"budget_duration '{r}' is not a budget period",
-                 "a period such as 1d, 7d, 30d or 1mo, or empty for monthly")
+            fail(
+                i,
+                "budget_duration",
+                f"budget_duration '{r}' is not a budget period",
+                "a period such as 1d, 7d, 30d or 1mo, or empty for monthly",
+            )
     raw_reset = text("budget_reset_at")
     reset = pl.select(parse_timestamps(pl.lit(raw_reset))[0]).to_series()
     for i, (r, p) in enumerate(zip(raw_reset.to_list(), reset.to_list())):
         if r is not None and p is None:
-            fail(i, "budget_reset_at", f"budget_reset_at '{r}' is not a timestamp",
-                 "a time such as 2026-10-08 00:00:00+00, or empty")
+            fail(
+                i,
+                "budget_reset_at",
+                f"budget_reset_at '{r}' is not a timestamp",
+                "a time such as 2026-10-08 00:00:00+00, or empty",
+            )
     blocked = text("blocked").str.to_lowercase().is_in(["t", "true", "1"])
-    out = pl.DataFrame({
-        "entity": [entity] * df.height, "entity_id": ids,
-        "name": df.with_columns(pl.coalesce(*[column(cols, n, blank_is_null=True) for n in names]).alias("_x"))["_x"],
-        "account_id": text("organization_id"), "spend_cap_cents": usd("max_budget"),
-        "soft_cap_cents": usd("soft_budget"), "budget_period": pl.Series(periods, dtype=pl.String),
-        "budget_reset_at": reset, "reported_spend_cents": usd("spend"), "blocked": blocked,
-    }, schema=BUDGET_DTYPES)
+    out = pl.DataFrame(
+        {
+            "entity": [entity] * df.height,
+            "entity_id": ids,
+            "name": df.with_columns(pl.coalesce(*[column(cols, n, blank_is_null=True) for n in names]).alias("_x"))[
+                "_x"
+            ],
+            "account_id": text("organization_id"),
+            "spend_cap_cents": usd("max_budget"),
+            "soft_cap_cents": usd("soft_budget"),
+            "budget_period": pl.Series(periods, dtype=pl.String),
+            "budget_reset_at": reset,
+            "reported_spend_cents": usd("spend"),
+            "blocked": blocked,
+        },
+        schema=BUDGET_DTYPES,
+    )
     keep = pl.Series([i not in rejected for i in range(df.height)], dtype=pl.Boolean)
     return out.filter(keep), [rejected[i] for i in sorted(rejected)]
 

@@ -34,9 +34,13 @@ def _check_columns(columns, shown: str) -> list[str]:
     present = {c.strip().lower(): c for c in columns if not c.startswith("_")}
     missing = [c for c in REQUIRED if c not in present]
     if missing:
-        raise SourceError(shown, f"missing required column '{missing[0]}'", field=missing[0],
-                          expected=f"usagekit's canonical columns ({', '.join(REQUIRED)} required; "
-                                   f"optional: {', '.join(c for c in USAGE_COLUMNS if c not in REQUIRED)})")
+        raise SourceError(
+            shown,
+            f"missing required column '{missing[0]}'",
+            field=missing[0],
+            expected=f"usagekit's canonical columns ({', '.join(REQUIRED)} required; "
+            f"optional: {', '.join(c for c in USAGE_COLUMNS if c not in REQUIRED)})",
+        )
     return [present[c] for c in present if c not in USAGE_COLUMNS]
 
 
@@ -47,8 +51,12 @@ def _typed_ts(lf: pl.LazyFrame, shown: str) -> pl.LazyFrame:
         return lf.with_columns(pl.col("ts").cast(pl.Datetime("us")))
     if dtype == pl.String or isinstance(dtype, pl.Datetime):
         return lf
-    raise SourceError(shown, f"column 'ts' holds {dtype} values, not times", field="ts",
-                      expected="a Parquet timestamp column (UTC) or ISO-8601 text")
+    raise SourceError(
+        shown,
+        f"column 'ts' holds {dtype} values, not times",
+        field="ts",
+        expected="a Parquet timestamp column (UTC) or ISO-8601 text",
+    )
 
 
 def read(path: Path, probe: Probe) -> Loaded:
@@ -60,10 +68,15 @@ def read(path: Path, probe: Probe) -> Loaded:
         keep = [c for c in probe.header if c.strip().lower() in USAGE_COLUMNS]
         lf = lf.select("_row", *[pl.col(c).alias(c.strip().lower()) for c in keep])
         lf = _typed_ts(lf, shown)
-        loaded = Loaded("canonical", shown, stage(lf, file=shown, source="canonical"), in_memory=False,
-                        scan_bytes=path.stat().st_size)
+        loaded = Loaded(
+            "canonical",
+            shown,
+            stage(lf, file=shown, source="canonical"),
+            in_memory=False,
+            scan_bytes=path.stat().st_size,
+        )
     else:
-        df, shown = (read_csv_strings(path) if probe.kind == "csv" else read_jsonl_records(path))
+        df, shown = read_csv_strings(path) if probe.kind == "csv" else read_jsonl_records(path)
         extra = _check_columns(df.columns, shown)
         df = df.rename({c: c.strip().lower() for c in df.columns if c.strip().lower() in USAGE_COLUMNS})
         df = df.drop(extra)
@@ -73,5 +86,6 @@ def read(path: Path, probe: Probe) -> Loaded:
     return loaded
 
 
-FORMAT = Format("canonical", "usagekit's normalized columns (CSV, JSON Lines or Parquet)",
-                ("csv", "jsonl", "parquet"), sniff, read)
+FORMAT = Format(
+    "canonical", "usagekit's normalized columns (CSV, JSON Lines or Parquet)", ("csv", "jsonl", "parquet"), sniff, read
+)

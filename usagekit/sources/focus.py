@@ -64,8 +64,9 @@ def _quantities(col) -> dict[str, pl.Expr]:
         pl.when(c_unit.str.contains("request")).then(num(col("ConsumedQuantity")) * _multiplier(c_unit)),
         pl.when(p_unit.str.contains("request")).then(num(col("PricingQuantity")) * _multiplier(p_unit)),
     ).round(6)
-    words = pl.concat_str([col("SkuMeter"), c_unit, col("ChargeDescription")], separator=" ",
-                          ignore_nulls=True).str.to_lowercase()
+    words = pl.concat_str(
+        [col("SkuMeter"), c_unit, col("ChargeDescription")], separator=" ", ignore_nulls=True
+    ).str.to_lowercase()
     cached = words.str.contains(r"cache[ds]?[ _-]*(read|hit)|cached")
     is_input = cached | words.str.contains(r"input|prompt|cache")
     is_output = ~is_input & words.str.contains(r"output|completion")
@@ -87,8 +88,11 @@ def focus_tags(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     s = raw.str.strip_chars()
     is_object = s.str.starts_with("{") & s.str.ends_with("}")
     pairs = s.str.extract_all(_PAIR).list.eval(
-        pl.element().str.replace(r'^"((?:[^"\\]|\\.)*)"\s*:\s*"?', "$1:").str.replace(r'"$', "")
-        .str.replace(r":(null)?$", ""))
+        pl.element()
+        .str.replace(r'^"((?:[^"\\]|\\.)*)"\s*:\s*"?', "$1:")
+        .str.replace(r'"$', "")
+        .str.replace(r":(null)?$", "")
+    )
     listed, bad_list = parse_tags(s)
     tags = pl.when(is_object).then(pairs).otherwise(listed)
     odd = s.is_not_null() & (s != "") & ~is_object & (bad_list | ~s.str.starts_with("["))
@@ -99,8 +103,12 @@ def read(path: Path, probe: Probe) -> Loaded:
     df, shown = read_parquet_strings(path) if probe.kind == "parquet" else read_csv_strings(path)
     cols = set(df.columns)
     if pick(cols, "ChargePeriodStart") is None or pick(cols, "BilledCost", "EffectiveCost") is None:
-        raise SourceError(shown, "missing required column 'BilledCost' or 'ChargePeriodStart'", field="BilledCost",
-                          expected="a FOCUS 1.2 export (ChargePeriodStart, BilledCost, ProviderName, ServiceName, ...)")
+        raise SourceError(
+            shown,
+            "missing required column 'BilledCost' or 'ChargePeriodStart'",
+            field="BilledCost",
+            expected="a FOCUS 1.2 export (ChargePeriodStart, BilledCost, ProviderName, ServiceName, ...)",
+        )
 
     def col(*names) -> pl.Expr:
         return column(cols, *names, blank_is_null=True)
@@ -113,22 +121,32 @@ def read(path: Path, probe: Probe) -> Loaded:
     tags, odd_tags = focus_tags(col("Tags"))
     mapped = df.select(
         "_row",
-        pl.coalesce(pl.col("_reject"),
-                    pl.when(bad_category).then(pl.lit("not a usage charge (ChargeCategory=") + category + pl.lit(")")),
-                    pl.when(bad_currency).then(pl.lit("currency ") + currency + pl.lit(" is not USD"))).alias("_reject"),
-        pl.coalesce(pl.col("_field"), pl.when(bad_category).then(pl.lit("ChargeCategory")),
-                    pl.when(bad_currency).then(pl.lit("BillingCurrency"))).alias("_field"),
-        pl.coalesce(pl.col("_value"), pl.when(bad_category).then(category),
-                    pl.when(bad_currency).then(currency)).alias("_value"),
+        pl.coalesce(
+            pl.col("_reject"),
+            pl.when(bad_category).then(pl.lit("not a usage charge (ChargeCategory=") + category + pl.lit(")")),
+            pl.when(bad_currency).then(pl.lit("currency ") + currency + pl.lit(" is not USD")),
+        ).alias("_reject"),
+        pl.coalesce(
+            pl.col("_field"),
+            pl.when(bad_category).then(pl.lit("ChargeCategory")),
+            pl.when(bad_currency).then(pl.lit("BillingCurrency")),
+        ).alias("_field"),
+        pl.coalesce(pl.col("_value"), pl.when(bad_category).then(category), pl.when(bad_currency).then(currency)).alias(
+            "_value"
+        ),
         col("ChargePeriodStart").alias("ts"),
-        pl.when(col("x_Unpriced").str.strip_chars().str.to_lowercase() == "true").then(None)
-        .otherwise(pl.coalesce(col("BilledCost"), col("EffectiveCost"))).alias("cost_cents"),
+        pl.when(col("x_Unpriced").str.strip_chars().str.to_lowercase() == "true")
+        .then(None)
+        .otherwise(pl.coalesce(col("BilledCost"), col("EffectiveCost")))
+        .alias("cost_cents"),
         col("x_Axis").alias("axis"),
         col("ProviderName").alias("provider"),
         # usagekit's own export (it writes x_Axis) keeps a row without a model without one
-        (col("x_Model") if pick(cols, "x_Axis") else pl.coalesce(col("x_Model", "x_model"), col("ServiceName")))
-        .alias("model"),
-        col("ResourceId").alias("key_id"), col("ResourceName").alias("key_name"),
+        (col("x_Model") if pick(cols, "x_Axis") else pl.coalesce(col("x_Model", "x_model"), col("ServiceName"))).alias(
+            "model"
+        ),
+        col("ResourceId").alias("key_id"),
+        col("ResourceName").alias("key_name"),
         pl.coalesce(col("SubAccountId"), col("BillingAccountId")).alias("account_id"),
         *[e.alias(name) for name, e in counts.items()],
         pl.when(odd_tags).then(None).otherwise(tags).alias("tags"),
@@ -136,8 +154,9 @@ def read(path: Path, probe: Probe) -> Loaded:
     notes = []
     n_odd = df.select(odd_tags.sum()).item()
     if n_odd:
-        notes.append(f"{n_odd:,} Tags cell(s) are not a JSON object of key/value pairs: those rows are kept "
-                     "without tags")
+        notes.append(
+            f"{n_odd:,} Tags cell(s) are not a JSON object of key/value pairs: those rows are kept without tags"
+        )
     return Loaded("focus", shown, stage(mapped, file=shown, source="focus", cost_scale=100.0), notes=notes)
 
 

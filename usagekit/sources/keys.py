@@ -44,20 +44,25 @@ def empty_rejects() -> pl.DataFrame:
     return pl.DataFrame({c: pl.Series([], dtype=pl.Int64 if c == "row" else pl.String) for c in REJECT_COLUMNS})
 
 
-def registry_from_strings(df: pl.DataFrame, shown: str, *, cap_scale: float = 1.0,
-                          cap_column: str = "spend_cap_cents") -> tuple[pl.DataFrame, pl.DataFrame]:
+def registry_from_strings(
+    df: pl.DataFrame, shown: str, *, cap_scale: float = 1.0, cap_column: str = "spend_cap_cents"
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Validate a frame of strings (with ``_row``, and a reader's ``_reject`` if any) carrying
     registry column names. Returns ``(kept rows, rejected rows)``; see the module docstring."""
     if "key_id" not in df.columns:
-        raise KeyRegistryError(shown, "missing required column 'key_id'", field="key_id",
-                               expected=f"a key registry with columns {', '.join(KEY_COLUMNS)}")
+        raise KeyRegistryError(
+            shown,
+            "missing required column 'key_id'",
+            field="key_id",
+            expected=f"a key registry with columns {', '.join(KEY_COLUMNS)}",
+        )
     n = df.height
     rows = df["_row"].to_list()
     reasons: list[tuple[str, str, str] | None] = [None] * n  # (field, reason, value)
     if "_reject" in df.columns:
-        for i, (why, field) in enumerate(zip(df["_reject"].to_list(),
-                                             (df["_field"] if "_field" in df.columns else pl.Series([None] * n))
-                                             .to_list())):
+        for i, (why, field) in enumerate(
+            zip(df["_reject"].to_list(), (df["_field"] if "_field" in df.columns else pl.Series([None] * n)).to_list())
+        ):
             if why:
                 reasons[i] = (field or "(row)", why, None)
 
@@ -95,8 +100,9 @@ def registry_from_strings(df: pl.DataFrame, shown: str, *, cap_scale: float = 1.
                 reject(i, cap_column, f"{cap_column} is negative", r)
             elif c > MAX_COST_CENTS:
                 reject(i, cap_column, f"{cap_column} is above the maximum of {MAX_COST_CENTS:.0e} cents", r)
-        cap = pl.Series("cap", [c if reasons[i] is None else None for i, c in enumerate(scaled.to_list())],
-                        dtype=pl.Float64)
+        cap = pl.Series(
+            "cap", [c if reasons[i] is None else None for i, c in enumerate(scaled.to_list())], dtype=pl.Float64
+        )
 
     def when(col):
         if col not in df.columns:
@@ -106,8 +112,9 @@ def registry_from_strings(df: pl.DataFrame, shown: str, *, cap_scale: float = 1.
         in_range = pl.select(pl.lit(parsed).is_between(TS_MIN, TS_END)).to_series()
         for i, (r, ok) in enumerate(zip(raw.to_list(), in_range.to_list())):
             if r not in (None, "") and r.strip() and not ok:
-                reject(i, col, f"{col} is not a timestamp in the years 1970-9999 (ISO 8601, e.g. "
-                       "2026-10-01T00:00:00Z)", r)
+                reject(
+                    i, col, f"{col} is not a timestamp in the years 1970-9999 (ISO 8601, e.g. 2026-10-01T00:00:00Z)", r
+                )
         return parsed
 
     periods = [None] * n
@@ -118,15 +125,27 @@ def registry_from_strings(df: pl.DataFrame, shown: str, *, cap_scale: float = 1.
             try:
                 periods[i] = parse_period(r)
             except QueryError:
-                reject(i, "budget_period", "budget_period is not a budget period (1d, 7d, 30d, 1mo, daily, "
-                       "weekly, monthly; empty for monthly)", r)
+                reject(
+                    i,
+                    "budget_period",
+                    "budget_period is not a budget period (1d, 7d, 30d, 1mo, daily, "
+                    "weekly, monthly; empty for monthly)",
+                    r,
+                )
 
-    out = pl.DataFrame({
-        "key_id": ids, "key_name": text("key_name"), "account_id": account,
-        "spend_cap_cents": cap, "agent_id": text("agent_id"), "created_at": when("created_at"),
-        "budget_period": pl.Series("budget_period", periods, dtype=pl.String),
-        "budget_reset_at": when("budget_reset_at"),
-    }, schema=KEY_DTYPES)
+    out = pl.DataFrame(
+        {
+            "key_id": ids,
+            "key_name": text("key_name"),
+            "account_id": account,
+            "spend_cap_cents": cap,
+            "agent_id": text("agent_id"),
+            "created_at": when("created_at"),
+            "budget_period": pl.Series("budget_period", periods, dtype=pl.String),
+            "budget_reset_at": when("budget_reset_at"),
+        },
+        schema=KEY_DTYPES,
+    )
 
     # a key given twice: identical rows are one key (the repeats are rejected as repeats); rows
     # that disagree leave the key's cap unknown, so all of them are rejected
@@ -145,16 +164,20 @@ def registry_from_strings(df: pl.DataFrame, shown: str, *, cap_scale: float = 1.
                 conflict.add(rec[0])
     for i, rec in enumerate(records):
         if ok[i] and rec[0] in conflict and reasons[i] is None:
-            reject(i, "key_id", "key_id appears more than once with different values (which cap is right?)",
-                   rec[0])
+            reject(i, "key_id", "key_id appears more than once with different values (which cap is right?)", rec[0])
 
     kept = out.filter(pl.Series([r is None for r in reasons], dtype=pl.Boolean))
     bad = [i for i, r in enumerate(reasons) if r is not None]
-    rejects = pl.DataFrame({
-        "row": [rows[i] for i in bad], "key_id": [ids[i] or None for i in bad],
-        "field": [reasons[i][0] for i in bad], "reason": [reasons[i][1] for i in bad],
-        "value": [reasons[i][2] for i in bad]},
-        schema={c: pl.Int64 if c == "row" else pl.String for c in REJECT_COLUMNS})
+    rejects = pl.DataFrame(
+        {
+            "row": [rows[i] for i in bad],
+            "key_id": [ids[i] or None for i in bad],
+            "field": [reasons[i][0] for i in bad],
+            "reason": [reasons[i][1] for i in bad],
+            "value": [reasons[i][2] for i in bad],
+        },
+        schema={c: pl.Int64 if c == "row" else pl.String for c in REJECT_COLUMNS},
+    )
     return kept, rejects
 
 
@@ -168,6 +191,11 @@ def read(path: Path, probe: Probe) -> Loaded:
     return Loaded("keys", shown, keys=keys, key_rejects=rejects)
 
 
-FORMAT = Format("keys", "key registry (key_id, key_name, account_id, spend_cap_cents, agent_id, created_at, "
-                "budget_period, budget_reset_at)",
-                ("csv", "jsonl"), sniff, read)
+FORMAT = Format(
+    "keys",
+    "key registry (key_id, key_name, account_id, spend_cap_cents, agent_id, created_at, "
+    "budget_period, budget_reset_at)",
+    ("csv", "jsonl"),
+    sniff,
+    read,
+)

@@ -42,8 +42,12 @@ def read(path: Path, probe: Probe) -> Loaded:
     cols = set(df.columns)
     for need in ("date", "api_key", "spend"):
         if pick(cols, need) is None:
-            raise SourceError(shown, f"missing required column '{need}'", field=need,
-                              expected="a LiteLLM daily spend export (date, api_key, model, spend, api_requests, ...)")
+            raise SourceError(
+                shown,
+                f"missing required column '{need}'",
+                field=need,
+                expected="a LiteLLM daily spend export (date, api_key, model, spend, api_requests, ...)",
+            )
 
     def col(*names) -> pl.Expr:
         return column(cols, *names)
@@ -59,21 +63,32 @@ def read(path: Path, probe: Probe) -> Loaded:
     model, provider = billed_model(col("model"), col("custom_llm_provider"), col("model_group"))
     tag_col = pick(cols, "tag", "tag_id")
     mapped = df.select(
-        "_row", "_reject", "_field", "_value",
-        col("date").alias("ts"), col("api_key").alias("key_id"), model, provider,
-        col("prompt_tokens").alias("input_tokens"), col("completion_tokens").alias("output_tokens"),
+        "_row",
+        "_reject",
+        "_field",
+        "_value",
+        col("date").alias("ts"),
+        col("api_key").alias("key_id"),
+        model,
+        provider,
+        col("prompt_tokens").alias("input_tokens"),
+        col("completion_tokens").alias("output_tokens"),
         col("cache_read_input_tokens").alias("cached_input_tokens"),
         pl.when(unpriced).then(None).otherwise(col("spend")).alias("cost_cents"),
         pl.coalesce(col("api_requests"), col("successful_requests")).alias("requests"),
         pl.coalesce(col("organization_id", "org_id"), col("team_id")).alias("account_id"),
-        col("agent_id").alias("agent_id"), col("team_id").alias("team_id"), col("user_id").alias("user_id"),
+        col("agent_id").alias("agent_id"),
+        col("team_id").alias("team_id"),
+        col("user_id").alias("user_id"),
         col("end_user_id", "end_user").alias("end_user"),
         # the row's one tag, commas and all (a list, so it is never split)
         (pl.concat_list(pl.col(tag_col)) if tag_col else pl.lit(None, pl.List(pl.String))).alias("tags"),
     )
     entity = pick(cols, *ENTITIES)
-    notes = [f"a roll-up by {entity or 'an unknown entity'}: each roll-up table counts the same spend again, "
-             "so load one of them (or the request log) per report"]
+    notes = [
+        f"a roll-up by {entity or 'an unknown entity'}: each roll-up table counts the same spend again, "
+        "so load one of them (or the request log) per report"
+    ]
     if entity in ("tag", "tag_id"):
         notes.append("a request with several tags is counted once per tag: totals here can exceed the real spend")
     n_unpriced = df.select(pl.when(unpriced).then(ok).sum()).item()
@@ -83,11 +98,15 @@ def read(path: Path, probe: Probe) -> Loaded:
     if failed:
         n = df[failed].cast(pl.Int64, strict=False).sum()
         if n:
-            notes.append(f"{n:,} failed requests are included in the request counts (the roll-up gives no "
-                         "separate cost for them)")
-    return Loaded("litellm_daily", shown, stage(mapped, file=shown, source="litellm_daily", cost_scale=100.0),
-                  notes=notes)
+            notes.append(
+                f"{n:,} failed requests are included in the request counts (the roll-up gives no "
+                "separate cost for them)"
+            )
+    return Loaded(
+        "litellm_daily", shown, stage(mapped, file=shown, source="litellm_daily", cost_scale=100.0), notes=notes
+    )
 
 
-FORMAT = Format("litellm_daily", "LiteLLM daily spend roll-up export (per key, model and day)", ("csv", "jsonl"),
-                sniff, read)
+FORMAT = Format(
+    "litellm_daily", "LiteLLM daily spend roll-up export (per key, model and day)", ("csv", "jsonl"), sniff, read
+)

@@ -42,8 +42,9 @@ def sniff(probe: Probe) -> bool:
         return first.get("object") == "page" and isinstance(first.get("data"), list) and _bucket_like(first)
     doc = probe.doc()
     pages = _pages(doc)
-    return bool(pages) and isinstance(pages[0], dict) and isinstance(pages[0].get("data"), list) and \
-        _bucket_like(pages[0])
+    return (
+        bool(pages) and isinstance(pages[0], dict) and isinstance(pages[0].get("data"), list) and _bucket_like(pages[0])
+    )
 
 
 def _bucket_like(page: dict) -> bool:
@@ -57,6 +58,7 @@ def _bucket_like(page: dict) -> bool:
 def _finite(value) -> float | None:
     """``value`` as a finite float, or None when it is not a number."""
     import math
+
     if isinstance(value, bool):
         return None
     try:
@@ -83,14 +85,23 @@ def read_document(doc, shown: str) -> Loaded:
     seconds = 0.0
     audio = [0, 0]  # input, output audio tokens inside completions usage
     seen: set[str] = set()
-    buckets = page_buckets(doc, shown, time_field="start_time", time_shape="unix seconds",
-                           page_shape='an OpenAI admin API page {"object": "page", "data": [buckets]}')
+    buckets = page_buckets(
+        doc,
+        shown,
+        time_field="start_time",
+        time_shape="unix seconds",
+        page_shape='an OpenAI admin API page {"object": "page", "data": [buckets]}',
+    )
     for path, bucket in buckets:
         try:
             start = dt.datetime.fromtimestamp(float(bucket["start_time"]), dt.timezone.utc).isoformat()
         except (TypeError, ValueError, OverflowError):
-            raise SourceError(shown, f"start_time {bucket['start_time']!r} is not unix seconds",
-                              field=f"{path}.start_time", expected="an integer number of seconds") from None
+            raise SourceError(
+                shown,
+                f"start_time {bucket['start_time']!r} is not unix seconds",
+                field=f"{path}.start_time",
+                expected="an integer number of seconds",
+            ) from None
         for res in page_results(bucket, shown, path):
             rec = {"ts": start, "_row": len(records) + 1, "provider": "openai", "request_id": None}
             key = repeat_key(bucket["start_time"], res)
@@ -103,17 +114,30 @@ def read_document(doc, shown: str) -> Loaded:
                 value = amount.get("value") if isinstance(amount, dict) else amount
                 currency = str(amount.get("currency", "usd")).lower() if isinstance(amount, dict) else "usd"
                 item = res.get("line_item")
-                rec.update(cost_cents=value, account_id=res.get("project_id"), requests=0,
-                           model=str(item).split(", ")[0] if item else None)
+                rec.update(
+                    cost_cents=value,
+                    account_id=res.get("project_id"),
+                    requests=0,
+                    model=str(item).split(", ")[0] if item else None,
+                )
                 if currency != "usd" and "_reject" not in rec:
-                    rec.update(_reject=f"currency {currency.upper()} is not USD", _field="amount.currency",
-                               _value=currency)
+                    rec.update(
+                        _reject=f"currency {currency.upper()} is not USD", _field="amount.currency", _value=currency
+                    )
             else:
-                rec.update(account_id=res.get("project_id"), key_id=res.get("api_key_id"), model=res.get("model"),
-                           requests=res.get("num_model_requests"), cost_cents=None)
+                rec.update(
+                    account_id=res.get("project_id"),
+                    key_id=res.get("api_key_id"),
+                    model=res.get("model"),
+                    requests=res.get("num_model_requests"),
+                    cost_cents=None,
+                )
                 if kind == "usage":
-                    rec.update(input_tokens=res.get("input_tokens"), output_tokens=res.get("output_tokens"),
-                               cached_input_tokens=res.get("input_cached_tokens"))
+                    rec.update(
+                        input_tokens=res.get("input_tokens"),
+                        output_tokens=res.get("output_tokens"),
+                        cached_input_tokens=res.get("input_cached_tokens"),
+                    )
                     for i, f in enumerate(("input_audio_tokens", "output_audio_tokens")):
                         n = res.get(f)
                         if isinstance(n, int) and not isinstance(n, bool) and n >= 0 and "_reject" not in rec:
@@ -125,16 +149,21 @@ def read_document(doc, shown: str) -> Loaded:
                     secs = _finite(res.get("seconds") or 0)
                     if secs is None or secs < 0:
                         if "_reject" not in rec:
-                            rec.update(_reject="seconds is not a number of seconds", _field="seconds",
-                                       _value=str(res.get("seconds"))[:120])
+                            rec.update(
+                                _reject="seconds is not a number of seconds",
+                                _field="seconds",
+                                _value=str(res.get("seconds"))[:120],
+                            )
                     elif "_reject" not in rec:
                         seconds += secs
             records.append(rec)
     if seconds:
         notes.append(f"{seconds:,.0f} seconds of audio transcription (no cost in usage pages)")
     if any(audio):
-        notes.append(f"{audio[0]:,} audio input and {audio[1]:,} audio output tokens are inside the completions "
-                     "token counts (audio is priced higher than text)")
+        notes.append(
+            f"{audio[0]:,} audio input and {audio[1]:,} audio output tokens are inside the completions "
+            "token counts (audio is priced higher than text)"
+        )
     notes += missing_pages_note(_pages(doc))
     if not records:
         frame = pl.DataFrame({"ts": pl.Series([], dtype=pl.String), "_row": pl.Series([], dtype=pl.Int64)})

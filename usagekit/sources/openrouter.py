@@ -51,11 +51,28 @@ ALIASES = {
     "end_user": ("user", "user_id", "end_user"),
 }
 PROVIDERS = {
-    "openai": "openai", "azure": "azure", "anthropic": "anthropic", "amazon bedrock": "bedrock",
-    "google": "google", "google ai studio": "google", "google vertex": "google", "vertex ai": "google",
-    "mistral": "mistral", "deepseek": "deepseek", "groq": "groq", "together": "together", "fireworks": "fireworks",
-    "xai": "xai", "x-ai": "xai", "cohere": "cohere", "perplexity": "perplexity", "cerebras": "cerebras",
-    "deepinfra": "deepinfra", "novita": "novita", "lambda": "lambda", "nebius": "nebius",
+    "openai": "openai",
+    "azure": "azure",
+    "anthropic": "anthropic",
+    "amazon bedrock": "bedrock",
+    "google": "google",
+    "google ai studio": "google",
+    "google vertex": "google",
+    "vertex ai": "google",
+    "mistral": "mistral",
+    "deepseek": "deepseek",
+    "groq": "groq",
+    "together": "together",
+    "fireworks": "fireworks",
+    "xai": "xai",
+    "x-ai": "xai",
+    "cohere": "cohere",
+    "perplexity": "perplexity",
+    "cerebras": "cerebras",
+    "deepinfra": "deepinfra",
+    "novita": "novita",
+    "lambda": "lambda",
+    "nebius": "nebius",
 }
 
 
@@ -84,12 +101,12 @@ def sniff_activity(probe: Probe) -> bool:
         c = {str(k).lower() for k in rows[0]} if rows else set()
     else:
         c = probe.columns if probe.kind == "csv" else {k.lower() for k in (probe.first or {})}
-    return {"date", "requests", "usage"} <= c and bool(c & {"model_permaslug", "model"}) and \
-        "generation_id" not in c
+    return {"date", "requests", "usage"} <= c and bool(c & {"model_permaslug", "model"}) and "generation_id" not in c
 
 
 def _provider(expr: pl.Expr) -> pl.Expr:
     from ._stage import _map_words
+
     low = expr.str.strip_chars().str.to_lowercase()
     return pl.coalesce(_map_words(low, PROVIDERS), low)
 
@@ -104,8 +121,12 @@ def read_generations(path: Path, probe: Probe) -> Loaded:
     found = {f: _find(cols, f) for f in ALIASES}
     for f in ("request_id", "ts", "cost_cents"):
         if found[f] is None:
-            raise SourceError(shown, f"no {f.replace('_', ' ')} column", field=ALIASES[f][0],
-                              expected=f"an OpenRouter activity export with one of: {', '.join(ALIASES[f])}")
+            raise SourceError(
+                shown,
+                f"no {f.replace('_', ' ')} column",
+                field=ALIASES[f][0],
+                expected=f"an OpenRouter activity export with one of: {', '.join(ALIASES[f])}",
+            )
 
     def col(f) -> pl.Expr:
         return pl.col(found[f]) if found[f] else pl.lit(None, pl.String)
@@ -113,14 +134,27 @@ def read_generations(path: Path, probe: Probe) -> Loaded:
     finish = col("finish").str.to_lowercase()
     cancelled = col("cancelled").str.strip_chars().str.to_lowercase().is_in(["true", "t", "1"]).fill_null(False)
     mapped = df.select(
-        "_row", "_reject", "_field", "_value",
-        col("request_id").alias("request_id"), col("ts").alias("ts"), col("cost_cents").alias("cost_cents"),
-        col("input_tokens").alias("input_tokens"), col("output_tokens").alias("output_tokens"),
-        col("reasoning_tokens").alias("reasoning_tokens"), col("cached_input_tokens").alias("cached_input_tokens"),
-        col("model").alias("model"), _provider(col("provider")).alias("provider"),
-        col("key").alias("key_id"), col("key").alias("key_name"),
-        col("app").alias("agent_id"), col("app").alias("agent_name"), col("end_user").alias("end_user"),
-        pl.when(finish.str.contains("error") | cancelled).then(pl.lit("error")).otherwise(pl.lit("success"))
+        "_row",
+        "_reject",
+        "_field",
+        "_value",
+        col("request_id").alias("request_id"),
+        col("ts").alias("ts"),
+        col("cost_cents").alias("cost_cents"),
+        col("input_tokens").alias("input_tokens"),
+        col("output_tokens").alias("output_tokens"),
+        col("reasoning_tokens").alias("reasoning_tokens"),
+        col("cached_input_tokens").alias("cached_input_tokens"),
+        col("model").alias("model"),
+        _provider(col("provider")).alias("provider"),
+        col("key").alias("key_id"),
+        col("key").alias("key_name"),
+        col("app").alias("agent_id"),
+        col("app").alias("agent_name"),
+        col("end_user").alias("end_user"),
+        pl.when(finish.str.contains("error") | cancelled)
+        .then(pl.lit("error"))
+        .otherwise(pl.lit("success"))
         .alias("status"),
     )
     notes = [f"column '{found['cost_cents']}' read as the cost (USD)"] if found["cost_cents"] != "cost_total" else []
@@ -136,8 +170,10 @@ def _byok_note(df: pl.DataFrame, column: str | None) -> list[str]:
     total = df[column].str.strip_chars().cast(pl.Float64, strict=False).sum()
     if not total:
         return []
-    return [f"BYOK inference of ${total:,.6f} was billed on your own provider keys; it is not in these costs "
-            "(only OpenRouter's fee is)"]
+    return [
+        f"BYOK inference of ${total:,.6f} was billed on your own provider keys; it is not in these costs "
+        "(only OpenRouter's fee is)"
+    ]
 
 
 def read_activity(path: Path, probe: Probe) -> Loaded:
@@ -149,8 +185,12 @@ def read_activity(path: Path, probe: Probe) -> Loaded:
 def read_activity_document(doc, shown: str) -> Loaded:
     rows = _activity_rows(doc)
     if rows is None:
-        raise SourceError(shown, "no 'data' list of activity rows", field="data",
-                          expected='an OpenRouter activity response {"data": [{date, model, usage, ...}]}')
+        raise SourceError(
+            shown,
+            "no 'data' list of activity rows",
+            field="data",
+            expected='an OpenRouter activity response {"data": [{date, model, usage, ...}]}',
+        )
     for i, row in enumerate(rows):
         if not isinstance(row, dict):
             raise SourceError(shown, "an activity row is not an object", field=f"data[{i}]", expected="an object")
@@ -164,23 +204,36 @@ def _activity(df: pl.DataFrame, shown: str) -> Loaded:
     cols = set(df.columns)
     for need in ("date", "usage"):
         if pick(cols, need) is None:
-            raise SourceError(shown, f"missing required column '{need}'", field=need,
-                              expected="OpenRouter activity rows (date, model, usage, requests, ...)")
+            raise SourceError(
+                shown,
+                f"missing required column '{need}'",
+                field=need,
+                expected="OpenRouter activity rows (date, model, usage, requests, ...)",
+            )
 
     def col(*names) -> pl.Expr:
         return column(cols, *names)
 
     mapped = df.select(
-        "_row", "_reject", "_field", "_value",
-        col("date").alias("ts"), col("usage").alias("cost_cents"), col("requests").alias("requests"),
-        col("prompt_tokens").alias("input_tokens"), col("completion_tokens").alias("output_tokens"),
+        "_row",
+        "_reject",
+        "_field",
+        "_value",
+        col("date").alias("ts"),
+        col("usage").alias("cost_cents"),
+        col("requests").alias("requests"),
+        col("prompt_tokens").alias("input_tokens"),
+        col("completion_tokens").alias("output_tokens"),
         col("reasoning_tokens").alias("reasoning_tokens"),
         pl.coalesce(col("model_permaslug"), col("model")).alias("model"),
         _provider(col("provider_name")).alias("provider"),
     )
-    return Loaded("openrouter_activity", shown,
-                  stage(mapped, file=shown, source="openrouter_activity", cost_scale=100.0),
-                  notes=_byok_note(df, pick(cols, "byok_usage_inference", "byok_usage")))
+    return Loaded(
+        "openrouter_activity",
+        shown,
+        stage(mapped, file=shown, source="openrouter_activity", cost_scale=100.0),
+        notes=_byok_note(df, pick(cols, "byok_usage_inference", "byok_usage")),
+    )
 
 
 _RESETS = {"daily": "1d", "weekly": "7d", "monthly": "1mo"}
@@ -210,8 +263,12 @@ def read_keys(path: Path, probe: Probe) -> Loaded:
 def read_keys_document(doc, shown: str) -> Loaded:
     rows = _key_rows(doc)
     if rows is None:
-        raise SourceError(shown, "no 'data' list of keys with limit_reset", field="data",
-                          expected='an OpenRouter key list {"data": [{name, limit, limit_reset, ...}]}')
+        raise SourceError(
+            shown,
+            "no 'data' list of keys with limit_reset",
+            field="data",
+            expected='an OpenRouter key list {"data": [{name, limit, limit_reset, ...}]}',
+        )
     for i, row in enumerate(rows):
         if not isinstance(row, dict):
             raise SourceError(shown, "a key entry is not an object", field=f"data[{i}]", expected="an object")
@@ -220,6 +277,7 @@ def read_keys_document(doc, shown: str) -> Loaded:
 
 def _keys(df: pl.DataFrame, shown: str) -> Loaded:
     from .keys import registry_from_strings
+
     cols = set(df.columns)
 
     def col(*names) -> pl.Expr:
@@ -230,14 +288,22 @@ def _keys(df: pl.DataFrame, shown: str) -> Loaded:
     odd = df.with_row_index("_i").filter(bad)
     if odd.height:
         row = odd["_row"][0]
-        raise SourceError(shown, f"limit_reset '{odd.select(col('limit_reset')).item(0, 0)}' is not a reset period",
-                          row=row, field="limit_reset", expected="daily, weekly, monthly or empty (null)")
+        raise SourceError(
+            shown,
+            f"limit_reset '{odd.select(col('limit_reset')).item(0, 0)}' is not a reset period",
+            row=row,
+            field="limit_reset",
+            expected="daily, weekly, monthly or empty (null)",
+        )
     lifetime = col("limit").is_not_null() & reset.is_null()
     for c in ("_reject", "_field"):
         if c not in df.columns:
             df = df.with_columns(pl.lit(None, pl.String).alias(c))
     mapped = df.select(
-        "_row", "_reject", "_field", pl.coalesce(col("name"), col("label"), col("hash")).alias("key_id"),
+        "_row",
+        "_reject",
+        "_field",
+        pl.coalesce(col("name"), col("label"), col("hash")).alias("key_id"),
         pl.coalesce(col("name"), col("label")).alias("key_name"),
         pl.when(lifetime).then(None).otherwise(col("limit")).alias("spend_cap_usd"),
         pl.when(reset.is_not_null()).then(reset.replace(_RESETS)).alias("budget_period"),
@@ -249,8 +315,10 @@ def _keys(df: pl.DataFrame, shown: str) -> Loaded:
     notes = []
     n_life = df.select(lifetime.sum()).item()
     if n_life:
-        notes.append(f"{n_life} key(s) have a lifetime credit limit (limit_reset null): it never resets, so it is not "
-                     "used as a periodic cap (limit_remaining says what is left)")
+        notes.append(
+            f"{n_life} key(s) have a lifetime credit limit (limit_reset null): it never resets, so it is not "
+            "used as a periodic cap (limit_remaining says what is left)"
+        )
     disabled = pick(cols, "disabled")
     if disabled:
         n = df.filter(pl.col(disabled).str.strip_chars().str.to_lowercase().is_in(["true", "t", "1"])).height
@@ -260,10 +328,27 @@ def _keys(df: pl.DataFrame, shown: str) -> Loaded:
 
 
 FORMATS = (
-    Format("openrouter_keys", "OpenRouter key list (limit, limit_reset)", ("csv", "jsonl", "json"),
-           sniff_keys, read_keys, read_keys_document),
-    Format("openrouter", "OpenRouter activity export (one row per generation)", ("csv", "jsonl"),
-           sniff_generations, read_generations),
-    Format("openrouter_activity", "OpenRouter activity API rows (daily per model)", ("csv", "jsonl", "json"),
-           sniff_activity, read_activity, read_activity_document),
+    Format(
+        "openrouter_keys",
+        "OpenRouter key list (limit, limit_reset)",
+        ("csv", "jsonl", "json"),
+        sniff_keys,
+        read_keys,
+        read_keys_document,
+    ),
+    Format(
+        "openrouter",
+        "OpenRouter activity export (one row per generation)",
+        ("csv", "jsonl"),
+        sniff_generations,
+        read_generations,
+    ),
+    Format(
+        "openrouter_activity",
+        "OpenRouter activity API rows (daily per model)",
+        ("csv", "jsonl", "json"),
+        sniff_activity,
+        read_activity,
+        read_activity_document,
+    ),
 )

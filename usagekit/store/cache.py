@@ -55,15 +55,27 @@ OFF = ("0", "off", "false", "no", "none")
 
 def schema_fingerprint() -> str:
     """A short hash of the usage and key columns and of the cube's dimensions and measures."""
-    parts = [[(c, str(t)) for c, (t, _) in USAGE_SCHEMA.items()], [(c, str(t)) for c, (t, _) in KEY_SCHEMA.items()],
-             list(q.CUBE_DIMS), list(q.CUBE_SUMS)]
+    parts = [
+        [(c, str(t)) for c, (t, _) in USAGE_SCHEMA.items()],
+        [(c, str(t)) for c, (t, _) in KEY_SCHEMA.items()],
+        list(q.CUBE_DIMS),
+        list(q.CUBE_SUMS),
+    ]
     return hashlib.blake2b(json.dumps(parts).encode(), digest_size=8).hexdigest()
 
 
 #: modules whose code decides what a load keeps: any edit to them rebuilds the store's entries,
 #: so an entry can never outlive the rules that made it, even if RULES_VERSION is not bumped
-RULE_MODULES = ("sources", "masking.py", "money.py", "schema.py", "loading.py", "queries.py", "store/cube.py",
-                "store/stored.py")
+RULE_MODULES = (
+    "sources",
+    "masking.py",
+    "money.py",
+    "schema.py",
+    "loading.py",
+    "queries.py",
+    "store/cube.py",
+    "store/stored.py",
+)
 _CODE: str | None = None
 
 
@@ -84,6 +96,7 @@ def code_fingerprint() -> str:
 
 def default_root() -> Path:
     import platformdirs
+
     return Path(platformdirs.user_cache_dir("usagekit")) / "store"
 
 
@@ -107,8 +120,11 @@ def resolve(store) -> "Store | None":
         probe.close()
         _sweep(base / "tmp")
     except OSError as exc:
-        print(f"usagekit: the store at {root} cannot be written ({exc.strerror or exc}); "
-              "loading without it (set USAGEKIT_STORE to a writable directory, or store=False)", file=sys.stderr)
+        print(
+            f"usagekit: the store at {root} cannot be written ({exc.strerror or exc}); "
+            "loading without it (set USAGEKIT_STORE to a writable directory, or store=False)",
+            file=sys.stderr,
+        )
         return None
     return Store(root)
 
@@ -116,6 +132,7 @@ def resolve(store) -> "Store | None":
 def _sweep(tmp: Path, older_than_s: float = 86400.0) -> None:
     """Remove what a load that died mid-build left in ``tmp`` (a day old: no live load is that slow)."""
     import time
+
     now = time.time()
     for p in tmp.iterdir():
         try:
@@ -137,8 +154,13 @@ def fingerprint(path: Path, rehash: bool = False) -> dict:
             h.update(fh.read(BLOCK))
             fh.seek(-BLOCK, os.SEEK_END)
             h.update(fh.read(BLOCK))
-    return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
-            "hash": h.hexdigest(), "full": bool(rehash or st.st_size <= 2 * BLOCK)}
+    return {
+        "path": str(path.resolve()),
+        "size": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "hash": h.hexdigest(),
+        "full": bool(rehash or st.st_size <= 2 * BLOCK),
+    }
 
 
 def key_of(*parts) -> str:
@@ -148,6 +170,7 @@ def key_of(*parts) -> str:
 def frame_fingerprint(df: pl.DataFrame) -> str:
     """Content hash of a (small) frame, e.g. the merged key registry."""
     import io
+
     buf = io.BytesIO()
     df.write_ipc(buf, compression="uncompressed")
     return hashlib.blake2b(buf.getvalue(), digest_size=16).hexdigest()
@@ -215,6 +238,7 @@ class Store:
             info = {"size": p.stat().st_size, "digest": _digest(p)}
             if p.suffix == ".parquet":
                 import pyarrow.parquet as pq
+
                 info["rows"] = pq.ParquetFile(p).metadata.num_rows
             parts[p.name] = info
         meta = dict(meta, key=key, version=RULES_VERSION, schema=SCHEMA_FINGERPRINT, parts=parts)

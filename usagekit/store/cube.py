@@ -38,19 +38,29 @@ def derive(rows: pl.LazyFrame, tz: str) -> pl.LazyFrame:
     # the tag set as one text (``|a|b|`` with an unprintable separator): every engine can test it
     # for a tag, and the tag roll-up groups by it (see queries.side_cube)
     tagset = pl.when(pl.col("tags").list.len() > 0).then(
-        pl.lit(q.TAG_SEP) + pl.col("tags").list.join(q.TAG_SEP) + pl.lit(q.TAG_SEP))
-    return rows.with_columns(day.alias("_day"), tagset.alias("_tagset"), whole.cast(pl.Int64).alias("_c_hi"),
-                             nano.cast(pl.Int64).alias("_c_mid"), (frac - nano / q.NANO).alias("_c_lo"),
-                             pl.lit(1, pl.Int64).alias("_rows"), unpriced.alias("_unpriced"),
-                             unpriced.cast(pl.Int64).alias("_unpriced_rows"),
-                             pl.col("ts").alias("_ts_min"), pl.col("ts").alias("_ts_max"))
+        pl.lit(q.TAG_SEP) + pl.col("tags").list.join(q.TAG_SEP) + pl.lit(q.TAG_SEP)
+    )
+    return rows.with_columns(
+        day.alias("_day"),
+        tagset.alias("_tagset"),
+        whole.cast(pl.Int64).alias("_c_hi"),
+        nano.cast(pl.Int64).alias("_c_mid"),
+        (frac - nano / q.NANO).alias("_c_lo"),
+        pl.lit(1, pl.Int64).alias("_rows"),
+        unpriced.alias("_unpriced"),
+        unpriced.cast(pl.Int64).alias("_unpriced_rows"),
+        pl.col("ts").alias("_ts_min"),
+        pl.col("ts").alias("_ts_max"),
+    )
 
 
 def build_cube(chunks: list[pl.LazyFrame], tz: str, registry: pl.DataFrame) -> pl.DataFrame:
     """The cube of validated rows given as one or more lazy frames (of at least the usage
     columns), each aggregated in a streaming pass, then merged; registry names applied."""
-    cubes = [q.cube(nw.from_native(derive(c.select(USAGE_COLUMNS), tz))).to_native().collect(engine="streaming")
-             for c in chunks]
+    cubes = [
+        q.cube(nw.from_native(derive(c.select(USAGE_COLUMNS), tz))).to_native().collect(engine="streaming")
+        for c in chunks
+    ]
     cube = cubes[0] if len(cubes) == 1 else q.cube(nw.from_native(pl.concat(cubes).lazy())).to_native().collect()
     return registry_on_cube(cube, registry)
 
@@ -72,21 +82,30 @@ def apply_registry(rows: pl.LazyFrame, registry: pl.DataFrame) -> pl.LazyFrame:
     """
     if registry.is_empty():
         return rows
-    reg = registry.lazy().select("key_id", pl.col("key_name").alias("_k_name"),
-                                 pl.col("account_id").alias("_k_account"), pl.col("agent_id").alias("_k_agent"))
-    return (rows.join(reg, on="key_id", how="left", maintain_order="left")
-            .with_columns(pl.coalesce("_k_name", "key_name").alias("key_name"),
-                          pl.coalesce("account_id", "_k_account").alias("account_id"),
-                          pl.coalesce("agent_id", "_k_agent").alias("agent_id"))
-            .drop("_k_name", "_k_account", "_k_agent"))
+    reg = registry.lazy().select(
+        "key_id",
+        pl.col("key_name").alias("_k_name"),
+        pl.col("account_id").alias("_k_account"),
+        pl.col("agent_id").alias("_k_agent"),
+    )
+    return (
+        rows.join(reg, on="key_id", how="left", maintain_order="left")
+        .with_columns(
+            pl.coalesce("_k_name", "key_name").alias("key_name"),
+            pl.coalesce("account_id", "_k_account").alias("account_id"),
+            pl.coalesce("agent_id", "_k_agent").alias("agent_id"),
+        )
+        .drop("_k_name", "_k_account", "_k_agent")
+    )
 
 
 def cube_to_polars(cube: nw.LazyFrame) -> pl.DataFrame:
     return cube.collect(backend="polars").to_native()
 
 
-def cube_on_engine(cube: pl.DataFrame | None, rows: pl.LazyFrame, tz: str, engine: str,
-                   engine_rows: Callable[[], nw.LazyFrame]) -> nw.LazyFrame:
+def cube_on_engine(
+    cube: pl.DataFrame | None, rows: pl.LazyFrame, tz: str, engine: str, engine_rows: Callable[[], nw.LazyFrame]
+) -> nw.LazyFrame:
     """The cube as a small table on ``engine``.
 
     Polars receives the cube the load computed in its validating pass. DuckDB and Spark
@@ -112,8 +131,9 @@ def cube_on_engine(cube: pl.DataFrame | None, rows: pl.LazyFrame, tz: str, engin
     return nw.from_native(q.cube(base).to_native().cache())
 
 
-def side_on_engine(sides: tuple[str, ...], rows: pl.LazyFrame, tz: str, engine: str,
-                   engine_rows: Callable[[], nw.LazyFrame]) -> nw.LazyFrame:
+def side_on_engine(
+    sides: tuple[str, ...], rows: pl.LazyFrame, tz: str, engine: str, engine_rows: Callable[[], nw.LazyFrame]
+) -> nw.LazyFrame:
     """An end-user and/or tag roll-up (:func:`usagekit.queries.side_cube`) on ``engine``,
     built by the engine from the rows, as the month cube is."""
     if engine == "polars":
@@ -129,6 +149,7 @@ def side_on_engine(sides: tuple[str, ...], rows: pl.LazyFrame, tz: str, engine: 
 def arrow_stream(rows: pl.LazyFrame):
     """``rows`` as a pyarrow RecordBatchReader, computed batch by batch (never all in memory)."""
     import pyarrow as pa
+
     batches = iter(rows.collect_batches(chunk_size=1_000_000))
     first = next(batches, None)
     if first is None:
@@ -140,4 +161,5 @@ def arrow_stream(rows: pl.LazyFrame):
         yield from head.to_batches()
         for df in batches:
             yield from df.to_arrow().cast(head.schema).to_batches()
+
     return pa.RecordBatchReader.from_batches(head.schema, gen())

@@ -41,10 +41,20 @@ _ROW_EXTRA = ("_seq", "_row", "_naive", "_file", "_field", "_value")
 _DUP = "duplicate request_id"
 
 
-def load(st: Store, items: list[tuple[Path, bool]], keys, format: str, tz: str, engine, progress: bool,
-         rehash: bool = False, options: dict | None = None):
+def load(
+    st: Store,
+    items: list[tuple[Path, bool]],
+    keys,
+    format: str,
+    tz: str,
+    engine,
+    progress: bool,
+    rehash: bool = False,
+    options: dict | None = None,
+):
     """Files -> :class:`~usagekit.usage.Usage`, validating only files the store does not hold."""
     from ..usage import Usage
+
     say = L._Phases(progress)
     options = options or {}
     say(f"looking up {len(items)} file(s) in the store {st.root}")
@@ -55,8 +65,19 @@ def load(st: Store, items: list[tuple[Path, bool]], keys, format: str, tz: str, 
     found: list[tuple] = []  # (path, entry or None, key, named explicitly, fingerprint)
     for item, explicit in items:
         fp = fingerprint(item, rehash)
-        fkey = key_of("file", fp["path"], fp["size"], fp["mtime_ns"], fp["hash"], format, explicit, tz, options,
-                      RULES_VERSION, schema)
+        fkey = key_of(
+            "file",
+            fp["path"],
+            fp["size"],
+            fp["mtime_ns"],
+            fp["hash"],
+            format,
+            explicit,
+            tz,
+            options,
+            RULES_VERSION,
+            schema,
+        )
         found.append((item, st.get("files", fkey, deep=rehash), fkey, explicit, fp))
     missing = [f for f in found if f[1] is None]
     built = _build_files(st, missing, format, tz, say, progress) if missing else {}
@@ -74,12 +95,14 @@ def load(st: Store, items: list[tuple[Path, bool]], keys, format: str, tz: str, 
     key_parts += L._keys_frame(keys)
     if not usage_entries:
         shown = ", ".join(display_path(p) for p, _ in items[:3])
-        raise SourceError(shown, "no usage rows found (only key registries or unrecognised files)",
-                          expected="at least one usage file")
+        raise SourceError(
+            shown, "no usage rows found (only key registries or unrecognised files)", expected="at least one usage file"
+        )
     registry = L._merge_keys([x.keys for x in key_parts if x.keys is not None])
     budgets = L._merge_budgets([x.budgets for x in key_parts if x.budgets is not None])
-    lkey = key_of("load", [e.meta["key"] for e in usage_entries], frame_fingerprint(registry), tz,
-                  RULES_VERSION, schema)
+    lkey = key_of(
+        "load", [e.meta["key"] for e in usage_entries], frame_fingerprint(registry), tz, RULES_VERSION, schema
+    )
     combined = st.get("loads", lkey)
     if combined is None:
         combined = _build_load(st, lkey, usage_entries, registry, tz, say)
@@ -134,8 +157,13 @@ def _build_files(st: Store, missing: list, format: str, tz: str, say, progress: 
         if loaded is None:
             out[fkey] = st.commit("files", fkey, st.staging(), dict(meta, kind="skipped", why=why))
             continue
-        meta.update(file=loaded.file, format=loaded.format, notes=list(loaded.notes), keys=loaded.keys is not None,
-                    budgets=getattr(loaded, "budgets", None) is not None)
+        meta.update(
+            file=loaded.file,
+            format=loaded.format,
+            notes=list(loaded.notes),
+            keys=loaded.keys is not None,
+            budgets=getattr(loaded, "budgets", None) is not None,
+        )
         if loaded.usage is None:
             out[fkey] = st.commit("files", fkey, st.staging(), dict(meta, kind="keys"))
             continue
@@ -166,6 +194,7 @@ def _store_batch(st: Store, batch: list, tz: str, say) -> list[tuple[str, Entry]
         return [(fkey, st.commit("files", fkey, tmp, meta)) for (fkey, _, meta), tmp in zip(batch, tmps)]
     except BaseException:
         import shutil
+
         for tmp in tmps:
             shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -176,8 +205,9 @@ def _write_parts(loaded: list[sources.Loaded], tmps: list[Path], tz: str, say) -
 
     ``_bidx`` tells the files of a batch apart; every pass runs once over the batch.
     """
-    parts = [x.usage.with_row_index("_seq").with_columns(pl.lit(i, pl.Int32).alias("_bidx"))
-             for i, x in enumerate(loaded)]
+    parts = [
+        x.usage.with_row_index("_seq").with_columns(pl.lit(i, pl.Int32).alias("_bidx")) for i, x in enumerate(loaded)
+    ]
     staged = parts[0] if len(parts) == 1 else pl.concat(parts, how="diagonal_relaxed")
     if len(loaded) > 1 or loaded[0].in_memory or loaded[0].scan_bytes <= L.MEMORY_BYTES:
         src = staged.collect().lazy()  # text is parsed once; every later pass reuses it
@@ -189,10 +219,20 @@ def _write_parts(loaded: list[sources.Loaded], tmps: list[Path], tz: str, say) -
     say("counting rows")
     stats = L._stats(src.with_columns(pl.col("_bidx").alias("_fidx"), pl.lit(False).alias("_dup")))
     rows_sel = src.filter(ok).select("_bidx", *_ROW_EXTRA, *USAGE_COLUMNS)
-    rej_sel = src.filter(~ok).select(
-        "_bidx", "_seq", pl.col("_file").alias("file"), pl.col("_row").alias("row"), pl.col("_field").alias("field"),
-        pl.col("_reject").alias("reason"), rejected_value(names).alias("value"), *USAGE_COLUMNS
-    ).with_columns(redact_expr("value"))
+    rej_sel = (
+        src.filter(~ok)
+        .select(
+            "_bidx",
+            "_seq",
+            pl.col("_file").alias("file"),
+            pl.col("_row").alias("row"),
+            pl.col("_field").alias("field"),
+            pl.col("_reject").alias("reason"),
+            rejected_value(names).alias("value"),
+            *USAGE_COLUMNS,
+        )
+        .with_columns(redact_expr("value"))
+    )
     if len(tmps) == 1:  # stream straight to the file
         rows_sel.drop("_bidx").sink_parquet(tmps[0] / "rows.parquet", compression="lz4")
         rej_sel.drop("_bidx").sink_parquet(tmps[0] / "rejected.parquet", compression="lz4")
@@ -206,8 +246,11 @@ def _write_parts(loaded: list[sources.Loaded], tmps: list[Path], tz: str, say) -
                 split.get(i, df.clear()).drop("_bidx").write_parquet(tmp / name, compression="lz4")
         rows_lf = rows_df.lazy()
     say("hashing request ids")
-    hashes = rows_lf.filter(pl.col("request_id").is_not_null()).select(
-        "_bidx", L._id_hash(pl.col("request_id")).alias("h")).collect(engine="streaming")
+    hashes = (
+        rows_lf.filter(pl.col("request_id").is_not_null())
+        .select("_bidx", L._id_hash(pl.col("request_id")).alias("h"))
+        .collect(engine="streaming")
+    )
     cube = _split(_cube_of(rows_lf, tz, by_file=True))
     stats, no_stats = _split(stats, "_fidx"), stats.clear()
     hashes = _split(hashes)
@@ -245,8 +288,11 @@ def _build_load(st: Store, lkey: str, entries: list[Entry], registry: pl.DataFra
         st_i = pl.read_parquet(e.part("stats.parquet")).with_columns(pl.lit(i, pl.Int32).alias("_fidx"))
         if mine.len():  # this file lost rows to duplicates: its counts and cube without them
             rows = pl.scan_parquet(e.part("rows.parquet"))
-            marked = rows.with_columns(pl.lit(i, pl.Int32).alias("_fidx"), pl.lit(None, pl.String).alias("_reject"),
-                                       pl.col("_seq").is_in(mine.implode()).alias("_dup"))
+            marked = rows.with_columns(
+                pl.lit(i, pl.Int32).alias("_fidx"),
+                pl.lit(None, pl.String).alias("_reject"),
+                pl.col("_seq").is_in(mine.implode()).alias("_dup"),
+            )
             st_i = pl.concat([st_i.filter(pl.col("_reject").is_not_null()), L._stats(marked)], how="vertical_relaxed")
             cubes.append(_cube_of(rows.filter(~pl.col("_seq").is_in(mine.implode())), e.meta["tz"]))
         else:
@@ -255,10 +301,12 @@ def _build_load(st: Store, lkey: str, entries: list[Entry], registry: pl.DataFra
     stats = pl.concat(stats, how="vertical_relaxed")
     total = float(stats.filter(pl.col("_reject").is_null() & ~pl.col("_dup"))["cost"].sum() or 0.0)
     if total > MAX_TOTAL_CENTS:
-        raise SourceError(", ".join(e.meta["file"] for e in entries[:3]) + (" ..." if len(entries) > 3 else ""),
-                          f"the costs add up to {total:.3g} cents, above the {MAX_TOTAL_CENTS:.0e} cents one load "
-                          "can sum exactly", field="cost_cents",
-                          expected="costs in US cents (a file in dollars read as cents? check format= and units)")
+        raise SourceError(
+            ", ".join(e.meta["file"] for e in entries[:3]) + (" ..." if len(entries) > 3 else ""),
+            f"the costs add up to {total:.3g} cents, above the {MAX_TOTAL_CENTS:.0e} cents one load can sum exactly",
+            field="cost_cents",
+            expected="costs in US cents (a file in dollars read as cents? check format= and units)",
+        )
     cube = cubes[0] if len(cubes) == 1 else q.cube(nw.from_native(pl.concat(cubes).lazy())).to_native().collect()
     cube = registry_on_cube(cube, registry)
     tmp = st.staging()
@@ -277,7 +325,7 @@ def _duplicates(entries: list[Entry], hashes: list[np.ndarray]) -> pl.DataFrame:
     every = np.empty(n, dtype=np.uint64)
     pos = 0
     for h in hashes:
-        every[pos:pos + len(h)] = h
+        every[pos : pos + len(h)] = h
         pos += len(h)
     every.sort()
     same = every[1:] == every[:-1]
@@ -290,17 +338,22 @@ def _duplicates(entries: list[Entry], hashes: list[np.ndarray]) -> pl.DataFrame:
     for i, (e, h) in enumerate(zip(entries, hashes)):
         if not len(h) or not (h[np.minimum(np.searchsorted(h, cands), len(h) - 1)] == cands).any():
             continue  # no candidate id in this file: its rows are not read
-        found.append(pl.scan_parquet(e.part("rows.parquet"))
-                     .filter(L._id_hash(pl.col("request_id")).is_in(series))
-                     .select(pl.lit(i, pl.Int32).alias("_fidx"), "_seq", "request_id").collect())
+        found.append(
+            pl.scan_parquet(e.part("rows.parquet"))
+            .filter(L._id_hash(pl.col("request_id")).is_in(series))
+            .select(pl.lit(i, pl.Int32).alias("_fidx"), "_seq", "request_id")
+            .collect()
+        )
     cand = pl.concat(found).sort("_fidx", "_seq")
     return cand.filter(~pl.col("request_id").is_first_distinct()).select("_fidx", "_seq")
 
 
 def _rows(entries: list[Entry], drops: pl.DataFrame, registry: pl.DataFrame) -> pl.LazyFrame:
     """The kept rows of every file (a lazy scan of the store), duplicates left out, registry applied."""
-    scans = [pl.scan_parquet(e.part("rows.parquet")).with_columns(pl.lit(i, pl.Int32).alias("_fidx"))
-             for i, e in enumerate(entries)]
+    scans = [
+        pl.scan_parquet(e.part("rows.parquet")).with_columns(pl.lit(i, pl.Int32).alias("_fidx"))
+        for i, e in enumerate(entries)
+    ]
     rows = pl.concat(scans)
     if drops.height:
         rows = rows.join(drops.lazy(), on=["_fidx", "_seq"], how="anti", maintain_order="left")
@@ -318,10 +371,20 @@ def _rejected(entries: list[Entry], drops: pl.DataFrame) -> pl.LazyFrame:
         rej = pl.scan_parquet(e.part("rejected.parquet"))
         mine = drops.filter(pl.col("_fidx") == i)["_seq"]
         if mine.len():
-            dups = pl.scan_parquet(e.part("rows.parquet")).filter(pl.col("_seq").is_in(mine.implode())).select(
-                "_seq", pl.col("_file").alias("file"), pl.col("_row").alias("row"), pl.col("_field").alias("field"),
-                pl.lit(_DUP).alias("reason"), dup_value.alias("value"), *USAGE_COLUMNS).with_columns(
-                redact_expr("value"))
+            dups = (
+                pl.scan_parquet(e.part("rows.parquet"))
+                .filter(pl.col("_seq").is_in(mine.implode()))
+                .select(
+                    "_seq",
+                    pl.col("_file").alias("file"),
+                    pl.col("_row").alias("row"),
+                    pl.col("_field").alias("field"),
+                    pl.lit(_DUP).alias("reason"),
+                    dup_value.alias("value"),
+                    *USAGE_COLUMNS,
+                )
+                .with_columns(redact_expr("value"))
+            )
             rej = pl.concat([rej, dups], how="vertical_relaxed").sort("_seq", maintain_order=True)
         out.append(rej.drop("_seq"))
     return pl.concat(out, how="vertical_relaxed")
