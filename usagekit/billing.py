@@ -8,14 +8,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import narwhals as nw
 import pandas as pd
 
 from . import queries as q
-from .errors import QueryError
 from .money import invoice_cents
 
 
@@ -73,16 +72,13 @@ class Invoice:
     rule: str = "each line's continuous total rounded half up to a whole cent"
 
 
-def invoice(usage, month=None, by_model: bool = False) -> Invoice:
-    """Whole-cent invoice lines per account and key (and model), reconciled; see :class:`Invoice`."""
-    month = month or (f"{usage._scope.start:%Y-%m}" if usage._scope.start else None)
-    if month is None:
-        raise QueryError("invoice() needs a month, e.g. invoice('2026-10')")
-    from .usage import month_range
+def invoice(cube: nw.LazyFrame, month: str, by_model: bool = False) -> Invoice:
+    """Whole-cent invoice lines per account and key (and model) of ``cube`` (the month cube, or
+    rows with the derived columns, already restricted to ``month`` and any filters), reconciled
+    with its continuous total; see :class:`Invoice`.
 
-    first, after = month_range(month)
-    scope = replace(usage._scope, start=first, end=after)
-    scoped = usage._child(scope)
+    >>> invoice(usage.filter(month="2026-10").cube, "2026-10").billed_total_cents  # doctest: +SKIP
+    """
     keys = [
         nw.col("account_id").fill_null(q.NONE_LABEL).alias("account_id"),
         nw.col("key_id").fill_null(q.NONE_LABEL).alias("key_id"),
@@ -91,7 +87,7 @@ def invoice(usage, month=None, by_model: bool = False) -> Invoice:
         keys.append(nw.col("model").fill_null(q.NONE_LABEL).alias("model"))
     res = q.finish_money(
         q.to_pandas(
-            scoped._frame.group_by(*keys).agg(
+            cube.group_by(*keys).agg(
                 nw.col("key_name").max().alias("key_name"),
                 *q.money_aggs(),
                 *q.estimated_aggs(),
@@ -111,7 +107,7 @@ def invoice(usage, month=None, by_model: bool = False) -> Invoice:
         + order[2:]
         + ["requests", "cost_cents", "amount_cents", "unpriced_rows", "estimated_cents"]
     )
-    continuous = scoped.total()["cost_cents"]
+    continuous = q.total(cube)["cost_cents"]
     billed = int(res["amount_cents"].sum())
     return Invoice(
         month=month,
@@ -124,21 +120,22 @@ def invoice(usage, month=None, by_model: bool = False) -> Invoice:
     )
 
 
-def freshness(usage, now=None) -> Freshness:
-    """Newest event in scope, its lag behind ``now`` and whether its day is still going."""
+def freshness(cube: nw.LazyFrame, tz: str, now=None) -> Freshness:
+    """The newest event of ``cube`` (the month cube in scope), its lag behind ``now`` and whether
+    its day (in ``tz``) is still going."""
     now = pd.Timestamp(now if now is not None else pd.Timestamp.now(tz="UTC"))
     now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
-    res = q.to_pandas(usage._frame.select(nw.col("_ts_max").max().alias("newest")))
+    res = q.to_pandas(cube.select(nw.col("_ts_max").max().alias("newest")))
     newest = res["newest"].iloc[0]
     if pd.isna(newest):
-        return Freshness(None, now, None, None, False, usage.tz)
+        return Freshness(None, now, None, None, False, tz)
     newest = pd.Timestamp(newest)
     newest = newest.tz_localize("UTC") if newest.tzinfo is None else newest.tz_convert("UTC")
-    last_day = newest.tz_convert(usage.tz).date()
-    day_end = pd.Timestamp(
-        dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(), ZoneInfo(usage.tz))
-    ).tz_convert("UTC")
-    return Freshness(newest, now, now - newest, last_day, bool(now < day_end), usage.tz)
+    last_day = newest.tz_convert(tz).date()
+    day_end = pd.Timestamp(dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(), ZoneInfo(tz))).tz_convert(
+        "UTC"
+    )
+    return Freshness(newest, now, now - newest, last_day, bool(now < day_end), tz)
 
 
 __all__ = ["Invoice", "Freshness", "invoice", "freshness"]

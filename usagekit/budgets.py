@@ -109,10 +109,10 @@ def forecast(daily: pd.Series, key, cap_cents, window: BudgetWindow, as_of: pd.T
 def cutoff(usage, as_of=None) -> pd.Timestamp:
     """``min(range end, as_of or the data's end)`` as a UTC instant (exclusive); the data's end is
     the end of the local day of the newest event."""
-    _, end_day = usage._range()
+    _, end_day = usage.day_range()
     range_end = pd.Timestamp(q.day_start_utc(end_day, usage.tz))
     if as_of is None:
-        newest = q.to_pandas(usage._cube_base.select(nw.col("_ts_max").max().alias("t")))["t"].iloc[0]
+        newest = _newest(usage)
         if pd.isna(newest):
             return range_end
         newest = pd.Timestamp(newest)
@@ -121,6 +121,13 @@ def cutoff(usage, as_of=None) -> pd.Timestamp:
         day_after = q.day_number(newest.tz_convert(usage.tz).date()) + 1
         return min(range_end, pd.Timestamp(q.day_start_utc(day_after, usage.tz)))
     return min(range_end, parse_as_of(as_of, usage.tz))
+
+
+def _newest(usage):
+    """The newest event time of all the data (whatever the scope), or NaT/None without rows."""
+    from .usage import Scope
+
+    return q.to_pandas(usage.within(Scope()).cube.select(nw.col("_ts_max").max().alias("t")))["t"].iloc[0]
 
 
 def parse_as_of(as_of, tz: str) -> pd.Timestamp:
@@ -153,14 +160,14 @@ def _key_days(usage, first: dt.date, cut: pd.Timestamp, filters: tuple) -> pd.Da
     it), restricted by ``filters`` only (the range of ``usage`` is replaced)."""
     from .usage import Scope
 
-    scoped = usage._child(Scope(None, None, filters))
+    scoped = usage.within(Scope(None, None, filters))
     lo = q.day_number(first)
     last = q.day_number((cut - pd.Timedelta(microseconds=1)).tz_convert(usage.tz).date())
     if cut >= pd.Timestamp(q.day_start_utc(last + 1, usage.tz)) or _no_rows_after(usage, cut):
         frame = q.restrict(scoped.cube, start_day=lo, end_day=last + 1)
     else:  # a cut-off inside a day: that day re-read from its rows before the cut-off
         whole = q.restrict(scoped.cube, start_day=lo, end_day=last)
-        day = usage._child(Scope(q.day_date(last), q.day_date(last + 1), filters))
+        day = usage.within(Scope(q.day_date(last), q.day_date(last + 1), filters))
         rows = day.frame.filter(nw.col("ts") < cut.to_pydatetime())
         schema = whole.collect_schema()
         part = q.cube(rows).select([nw.col(c).cast(t) for c, t in schema.items()])
@@ -169,7 +176,7 @@ def _key_days(usage, first: dt.date, cut: pd.Timestamp, filters: tuple) -> pd.Da
 
 
 def _no_rows_after(usage, cut: pd.Timestamp) -> bool:
-    newest = q.to_pandas(usage._cube_base.select(nw.col("_ts_max").max().alias("t")))["t"].iloc[0]
+    newest = _newest(usage)
     if pd.isna(newest):
         return True
     newest = pd.Timestamp(newest)
@@ -181,7 +188,7 @@ def key_summary(usage, as_of=None) -> pd.DataFrame:
     """See :meth:`usagekit.usage.Usage.key_summary`."""
     cut = cutoff(usage, as_of)
     tz = usage.tz
-    range_start = q.day_date(usage._range()[0])
+    range_start = q.day_date(usage.day_range()[0])
     # the range's own spend, with every filter: shown beside the budget, never as a share of it
     scope_per = _key_days(usage, range_start, cut, usage.scope.filters)
     names = scope_per.groupby("key_id", as_index=False).agg(
@@ -253,7 +260,7 @@ def key_summary(usage, as_of=None) -> pd.DataFrame:
     res["spend_cap_cents"] = pd.to_numeric(res["spend_cap_cents"], errors="coerce").astype("float64")
     res["pct_used"] = pd.to_numeric(res["pct_used"], errors="coerce").astype("float64")
     complete = (
-        bool(res["window_closed"].all()) if len(res) else cut >= pd.Timestamp(q.day_start_utc(usage._range()[1], tz))
+        bool(res["window_closed"].all()) if len(res) else cut >= pd.Timestamp(q.day_start_utc(usage.day_range()[1], tz))
     )
     res.attrs.update(as_of=cut, scope=usage.describe_scope(), complete=complete, range_start=range_start)
     return res[COLUMNS].sort_values(["spend_cents", "key_id"], ascending=[False, True]).reset_index(drop=True)

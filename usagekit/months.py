@@ -41,7 +41,7 @@ def _span(usage, account=None) -> tuple[dt.date | None, dt.date | None]:
     filters = tuple((k, v) for k, v in usage.scope.filters if k == "account")
     if account is not None:
         filters += (("account", account),)
-    cube = usage._child(Scope(None, None, filters)).cube
+    cube = usage.within(Scope(None, None, filters)).cube
     res = q.to_pandas(cube.select(nw.col("_day").min().alias("a"), nw.col("_day").max().alias("b")))
     a, b = res["a"].iloc[0], res["b"].iloc[0]
     if a is None or a != a:

@@ -142,24 +142,13 @@ def reprice(usage, missing_only: bool = True, prices=None):
     """A new :class:`~usagekit.Usage` whose unpriced rows (all rows when not ``missing_only``) carry
     the price map's estimate, labelled ``cost_source='estimated'``; ``usage.reprice_report`` says
     how many rows were estimated and which models the map could not price."""
-    from .usage import Usage
-
     pm = load_price_map(prices)
     billed = _billed_by_companion_rows(usage)
     skip = pl.col("source").is_in(billed) & pl.col("cost_cents").is_null() if billed else None
-    rows = reprice_rows(usage._rows, pm, missing_only=missing_only, skip=skip)
+    rows = reprice_rows(usage.lazy, pm, missing_only=missing_only, skip=skip)
     if usage.load_report.kept <= IN_MEMORY_ROWS:  # small enough: join once, not on every query
         rows = rows.collect().lazy()
-    new = Usage(
-        rows,
-        usage._registry,
-        usage.load_report,
-        usage._rejected,
-        tz=usage.tz,
-        engine=usage._session or usage.engine,
-        budgets=usage._budgets,
-    )
-    new = new._child(usage.scope)
+    new = usage.with_rows(rows)
     report = RepriceReport(pm.name, missing_only)
     skipped = skip.fill_null(False) if skip is not None else pl.lit(False)
     stats = (
@@ -198,8 +187,9 @@ def _billed_by_companion_rows(usage) -> list[str]:
     import narwhals as nw
 
     from . import queries as q
+    from .usage import Scope
 
-    cube = usage._cube_base.filter(nw.col("source").is_in(list(COMPANION_BILLED)) & ~nw.col("_unpriced"))
+    cube = usage.within(Scope()).cube.filter(nw.col("source").is_in(list(COMPANION_BILLED)) & ~nw.col("_unpriced"))
     found = q.to_pandas(cube.select(nw.col("source")).unique())
     return sorted(s for s in found["source"] if isinstance(s, str))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -137,7 +137,13 @@ class Usage:
         self._scope = Scope()
 
     # -- scope --------------------------------------------------------------------------
-    def _child(self, scope: Scope) -> "Usage":
+    def within(self, scope: Scope) -> "Usage":
+        """The same usage restricted to ``scope`` exactly (its range and filters replace the
+        current ones; ``Scope()`` is all data, unfiltered). :meth:`filter` builds a scope from
+        dates and names; this takes one as it is, e.g. ``usage.scope`` of another view.
+
+        >>> usage.within(Scope(filters=usage.scope.filters)).total()   # doctest: +SKIP
+        """
         new = object.__new__(Usage)
         new.__dict__.update(self.__dict__)
         new._scope = scope
@@ -237,7 +243,7 @@ class Usage:
         )
         # filters stack on earlier ones, except the range which is replaced
         filters = self._scope.filters + tuple((k, v) for k, v in given.items() if v is not None)
-        return self._child(Scope(s, e, filters))
+        return self.within(Scope(s, e, filters))
 
     def over(self, start: dt.date | None, end: dt.date | None) -> "Usage":
         """The same filters over another day range: ``start`` inclusive, ``end`` exclusive
@@ -245,7 +251,7 @@ class Usage:
 
         >>> usage.filter(keys="k1", month="2026-10").over(None, None).total()   # doctest: +SKIP
         """
-        return self._child(Scope(start, end, self._scope.filters))
+        return self.within(Scope(start, end, self._scope.filters))
 
     @property
     def scope(self) -> Scope:
@@ -255,7 +261,9 @@ class Usage:
         """The range and filters in force, in words (reports print this)."""
         return self._scope.describe(self.tz)
 
-    def _range(self) -> tuple[int, int]:
+    def day_range(self) -> tuple[int, int]:
+        """The scope's days as day numbers (see :func:`usagekit.queries.day_number`), start inclusive,
+        end exclusive; without a date range, the span of the data (today alone when there is none)."""
         if self._scope.start is not None:
             return q.day_number(self._scope.start), q.day_number(self._scope.end)
         span = q.to_pandas(self._frame.select(nw.col("_day").min().alias("a"), nw.col("_day").max().alias("b")))
@@ -341,7 +349,7 @@ class Usage:
             engine=engine,
             budgets=self._budgets,
         )
-        return new._child(self._scope)
+        return new.within(self._scope)
 
     def before(self, as_of) -> "Usage":
         """The same data without any row at or after ``as_of`` (an ISO time, naive = UTC, or a date
@@ -353,7 +361,15 @@ class Usage:
         from .budgets import parse_as_of
 
         cut = parse_as_of(as_of, self.tz)
-        rows = self._rows.filter(pl.col("ts") < cut.to_pydatetime())
+        return self.with_rows(self._rows.filter(pl.col("ts") < cut.to_pydatetime()))
+
+    def with_rows(self, rows: pl.LazyFrame) -> "Usage":
+        """The same usage (key registry, budgets, load report, rejected rows, time zone, engine and
+        scope) over other rows of the normalized columns; the cube is rebuilt from them.
+        :meth:`before` and :func:`usagekit.reprice.reprice` make their results with it.
+
+        >>> usage.with_rows(usage.lazy.filter(pl.col("axis") == "llm")).total()   # doctest: +SKIP
+        """
         new = Usage(
             rows,
             self._registry,
@@ -363,7 +379,7 @@ class Usage:
             engine=self._session or self.engine,
             budgets=self._budgets,
         )
-        return new._child(self._scope)
+        return new.within(self._scope)
 
     def rollup(self) -> "Usage":
         """The same usage with its cube held in memory by Polars (whatever the engine).
@@ -383,7 +399,7 @@ class Usage:
             cube=cube,
             budgets=self._budgets,
         )
-        return new._child(self._scope)
+        return new.within(self._scope)
 
     def __len__(self) -> int:
         return self.load_report.kept
@@ -422,7 +438,7 @@ class Usage:
         two tags counts once under each (``attrs["counted_per_tag"]``), so a day's tag rows can
         add up to more than its spend.
         """
-        start, end = self._range()
+        start, end = self.day_range()
         res = q.daily(self._view(by), by=by, start_day=start, end_day=end)
         return self._per_tag_note(res, by)
 
@@ -498,7 +514,7 @@ class Usage:
         reg = self.budget_registry
         reg = reg[reg["entity"] == entity].reset_index(drop=True)
         if as_of is None:
-            newest = self._child(Scope()).freshness().newest_event
+            newest = self.within(Scope()).freshness().newest_event
             as_of = newest if newest is not None else pd.Timestamp.now(tz="UTC")
         windows = [budget_window(row, as_of, self.tz) for row in reg.to_dict("records")]
         out = reg[["entity_id", "name", "account_id", "budget_period"]].copy()
@@ -512,7 +528,7 @@ class Usage:
         if windows:
             days = [tuple(q.day_number(d) for d in w.days()) for w in windows]
             lo, hi = min(a for a, _ in days), max(b for _, b in days)
-            frame = self._child(Scope(filters=self._scope.filters))._frame
+            frame = self.within(Scope(filters=self._scope.filters))._frame
             per = q.to_pandas(
                 q.restrict(frame, start_day=lo, end_day=hi)
                 .filter(nw.col(col).is_in(list(reg["entity_id"])))
@@ -612,11 +628,15 @@ class Usage:
 
     def invoice(self, month=None, by_model: bool = False) -> Invoice:
         """Whole-cent invoice lines per account and key (and model), reconciled; see :class:`Invoice`."""
-        return billing.invoice(self, month=month, by_model=by_model)
+        month = month or (f"{self._scope.start:%Y-%m}" if self._scope.start else None)
+        if month is None:
+            raise QueryError("invoice() needs a month, e.g. invoice('2026-10')")
+        first, after = month_range(month)
+        return billing.invoice(self.within(replace(self._scope, start=first, end=after)).cube, month, by_model)
 
     def freshness(self, now=None) -> Freshness:
         """Newest event in scope, its lag behind ``now`` and whether its day is still going."""
-        return billing.freshness(self, now=now)
+        return billing.freshness(self.cube, self.tz, now=now)
 
     def summary(self) -> str:
         """A few lines for people: span, totals per axis, keys, accounts."""
