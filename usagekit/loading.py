@@ -174,11 +174,25 @@ def load(
     ``store=False`` loads without it. A second load of unchanged files reads what was
     stored; ``rehash=True`` hashes each file whole instead of its first and last blocks.
 
+    With ``engine="spark"`` (or a SparkSession) and canonical Parquet inputs, the checks, the
+    accounting, the duplicate check and the cube run as Spark jobs over the files
+    (:mod:`usagekit.store.spark_load`; the store is not used); other formats are validated here
+    and handed to Spark.
+
     >>> usage = load("demo/")                       # doctest: +SKIP
     >>> print(usage.load_report)                     # doctest: +SKIP
     """
     tz = check_tz(tz)
     items = _expand(source)
+    if engine == "spark" or not isinstance(engine, str):
+        on_spark = _spark_plan(items, format)
+        if on_spark is not None:  # canonical Parquet: validated by Spark jobs, not on this machine
+            if reprice:
+                from .prices import load_price_map
+
+                prices = load_price_map(prices)
+            usage = _load_on_spark(on_spark, keys, engine, store, tz, progress)
+            return usage.reprice(missing_only=True, prices=prices) if reprice else usage
     if store is not False and all(isinstance(item, Path) for item, _ in items):
         from .store import cache, stored
 
@@ -241,6 +255,57 @@ def load(
             raise
         raise _corrupt_input(usage_parts, exc) from None
     return usage.reprice(missing_only=True, prices=prices) if reprice else usage
+
+
+#: formats of key registries and budget tables (read on the driver: they are small)
+_REGISTRY_FORMATS = ("keys", "litellm_keys", "litellm_teams", "litellm_users")
+
+
+def _spark_plan(items, format: str):
+    """For ``engine="spark"``: (canonical Parquet files, registry files, skipped) when every usage
+    input is a canonical Parquet file, which Spark validates itself; else None (the inputs are
+    validated on the driver by Polars and handed to Spark, as for any other format)."""
+    if not items or not all(isinstance(item, Path) for item, _ in items) or format not in ("auto", "canonical"):
+        return None
+    files, registries, skipped = [], [], []
+    for item, explicit in items:
+        if format == "auto":
+            if not explicit and item.name.lower() in _NOT_USAGE:
+                skipped.append((display_path(item), "not a usage file"))
+                continue
+            fmt, pr = sources.detect(item)
+            if fmt is None and not explicit:
+                skipped.append((display_path(item), f"format not recognised ({sources.describe_unknown(pr)})"))
+                continue
+            name = fmt.name if fmt is not None else None
+        else:
+            name, pr = "canonical", sources.probe(item)
+        if name == "canonical" and pr.kind == "parquet":
+            files.append((item, pr))
+        elif name in _REGISTRY_FORMATS:
+            registries.append((item, fmt, pr))
+        else:
+            return None
+    return (files, registries, skipped) if files else None
+
+
+def _load_on_spark(plan, keys, engine, store, tz: str, progress: bool) -> Usage:
+    """Canonical Parquet validated by Spark jobs (:mod:`usagekit.store.spark_load`); registries
+    are read here. The validated store is not used: one line says so when it would have been."""
+    import os
+
+    from .store import cache, spark_load
+
+    files, registries, skipped = plan
+    if store is not False and os.environ.get("USAGEKIT_STORE", "").strip().lower() not in cache.OFF:
+        print(
+            "usagekit: engine='spark' validates canonical Parquet on Spark; the validated store is not "
+            "used (kept rows go to USAGEKIT_SPARK_STAGING)",
+            file=sys.stderr,
+        )
+    key_parts = [fmt.read(item, pr) for item, fmt, pr in registries] + _keys_frame(keys)
+    session = spark_load.session_of(engine)
+    return spark_load.load(session, files, key_parts, skipped, tz, progress)
 
 
 def _is_corrupt_file(exc: Exception) -> bool:
@@ -353,14 +418,7 @@ def _assemble(
     stats = pl.concat(
         [_stats(c.with_columns(pl.lit(False).alias("_dup"))) for c in _each(chunks, progress, "counting")]
     )
-    total = float(stats.filter(pl.col("_reject").is_null())["cost"].sum() or 0.0)
-    if total > MAX_TOTAL_CENTS:  # kept costs are each <= MAX_COST_CENTS and never negative
-        raise SourceError(
-            ", ".join(x.file for x in usage_parts[:3]) + (" ..." if len(usage_parts) > 3 else ""),
-            f"the costs add up to {total:.3g} cents, above the {MAX_TOTAL_CENTS:.0e} cents one load can sum exactly",
-            field="cost_cents",
-            expected="costs in US cents (a file in dollars read as cents? check format= and units)",
-        )
+    check_total(stats, [x.file for x in usage_parts])
     say("checking request ids")
     dup = _duplicates(staged, _each(chunks, progress, "hashing ids"), int(stats["ids"].sum()), ok)
     mark = (dup if dup is not None else pl.lit(False)).alias("_dup")
@@ -377,20 +435,35 @@ def _assemble(
     rows = apply_registry(rows, registry)
 
     report = _report(stats, usage_parts, key_parts, skipped, registry)
-    rejected = (
-        marked.filter(~good)
-        .select(
-            pl.col("_file").alias("file"),
-            pl.col("_row").alias("row"),
-            pl.col("_field").alias("field"),
-            pl.when(pl.col("_dup")).then(pl.lit("duplicate request_id")).otherwise(pl.col("_reject")).alias("reason"),
-            rejected_value(marked.collect_schema().names()).alias("value"),
-            *USAGE_COLUMNS,
-        )
-        .with_columns(redact_expr("value"))
-    )
+    rejected = rejected_rows(marked.filter(~good))
     say("done")
     return Usage(rows, registry, report, rejected, tz=tz, engine=engine, cube=cube, budgets=budgets)
+
+
+def check_total(stats: pl.DataFrame, files: list[str]) -> None:
+    """Refuse a load whose kept costs (``stats`` as :func:`_stats` gives them) add up past what
+    one load can sum exactly."""
+    total = float(stats.filter(pl.col("_reject").is_null())["cost"].sum() or 0.0)
+    if total > MAX_TOTAL_CENTS:  # kept costs are each <= MAX_COST_CENTS and never negative
+        raise SourceError(
+            ", ".join(files[:3]) + (" ..." if len(files) > 3 else ""),
+            f"the costs add up to {total:.3g} cents, above the {MAX_TOTAL_CENTS:.0e} cents one load can sum exactly",
+            field="cost_cents",
+            expected="costs in US cents (a file in dollars read as cents? check format= and units)",
+        )
+
+
+def rejected_rows(marked: pl.LazyFrame) -> pl.LazyFrame:
+    """The rows not kept (staged rows with ``_dup``) as :attr:`Usage.rejected` shows them: file, row,
+    field, reason, the offending cell (masked), then the usage columns."""
+    return marked.select(
+        pl.col("_file").alias("file"),
+        pl.col("_row").alias("row"),
+        pl.col("_field").alias("field"),
+        pl.when(pl.col("_dup")).then(pl.lit("duplicate request_id")).otherwise(pl.col("_reject")).alias("reason"),
+        rejected_value(marked.collect_schema().names()).alias("value"),
+        *USAGE_COLUMNS,
+    ).with_columns(redact_expr("value"))
 
 
 def _each(chunks: list, progress: bool, what: str):

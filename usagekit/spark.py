@@ -6,6 +6,12 @@ results come back to the driver.
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
 import narwhals as nw
 import polars as pl
 
@@ -51,18 +57,19 @@ def spark_frame(rows: pl.LazyFrame, session=None) -> nw.LazyFrame:
     names the directory, e.g. one every worker can read) and Spark scans that file itself:
     the driver never holds the rows in memory.
     """
-    import atexit
-    import os
-    import shutil
-    import tempfile
-    from pathlib import Path
-
     session = session or local_session()
+    path = staging_dir() / "rows.parquet"
+    rows.sink_parquet(path, compression="lz4")
+    return nw.from_native(session.read.parquet(str(path)))
+
+
+def staging_dir() -> Path:
+    """A new private directory for rows handed to Spark (removed at exit), under
+    ``USAGEKIT_SPARK_STAGING`` when set (on a cluster: a path the driver and every worker can
+    read), else the system's temporary directory."""
     base = os.environ.get("USAGEKIT_SPARK_STAGING")
     if base:
         Path(base).mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="usagekit-spark-", dir=base))
     atexit.register(shutil.rmtree, tmp, ignore_errors=True)
-    path = tmp / "rows.parquet"
-    rows.sink_parquet(path, compression="lz4")
-    return nw.from_native(session.read.parquet(str(path)))
+    return tmp

@@ -120,6 +120,7 @@ class Usage:
         engine="polars",
         cube: pl.DataFrame | None = None,
         budgets: pl.DataFrame | None = None,
+        engine_rows: nw.LazyFrame | None = None,
     ):
         self._rows = rows  # polars LazyFrame, normalized columns
         self._registry = registry
@@ -131,7 +132,9 @@ class Usage:
         self.engine = engine if isinstance(engine, str) else "spark"
         if self.engine not in ENGINES:
             raise UsagekitError(f"unknown engine '{engine}'; expected one of: {', '.join(ENGINES)} (or a SparkSession)")
-        self._engine_rows = None  # the rows on the engine, made on first per-request query
+        # the rows on the engine (with the derived columns): made on the first per-request query,
+        # or given by a load that validated them on the engine itself (Spark)
+        self._engine_rows = engine_rows
         self._cube_base = cube_on_engine(cube, self._rows, self.tz, self.engine, lambda: self._base)
         self._sides: dict[tuple[str, ...], nw.LazyFrame] = {}  # end-user / tag roll-ups, made on first use
         self._scope = Scope()

@@ -466,3 +466,12 @@ def rejected_value(columns) -> pl.Expr:
         return pl.coalesce(pl.col(f"_raw_{c}").cast(pl.String), typed) if f"_raw_{c}" in columns else typed
 
     return pl.coalesce(pl.col("_value"), *[pl.when(pl.col("_field") == c).then(cell(c)) for c in CHECKED])
+
+
+# public names for the Spark twin of these checks (usagekit/sources/spark_stage.py)
+TIME_PATTERN = _TIME
+OFFSET_PATTERN = _OFFSET
+STATUS_MAP = _STATUS_MAP
+JSON_STRING_PATTERN = _JSON_STRING
+JSON_LIST_PATTERN = _JSON_LIST
+MAX_COUNT_FLOAT = _MAX_COUNT_FLOAT

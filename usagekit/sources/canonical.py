@@ -30,7 +30,7 @@ def sniff(probe: Probe) -> bool:
     return "ts" in cols and ("cost_cents" in cols or "key_id" in cols or "request_id" in cols)
 
 
-def _check_columns(columns, shown: str) -> list[str]:
+def check_columns(columns, shown: str) -> list[str]:
     present = {c.strip().lower(): c for c in columns if not c.startswith("_")}
     missing = [c for c in REQUIRED if c not in present]
     if missing:
@@ -63,7 +63,7 @@ def read(path: Path, probe: Probe) -> Loaded:
     if probe.kind == "parquet":
         shown = display_path(path)
         unique_names(probe.header, shown)
-        extra = _check_columns(probe.header, shown)
+        extra = check_columns(probe.header, shown)
         lf = pl.scan_parquet(path, row_index_name="_row", row_index_offset=1)
         keep = [c for c in probe.header if c.strip().lower() in USAGE_COLUMNS]
         lf = lf.select("_row", *[pl.col(c).alias(c.strip().lower()) for c in keep])
@@ -77,7 +77,7 @@ def read(path: Path, probe: Probe) -> Loaded:
         )
     else:
         df, shown = read_csv_strings(path) if probe.kind == "csv" else read_jsonl_records(path)
-        extra = _check_columns(df.columns, shown)
+        extra = check_columns(df.columns, shown)
         df = df.rename({c: c.strip().lower() for c in df.columns if c.strip().lower() in USAGE_COLUMNS})
         df = df.drop(extra)
         loaded = Loaded("canonical", shown, stage(df, file=shown, source="canonical"))

@@ -163,3 +163,78 @@ def arrow_stream(rows: pl.LazyFrame):
             yield from df.to_arrow().cast(head.schema).to_batches()
 
     return pa.RecordBatchReader.from_batches(head.schema, gen())
+
+
+# -- Spark: the same derived columns and registry fill, as Spark expressions -------------------
+# (for rows validated by Spark itself, which never pass through Polars on the driver)
+
+
+def derive_spark(rows, tz: str):
+    """:func:`derive` for a Spark DataFrame of the usage columns: the same columns, computed by
+    Spark (``bround`` is Polars' half-to-even rounding). The session's time zone must be UTC."""
+    from pyspark.sql import functions as F
+
+    ts = F.col("ts")
+    day = F.datediff(F.to_date(F.from_utc_timestamp(ts, tz) if tz != "UTC" else ts), F.lit("1970-01-01").cast("date"))
+    cost = F.col("cost_cents")
+    whole = F.floor(cost)
+    frac = cost - whole
+    nano = F.bround(frac * q.NANO, 0)
+    tagset = F.when(
+        F.size(F.col("tags")) > 0, F.concat(F.lit(q.TAG_SEP), F.array_join(F.col("tags"), q.TAG_SEP), F.lit(q.TAG_SEP))
+    )
+    return rows.select(
+        *[F.col(c) for c in rows.columns],
+        day.cast("int").alias("_day"),
+        tagset.alias("_tagset"),
+        whole.cast("bigint").alias("_c_hi"),
+        nano.cast("bigint").alias("_c_mid"),
+        (frac - nano / q.NANO).alias("_c_lo"),
+        F.lit(1).cast("bigint").alias("_rows"),
+        cost.isNull().alias("_unpriced"),
+        cost.isNull().cast("bigint").alias("_unpriced_rows"),
+        ts.alias("_ts_min"),
+        ts.alias("_ts_max"),
+    )
+
+
+def apply_registry_spark(rows, registry: pl.DataFrame):
+    """:func:`apply_registry` for a Spark DataFrame: the (small) registry is broadcast to the
+    executors and joined by ``key_id``; the registry's key name wins, the row's account and agent win."""
+    if registry.is_empty():
+        return rows
+    from pyspark.sql import functions as F
+
+    reg = rows.sparkSession.createDataFrame(
+        registry.select(
+            "key_id",
+            pl.col("key_name").alias("_k_name"),
+            pl.col("account_id").alias("_k_account"),
+            pl.col("agent_id").alias("_k_agent"),
+        ).to_pandas()
+    )
+    joined = rows.join(F.broadcast(reg), on="key_id", how="left")
+    filled = {
+        "key_name": F.coalesce("_k_name", "key_name"),
+        "account_id": F.coalesce("account_id", "_k_account"),
+        "agent_id": F.coalesce("agent_id", "_k_agent"),
+    }
+    return joined.select(*[filled[c].alias(c) if c in filled else F.col(c) for c in rows.columns])
+
+
+def cube_schema(tz: str) -> dict:
+    """The month cube's column types as :func:`build_cube` gives them."""
+    from ..schema import empty_usage
+
+    return dict(q.cube(nw.from_native(derive(empty_usage().lazy(), tz))).to_native().collect_schema())
+
+
+def build_cube_spark(rows, tz: str, registry: pl.DataFrame) -> pl.DataFrame:
+    """The month cube of kept rows held by Spark: :func:`usagekit.queries.cube` (the same narwhals
+    aggregation every engine runs) over :func:`derive_spark`, aggregated by the executors; only the
+    cube (days x dimensions) comes back to the driver, where the registry's names are applied."""
+    cube = q.cube(nw.from_native(derive_spark(rows, tz))).to_native()
+    schema = cube_schema(tz)
+    got = pl.from_arrow(cube.toArrow())
+    got = got.select([pl.col(c).cast(t) for c, t in schema.items()]) if got.height else pl.DataFrame(schema=schema)
+    return registry_on_cube(got, registry)

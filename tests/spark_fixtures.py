@@ -1,0 +1,112 @@
+"""Canonical Parquet months with hostile rows, for comparing a Spark-validated load with Polars."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from pathlib import Path
+
+import polars as pl
+
+SECRET = "sk-proj-AbCdEfGhIjKlMnOpQrStUv0123"
+KEYS = ["k-alpha", "k-beta", None, SECRET]
+
+
+def write_month(out: Path, rows_per_file: int = 200) -> list[Path]:
+    """Three daily Parquet files of the canonical columns (typed; text-typed; naive times) with
+    bad rows planted: bad/naive/out-of-range timestamps, negative/NaN/non-numeric costs, missing
+    keys, odd provider text, bad counts and labels, request ids repeated within and across files,
+    a raw key secret in key_id and key_name."""
+    out.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(7)
+    paths = []
+
+    def base(day: int, n: int, prefix: str) -> dict:
+        return {
+            "request_id": [f"{prefix}-{i}" for i in range(n)],
+            "account_id": [rng.choice(["acct-1", "acct-2"]) for _ in range(n)],
+            "key_id": [rng.choice(KEYS) for _ in range(n)],
+            "key_name": [rng.choice(["alpha", "beta", None, f"bot {SECRET}"]) for _ in range(n)],
+            "provider": [rng.choice(["openai", "Anthropic", "  OpenAI-Compat ", None]) for _ in range(n)],
+            "model": [rng.choice(["gpt-4.1", "claude-sonnet", None]) for _ in range(n)],
+            "axis": [rng.choice(["llm", "LLM", "voice", "compute", None]) for _ in range(n)],
+            "input_tokens": [rng.randint(0, 5000) for _ in range(n)],
+            "output_tokens": [rng.randint(0, 900) for _ in range(n)],
+            "cost_cents": [round(rng.random() * 3, 6) if rng.random() > 0.1 else None for _ in range(n)],
+            "tags": [rng.choice([["prod"], ["prod", "batch"], [], None, [" b ", "a", "a"]]) for _ in range(n)],
+            "status": [rng.choice(["success", "error", "OK", "failed"]) for _ in range(n)],
+            "team_id": [rng.choice(["team-a", None]) for _ in range(n)],
+        }
+
+    # 1: typed UTC timestamps and float costs; bad: negative cost, NaN cost, repeats within the file
+    d = base(1, rows_per_file, "a")
+    d["ts"] = [
+        dt.datetime(2026, 10, 1, tzinfo=dt.timezone.utc) + dt.timedelta(minutes=7 * i) for i in range(rows_per_file)
+    ]
+    d["cost_cents"][3] = -5.0
+    d["cost_cents"][4] = float("nan")
+    d["cost_cents"][5] = float("inf")
+    d["request_id"][9] = "a-1"  # repeated within the file
+    d["ts"][11] = dt.datetime(1960, 1, 1, tzinfo=dt.timezone.utc)  # out of range
+    d["ts"][12] = None
+    d["input_tokens"][13] = -3
+    p = out / "usage-2026-10-01.parquet"
+    pl.DataFrame(d).with_columns(pl.col("ts").cast(pl.Datetime("us", "UTC"))).write_parquet(p)
+    paths.append(p)
+
+    # 2: everything as text (as a CSV turned Parquet would be)
+    n = rows_per_file
+    d = base(2, n, "b")
+    t0 = dt.datetime(2026, 10, 2, tzinfo=dt.timezone.utc)
+    d["ts"] = [(t0 + dt.timedelta(minutes=5 * i)).strftime("%Y-%m-%dT%H:%M:%SZ") for i in range(n)]
+    d["ts"][0] = "not-a-time"
+    d["ts"][1] = "2026-10-02 10:00:00"  # naive: taken as UTC, counted
+    d["ts"][2] = "2026-10-02T11:30:00+05:30"
+    d["ts"][3] = "2026-10-02"  # a bare date: midnight UTC, not naive
+    d["ts"][4] = ""
+    d["ts"][5] = "2026-10-02T12:00+02"
+    d["ts"][6] = "2026-10-02 13:00:00 UTC"
+    d["ts"][7] = "2026-02-30T00:00:00Z"
+    cost = [None if c is None else str(c) for c in d["cost_cents"]]
+    cost[8] = "abc"
+    cost[9] = "-1"
+    cost[10] = "1,234.5"
+    cost[11] = "NaN"
+    cost[12] = ""
+    cost[13] = "2e13"
+    d["cost_cents"] = cost
+    d["input_tokens"] = [str(x) for x in d["input_tokens"]]
+    d["input_tokens"][14] = "12.5"
+    d["input_tokens"][15] = "x"
+    d["input_tokens"][16] = "99999999999999999999"
+    d["input_tokens"][17] = " 42 "
+    d["output_tokens"] = [str(x) for x in d["output_tokens"]]
+    d["tags"] = [None if t is None else ",".join(t) for t in d["tags"]]
+    d["tags"][18] = '["prod", "x\\"y"]'
+    d["tags"][19] = '["broken'
+    d["axis"][20] = "gpu"
+    d["status"][21] = "maybe"
+    d["request_id"][22] = "a-7"  # repeats a row of file 1
+    d["request_id"][23] = "a-0"
+    d["request_id"][24] = "b-30"  # repeated within the file, later row
+    d["key_id"][25] = f"  {SECRET}  "
+    d["state"] = [None] * n
+    d["state"][26] = "sleeping"
+    d["cost_source"] = [None] * n
+    d["cost_source"][27] = "guess"
+    d["cost_source"][28] = "Estimated"
+    p = out / "usage-2026-10-02.parquet"
+    pl.DataFrame(d, schema_overrides={"state": pl.String, "cost_source": pl.String}).write_parquet(p)
+    paths.append(p)
+
+    # 3: naive (no time zone) timestamps, with an ignored extra column
+    d = base(3, rows_per_file // 2, "c")
+    d["ts"] = [dt.datetime(2026, 10, 3) + dt.timedelta(minutes=11 * i) for i in range(rows_per_file // 2)]
+    d["request_id"][0] = "b-40"  # repeats a row of file 2
+    d["hours"] = [0.5] * (rows_per_file // 2)
+    d["hours"][1] = -1.0
+    d["note"] = ["x"] * (rows_per_file // 2)
+    p = out / "usage-2026-10-03.parquet"
+    pl.DataFrame(d).write_parquet(p)
+    paths.append(p)
+    return paths

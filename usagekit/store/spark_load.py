@@ -1,0 +1,176 @@
+"""``load(..., engine="spark")`` for canonical Parquet files: validation as Spark jobs.
+
+The executors read the files themselves (``spark.read.parquet`` on the paths), run the typed
+checks (:mod:`usagekit.sources.spark_stage`), find repeated request ids across all files
+(first occurrence in file then row order wins, as on Polars), count every file's rows per
+reason, write the kept rows once as Parquet into a staging directory and aggregate the month
+cube from them. The driver receives small results only:
+
+* the accounting (one row per file, reason and duplicate flag),
+* the rejected rows, at most :data:`MAX_REJECTED` of them (the load report says when more
+  were rejected; every one is counted),
+* the month cube (days x dimensions),
+* later, the requested day's rows for ``usage.day()``.
+
+The kept rows stay where Spark wrote them: ``USAGEKIT_SPARK_STAGING`` (a directory the driver
+and every worker can read; default the driver's temporary directory, removed at exit). The
+validated store is not used for these loads.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import narwhals as nw
+import polars as pl
+
+from .. import loading as L
+from .. import sources
+from ..accounting import LoadReport
+from ..errors import display_path
+from ..schema import USAGE_COLUMNS, USAGE_DTYPES
+from ..sources import spark_stage
+from .cube import apply_registry, apply_registry_spark, build_cube_spark, derive_spark
+
+#: the most rejected rows a Spark load brings back to the driver (all of them are counted)
+MAX_REJECTED = 10_000
+
+_STATS_SCHEMA = {
+    "_fidx": pl.Int32,
+    "_reject": pl.String,
+    "_dup": pl.Boolean,
+    "n": pl.UInt32,
+    "ids": pl.UInt32,
+    "naive": pl.UInt32,
+    "unpriced": pl.UInt32,
+    "cost": pl.Float64,
+    "first": pl.Datetime("us", "UTC"),
+    "last": pl.Datetime("us", "UTC"),
+}
+
+
+def session_of(engine):
+    """The SparkSession ``engine`` names (``"spark"``: the local one), with its time zone set to
+    UTC: usagekit's times are UTC and days are bucketed in ``tz`` explicitly."""
+    from ..spark import local_session
+
+    session = local_session() if isinstance(engine, str) else engine
+    if session.conf.get("spark.sql.session.timeZone") != "UTC":
+        session.conf.set("spark.sql.session.timeZone", "UTC")
+    return session
+
+
+def load(session, files: list[tuple[Path, object]], key_parts, skipped, tz: str, progress: bool = False):
+    """Canonical Parquet ``files`` (path, probe) validated by Spark -> :class:`~usagekit.usage.Usage`."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    from ..spark import staging_dir
+    from ..usage import Usage
+
+    say = L._Phases(progress)
+    say(f"validating {len(files)} Parquet file(s) on Spark")
+    staged, parts = None, []
+    for i, (path, _probe) in enumerate(files):
+        shown = display_path(path)
+        df, notes = spark_stage.read_parquet(session, path, shown)
+        one = spark_stage.stage(df, file=shown).withColumn("_fidx", F.lit(i).cast("int"))
+        parts.append(sources.Loaded("canonical", shown, notes=notes))
+        staged = one if staged is None else staged.unionByName(one, allowMissingColumns=True)
+    staged = staged.persist(StorageLevel.MEMORY_AND_DISK)  # read and checked once for every pass below
+    try:
+        ok = F.col("_reject").isNull()
+        say("checking request ids")
+        repeated = (
+            staged.filter(ok & F.col("request_id").isNotNull())
+            .groupBy("request_id")
+            .agg(F.count(F.lit(1)).alias("_n"), F.min(F.struct("_fidx", "_row")).alias("_first"))
+            .filter(F.col("_n") > 1)
+            .select("request_id", "_first")
+        )
+        marked = staged.join(repeated, on="request_id", how="left")
+        dup = ok & F.col("_first").isNotNull() & (F.struct("_fidx", "_row") != F.col("_first"))
+        marked = marked.withColumn("_dup", F.coalesce(dup, F.lit(False))).drop("_first")
+        good = ok & ~F.col("_dup")
+
+        say("counting rows")
+        stats = _stats(marked, good)
+        L.check_total(stats, [p.file for p in parts])
+        registry = L._merge_keys([x.keys for x in key_parts if x.keys is not None])
+        budgets = L._merge_budgets([x.budgets for x in key_parts if x.budgets is not None])
+        report = L._report(stats, parts, key_parts, skipped, registry)
+        rejected = _rejected(marked.filter(~good), report)
+
+        say("writing the kept rows")
+        where = staging_dir() / "rows"
+        marked.filter(good).select(*USAGE_COLUMNS).write.parquet(str(where))
+    finally:
+        staged.unpersist()
+    kept = session.read.parquet(str(where))
+    say("building the month cube")
+    cube = build_cube_spark(kept, tz, registry)
+    engine_rows = nw.from_native(derive_spark(apply_registry_spark(kept, registry), tz))
+    rows = apply_registry(pl.scan_parquet(where / "*.parquet").cast(USAGE_DTYPES), registry)
+    say("done")
+    return Usage(
+        rows, registry, report, rejected, tz=tz, engine=session, cube=cube, budgets=budgets, engine_rows=engine_rows
+    )
+
+
+def _stats(marked, good) -> pl.DataFrame:
+    """Rows per file, reason and duplicate flag with the kept rows' measures (``loading._stats``)."""
+    from pyspark.sql import functions as F
+
+    def kept(e):
+        return F.when(good, e)
+
+    agg = marked.groupBy("_fidx", "_reject", "_dup").agg(
+        F.count(F.lit(1)).alias("n"),
+        F.count("request_id").alias("ids"),
+        F.sum(kept(F.col("_naive")).cast("int")).alias("naive"),
+        F.sum(kept(F.col("cost_cents").isNull()).cast("int")).alias("unpriced"),
+        F.sum(kept(F.col("cost_cents"))).alias("cost"),
+        F.min(kept(F.col("ts"))).alias("first"),
+        F.max(kept(F.col("ts"))).alias("last"),
+    )
+    got = pl.from_arrow(agg.toArrow())
+    if not got.height:
+        return pl.DataFrame(schema=_STATS_SCHEMA)
+    return got.with_columns(pl.col(c).fill_null(0) for c in ("naive", "unpriced")).select(
+        [pl.col(c).cast(t) for c, t in _STATS_SCHEMA.items()]
+    )
+
+
+def _rejected(bad, report: LoadReport) -> pl.LazyFrame:
+    """The rejected rows (at most :data:`MAX_REJECTED`, in file then row order) shaped on the
+    driver by the same function as a Polars load (:func:`usagekit.loading.rejected_rows`)."""
+    n = report.rejected + report.duplicates
+    raw = [c for c in bad.columns if c.startswith("_raw_")]
+    cols = [*USAGE_COLUMNS, "_file", "_row", "_field", "_reject", "_value", "_dup", *raw]
+    got = pl.from_arrow(bad.select(*cols, "_fidx").orderBy("_fidx", "_row").limit(MAX_REJECTED).toArrow())
+    if not got.height:
+        got = pl.DataFrame(
+            schema={
+                **USAGE_DTYPES,
+                "_file": pl.String,
+                "_row": pl.Int64,
+                "_field": pl.String,
+                "_reject": pl.String,
+                "_value": pl.String,
+                "_dup": pl.Boolean,
+                **{c: pl.String for c in raw},
+            }
+        )
+    got = got.select(
+        *[pl.col(c).cast(USAGE_DTYPES[c]) for c in USAGE_COLUMNS],
+        *[pl.col(c) for c in cols if c not in USAGE_COLUMNS],
+    )
+    if n > MAX_REJECTED:
+        msg = (
+            f"{n:,} rows were not kept; usage.rejected holds the first {MAX_REJECTED:,} "
+            "(a Spark load brings only these back to the driver; every row is counted above)"
+        )
+        report.files[0].notes.append(msg)
+        print(f"usagekit: {msg}", file=sys.stderr)
+    return L.rejected_rows(got.lazy())
