@@ -1,0 +1,134 @@
+"""Canonical Parquet validated by Spark jobs gives what the Polars load gives, without the rows
+passing through the driver."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from conftest import require, spark_available
+from spark_fixtures import SECRET, write_month
+
+import usagekit
+
+pytestmark = pytest.mark.spark
+
+
+@pytest.fixture(scope="module")
+def month(tmp_path_factory):
+    ok, why = spark_available()
+    require(ok, why)
+    return write_month(tmp_path_factory.mktemp("spark-month"))
+
+
+@pytest.fixture(scope="module")
+def both(month):
+    polars = usagekit.load(month, store=False)
+    spark = usagekit.load(month, engine="spark", store=False)
+    return polars, spark
+
+
+def _files(report):
+    return [
+        (f.file, f.read, f.kept, f.rejected, f.duplicates, f.naive_ts, f.unpriced, f.reasons, f.first_ts, f.last_ts)
+        for f in report.files
+    ]
+
+
+def test_spark_load_report_counts_every_row_as_polars_does(both):
+    polars, spark = both
+    assert _files(spark.load_report) == _files(polars.load_report)
+    for a, b in zip(polars.load_report.files, spark.load_report.files):
+        assert b.cost_cents == pytest.approx(a.cost_cents, rel=1e-12)
+        assert b.notes == a.notes
+    r = spark.load_report
+    assert r.balanced and r.read == 500 and r.duplicates == 5
+    assert r.reasons["unparseable timestamp"] == 2 and r.reasons["negative cost"] == 2
+    assert spark.engine == "spark"
+
+
+def test_spark_rejects_the_same_rows_for_the_same_reasons_with_secrets_masked(both):
+    polars, spark = both
+    cols = ["file", "row", "field", "reason", "value", "request_id", "key_id", "key_name", "provider", "ts"]
+    a, b = polars.rejected[cols], spark.rejected[cols]
+    pd.testing.assert_frame_equal(b, a, check_dtype=False)
+    assert "duplicate request_id" in set(b["reason"])
+    assert {"2026-02-30T00:00:00Z", "not-a-time", "abc", "99999999999999999999"} <= set(b["value"].dropna())
+    text = spark.rejected.to_csv() + spark.breakdown("key").to_csv()
+    assert SECRET not in text and "sk-proj-...0123#" in text
+
+
+def test_spark_answers_daily_breakdown_key_summary_and_invoice_as_polars(both):
+    polars, spark = both
+    a, b = polars.filter(month="2026-10"), spark.filter(month="2026-10")
+    for by in ("model", "key", "provider", "tag"):
+        pd.testing.assert_frame_equal(b.daily(by=by), a.daily(by=by), check_dtype=False, rtol=1e-12)
+        pd.testing.assert_frame_equal(b.breakdown(by), a.breakdown(by), check_dtype=False, rtol=1e-12)
+    assert b.total() == pytest.approx(a.total(), rel=1e-12)
+    assert set(a.breakdown("provider")["provider"]) >= {"openai-compat", "anthropic"}  # lower-cased, kept
+    pd.testing.assert_frame_equal(b.key_summary(), a.key_summary(), check_dtype=False, rtol=1e-12)
+    ia, ib = a.invoice(by_model=True), b.invoice(by_model=True)
+    pd.testing.assert_frame_equal(ib.lines, ia.lines, check_dtype=False, rtol=1e-12)
+    assert (ib.billed_total_cents, ib.unpriced_rows) == (ia.billed_total_cents, ia.unpriced_rows)
+    assert ib.continuous_total_cents == pytest.approx(ia.continuous_total_cents, rel=1e-12)
+    assert str(b.freshness(now="2026-10-04")) == str(a.freshness(now="2026-10-04"))
+    da, db = a.day("2026-10-02", page_size=500), b.day("2026-10-02", page_size=500)
+    assert db.attrs["total_rows"] == da.attrs["total_rows"] > 100
+    pd.testing.assert_frame_equal(db, da, check_dtype=False)
+
+
+def test_spark_load_never_reads_the_rows_on_the_driver(month, monkeypatch):
+    """The Polars readers and checks are switched off, and every row Spark hands to Python is
+    counted: the load must come back with counts, the few rejected rows and the cube only."""
+    import pyspark.sql.dataframe as sdf
+
+    import usagekit.loading as loading
+    import usagekit.sources.canonical as canonical
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a canonical file was staged by Polars on the driver")
+
+    monkeypatch.setattr(canonical, "stage", refuse)  # what canonical.read validates with
+    monkeypatch.setattr(loading, "stage", refuse)
+    seen = []
+    originals = {name: getattr(sdf.DataFrame, name) for name in ("toArrow", "collect", "toPandas")}
+
+    def counting(name):
+        def wrapper(self, *a, **k):
+            out = originals[name](self, *a, **k)
+            seen.append(out.num_rows if hasattr(out, "num_rows") else len(out))
+            return out
+
+        return wrapper
+
+    for name in originals:
+        monkeypatch.setattr(sdf.DataFrame, name, counting(name))
+    usage = usagekit.load(month, engine="spark", store=False)
+    assert usage.load_report.read == 500
+    returned = sum(seen)
+    cube_rows = len(usage.rollup().cube.to_native().collect())
+    rejected = len(usage.rejected)
+    # stats (a few rows per file), the rejected rows and the cube: nothing per kept row
+    assert returned <= cube_rows + rejected + 40
+    assert usage.load_report.kept == 473  # as the Polars load keeps
+
+
+def test_spark_load_says_it_does_not_use_the_store(month, tmp_path, capsys):
+    store = tmp_path / "store"
+    usage = usagekit.load(month, engine="spark", store=store)
+    err = capsys.readouterr().err
+    assert "validated store is not used" in err
+    assert usage.load_report.store is None
+    assert not any(p.is_file() for p in store.rglob("*"))  # nothing written to the store
+
+
+def test_other_formats_are_validated_on_the_driver_and_handed_to_spark(tmp_path):
+    ok, why = spark_available()
+    require(ok, why)
+    from pathlib import Path
+
+    src = [Path(__file__).parent / "data" / "litellm" / "spend_logs.csv"]
+    a = usagekit.load(src, store=False)
+    b = usagekit.load(src, engine="spark", store=False)
+    assert b.engine == "spark" and _files(b.load_report) == _files(a.load_report)
+    assert b.total() == pytest.approx(a.total(), rel=1e-12)
+    pd.testing.assert_frame_equal(b.breakdown("key"), a.breakdown("key"), check_dtype=False, rtol=1e-12)
