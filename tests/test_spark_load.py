@@ -132,3 +132,38 @@ def test_other_formats_are_validated_on_the_driver_and_handed_to_spark(tmp_path)
     assert b.engine == "spark" and _files(b.load_report) == _files(a.load_report)
     assert b.total() == pytest.approx(a.total(), rel=1e-12)
     pd.testing.assert_frame_equal(b.breakdown("key"), a.breakdown("key"), check_dtype=False, rtol=1e-12)
+
+
+def test_a_given_session_validates_and_the_rows_reach_polars_views(month):
+    """``engine=<SparkSession>`` takes the same path; the kept rows Spark wrote are what Polars
+    reads for views that need them on the driver (rollup's day log, to_engine('polars'))."""
+    from usagekit.spark import local_session
+
+    usage = usagekit.load(month, engine=local_session(), store=False)
+    assert usage.engine == "spark" and usage.load_report.kept == 473
+    on_polars = usage.to_engine("polars")
+    assert len(on_polars.to_pandas()) == 473
+    assert on_polars.filter(month="2026-10").total()["cost_cents"] == pytest.approx(
+        usage.filter(month="2026-10").total()["cost_cents"], rel=1e-12
+    )
+    day = usage.rollup().filter(month="2026-10").day("2026-10-03", page_size=200)
+    assert day.attrs["total_rows"] == 98 and SECRET not in day.to_csv()
+
+
+def test_a_corrupt_parquet_file_is_a_source_error_naming_it(month, tmp_path):
+    import shutil
+
+    import usagekit.errors
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for p in month:
+        shutil.copy(p, bad / p.name)
+    victim = bad / month[1].name
+    data = bytearray(victim.read_bytes())
+    data[200:2000] = b"\x00" * 1800  # pages cut; the footer stays readable
+    victim.write_bytes(bytes(data))
+    with pytest.raises(usagekit.errors.SourceError) as err:
+        usagekit.load(sorted(bad.iterdir()), engine="spark", store=False)
+    assert "Spark could not read" in str(err.value) and victim.name in str(err.value)
+    assert "usage-2026-10-01" not in str(err.value)  # the intact files are not blamed

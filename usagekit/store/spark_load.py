@@ -28,7 +28,7 @@ import polars as pl
 from .. import loading as L
 from .. import sources
 from ..accounting import LoadReport
-from ..errors import display_path
+from ..errors import SourceError, display_path
 from ..schema import USAGE_COLUMNS, USAGE_DTYPES
 from ..sources import spark_stage
 from .cube import apply_registry, apply_registry_spark, build_cube_spark, derive_spark
@@ -62,7 +62,29 @@ def session_of(engine):
 
 
 def load(session, files: list[tuple[Path, object]], key_parts, skipped, tz: str, progress: bool = False):
-    """Canonical Parquet ``files`` (path, probe) validated by Spark -> :class:`~usagekit.usage.Usage`."""
+    """Canonical Parquet ``files`` (path, probe) validated by Spark -> :class:`~usagekit.usage.Usage`.
+
+    A file Spark cannot decode is a :class:`~usagekit.errors.SourceError` naming it (when
+    Spark's message does), never a Java traceback."""
+    from py4j.protocol import Py4JJavaError
+    from pyspark.errors import PySparkException
+
+    try:
+        return _load(session, files, key_parts, skipped, tz, progress)
+    except (PySparkException, Py4JJavaError) as exc:
+        text = str(exc)
+        shown = [display_path(p) for p, _ in files]
+        named = [s for p, s in zip(files, shown) if str(p[0]) in text or p[0].name in text]
+        detail = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)[:300]
+        raise SourceError(
+            ", ".join(named or shown[:3]) + ("" if named or len(shown) <= 3 else " ..."),
+            f"Spark could not read the data ({detail})",
+            expected="complete, uncorrupted Parquet files; re-export or re-download them, "
+            "or load with the Polars engine to find the file and row",
+        ) from None
+
+
+def _load(session, files, key_parts, skipped, tz: str, progress: bool):
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
