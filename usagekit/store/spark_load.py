@@ -19,6 +19,7 @@ validated store is not used for these loads.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -75,7 +76,10 @@ def load(session, files: list[tuple[Path, object]], key_parts, skipped, tz: str,
         text = str(exc)
         shown = [display_path(p) for p, _ in files]
         named = [s for p, s in zip(files, shown) if str(p[0]) in text or p[0].name in text]
-        detail = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)[:300]
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        classed = [line for line in lines if re.search(r"\[[A-Z_.]+\]", line)]  # Spark's error class line
+        detail = (classed or lines or [type(exc).__name__])[0]
+        detail = re.sub(r"^.*?(\[[A-Z_.]+\])", r"\1", detail)[:300]
         raise SourceError(
             ", ".join(named or shown[:3]) + ("" if named or len(shown) <= 3 else " ..."),
             f"Spark could not read the data ({detail})",
