@@ -211,16 +211,25 @@ def _spark_type(dtype) -> str:
     return {pl.String: "string", pl.Int64: "bigint", pl.Float64: "double", pl.Boolean: "boolean"}[dtype.base_type()]
 
 
-def read_parquet(session, path: Path, shown: str):
-    """One canonical Parquet file as a Spark DataFrame of ``_row`` and its usage columns
-    (lower-cased), and the notes a load report gives it; the checks of ``canonical.read``."""
+def read_parquet(session, paths: list[Path], shown: list[str]):
+    """Canonical Parquet files of one schema, read by one Spark scan, as a DataFrame of ``_fidx``
+    (the file's position in ``paths``), ``_file`` (its shown name), ``_row`` and the usage
+    columns (lower-cased), and the notes a load report gives each; the checks of
+    ``canonical.read`` (a missing column names the first file)."""
     F = _F()
-    df = session.read.parquet(str(path))
+    df = session.read.parquet(*[str(p) for p in paths])
     header = list(df.columns)
-    unique_names(header, shown)
-    extra = check_columns(header, shown)
+    unique_names(header, shown[0])
+    extra = check_columns(header, shown[0])
     keep = [c for c in header if c.strip().lower() in USAGE_COLUMNS]
+    # the executors name each row's file by its URI (``file:/a%20b.parquet``): map it back
+    where = F.regexp_replace(F.col("_metadata.file_path"), "^file:/+", "/")
+    uris = [p.resolve().as_uri().replace("file:///", "/") for p in paths]
+    fidx = F.create_map(*[x for i, u in enumerate(uris) for x in (F.lit(u), F.lit(i))])[where]
+    name = F.create_map(*[x for u, s in zip(uris, shown) for x in (F.lit(u), F.lit(s))])[where]
     df = df.select(
+        fidx.cast("int").alias("_fidx"),
+        name.alias("_file"),
         (F.col("_metadata.row_index") + 1).cast("bigint").alias("_row"),
         *[F.col(f"`{c}`").alias(c.strip().lower()) for c in keep],
     )
@@ -229,6 +238,8 @@ def read_parquet(session, path: Path, shown: str):
 
 
 def stage(df, *, file: str, source: str = "canonical"):
+    # ``file`` names the input in errors; rows carry their own ``_file`` (and ``_fidx``) when the
+    # frame has them (several files read by one scan)
     """Validate a Spark DataFrame whose columns carry normalized names (and ``_row``); the
     rules of :func:`usagekit.sources._stage.stage`, in its order. Returns a DataFrame of the
     normalized columns (secrets masked) and ``_file, _row, _reject, _field, _value, _naive``,
@@ -239,7 +250,7 @@ def stage(df, *, file: str, source: str = "canonical"):
     types = {}
     cols = {}
     for name, dtype in zip(df.columns, [f.dataType for f in df.schema.fields]):
-        if name == "_row":
+        if name in ("_row", "_file", "_fidx"):
             continue
         cols[name], types[name] = _plain(name, F.col(f"`{name}`"), dtype)
     have = set(cols)
@@ -397,13 +408,14 @@ def stage(df, *, file: str, source: str = "canonical"):
             select.append(e.cast(kind).alias(col))
     return df.select(
         *select,
-        F.lit(file).alias("_file"),
+        (F.col("_file") if "_file" in df.columns else F.lit(file)).alias("_file"),
         F.col("_row").cast("bigint").alias("_row"),
         reject.alias("_reject"),
         field.alias("_field"),
         F.lit(None).cast("string").alias("_value"),
         F.coalesce(naive, F.lit(False)).alias("_naive"),
         *[cols[c].cast("string").alias(f"_raw_{c}") for c in raw_cols],
+        *([F.col("_fidx")] if "_fidx" in df.columns else []),
     )
 
 

@@ -97,13 +97,17 @@ def _load(session, files, key_parts, skipped, tz: str, progress: bool):
 
     say = L._Phases(progress)
     say(f"validating {len(files)} Parquet file(s) on Spark")
-    staged, parts = None, []
-    for i, (path, _probe) in enumerate(files):
-        shown = display_path(path)
-        df, notes = spark_stage.read_parquet(session, path, shown)
-        one = spark_stage.stage(df, file=shown).withColumn("_fidx", F.lit(i).cast("int"))
-        parts.append(sources.Loaded("canonical", shown, notes=notes))
+    shown = [display_path(path) for path, _ in files]
+    notes_of: dict[int, list[str]] = {}
+    staged = None
+    for idx in _by_schema([path for path, _ in files]):  # one Spark scan per distinct file schema
+        df, notes = spark_stage.read_parquet(session, [files[i][0] for i in idx], [shown[i] for i in idx])
+        one = spark_stage.stage(df, file=shown[idx[0]]).withColumn(
+            "_fidx", F.element_at(F.array(*[F.lit(i) for i in idx]), F.col("_fidx") + 1)
+        )
+        notes_of.update(dict.fromkeys(idx, notes))
         staged = one if staged is None else staged.unionByName(one, allowMissingColumns=True)
+    parts = [sources.Loaded("canonical", s, notes=list(notes_of[i])) for i, s in enumerate(shown)]
     staged = staged.persist(StorageLevel.MEMORY_AND_DISK)  # read and checked once for every pass below
     try:
         ok = F.col("_reject").isNull()
@@ -142,6 +146,17 @@ def _load(session, files, key_parts, skipped, tz: str, progress: bool):
     return Usage(
         rows, registry, report, rejected, tz=tz, engine=session, cube=cube, budgets=budgets, engine_rows=engine_rows
     )
+
+
+def _by_schema(paths: list[Path]) -> list[list[int]]:
+    """Positions of ``paths`` grouped by Parquet schema (read from each footer), in order."""
+    import pyarrow.parquet as pq
+
+    groups: dict[tuple, list[int]] = {}
+    for i, p in enumerate(paths):
+        schema = pq.read_schema(p)
+        groups.setdefault(tuple((f.name, str(f.type)) for f in schema), []).append(i)
+    return list(groups.values())
 
 
 def _stats(marked, good) -> pl.DataFrame:
