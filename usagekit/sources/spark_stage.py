@@ -1,8 +1,9 @@
 """The typed checks of :mod:`usagekit.sources._stage`, as Spark column expressions.
 
-:func:`stage_parquet` reads one canonical Parquet file with ``session.read.parquet`` (the
-executors read the file; the driver only plans) and returns a Spark DataFrame of the
-normalized columns plus the bookkeeping columns the Polars staging gives (``_file``,
+:func:`read_parquet` reads canonical Parquet files of one schema with one
+``session.read.parquet`` (the executors read the files; the driver only plans) and
+:func:`stage` returns a Spark DataFrame of the normalized columns plus the bookkeeping
+columns the Polars staging gives (``_file``,
 ``_row``, ``_reject``, ``_field``, ``_value``, ``_naive``, ``_raw_<field>`` for text columns),
 with the same rules in the same order, so a row is rejected for the same first reason and key
 ids are masked to the same ids. Rule constants come from ``_stage.py`` and the reason texts
@@ -27,7 +28,6 @@ from ._stage import (
     CHECKED,
     JSON_LIST_PATTERN,
     JSON_STRING_PATTERN,
-    MAX_COUNT,
     MAX_COUNT_FLOAT,
     OFFSET_PATTERN,
     SECRET_COLUMNS,
@@ -419,4 +419,4 @@ def stage(df, *, file: str, source: str = "canonical"):
     )
 
 
-__all__ = ["read_parquet", "stage", "parse_timestamps", "parse_tags", "redact", "MAX_COUNT"]
+__all__ = ["read_parquet", "stage", "parse_timestamps", "parse_tags", "redact"]
