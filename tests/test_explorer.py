@@ -335,3 +335,94 @@ def test_a_cards_budget_does_not_move_with_range_start_or_provider(demo_app):
     assert after["range_spend_cents"] < before["range_spend_cents"]
     card = demo_app.cards.value.split(f'data-key="{kid}"')[1].split('class="uk-card')[0]
     assert f"{before['pct_used']:.1f}% of the" in card
+
+
+# -- break down by: provider, key, agent, team, user, tag --------------------------------------------
+
+
+def test_break_down_by_offers_only_the_dimensions_the_data_has(demo_app, app):
+    assert list(demo_app.by.options) == ["model", "provider", "key", "agent", "team", "user", "tag"]
+    assert "team" not in app.by.options and "tag" not in app.by.options  # the small fixture has neither
+
+
+@pytest.mark.parametrize("by", ["provider", "team", "key"])
+def test_break_down_by_redraws_the_same_chart_under_every_filter(demo_app, by):
+    fig = demo_app.figure
+    demo_app.by.value = by
+    assert demo_app.figure is fig and fig.layout.legend.title.text == by
+    values = {t.customdata[0][0] for t in fig.data}
+    daily = demo_app.current.daily(by)
+    assert values - {"Other"} <= set(daily[by].astype(str))
+    colours = [t.marker.color for t in fig.data]
+    assert len(set(colours)) == len(colours)  # distinct within the chart
+    total = demo_app.current.total()["cost_cents"] / 100
+    assert sum(sum(t.y) for t in fig.data) == pytest.approx(total)
+    demo_app.provider.value = "anthropic"  # the breakdown follows the filters
+    assert sum(sum(t.y) for t in fig.data) == pytest.approx(demo_app.current.total()["cost_cents"] / 100)
+    assert sum(sum(t.y) for t in fig.data) < total
+    assert f"broken down by {by}" in demo_app.scope_label.value
+
+
+def test_the_same_name_keeps_its_colour_when_the_breakdown_comes_back(demo_app):
+    before = {t.customdata[0][0]: t.marker.color for t in demo_app.figure.data}
+    demo_app.by.value = "team"
+    demo_app.by.value = "model"
+    after = {t.customdata[0][0]: t.marker.color for t in demo_app.figure.data}
+    assert before == after
+
+
+def test_click_on_a_team_segment_drills_into_exactly_that_team(demo_app):
+    demo_app.by.value = "team"
+    named = [t for t in demo_app.figure.data if t.customdata[0][0] not in ("Other", "(none)")]
+    trace = max(named, key=lambda t: sum(t.y))
+    i = max(range(len(trace.y)), key=lambda j: trace.y[j])
+    day = pd.Timestamp(trace.x[i]).date()
+    click(demo_app.figure, trace.name, day)
+    team = trace.customdata[0][0]
+    assert demo_app.drill["by"] == "team" and demo_app.drill["what"] == team
+    assert demo_app.drill_summary["cost_cents"].sum() / 100 == pytest.approx(trace.y[i], abs=1e-9)
+    assert demo_app.drill_keys["cost_cents"].sum() / 100 == pytest.approx(trace.y[i], abs=1e-9)
+    n = int(demo_app.drill_summary["requests"].sum())
+    assert demo_app.drill_rows.attrs["total_rows"] == n and team in demo_app.drill_title.value
+    every = demo_app.requests.filter(start=day, end=day, teams=team).to_pandas()
+    assert set(demo_app.drill_rows["request_id"]) <= set(every["request_id"])
+    demo_app.by.value = "model"  # another breakdown: that bar is gone, the drill-down says so
+    assert demo_app.drill is None and "closed" in demo_app.drill_title.value
+
+
+def test_other_under_key_drills_into_exactly_the_keys_it_groups(demo_app):
+    demo_app.by.value = "key"
+    trace, i, day = segment(demo_app, "Other")
+    members = set(trace.meta["members"])
+    assert members and not members & {t.customdata[0][0] for t in demo_app.figure.data}
+    click(demo_app.figure, trace.name, day)
+    assert set(demo_app.drill_keys["key"]) <= members
+    assert demo_app.drill_keys["cost_cents"].sum() / 100 == pytest.approx(trace.y[i], abs=1e-9)
+    assert demo_app.drill_summary["cost_cents"].sum() / 100 == pytest.approx(trace.y[i], abs=1e-9)
+    assert set(demo_app.drill_rows["key_id"]) <= members
+
+
+def test_compute_under_provider_and_plain_vms_under_agent_drill_into_vm_hours(demo_app):
+    # the demo names compute's provider "compute"; other data leaves it empty ("compute (VM hours)")
+    for by, label in (("provider", "compute"), ("agent", "plain VMs (VM hours)")):
+        demo_app.by.value = by
+        trace, i, day = segment(demo_app, label)
+        click(demo_app.figure, trace.name, day)
+        assert demo_app.drill_summary["cost_cents"].sum() / 100 == pytest.approx(trace.y[i], abs=1e-9)
+        assert demo_app.drill_summary["hours"].sum() > 0 and "VM hours" in demo_app.drill_title.value
+        assert demo_app.drill_rows["model"].isna().all()
+    assert set(demo_app.drill_summary["kind"]) == {"plain VM"}  # under agent: the VMs without one
+
+
+def test_a_tag_segment_drills_into_the_requests_carrying_that_tag(demo_app):
+    demo_app.by.value = "tag"
+    named = [t for t in demo_app.figure.data if t.customdata[0][0] not in ("Other", "(none)")]
+    trace = max(named, key=lambda t: sum(t.y))
+    i = max(range(len(trace.y)), key=lambda j: trace.y[j])
+    click(demo_app.figure, trace.name, pd.Timestamp(trace.x[i]).date())
+    assert demo_app.drill_summary["cost_cents"].sum() / 100 == pytest.approx(trace.y[i], abs=1e-9)
+    tag, day = trace.customdata[0][0], pd.Timestamp(trace.x[i]).date()
+    tagged = demo_app.requests.filter(start=day, end=day).to_pandas()
+    tagged = set(tagged.loc[[tag in list(t) if t is not None else False for t in tagged["tags"]], "request_id"])
+    assert demo_app.drill_rows.attrs["total_rows"] == len(tagged) == int(demo_app.drill_summary["requests"].sum())
+    assert set(demo_app.drill_rows["request_id"]) <= tagged

@@ -481,14 +481,16 @@ class Explorer:
             scope, self._drill_requests, self._drill_model = self._segment(by, members)
             by_model = scope.day_summary(day, model=self._drill_model)
             self.drill_keys = scope.day_summary(day, model=self._drill_model, by="key")
-            compute = members is not None and members == [COMPUTE_LABELS.get(by)]
+            # a segment of compute rows only (the compute label, or a provider the data names "compute")
+            compute = members is not None and len(by_model) > 0 and set(by_model["model"]) == {COMPUTE_LABELS["model"]}
             self._drill_compute = compute
             self.drill_summary = scope.day_compute(day) if compute else by_model
             n = int(by_model["requests"].sum()) if len(by_model) else 0
             cost = float(by_model["cost_cents"].sum()) if len(by_model) else 0.0
             if compute:
                 hours = float(self.drill_summary["hours"].sum()) if len(self.drill_summary) else 0.0
-                label, amount = members[0], f"{hours:,.1f} VM hours"
+                label = members[0] if len(members) == 1 else f"Other ({len(members)} {by}s)"
+                amount = f"{hours:,.1f} VM hours"
             elif what == OTHER:
                 label, amount = f"Other ({len(members)} {by}s)", f"{n:,} requests"
             else:
