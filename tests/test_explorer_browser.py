@@ -94,7 +94,7 @@ def test_explorer_runs_in_jupyterlab_filters_and_drills_down(lab, browser, tmp_p
     cards_before = page.locator(".uk-card").count()
     assert cards_before >= 30
 
-    provider = page.locator(".widget-dropdown", has_text="Provider").locator("select")
+    provider = page.get_by_label("Provider", exact=True)
     provider.select_option("anthropic")
     page.wait_for_function(
         # the redraw replaces the traces: wait past the moment the plot is momentarily empty
@@ -243,7 +243,7 @@ def test_segments_drill_into_exactly_themselves_colours_differ_and_cards_keep_th
             "() => document.querySelector('.js-plotly-plot').data[0].x.length === 17", timeout=60_000
         )
         _step("range set")
-        providers = page.locator(".widget-dropdown", has_text="Provider").locator("select")
+        providers = page.get_by_label("Provider", exact=True)
         options = [o for o in providers.locator("option").all_inner_texts() if o != "(all)"]
         for p in options:  # a provider this key spends on, so its card stays
             providers.select_option(p)
@@ -253,5 +253,30 @@ def test_segments_drill_into_exactly_themselves_colours_differ_and_cards_keep_th
         after = page.locator(f".uk-card[data-key='{key}']").inner_text()
         assert re.search(r"([\d.]+)% of the", after).group(1) == pct, (before, after)
         assert len(colours) >= 5 and len(set(colours)) == len(colours), colours  # one colour per trace
+
+        # break the chart down by team: it redraws under the same filters, and a team's segment
+        # drills into exactly that team
+        by = page.get_by_label("Break down by", exact=True)
+        by.select_option("team")
+        page.wait_for_function(
+            "() => { const gd = document.querySelector('.js-plotly-plot');"
+            " return gd.data.length > 0 && gd.data.some(t => String(t.customdata[0][0]).startsWith('team-'))"
+            " && gd.querySelectorAll('.barlayer .trace').length === gd.data.length; }",
+            timeout=60_000,
+        )
+        _step("broken down by team")
+        names = page.evaluate("() => document.querySelector('.js-plotly-plot').data.map(t => t.customdata[0][0])")
+        assert "claude-sonnet-4" not in names and page.locator(".legendtitletext").first.text_content() == "team"
+        team_colours = page.evaluate("""() => Array.from(document.querySelectorAll('.js-plotly-plot .barlayer .trace'))
+            .map(t => getComputedStyle(t.querySelector('.point path')).fill)""")
+        assert len(set(team_colours)) == len(team_colours), team_colours
+        seg = _click_segment(page, next(i for i, n in enumerate(names) if str(n).startswith("team-")))
+        page.wait_for_function(
+            "n => Array.from(document.querySelectorAll('h4')).some(h => h.innerText.includes(n))",
+            arg=seg["name"],
+            timeout=30_000,
+        )
+        heading = page.locator("h4", has_text=seg["name"]).first.inner_text()
+        assert _dollars(heading) == pytest.approx(seg["y"], abs=0.005), (heading, seg)
     finally:
         page.screenshot(path=str(tmp_path / "segments.png"), full_page=True)
