@@ -150,6 +150,8 @@ class Explorer:
         self._other_members: list[str] = []
         self._by_drawn = "model"
         self._shapes_drawn: list = []
+        self.generation = 0  # refreshes done; the busy line carries it when idle (see refresh)
+        self._idle = ""
         self._budget_cache: dict = {}
         self._registry_ids = set(usage.keys["key_id"])
         self.figure: go.FigureWidget | None = None  # made from the first query's figure in refresh()
@@ -278,7 +280,12 @@ class Explorer:
                 *self.timings[-199:],
                 ((time.perf_counter() - wall) * 1000, (time.process_time() - cpu) * 1000),
             ]
-            self.busy.value = ""
+            # the refresh's last message: a browser (or a test) knows the redraw is complete when
+            # this generation is shown and the chart holds as many traces as it says
+            self.generation += 1
+            n = len(self.figure.data) if self.figure is not None else 0
+            self._idle = f"<span data-uk-gen='{self.generation}' data-uk-traces='{n}'></span>"
+            self.busy.value = self._idle
 
     def key_cards_frame(self, f: dict) -> pd.DataFrame:
         """``self.current.key_summary()``, answered from a cache where it can be.
@@ -546,7 +553,7 @@ class Explorer:
             self.drill_table.value = f"<div style='display:flex;gap:24px;flex-wrap:wrap'>{tables}</div>"
             self.show_page(page)
         finally:
-            self.busy.value = ""
+            self.busy.value = self._idle
 
     def show_page(self, page: int) -> None:
         """Show page ``page`` (1 = newest) of the open drill-down's request log."""
