@@ -167,16 +167,21 @@ def breakdown_chart(report: Usage, by: str):
 GATEWAY_DIMENSIONS = (("team", "team"), ("user", "user"), ("tag", "tag"))
 
 
-def dimension_parts(report: Usage) -> list:
-    """Spend by account (when the report spans several), team, user and tag, each only when the
-    data has values for it (hidden when empty). Accounts read with their names when known.
-    Per-tag bars count a request once under each of its tags, and say so."""
-    parts = []
+def account_parts(report: Usage) -> list:
+    """Spend by account, each read as ``name (id)`` when its name is known; only when the report
+    spans more than one account (an account's own report has nothing to compare)."""
     accounts = report.breakdown("account")
-    if len(set(accounts["account"]) - {q.NONE_LABEL}) > 1:
-        names = report.account_names
-        accounts["account_name"] = [account_label(a, names) for a in accounts["account"]]
-        parts.append(charts.breakdown_bar(accounts, by="account", title="Spend by account"))
+    if len(set(accounts["account"]) - {q.NONE_LABEL}) < 2:
+        return []
+    names = report.account_names
+    accounts["account_name"] = [account_label(a, names) for a in accounts["account"]]
+    return [charts.breakdown_bar(accounts, by="account", title="Spend by account")]
+
+
+def dimension_parts(report: Usage) -> list:
+    """Spend by team, user and tag, each only when the data has values for it (hidden when
+    empty). Per-tag bars count a request once under each of its tags, and say so."""
+    parts = []
     for by, label in GATEWAY_DIMENSIONS:
         b = report.breakdown(by)
         if b.empty or set(b[by]) <= {q.NONE_LABEL}:
@@ -616,7 +621,7 @@ class Breakdowns(Section):
 
     def render(self, ctx):
         parts = [breakdown_chart(ctx.report, by) for by in ("provider", "model", "agent")]
-        return parts + dimension_parts(ctx.report)
+        return parts + account_parts(ctx.report) + dimension_parts(ctx.report)
 
 
 class Anomalies(Section):
