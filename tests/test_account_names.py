@@ -121,7 +121,7 @@ def test_explorer_names_accounts_in_the_selector_scope_line_and_cards(demo_dir):
     assert f"account Acme Corp ({acme})" in app.scope_label.value
     mine = app.current.total()["cost_cents"]
     assert 0 < mine < full
-    assert sum(sum(t.y) for t in app.figure.data) == pytest.approx(mine / 100)
+    assert sum(sum(t.y) for t in app.traces) == pytest.approx(mine / 100)
     acme_keys = {r["key_id"] for r in rows if r["account_id"] == acme}
     assert set(app.card_summary["key_id"]) <= acme_keys and len(app.card_summary)
     assert app.cards.value.count(f"Acme Corp ({acme})") == len(app.card_summary)

@@ -190,8 +190,15 @@ REDRAWN = """g => {
   const gd = document.querySelector('.js-plotly-plot');
   if (!s || !gd || !gd.data || +s.dataset.ukGen <= g) return false;
   const n = +s.dataset.ukTraces;
-  return gd.data.length === n && gd.querySelectorAll('.barlayer .trace').length === n;
+  // the explorer hides traces it no longer needs (kept for later redraws) rather than deleting them
+  return gd.data.filter(t => t.visible !== false).length === n
+      && gd.querySelectorAll('.barlayer .trace').length === n;
 }"""
+
+
+#: the raw values of the drawn traces, in trace order (hidden traces come after every drawn one)
+SHOWN_NAMES = """() => document.querySelector('.js-plotly-plot').data
+    .filter(t => t.visible !== false).map(t => t.customdata[0][0])"""
 
 
 def _wait_redrawn(page, generation: int, timeout: int = 180_000) -> None:
@@ -239,7 +246,7 @@ def test_segments_drill_into_exactly_themselves_colours_differ_and_cards_keep_th
         _step("opened")
         colours = page.evaluate("""() => Array.from(document.querySelectorAll('.js-plotly-plot .barlayer .trace'))
             .map(t => getComputedStyle(t.querySelector('.point path')).fill)""")
-        names = page.evaluate("() => document.querySelector('.js-plotly-plot').data.map(t => t.customdata[0][0])")
+        names = page.evaluate(SHOWN_NAMES)
         assert "Other" in names, names
         for name in ("Other", next(n for n in names if n in ("(none)", "compute (VM hours)"))):
             seg = _click_segment(page, names.index(name))
@@ -289,7 +296,7 @@ def test_segments_drill_into_exactly_themselves_colours_differ_and_cards_keep_th
         by.select_option("team")
         _wait_redrawn(page, gen)
         _step("broken down by team")
-        names = page.evaluate("() => document.querySelector('.js-plotly-plot').data.map(t => t.customdata[0][0])")
+        names = page.evaluate(SHOWN_NAMES)
         assert any(str(n).startswith("team-") for n in names), names
         assert "claude-sonnet-4" not in names and page.locator(".legendtitletext").first.text_content() == "team"
         team_colours = page.evaluate("""() => Array.from(document.querySelectorAll('.js-plotly-plot .barlayer .trace'))

@@ -36,6 +36,10 @@ from .tables import html_table  # noqa: E402
 from .usage import Usage, month_range  # noqa: E402
 
 ALL = "(all)"
+#: a trace the chart does not need under the filters in force: hidden, kept for a later redraw
+_HIDDEN = dict(
+    x=[], y=[], name="", customdata=[], meta={"members": []}, hovertext=[], marker_color="#000", visible=False
+)
 OTHER = OTHER_LABEL
 SEARCHABLE_AFTER = 15  # more keys than this: a search box instead of a dropdown
 PAGE_SIZE = 50
@@ -283,7 +287,7 @@ class Explorer:
             # the refresh's last message: a browser (or a test) knows the redraw is complete when
             # this generation is shown and the chart holds as many traces as it says
             self.generation += 1
-            n = len(self.figure.data) if self.figure is not None else 0
+            n = len(self.traces)
             self._idle = f"<span data-uk-gen='{self.generation}' data-uk-traces='{n}'></span>"
             self.busy.value = self._idle
 
@@ -344,8 +348,11 @@ class Explorer:
             )
 
     def _draw(self, traces: list[dict], shapes: list, by: str = "model") -> None:
-        """Put the chart's traces into the widget: restyle the traces it has in one message
-        (no figure is rebuilt, no trace re-created), add or drop the rest."""
+        """Put the chart's traces into the widget in as few browser redraws as possible: the
+        traces it has are restyled in one message (no figure rebuilt, no trace re-created, no
+        per-property validation); traces no longer needed are hidden in that same message, not
+        deleted (a deletion is one more redraw), and shown again when needed; only traces beyond
+        the most ever drawn are added. Markers and the legend title are sent only when they change."""
         if self.figure is None:
             # built from a full figure, so its first render already knows the axis is a date axis
             self.figure = go.FigureWidget(charts.daily_stacked(self.daily, by=by, tz=self.usage.tz))
@@ -355,11 +362,10 @@ class Explorer:
             for trace in self.figure.data:
                 trace.on_click(self._on_click)
             return
-        if len(traces) < len(self.figure.data):
-            self.figure.data = self.figure.data[: len(traces)]
-        kept = traces[: len(self.figure.data)]
+        have = len(self.figure.data)
+        kept = [dict(t, visible=True) for t in traces[:have]]
+        kept += [_HIDDEN] * (have - len(kept))
         if kept:
-            # already-valid plain values, one per trace: restyle skips plotly's per-property validation
             props = {
                 "x": "x",
                 "y": "y",
@@ -368,6 +374,7 @@ class Explorer:
                 "meta": "meta",
                 "hovertext": "hovertext",
                 "marker.color": "marker_color",
+                "visible": "visible",
             }
             self.figure.plotly_restyle(
                 {path: [t[k] for t in kept] for path, k in props.items()}, trace_indexes=list(range(len(kept)))
@@ -378,12 +385,16 @@ class Explorer:
         if by != self._by_drawn:
             self.figure.layout.legend.title.text = esc(by)
             self._by_drawn = by
-        extra = traces[len(self.figure.data) :]
+        extra = traces[have:]
         if extra:
-            start = len(self.figure.data)
             self.figure.add_traces([go.Bar(**t) for t in extra])
-            for trace in self.figure.data[start:]:
+            for trace in self.figure.data[have:]:
                 trace.on_click(self._on_click)
+
+    @property
+    def traces(self) -> list:
+        """The chart's drawn traces (the figure also holds hidden ones kept for later redraws)."""
+        return [t for t in self.figure.data if t.visible is not False] if self.figure is not None else []
 
     # -- anomalies -------------------------------------------------------------------------
     def _visible_findings(self, f: dict, summary: pd.DataFrame) -> pd.DataFrame:
