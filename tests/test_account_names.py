@@ -125,3 +125,21 @@ def test_explorer_names_accounts_in_the_selector_scope_line_and_cards(demo_dir):
     acme_keys = {r["key_id"] for r in rows if r["account_id"] == acme}
     assert set(app.card_summary["key_id"]) <= acme_keys and len(app.card_summary)
     assert app.cards.value.count(f"Acme Corp ({acme})") == len(app.card_summary)
+
+
+def test_focus_export_writes_the_names_and_reads_them_back(focus_dir, tmp_path):
+    from usagekit.export import export
+
+    (focus_dir / "keys.csv").write_text(
+        "key_id,key_name,account_id,spend_cap_cents,account_name\nvk_1,support-bot,acct_acme,10000,Acme Research\n"
+    )
+    usage = usagekit.load(focus_dir / "focus.csv", keys=focus_dir / "keys.csv", store=False)
+    out = export(usage, "2026-10", "focus", tmp_path / "oct.focus.csv").path
+    with open(out, newline="") as fh:
+        row = next(csv.DictReader(fh))
+    assert (row["SubAccountId"], row["SubAccountName"], row["BillingAccountName"]) == (
+        "acct_acme",
+        "Acme Research",
+        "Acme Research",
+    )
+    assert usagekit.load(out, store=False).account_names == {"acct_acme": "Acme Research"}
