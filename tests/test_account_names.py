@@ -73,6 +73,10 @@ def test_report_title_headline_and_cards_show_the_name_escaped(focus_dir):
     cards = str(key_section(keys))
     assert "Acme Research &lt;script&gt;alert(1)&lt;/script&gt; &amp; Co (acct_acme)" in cards
     assert "<script>alert" not in cards
+    app = explore(usage, month="2026-10", detect_anomalies=False)  # the explorer escapes it the same way
+    for shown in (app.scope_label.value, app.cards.value):
+        assert "Acme Research &lt;script&gt;alert(1)&lt;/script&gt; &amp; Co (acct_acme)" in shown
+        assert "<script>alert" not in shown
 
 
 def test_no_name_known_shows_the_id_alone(tmp_path):
