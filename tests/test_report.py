@@ -227,8 +227,9 @@ def test_published_page_renders_every_chart_offline_in_chromium(published, brows
     page.route("**/*", block)
     page.goto(published.html.as_uri())
     evidence = sum(1 for f in published.summary["findings"] if f["kind"] != "unpriced")
-    # daily, provider / model / agent breakdowns, team / user / tag (the demo has them), one per finding
-    expected = 1 + 3 + 3 + evidence
+    # daily, provider / model / agent breakdowns, account (the demo has three), team / user / tag
+    # (the demo has them), one per finding
+    expected = 1 + 3 + 1 + 3 + evidence
     page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot').length >= {expected}", timeout=30_000)
     page.wait_for_timeout(500)
     assert page.locator(".js-plotly-plot").count() == expected
