@@ -73,7 +73,7 @@ def test_writes_one_parquet_per_day_with_the_exact_schema(run):
 
 def test_keys_csv_and_labels_json(run, keys, labels):
     assert run.keys_path.read_text().splitlines()[0] == (
-        "key_id,key_name,account_id,spend_cap_cents,agent_id,created_at,budget_period,budget_reset_at"
+        "key_id,key_name,account_id,spend_cap_cents,agent_id,created_at,budget_period,budget_reset_at,account_name"
     )
     assert keys.height == labels["n_keys"]
     assert all(re.fullmatch(r"vk_[0-9a-f]{12}", k) for k in keys["key_id"])
@@ -89,6 +89,7 @@ def test_keys_csv_and_labels_json(run, keys, labels):
         assert a["day"].startswith(MONTH)
         row = keys.filter(pl.col("key_id") == a["key_id"])
         assert row["key_name"].item() == a["key_name"] and row["account_id"].item() == a["account_id"]
+        assert row["account_name"].item() == a["account_name"]  # the registry names the accounts
 
 
 def test_same_seed_same_output_and_other_seed_differs(run, usage, tmp_path):

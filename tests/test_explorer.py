@@ -33,7 +33,7 @@ def click(fig, trace_name: str, day: dt.date):
 
 def test_defaults_show_the_month_every_model_and_a_card_per_key(app):
     assert app.start.value == dt.date(2026, 10, 1) and app.end.value == dt.date(2026, 10, 31)
-    assert {t.name for t in app.figure.data} == {
+    assert {t.name for t in app.traces} == {
         "claude-sonnet-4",
         "compute (VM hours)",
         "tts-1",
@@ -42,7 +42,7 @@ def test_defaults_show_the_month_every_model_and_a_card_per_key(app):
         "gpt-4o-mini",
         "mistral-large-2411",
     }
-    assert all(len(t.x) == 31 for t in app.figure.data)
+    assert all(len(t.x) == 31 for t in app.traces)
     assert app.figure.layout.xaxis.type == "date"
     assert app.cards.value.count('class="uk-card ') == 4
     assert "$0.15" in app.scope_label.value
@@ -52,25 +52,25 @@ def test_provider_filter_updates_the_same_figure_and_cards(app):
     fig = app.figure
     app.provider.value = "anthropic"
     assert app.figure is fig
-    assert [t.name for t in fig.data] == ["claude-sonnet-4"]
+    assert [t.name for t in app.traces] == ["claude-sonnet-4"]
     assert app.cards.value.count('class="uk-card ') == 1
     assert "batch-summariser" in app.cards.value and "support-bot-prod" not in app.cards.value
     assert "of the $1,200.00 cap" in app.cards.value  # the key keeps its cap under a provider filter
     app.provider.value = "(all)"
-    assert len(fig.data) == 7
+    assert len(app.traces) == 7
 
 
 def test_key_and_model_and_date_filters(app):
     label = next(k for k in app.key.options if k.startswith("support-bot-prod"))
     app.key.value = label
-    assert {t.name for t in app.figure.data} == {"gpt-4o-mini", "gpt-4o"}
+    assert {t.name for t in app.traces} == {"gpt-4o-mini", "gpt-4o"}
     app.model.value = "gpt-4o"
-    assert [t.name for t in app.figure.data] == ["gpt-4o"]
-    assert sum(app.figure.data[0].y) == pytest.approx(0.0095)
+    assert [t.name for t in app.traces] == ["gpt-4o"]
+    assert sum(app.traces[0].y) == pytest.approx(0.0095)
     app.model.value = "(all)"
     app.key.value = "(all)"
     app.end.value = dt.date(2026, 10, 1)
-    assert all(len(t.x) == 1 for t in app.figure.data)
+    assert all(len(t.x) == 1 for t in app.traces)
 
 
 def test_click_on_bar_segment_shows_that_days_requests(app):
@@ -96,7 +96,7 @@ def test_many_keys_get_a_searchable_box(tmp_path):
     app = explore(usagekit.load(tmp_path / "u.csv"), month="2026-10")
     assert type(app.key).__name__ == "Combobox"
     app.key.value = next(k for k in app.key.options if k.startswith("key07"))
-    assert sum(sum(t.y) for t in app.figure.data) == pytest.approx(0.01)
+    assert sum(sum(t.y) for t in app.traces) == pytest.approx(0.01)
 
 
 def test_anomalies_are_listed_beside_the_chart(tmp_path):
@@ -152,7 +152,7 @@ def demo_app(demo_dir):
 
 def segment(app, name: str):
     """The trace of a segment by its raw name (customdata), and the index of its tallest bar."""
-    trace = next(t for t in app.figure.data if t.customdata[0][0] == name)
+    trace = next(t for t in app.traces if t.customdata[0][0] == name)
     i = max(range(len(trace.y)), key=lambda j: trace.y[j])
     return trace, i, pd.Timestamp(trace.x[i]).date()
 
@@ -160,7 +160,7 @@ def segment(app, name: str):
 def test_click_on_other_drills_into_exactly_the_models_it_groups(demo_app):
     trace, i, day = segment(demo_app, "Other")
     click(demo_app.figure, trace.name, day)
-    shown = {t.customdata[0][0] for t in demo_app.figure.data} - {"Other"}
+    shown = {t.customdata[0][0] for t in demo_app.traces} - {"Other"}
     assert set(demo_app.drill_summary["model"]) <= set(demo_app.daily["model"]) - shown
     assert not set(demo_app.drill_summary["model"]) & shown
     assert demo_app.drill_summary["cost_cents"].sum() / 100 == pytest.approx(trace.y[i], abs=1e-9)
@@ -218,17 +218,17 @@ def test_drill_down_follows_filter_changes(demo_app):
 
 def test_key_search_filters_on_a_partial_name_and_clearing_clears_it(demo_app):
     assert type(demo_app.key).__name__ == "Combobox" and not demo_app.key.ensure_option
-    full = sum(sum(t.y) for t in demo_app.figure.data)
+    full = sum(sum(t.y) for t in demo_app.traces)
     demo_app.key.value = "partner"
     want = [k for label, k in demo_app._key_labels.items() if "partner" in label]
     assert want
     part = demo_app.current.total()["cost_cents"]
     assert part == pytest.approx(demo_app.cube.filter(month="2026-10", keys=want).total()["cost_cents"])
-    assert sum(sum(t.y) for t in demo_app.figure.data) == pytest.approx(part / 100) and part / 100 < full
+    assert sum(sum(t.y) for t in demo_app.traces) == pytest.approx(part / 100) and part / 100 < full
     assert demo_app.cards.value.count('class="uk-card ') == len(want)
     assert "keys matching \u201cpartner\u201d" in demo_app.scope_label.value
     demo_app.key.value = ""
-    assert sum(sum(t.y) for t in demo_app.figure.data) == pytest.approx(full)
+    assert sum(sum(t.y) for t in demo_app.traces) == pytest.approx(full)
     assert "every provider, key and model" in demo_app.scope_label.value
     longest = max(len(k) for k in demo_app.key.options)
     assert int(demo_app.key.layout.width.rstrip("ch")) >= longest  # labels are not cut
@@ -274,9 +274,15 @@ def test_filter_changes_restyle_the_same_traces(demo_app):
     before = list(demo_app.figure.data)
     demo_app.start.value = dt.date(2026, 10, 15)
     assert all(a is b for a, b in zip(demo_app.figure.data, before))
-    assert all(len(t.x) == 17 for t in demo_app.figure.data)
+    assert all(len(t.x) == 17 for t in demo_app.traces)
     demo_app.provider.value = "anthropic"
-    assert len(demo_app.figure.data) < len(before) and demo_app.figure.data[0] is before[0]
+    # fewer traces drawn, none deleted (a deletion is one more redraw in the browser): the rest hidden
+    assert len(demo_app.traces) < len(before) and len(demo_app.figure.data) == len(before)
+    assert all(a is b for a, b in zip(demo_app.figure.data, before))
+    drawn = {id(t) for t in demo_app.traces}
+    assert all(t.visible is False and not t.x for t in demo_app.figure.data if id(t) not in drawn)
+    demo_app.provider.value = "(all)"  # shown again, none added
+    assert len(demo_app.traces) == len(before) and all(a is b for a, b in zip(demo_app.figure.data, before))
 
 
 def test_print_of_the_load_report_is_a_few_lines_and_details_lists_every_file(demo_dir):
@@ -335,3 +341,94 @@ def test_a_cards_budget_does_not_move_with_range_start_or_provider(demo_app):
     assert after["range_spend_cents"] < before["range_spend_cents"]
     card = demo_app.cards.value.split(f'data-key="{kid}"')[1].split('class="uk-card')[0]
     assert f"{before['pct_used']:.1f}% of the" in card
+
+
+# -- break down by: provider, key, agent, team, user, tag --------------------------------------------
+
+
+def test_break_down_by_offers_only_the_dimensions_the_data_has(demo_app, app):
+    assert list(demo_app.by.options) == ["model", "provider", "key", "agent", "team", "user", "tag"]
+    assert "team" not in app.by.options and "tag" not in app.by.options  # the small fixture has neither
+
+
+@pytest.mark.parametrize("by", ["provider", "team", "key"])
+def test_break_down_by_redraws_the_same_chart_under_every_filter(demo_app, by):
+    fig = demo_app.figure
+    demo_app.by.value = by
+    assert demo_app.figure is fig and fig.layout.legend.title.text == by
+    values = {t.customdata[0][0] for t in demo_app.traces}
+    daily = demo_app.current.daily(by)
+    assert values - {"Other"} <= set(daily[by].astype(str))
+    colours = [t.marker.color for t in demo_app.traces]
+    assert len(set(colours)) == len(colours)  # distinct within the chart
+    total = demo_app.current.total()["cost_cents"] / 100
+    assert sum(sum(t.y) for t in demo_app.traces) == pytest.approx(total)
+    demo_app.provider.value = "anthropic"  # the breakdown follows the filters
+    assert sum(sum(t.y) for t in demo_app.traces) == pytest.approx(demo_app.current.total()["cost_cents"] / 100)
+    assert sum(sum(t.y) for t in demo_app.traces) < total
+    assert f"broken down by {by}" in demo_app.scope_label.value
+
+
+def test_the_same_name_keeps_its_colour_when_the_breakdown_comes_back(demo_app):
+    before = {t.customdata[0][0]: t.marker.color for t in demo_app.traces}
+    demo_app.by.value = "team"
+    demo_app.by.value = "model"
+    after = {t.customdata[0][0]: t.marker.color for t in demo_app.traces}
+    assert before == after
+
+
+def test_click_on_a_team_segment_drills_into_exactly_that_team(demo_app):
+    demo_app.by.value = "team"
+    named = [t for t in demo_app.traces if t.customdata[0][0] not in ("Other", "(none)")]
+    trace = max(named, key=lambda t: sum(t.y))
+    i = max(range(len(trace.y)), key=lambda j: trace.y[j])
+    day = pd.Timestamp(trace.x[i]).date()
+    click(demo_app.figure, trace.name, day)
+    team = trace.customdata[0][0]
+    assert demo_app.drill["by"] == "team" and demo_app.drill["what"] == team
+    assert demo_app.drill_summary["cost_cents"].sum() / 100 == pytest.approx(trace.y[i], abs=1e-9)
+    assert demo_app.drill_keys["cost_cents"].sum() / 100 == pytest.approx(trace.y[i], abs=1e-9)
+    n = int(demo_app.drill_summary["requests"].sum())
+    assert demo_app.drill_rows.attrs["total_rows"] == n and team in demo_app.drill_title.value
+    every = demo_app.requests.filter(start=day, end=day, teams=team).to_pandas()
+    assert set(demo_app.drill_rows["request_id"]) <= set(every["request_id"])
+    demo_app.by.value = "model"  # another breakdown: that bar is gone, the drill-down says so
+    assert demo_app.drill is None and "closed" in demo_app.drill_title.value
+
+
+def test_other_under_key_drills_into_exactly_the_keys_it_groups(demo_app):
+    demo_app.by.value = "key"
+    trace, i, day = segment(demo_app, "Other")
+    members = set(trace.meta["members"])
+    assert members and not members & {t.customdata[0][0] for t in demo_app.traces}
+    click(demo_app.figure, trace.name, day)
+    assert set(demo_app.drill_keys["key"]) <= members
+    assert demo_app.drill_keys["cost_cents"].sum() / 100 == pytest.approx(trace.y[i], abs=1e-9)
+    assert demo_app.drill_summary["cost_cents"].sum() / 100 == pytest.approx(trace.y[i], abs=1e-9)
+    assert set(demo_app.drill_rows["key_id"]) <= members
+
+
+def test_compute_under_provider_and_plain_vms_under_agent_drill_into_vm_hours(demo_app):
+    # the demo names compute's provider "compute"; other data leaves it empty ("compute (VM hours)")
+    for by, label in (("provider", "compute"), ("agent", "plain VMs (VM hours)")):
+        demo_app.by.value = by
+        trace, i, day = segment(demo_app, label)
+        click(demo_app.figure, trace.name, day)
+        assert demo_app.drill_summary["cost_cents"].sum() / 100 == pytest.approx(trace.y[i], abs=1e-9)
+        assert demo_app.drill_summary["hours"].sum() > 0 and "VM hours" in demo_app.drill_title.value
+        assert demo_app.drill_rows["model"].isna().all()
+    assert set(demo_app.drill_summary["kind"]) == {"plain VM"}  # under agent: the VMs without one
+
+
+def test_a_tag_segment_drills_into_the_requests_carrying_that_tag(demo_app):
+    demo_app.by.value = "tag"
+    named = [t for t in demo_app.traces if t.customdata[0][0] not in ("Other", "(none)")]
+    trace = max(named, key=lambda t: sum(t.y))
+    i = max(range(len(trace.y)), key=lambda j: trace.y[j])
+    click(demo_app.figure, trace.name, pd.Timestamp(trace.x[i]).date())
+    assert demo_app.drill_summary["cost_cents"].sum() / 100 == pytest.approx(trace.y[i], abs=1e-9)
+    tag, day = trace.customdata[0][0], pd.Timestamp(trace.x[i]).date()
+    tagged = demo_app.requests.filter(start=day, end=day).to_pandas()
+    tagged = set(tagged.loc[[tag in list(t) if t is not None else False for t in tagged["tags"]], "request_id"])
+    assert demo_app.drill_rows.attrs["total_rows"] == len(tagged) == int(demo_app.drill_summary["requests"].sum())
+    assert set(demo_app.drill_rows["request_id"]) <= tagged

@@ -34,6 +34,11 @@ def lab(tmp_path, demo_dir):
     params.source = f'source = {json.dumps(str(demo_dir))}\nkeys = None\nmonth = "2026-10"'
     nbformat.write(nb, work / "explore.ipynb")
     port, token = free_port(), secrets.token_hex(16)
+    # no "get notified about Jupyter news?" toast: it pops up late (later on a loaded machine) over
+    # the chart's lower right corner, where it hid the bars and took clicks meant for them
+    settings = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
     env = {
         **os.environ,
         "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"),
@@ -94,14 +99,10 @@ def test_explorer_runs_in_jupyterlab_filters_and_drills_down(lab, browser, tmp_p
     cards_before = page.locator(".uk-card").count()
     assert cards_before >= 30
 
-    provider = page.locator(".widget-dropdown", has_text="Provider").locator("select")
+    provider = page.get_by_label("Provider", exact=True)
+    gen = _generation(page)
     provider.select_option("anthropic")
-    page.wait_for_function(
-        # the redraw replaces the traces: wait past the moment the plot is momentarily empty
-        "(n => n > 0 && n < " + str(traces_before) + ")"
-        "(document.querySelector('.js-plotly-plot').querySelectorAll('.barlayer .trace').length)",
-        timeout=60_000,
-    )
+    _wait_redrawn(page, gen)
     traces_after = chart.locator(".barlayer .trace").count()
     assert 0 < traces_after < traces_before
     assert page.locator(".uk-card").count() < cards_before
@@ -163,7 +164,9 @@ def _open(page, base, token):
     page.wait_for_selector(".uk-card", timeout=180_000)
     page.evaluate("document.querySelector('.uk-cards').scrollIntoView({block: 'start'})")
     try:
-        page.wait_for_selector(".js-plotly-plot .barlayer .trace", state="attached", timeout=60_000)
+        # the chart's script (a 5 MB module) can load long after the cards under load: wait for the
+        # explorer's first refresh to be drawn whole, not for the first trace to appear
+        _wait_redrawn(page, 0)
     except Exception:
         raise AssertionError(
             "no chart; the outputs say: "
@@ -173,6 +176,35 @@ def _open(page, base, token):
         ) from None
     page.evaluate("document.querySelector('.js-plotly-plot').scrollIntoView({block: 'center'})")
     page.wait_for_timeout(500)
+
+
+def _generation(page) -> int:
+    """The explorer's refresh count as the page shows it (0 before the first)."""
+    return page.evaluate("() => +(document.querySelector('[data-uk-gen]')?.dataset.ukGen || 0)")
+
+
+#: the explorer's last message of a refresh is its generation and trace count; the redraw is complete
+#: when the page shows a newer generation and the chart holds (and has drawn) that many traces
+REDRAWN = """g => {
+  const s = document.querySelector('[data-uk-gen]');
+  const gd = document.querySelector('.js-plotly-plot');
+  if (!s || !gd || !gd.data || +s.dataset.ukGen <= g) return false;
+  const n = +s.dataset.ukTraces;
+  // the explorer hides traces it no longer needs (kept for later redraws) rather than deleting them
+  return gd.data.filter(t => t.visible !== false).length === n
+      && gd.querySelectorAll('.barlayer .trace').length === n;
+}"""
+
+
+#: the raw values of the drawn traces, in trace order (hidden traces come after every drawn one)
+SHOWN_NAMES = """() => document.querySelector('.js-plotly-plot').data
+    .filter(t => t.visible !== false).map(t => t.customdata[0][0])"""
+
+
+def _wait_redrawn(page, generation: int, timeout: int = 180_000) -> None:
+    """Wait for the redraw after ``generation`` (the kernel's answer, then plotly's drawing): the
+    signal the explorer gives, never a fixed sleep (a loaded machine can take seconds)."""
+    page.wait_for_function(REDRAWN, arg=generation, timeout=timeout, polling=100)
 
 
 def _dollars(text: str) -> float:
@@ -185,6 +217,8 @@ def _dollars(text: str) -> float:
 
 def _click_segment(page, trace_index: int) -> dict:
     """Click the tallest bar of one trace by page coordinates; return what the chart says it holds."""
+    # in view first: an earlier step (a date typed in the From box) can have scrolled it away
+    page.evaluate("document.querySelector('.js-plotly-plot').scrollIntoView({block: 'center'})")
     info = page.evaluate(
         """i => {
         const gd = document.querySelector('.js-plotly-plot');
@@ -212,7 +246,7 @@ def test_segments_drill_into_exactly_themselves_colours_differ_and_cards_keep_th
         _step("opened")
         colours = page.evaluate("""() => Array.from(document.querySelectorAll('.js-plotly-plot .barlayer .trace'))
             .map(t => getComputedStyle(t.querySelector('.point path')).fill)""")
-        names = page.evaluate("() => document.querySelector('.js-plotly-plot').data.map(t => t.customdata[0][0])")
+        names = page.evaluate(SHOWN_NAMES)
         assert "Other" in names, names
         for name in ("Other", next(n for n in names if n in ("(none)", "compute (VM hours)"))):
             seg = _click_segment(page, names.index(name))
@@ -237,21 +271,44 @@ def test_segments_drill_into_exactly_themselves_colours_differ_and_cards_keep_th
 
         pct = re.search(r"([\d.]+)% of the", before).group(1)
         frm = page.locator(".widget-datepicker", has_text="From").locator("input")
+        gen = _generation(page)
         frm.fill("2026-10-15")
         frm.dispatch_event("change")
-        page.wait_for_function(
-            "() => document.querySelector('.js-plotly-plot').data[0].x.length === 17", timeout=60_000
-        )
+        _wait_redrawn(page, gen)
+        assert page.evaluate("() => document.querySelector('.js-plotly-plot').data[0].x.length") == 17
         _step("range set")
-        providers = page.locator(".widget-dropdown", has_text="Provider").locator("select")
+        providers = page.get_by_label("Provider", exact=True)
         options = [o for o in providers.locator("option").all_inner_texts() if o != "(all)"]
         for p in options:  # a provider this key spends on, so its card stays
+            gen = _generation(page)
             providers.select_option(p)
-            page.wait_for_timeout(1500)
+            _wait_redrawn(page, gen)
             if page.locator(f".uk-card[data-key='{key}']").count():
                 break
         after = page.locator(f".uk-card[data-key='{key}']").inner_text()
         assert re.search(r"([\d.]+)% of the", after).group(1) == pct, (before, after)
         assert len(colours) >= 5 and len(set(colours)) == len(colours), colours  # one colour per trace
+
+        # break the chart down by team: it redraws under the same filters, and a team's segment
+        # drills into exactly that team
+        by = page.get_by_label("Break down by", exact=True)
+        gen = _generation(page)
+        by.select_option("team")
+        _wait_redrawn(page, gen)
+        _step("broken down by team")
+        names = page.evaluate(SHOWN_NAMES)
+        assert any(str(n).startswith("team-") for n in names), names
+        assert "claude-sonnet-4" not in names and page.locator(".legendtitletext").first.text_content() == "team"
+        team_colours = page.evaluate("""() => Array.from(document.querySelectorAll('.js-plotly-plot .barlayer .trace'))
+            .map(t => getComputedStyle(t.querySelector('.point path')).fill)""")
+        assert len(set(team_colours)) == len(team_colours), team_colours
+        seg = _click_segment(page, next(i for i, n in enumerate(names) if str(n).startswith("team-")))
+        page.wait_for_function(
+            "n => Array.from(document.querySelectorAll('h4')).some(h => h.innerText.includes(n))",
+            arg=seg["name"],
+            timeout=30_000,
+        )
+        heading = page.locator("h4", has_text=seg["name"]).first.inner_text()
+        assert _dollars(heading) == pytest.approx(seg["y"], abs=0.005), (heading, seg)
     finally:
         page.screenshot(path=str(tmp_path / "segments.png"), full_page=True)

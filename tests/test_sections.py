@@ -59,6 +59,7 @@ def test_context_is_built_once_and_sections_render_its_numbers(demo_dir):
         "Spend by provider",
         "Spend by model",
         "Spend by agent",
+        "Spend by account",  # the demo spans three accounts
         "Spend by team",
         "Spend by user",
         "Spend by tag",
@@ -142,6 +143,7 @@ def test_team_user_and_tag_breakdowns_are_hidden_when_the_data_has_none():
 
     plain = usagekit.load(Path(__file__).parent / "data" / "canonical" / "usage.csv").filter(month="2026-10")
     assert S.dimension_parts(plain) == []
+    assert S.account_parts(plain.filter(month="2026-10", account="acct_acme")) == []  # one account: no comparison
     assert S.budget_parts(plain) == []
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 
 from . import masking, palette
 from . import queries as q
+from .accounts import label as account_label
 from .extras import require
 from .money import format_usd
 
@@ -284,13 +285,16 @@ def _date(d) -> str:
     return f"{pd.Timestamp(d):%d %b}"
 
 
-def key_cards_html(summary: pd.DataFrame, limit: int | None = None, findings: pd.DataFrame | None = None) -> str:
+def key_cards_html(
+    summary: pd.DataFrame, limit: int | None = None, findings: pd.DataFrame | None = None, accounts: dict | None = None
+) -> str:
     """One card per key, as escaped HTML, from :meth:`~usagekit.usage.Usage.key_summary`.
 
     A card is the key's budget window at the cut-off: spend, cap and % used, the projection
     to the window's end (or "window closed"), the cap day (crossed, or projected), the
     filtered range's own spend when it differs, and a badge per anomaly ``findings`` holds
-    for the key (kind and day). Risk colours the left edge.
+    for the key (kind and day). Risk colours the left edge. ``accounts`` (id -> name, see
+    :attr:`Usage.account_names`) names each card's account beside its id.
     """
     rows = summary if limit is None else summary.head(limit)
     badges: dict = {}
@@ -337,7 +341,7 @@ def key_cards_html(summary: pd.DataFrame, limit: int | None = None, findings: pd
         cards.append(
             f'<div class="uk-card {cls}" data-key="{esc(r.key_id)}">'
             f'<div class="name">{esc(name)}</div>'
-            f'<div class="acct">{esc(mask_key(r.key_id))} &middot; {esc(r.account_id)}</div>'
+            f'<div class="acct">{esc(mask_key(r.key_id))} &middot; {esc(account_label(r.account_id, accounts))}</div>'
             f'<div class="spend">{format_usd(r.spend_cents)}</div>{range_line}'
             f'<div class="uk-bar"><span style="width:{width:.1f}%"></span></div>'
             f'<div class="meta">{cap_line}<br>{outlook}{when}<br>{int(r.requests):,} requests</div>'

@@ -4,7 +4,7 @@
 
     usage/YYYY-MM-DD.parquet   one file per UTC day: the month and its history months,
                                columns and types exactly :func:`usagekit.schema.arrow_schema`
-    keys.csv                   the key registry (caps in cents, empty = no cap)
+    keys.csv                   the key registry (caps in cents, empty = no cap; account names)
     labels.json                the truth: which anomalies were planted where, and the totals
 
 What is in it: three accounts, about forty virtual keys (most capped at two to four times
@@ -963,6 +963,7 @@ def generate(
                     world.key_created[k],
                     "1mo",
                     "",
+                    _ACCOUNTS[world.key_account[k]],
                 ]
             )
 

@@ -1,10 +1,12 @@
 """``usagekit.explore(usage)``: the usage dashboard as ipywidgets, for JupyterLab.
 
-Date range, provider, key (a search box past 15 keys: a partial name filters to every key
-that contains it) and model filters; a card per key; the stacked daily chart by model (a
-plotly ``FigureWidget``). A click on a bar segment opens the drill-down for exactly that
-segment: a model's requests, the models an "Other" segment groups, or the compute segment's
-VM hours per agent and plain VM, with a per-key summary and the request log page by page.
+Date range, account (when the data holds several; shown by name), provider, key (a search box
+past 15 keys: a partial name filters to every key that contains it) and model filters; a card
+per key; the stacked daily chart broken down by model, or by provider, key, agent, team, user or
+tag when the data has them (a plotly ``FigureWidget``). A click on a bar segment opens the
+drill-down for exactly that segment: a model's (provider's, key's, ...) requests, the values an
+"Other" segment groups, or the compute segment's VM hours per agent and plain VM, with a
+per-key summary and the request log page by page.
 Filters update the same widgets in place (traces are restyled, not re-created) and the open
 drill-down follows them. Anomalies found by :func:`usagekit.detect` once, for the month, are
 marked on the chart and listed beside it; filters hide the findings that do not match.
@@ -13,6 +15,7 @@ marked on the chart and listed beside it; filters hide the findings that do not 
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pandas as pd
 
@@ -24,18 +27,33 @@ require("anywidget", "notebook", "the explorer")  # go.FigureWidget needs it
 
 # after the checks above, so a missing plotly names [notebook] (charts alone would name [report])
 from . import charts  # noqa: E402
+from .accounts import label as account_label  # noqa: E402
 from .charts import esc  # noqa: E402
 from .money import format_usd  # noqa: E402
 from .months import default_month  # noqa: E402
-from .queries import COMPUTE_LABEL, COMPUTE_LABELS, NONE_LABEL, OTHER_LABEL  # noqa: E402
+from .queries import COMPUTE_LABELS, NONE_LABEL, OTHER_LABEL  # noqa: E402
 from .tables import html_table  # noqa: E402
 from .usage import Usage, month_range  # noqa: E402
 
 ALL = "(all)"
+#: a trace the chart does not need under the filters in force: hidden, kept for a later redraw
+_HIDDEN = dict(
+    x=[], y=[], name="", customdata=[], meta={"members": []}, hovertext=[], marker_color="#000", visible=False
+)
 OTHER = OTHER_LABEL
 SEARCHABLE_AFTER = 15  # more keys than this: a search box instead of a dropdown
 PAGE_SIZE = 50
 HINT = "<i>Click a bar segment to see that day's requests.</i>"
+#: what the chart can break spend down by -> the filter that selects one of its values
+BREAKDOWNS = {
+    "model": "models",
+    "provider": "providers",
+    "key": "keys",
+    "agent": "agents",
+    "team": "teams",
+    "user": "users",
+    "tag": "tags",
+}
 
 
 def _default_month(usage: Usage) -> tuple[str, str]:
@@ -80,6 +98,11 @@ class Explorer:
             for r in keys.itertuples()
         }
         models = sorted(m for m in everything.breakdown("model")["model"] if m != NONE_LABEL)
+        self.account_names = usage.account_names
+        accounts = sorted(a for a in everything.breakdown("account")["account"] if a != NONE_LABEL)
+        self._account_options = [(account_label(a, self.account_names), a) for a in accounts]
+        self._accounts = accounts
+        self._breakdowns = self._available_breakdowns(everything)
 
         wide = dict(description_width="initial")
         self.start = W.DatePicker(value=first, description="From", style=wide)
@@ -102,6 +125,14 @@ class Explorer:
                 options=[ALL, *self._key_labels], value=ALL, description="Key", layout=key_width, style=wide
             )
         self.model = W.Dropdown(options=[ALL, *models], value=ALL, description="Model", style=wide)
+        self.account = W.Dropdown(
+            options=[(ALL, ALL), *self._account_options],
+            value=ALL,
+            description="Account",
+            style=wide,
+            layout=W.Layout(width=f"{min(max((len(a) for a, _ in self._account_options), default=10) + 12, 60)}ch"),
+        )
+        self.by = W.Dropdown(options=self._breakdowns, value="model", description="Break down by", style=wide)
         self.busy = W.HTML(value="")
         self.note = W.HTML(value=f"<small>{esc(self.month_note)}</small>" if self.month_note else "")
         self.scope_label = W.HTML()
@@ -120,17 +151,23 @@ class Explorer:
         self.drill_keys = pd.DataFrame()
         self.drill_rows = pd.DataFrame()
         self.shown_findings = pd.DataFrame()
-        self._other_models: list[str] = []
+        self._other_members: list[str] = []
+        self._by_drawn = "model"
+        self._shapes_drawn: list = []
+        self.generation = 0  # refreshes done; the busy line carries it when idle (see refresh)
+        self._idle = ""
         self._budget_cache: dict = {}
         self._registry_ids = set(usage.keys["key_id"])
         self.figure: go.FigureWidget | None = None  # made from the first query's figure in refresh()
-        for w in (self.start, self.end, self.provider, self.key, self.model):
+        self.timings: list[tuple[float, float]] = []  # (wall ms, CPU ms) of each refresh in this kernel
+        for w in (self.start, self.end, self.account, self.provider, self.key, self.model, self.by):
             w.observe(self._changed, names="value")
         self.refresh()
+        account_box = [self.account] if len(accounts) > 1 else []  # one account: the scope line names it
         self.widget = W.VBox(
             [
-                W.HBox([self.start, self.end, self.busy]),
-                W.HBox([self.provider, self.key, self.model]),
+                W.HBox([self.start, self.end, *account_box, self.busy]),
+                W.HBox([self.provider, self.key, self.model, self.by]),
                 self.note,
                 self.scope_label,
                 self.cards,
@@ -157,6 +194,7 @@ class Explorer:
         return {
             "start": self.start.value,
             "end": self.end.value,
+            "account": None if self.account.value == ALL else [self.account.value],
             "providers": None if self.provider.value == ALL else [self.provider.value],
             "keys": self._matching_keys(),
             "models": None if self.model.value == ALL else [self.model.value],
@@ -164,6 +202,9 @@ class Explorer:
 
     def _scope_words(self, f: dict) -> str:
         parts = [f"{f['start']:%a %d %b %Y} to {f['end']:%a %d %b %Y} ({self.usage.tz} days)"]
+        if f["account"] or len(self._accounts) == 1:
+            only = f["account"][0] if f["account"] else self._accounts[0]
+            parts.append(f"account {account_label(only, self.account_names)}")
         if f["providers"]:
             parts.append(f"provider {f['providers'][0]}")
         text = (self.key.value or "").strip()
@@ -178,9 +219,32 @@ class Explorer:
                 parts.append(f"keys matching \u201c{text}\u201d ({len(names)}: {shown})")
         if f["models"]:
             parts.append(f"model {f['models'][0]}")
-        if len(parts) == 1:
+        if not (f["account"] or f["providers"] or f["keys"] is not None or f["models"]):
             parts.append("every provider, key and model")
+        if self.by.value != "model":
+            parts.append(f"broken down by {self.by.value}")
         return " \u00b7 ".join(parts)
+
+    def _available_breakdowns(self, everything: Usage) -> list[str]:
+        """Model, then each of provider, key, agent, team, user and tag the month has values for."""
+        out = ["model"]
+        labels = {NONE_LABEL, *COMPUTE_LABELS.values()}
+        for by in ("provider", "key", "agent", "team", "user"):
+            values = set(everything.breakdown(by)[by].astype(str))
+            if values - labels:
+                out.append(by)
+        if self._has_tags():
+            out.append("tag")
+        return out
+
+    def _has_tags(self) -> bool:
+        """Whether any loaded row carries a tag (a scan of the tags column, stopping at the first)."""
+        import polars as pl
+
+        try:
+            return self.usage.lazy.filter(pl.col("tags").list.len() > 0).select("tags").head(1).collect().height > 0
+        except Exception:  # noqa: BLE001 - an engine that cannot answer: offer no tag breakdown
+            return False
 
     def _changed(self, change) -> None:
         self.refresh()
@@ -192,19 +256,22 @@ class Explorer:
             self.busy.value = "<span style='color:#C62828'>pick a start on or before the end</span>"
             return
         self.busy.value = "<span>&#8987; updating...</span>"
+        wall, cpu = time.perf_counter(), time.process_time()
         try:
             self.current = self.cube.filter(**f)
             self.requests = self.usage.filter(**f)
-            self.daily = self.current.daily("model")
+            by = self.by.value
+            self.daily = self.current.daily(by)
             summary = self.key_cards_frame(f)
             self.card_summary = summary
-            traces = charts.stacked_traces(self.daily, by="model")
-            shown = {t["customdata"][0][0] for t in traces if t["customdata"]}
-            self._other_models = sorted(set(self.daily["model"].astype(str)) - shown) if OTHER in shown else []
+            traces = charts.stacked_traces(self.daily, by=by)
+            other = [t for t in traces if t["customdata"] and t["customdata"][0][0] == OTHER]
+            self._other_members = list(other[0]["meta"]["members"]) if other else []
             self.shown_findings = self._visible_findings(f, summary)
-            self._draw(traces, self._anomaly_shapes(f))
+            self._draw(traces, self._anomaly_shapes(f), by)
             self._list_anomalies()
-            self.cards.value = f"<div style='max-height:330px;overflow-y:auto'>{charts.key_cards_html(summary)}</div>"
+            cards = charts.key_cards_html(summary, accounts=self.account_names)
+            self.cards.value = f"<div style='max-height:330px;overflow-y:auto'>{cards}</div>"
             total = self.current.total()
             self.scope_label.value = (
                 f"<b>{format_usd(total['cost_cents'])}</b> over {total['requests']:,} requests "
@@ -212,7 +279,17 @@ class Explorer:
             )
             self._follow_drill(f)
         finally:
-            self.busy.value = ""
+            # the kernel's share of a redraw, for benchmarks/explorer_browser.py (the last 200)
+            self.timings = [
+                *self.timings[-199:],
+                ((time.perf_counter() - wall) * 1000, (time.process_time() - cpu) * 1000),
+            ]
+            # the refresh's last message: a browser (or a test) knows the redraw is complete when
+            # this generation is shown and the chart holds as many traces as it says
+            self.generation += 1
+            n = len(self.traces)
+            self._idle = f"<span data-uk-gen='{self.generation}' data-uk-traces='{n}'></span>"
+            self.busy.value = self._idle
 
     def key_cards_frame(self, f: dict) -> pd.DataFrame:
         """``self.current.key_summary()``, answered from a cache where it can be.
@@ -223,16 +300,19 @@ class Explorer:
         computed once per (range end, keys) and each filter change adds only what it moves:
         which keys are in scope and their spend in the range (one query on the cube).
         """
-        ck = (f["end"], None if f["keys"] is None else tuple(f["keys"]))
+        account = None if f["account"] is None else tuple(f["account"])
+        ck = (f["end"], None if f["keys"] is None else tuple(f["keys"]), account)
         base = self._budget_cache.get(ck)
         if base is None:
-            base = self.cube.filter(start=f["end"].replace(day=1), end=f["end"], keys=f["keys"]).key_summary()
+            base = self.cube.filter(
+                start=f["end"].replace(day=1), end=f["end"], keys=f["keys"], account=f["account"]
+            ).key_summary()
             self._budget_cache[ck] = base
         per = self.current.breakdown("key")
         per = per[~per["key"].isin([NONE_LABEL, *COMPUTE_LABELS.values()])]
         ids = set(per["key"])
         if not (f["providers"] or f["models"]):  # the registry's keys are listed with zero spend too
-            reg = self._registry_ids
+            reg = self._registry_ids if f["account"] is None else self._registry_ids_of(f["account"])
             ids |= reg if f["keys"] is None else reg & set(f["keys"])
         if not ids <= set(base["key_id"]):
             return self.current.key_summary()  # a key the cached month does not know: ask in full
@@ -242,42 +322,50 @@ class Explorer:
         out.attrs.update(base.attrs, scope=self.current.describe_scope(), range_start=f["start"])
         return out.reset_index(drop=True)
 
+    def _registry_ids_of(self, accounts: list[str]) -> set:
+        reg = self.usage.keys
+        return set(reg.loc[reg["account_id"].isin(accounts), "key_id"])
+
     def _follow_drill(self, f: dict) -> None:
         """The open drill-down follows the filters: re-run while its segment is still drawn,
         else closed with a line saying why (never a heading left from the old filters)."""
         if self.drill is None:
             self._clear_drill()
             return
-        day, what = self.drill["day"], self.drill["what"]
-        present = f["start"] <= day <= f["end"]
+        day, what, by = self.drill["day"], self.drill["what"], self.drill.get("by", "model")
+        present = f["start"] <= day <= f["end"] and by == self.by.value
         if present and what is not None:
-            models = self._models_of(what)
-            seg = self.daily[(self.daily["date"] == day) & self.daily["model"].isin(models)]
-            present = bool(models) and bool(((seg["cost_cents"] != 0) | (seg["requests"] > 0)).any())
+            members = self._members_of(what)
+            seg = self.daily[(self.daily["date"] == day) & self.daily[by].astype(str).isin(members)]
+            present = bool(members) and bool(((seg["cost_cents"] != 0) | (seg["requests"] > 0)).any())
         if present:
             self.show_day(day, what)
         else:
             self._clear_drill()
             self.drill_title.value = (
-                f"<i>The drill-down into {esc(_segment_name(what))} on {day:%a %d %b} closed: "
+                f"<i>The drill-down into {esc(_segment_name(what, by))} on {day:%a %d %b} closed: "
                 f"no such bar under these filters.</i> {HINT}"
             )
 
-    def _draw(self, traces: list[dict], shapes: list) -> None:
-        """Put the chart's traces into the widget: restyle the traces it has in one message
-        (no figure is rebuilt, no trace re-created), add or drop the rest."""
+    def _draw(self, traces: list[dict], shapes: list, by: str = "model") -> None:
+        """Put the chart's traces into the widget in as few browser redraws as possible: the
+        traces it has are restyled in one message (no figure rebuilt, no trace re-created, no
+        per-property validation); traces no longer needed are hidden in that same message, not
+        deleted (a deletion is one more redraw), and shown again when needed; only traces beyond
+        the most ever drawn are added. Markers and the legend title are sent only when they change."""
         if self.figure is None:
             # built from a full figure, so its first render already knows the axis is a date axis
-            self.figure = go.FigureWidget(charts.daily_stacked(self.daily, by="model", tz=self.usage.tz))
+            self.figure = go.FigureWidget(charts.daily_stacked(self.daily, by=by, tz=self.usage.tz))
+            self._by_drawn = by
             self.figure.layout.shapes = shapes
+            self._shapes_drawn = shapes
             for trace in self.figure.data:
                 trace.on_click(self._on_click)
             return
-        if len(traces) < len(self.figure.data):
-            self.figure.data = self.figure.data[: len(traces)]
-        kept = traces[: len(self.figure.data)]
+        have = len(self.figure.data)
+        kept = [dict(t, visible=True) for t in traces[:have]]
+        kept += [_HIDDEN] * (have - len(kept))
         if kept:
-            # already-valid plain values, one per trace: restyle skips plotly's per-property validation
             props = {
                 "x": "x",
                 "y": "y",
@@ -286,17 +374,27 @@ class Explorer:
                 "meta": "meta",
                 "hovertext": "hovertext",
                 "marker.color": "marker_color",
+                "visible": "visible",
             }
             self.figure.plotly_restyle(
                 {path: [t[k] for t in kept] for path, k in props.items()}, trace_indexes=list(range(len(kept)))
             )
-        self.figure.layout.shapes = shapes
-        extra = traces[len(self.figure.data) :]
+        if shapes != self._shapes_drawn:  # each layout message is one more redraw in the browser
+            self.figure.layout.shapes = shapes
+            self._shapes_drawn = shapes
+        if by != self._by_drawn:
+            self.figure.layout.legend.title.text = esc(by)
+            self._by_drawn = by
+        extra = traces[have:]
         if extra:
-            start = len(self.figure.data)
             self.figure.add_traces([go.Bar(**t) for t in extra])
-            for trace in self.figure.data[start:]:
+            for trace in self.figure.data[have:]:
                 trace.on_click(self._on_click)
+
+    @property
+    def traces(self) -> list:
+        """The chart's drawn traces (the figure also holds hidden ones kept for later redraws)."""
+        return [t for t in self.figure.data if t.visible is not False] if self.figure is not None else []
 
     # -- anomalies -------------------------------------------------------------------------
     def _visible_findings(self, f: dict, summary: pd.DataFrame) -> pd.DataFrame:
@@ -313,10 +411,12 @@ class Explorer:
         keep = (days >= f["start"]) & (days <= f["end"])
         if f["keys"] is not None:
             keep &= found["key_id"].isin(f["keys"])
+        if f["account"] is not None:
+            keep &= found["account_id"].isin(f["account"])
         if f["providers"] or f["models"]:
-            models = set(self.daily.loc[self.daily["cost_cents"] != 0, "model"].astype(str)) | set(
-                self.daily.loc[self.daily["requests"] > 0, "model"].astype(str)
-            )
+            per = self.daily if self.by.value == "model" else self.current.breakdown("model")
+            active = (per["cost_cents"] != 0) | (per["requests"] > 0)
+            models = set(per.loc[active, "model"].astype(str))
             active = set(summary.loc[(summary["spend_cents"] != 0) | (summary["requests"] > 0), "key_id"])
             named = found["model"].notna()
             keep &= (named & found["model"].astype(str).isin(models)) | (~named & found["key_id"].isin(active))
@@ -366,36 +466,67 @@ class Explorer:
         except Exception as exc:  # noqa: BLE001 - a widget callback has nowhere else to report
             self.drill_title.value = f"<p style='color:#C62828'>could not load that day: {esc(exc)}</p>"
 
-    def _models_of(self, what) -> list[str] | None:
+    def _members_of(self, what) -> list[str] | None:
+        """The values of the chart's dimension a segment stands for (None: the whole day)."""
         if what is None:
             return None
         if what == OTHER:
-            return list(self._other_models)
+            return list(self._other_members)
         return [what] if isinstance(what, str) else list(what)
+
+    def _segment(self, by: str, members: list[str] | None):
+        """``(usage on the cube, requests, model=)`` for exactly the segment: the filters in force
+        plus the segment's own values (a model segment keeps the ``model=`` argument of the day
+        queries, which names compute and rows without a model as the chart does)."""
+        if members is None or by == "model":
+            return self.current, self.requests, members
+        f = self._filters()
+        seg = {BREAKDOWNS[by]: members}
+        return (
+            self.current.filter(start=f["start"], end=f["end"], **seg),
+            self.requests.filter(start=f["start"], end=f["end"], **seg),
+            None,
+        )
+
+    def _segment_label(self, by: str, what) -> str:
+        """How a segment reads: its value, by name for keys and agents."""
+        if what is None or what == OTHER or f"{by}_name" not in self.daily:
+            return _segment_name(what, by)
+        names = self.daily.loc[self.daily[by].astype(str) == str(what), f"{by}_name"].dropna()
+        return str(names.iloc[0]) if len(names) and names.iloc[0] else charts.mask_key(str(what))
 
     def show_day(self, day: dt.date, what=None, page: int = 1) -> None:
         """Open the drill-down for one bar segment of ``day`` (filters in force apply).
 
-        ``what``: a model name; ``"Other"`` (the models that segment groups); ``"compute (VM hours)"``
-        (VM hours per agent and plain VM); a list of models; None for the whole day.
+        ``what`` is a value of the chart's breakdown (:attr:`by`, model unless chosen): a model
+        (provider, key id, ...); ``"Other"`` (the values that segment groups); a compute label
+        such as ``"compute (VM hours)"`` (VM hours per agent and plain VM); a list of values;
+        None for the whole day.
         """
         self.busy.value = "<span>&#8987; loading requests...</span>"
         try:
-            models = self._models_of(what)
-            self.drill = {"day": day, "what": what}
-            by_model = self.current.day_summary(day, model=models)
-            self.drill_keys = self.current.day_summary(day, model=models, by="key")
-            compute = models == [COMPUTE_LABEL]
-            self.drill_summary = self.current.day_compute(day) if compute else by_model
+            by = self.by.value
+            members = self._members_of(what)
+            self.drill = {"day": day, "what": what, "by": by}
+            scope, self._drill_requests, self._drill_model = self._segment(by, members)
+            by_model = scope.day_summary(day, model=self._drill_model)
+            self.drill_keys = scope.day_summary(day, model=self._drill_model, by="key")
+            # a segment of compute rows only (the compute label, or a provider the data names "compute")
+            compute = members is not None and len(by_model) > 0 and set(by_model["model"]) == {COMPUTE_LABELS["model"]}
+            self._drill_compute = compute
+            self.drill_summary = scope.day_compute(day) if compute else by_model
             n = int(by_model["requests"].sum()) if len(by_model) else 0
             cost = float(by_model["cost_cents"].sum()) if len(by_model) else 0.0
             if compute:
                 hours = float(self.drill_summary["hours"].sum()) if len(self.drill_summary) else 0.0
-                label, amount = "compute (VM hours)", f"{hours:,.1f} VM hours"
+                label = members[0] if len(members) == 1 else f"Other ({len(members)} {by}s)"
+                amount = f"{hours:,.1f} VM hours"
             elif what == OTHER:
-                label, amount = f"Other ({len(models)} models)", f"{n:,} requests"
+                label, amount = f"Other ({len(members)} {by}s)", f"{n:,} requests"
             else:
-                label, amount = _segment_name(what), f"{n:,} requests"
+                label, amount = self._segment_label(by, what), f"{n:,} requests"
+            if by == "tag" and what == OTHER:
+                amount += ", each request once"  # the bar counts a request once under each of its tags
             self.drill_title.value = f"<h4>{day:%a %d %b %Y} &middot; {esc(label)}: {amount}, {format_usd(cost)}</h4>"
             if compute:
                 tables = render_table(
@@ -433,19 +564,18 @@ class Explorer:
             self.drill_table.value = f"<div style='display:flex;gap:24px;flex-wrap:wrap'>{tables}</div>"
             self.show_page(page)
         finally:
-            self.busy.value = ""
+            self.busy.value = self._idle
 
     def show_page(self, page: int) -> None:
         """Show page ``page`` (1 = newest) of the open drill-down's request log."""
         if self.drill is None:
             return
-        models = self._models_of(self.drill["what"])
-        rows = self.requests.day(self.drill["day"], model=models, page=page, page_size=PAGE_SIZE)
+        rows = self._drill_requests.day(self.drill["day"], model=self._drill_model, page=page, page_size=PAGE_SIZE)
         self.drill_rows = rows
         total, pages = rows.attrs["total_rows"], rows.attrs["pages"]
         self.drill["page"] = min(page, pages)
         first = (page - 1) * PAGE_SIZE + 1
-        compute = models == [COMPUTE_LABEL]
+        compute = self._drill_compute
         what = "hourly VM rows" if compute else "requests"
         self.page_label.value = (
             f"<small>{what} {first:,}\u2013{first + len(rows) - 1:,} of {total:,}, newest "
@@ -495,9 +625,9 @@ class Explorer:
         return self.widget._repr_mimebundle_(**kwargs)
 
 
-def _segment_name(what) -> str:
+def _segment_name(what, by: str = "model") -> str:
     if what is None:
-        return "all models"
+        return f"all {by}s"
     return what if isinstance(what, str) else ", ".join(what)
 
 

@@ -10,7 +10,8 @@ specification makes mandatory plus the conditional ones a gateway log can fill:
 * ``ProviderName`` / ``PublisherName`` / ``InvoiceIssuerName`` = provider, ``ServiceName`` = model,
   ``ServiceCategory`` ``AI and Machine Learning`` (``Compute`` for VM time), ``SkuId``
   ``provider/model``;
-* ``BillingAccountId`` / ``SubAccountId`` = account (``unassigned`` when a row has none),
+* ``BillingAccountId`` / ``SubAccountId`` = account (``unassigned`` when a row has none); their
+  ``...Name`` columns hold the account's name when known (:attr:`Usage.account_names`), else the id,
   ``ResourceId`` / ``ResourceName`` = key (already masked at load), ``Tags`` = the request tags as
   a JSON object (``env:prod`` -> ``"env": "prod"``, a bare tag -> ``"tag": null``);
 * ``ConsumedQuantity`` / ``PricingQuantity`` in ``Tokens`` (LLM: input + output), ``Characters``
@@ -149,6 +150,12 @@ def export(usage, month: str, format: str, out, account_id: str | None = None) -
     total = scoped.total()
     if format == "focus":
         table = focus_rows(rows, month)
+        names = usage.account_names
+        if names:  # the account's name where an input or the registry gave one (it reads back the same)
+            table = table.with_columns(
+                pl.col(c).replace_strict(names, default=pl.col(c), return_dtype=pl.String)
+                for c in ("BillingAccountName", "SubAccountName")
+            )
     else:
         table = rows.select([c for c in USAGE_COLUMNS]).collect()
         if format == "csv":

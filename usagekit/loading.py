@@ -254,6 +254,7 @@ def load(
         if not _is_corrupt_file(exc):
             raise
         raise _corrupt_input(usage_parts, exc) from None
+    usage = usage.with_accounts([x.accounts for x in usage_parts])  # names beside the registry, not per row
     return usage.reprice(missing_only=True, prices=prices) if reprice else usage
 
 

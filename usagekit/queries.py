@@ -306,7 +306,9 @@ def restrict(
         preds.append(_value_filter("provider", vals, COMPUTE_LABELS["provider"]))
     if keys is not None:
         vals = [keys] if isinstance(keys, str) else list(keys)
-        preds.append(nw.col("key_id").is_in(vals) | nw.col("key_name").is_in(vals))
+        pred = nw.col("key_id").is_in(vals) | nw.col("key_name").is_in(vals)
+        special = [v for v in vals if v in (NONE_LABEL, COMPUTE_LABELS["key"])]
+        preds.append(pred | _value_filter("key_id", special, COMPUTE_LABELS["key"]) if special else pred)
     if models is not None:
         preds.append(
             _value_filter("model", [models] if isinstance(models, str) else list(models), COMPUTE_LABELS["model"])
@@ -318,15 +320,21 @@ def restrict(
         preds.append(pred | _value_filter("agent_id", special, COMPUTE_LABELS["agent"]) if special else pred)
     if axis is not None:
         preds.append(many("axis", axis))
+    # "(none)" is the rows without a team (user), as a breakdown names them: a drill-down into that bar
     if teams is not None:
-        preds.append(many("team_id", teams))
+        preds.append(_value_filter("team_id", [teams] if isinstance(teams, str) else list(teams), None))
     if users is not None:
-        preds.append(many("user_id", users))
+        preds.append(_value_filter("user_id", [users] if isinstance(users, str) else list(users), None))
     if end_users is not None:
         preds.append(many("end_user", end_users))
     if tags is not None:  # a request carrying any of the tags (``_tagset``: see side_cube)
         vals = [tags] if isinstance(tags, str) else list(tags)
-        hits = [nw.col("_tagset").str.contains(f"{TAG_SEP}{t}{TAG_SEP}", literal=True) for t in vals]
+        hits = [
+            nw.col("_tagset").is_null()
+            if t == NONE_LABEL  # untagged requests, as the tag breakdown names them
+            else nw.col("_tagset").str.contains(f"{TAG_SEP}{t}{TAG_SEP}", literal=True)
+            for t in vals
+        ]
         preds.append(nw.any_horizontal(*hits, ignore_nulls=True).fill_null(False) if hits else nw.lit(False))
     return frame.filter(*preds) if preds else frame
 

@@ -158,8 +158,8 @@ def clean_stale_runs(month_dir: Path) -> list[Path]:
     return removed
 
 
-def to_html(executed: Path) -> str:
-    """The executed notebook as one self-contained HTML page without code cells."""
+def to_html(executed: Path, title: str = "usage report") -> str:
+    """The executed notebook as one self-contained HTML page without code cells, titled ``title``."""
     import nbformat
     from nbconvert import HTMLExporter
 
@@ -176,7 +176,7 @@ def to_html(executed: Path) -> str:
     exporter.register_preprocessor(
         TagRemovePreprocessor(remove_cell_tags={"remove-cell"}, remove_all_outputs_tags={"remove-output"}), enabled=True
     )
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": "usage report"}})
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
     return body
 
 
@@ -338,9 +338,9 @@ def publish(
                     internal=internal,
                     traceback_file=saved,
                 ) from None
-            html = to_html(executed)
-            (tmp / "report.html").write_text(html, encoding="utf-8")
             summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+            html = to_html(executed, title=summary.get("title") or f"Usage report {month}")
+            (tmp / "report.html").write_text(html, encoding="utf-8")
             summary.update(
                 month=month,
                 account=account_id or "all",
@@ -424,7 +424,11 @@ def write_index(out) -> Path:
         rows.append(
             {
                 "month": info.get("month", meta.parent.parent.name),
-                "account": info.get("account", meta.parent.name),
+                "account": (
+                    f"{info['account_name']} ({info.get('account', meta.parent.name)})"
+                    if info.get("account_name")
+                    else info.get("account", meta.parent.name)
+                ),
                 "total": format_usd(info.get("total_cents"), precise=False)
                 if info.get("total_cents") is not None
                 else "-",

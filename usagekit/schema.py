@@ -82,9 +82,18 @@ KEY_SCHEMA: dict[str, tuple[pl.DataType, str]] = {
     "created_at": (pl.Datetime("us", "UTC"), "when the key was created"),
     "budget_period": (pl.String(), "how often the cap resets: 1d, 7d, 30d, 1mo, ...; null = monthly"),
     "budget_reset_at": (pl.Datetime("us", "UTC"), "a reset instant of the cap (usually the next one), UTC"),
+    "account_name": (pl.String(), "the owning account's display name, if known"),
 }
 KEY_COLUMNS: tuple[str, ...] = tuple(KEY_SCHEMA)
 KEY_DTYPES: dict[str, pl.DataType] = {name: dtype for name, (dtype, _) in KEY_SCHEMA.items()}
+
+#: Account names: one row per account whose name an input or the registry gives (``Usage.account_names``).
+ACCOUNT_SCHEMA: dict[str, tuple[pl.DataType, str]] = {
+    "account_id": (pl.String(), "joins usage.account_id"),
+    "account_name": (pl.String(), "display name shown to people beside the id"),
+}
+ACCOUNT_COLUMNS: tuple[str, ...] = tuple(ACCOUNT_SCHEMA)
+ACCOUNT_DTYPES: dict[str, pl.DataType] = {name: dtype for name, (dtype, _) in ACCOUNT_SCHEMA.items()}
 
 #: Budget registry: one row per team or user budget (LiteLLM team and user tables).
 BUDGET_SCHEMA: dict[str, tuple[pl.DataType, str]] = {
@@ -111,6 +120,11 @@ def empty_usage() -> pl.DataFrame:
 def empty_keys() -> pl.DataFrame:
     """An empty key registry."""
     return pl.DataFrame(schema=KEY_DTYPES)
+
+
+def empty_accounts() -> pl.DataFrame:
+    """An empty account-name mapping."""
+    return pl.DataFrame(schema=ACCOUNT_DTYPES)
 
 
 def empty_budgets() -> pl.DataFrame:

@@ -15,6 +15,7 @@ import pandas as pd
 
 from . import charts
 from . import queries as q
+from .accounts import label as account_label
 from .charts import esc, mask_key
 from .errors import UsagekitError
 from .money import format_cents_difference, format_usd
@@ -51,10 +52,11 @@ def scope_for_report(usage: Usage, month: str, account_id: str | None = None) ->
     return usage.filter(month=month, account=account_id)
 
 
-def report_title(month: str, account_id: str | None = None) -> str:
-    """``Usage report · October 2026 · all accounts`` (plain text; escape it for a page)."""
+def report_title(month: str, account_id: str | None = None, names: dict | None = None) -> str:
+    """``Usage report · October 2026 · all accounts``, or ``... · Acme Corp (acct_1)`` for one
+    account whose name ``names`` (:attr:`Usage.account_names`) knows (plain text; escape it for a page)."""
     first, _ = month_range(month)
-    who = f"account {account_id}" if account_id else "all accounts"
+    who = account_label(account_id, names) if account_id else "all accounts"
     return f"Usage report · {first:%B %Y} · {who}"
 
 
@@ -94,7 +96,7 @@ def headline(usage: Usage, report: Usage, month: str, account_id: str | None = N
         partial = " (that day was not over)" if fresh.last_day_partial else ""
         cut = f"Data up to {fresh.newest_event:%Y-%m-%d %H:%M} UTC{partial}."
     return HTML(
-        f"{STYLE}<div class='uk'><h2>{esc(report_title(month, account_id))}</h2>"
+        f"{STYLE}<div class='uk'><h2>{esc(report_title(month, account_id, usage.account_names))}</h2>"
         f"<div class='tiles'>{''.join(tiles)}</div>"
         f"<p class='muted'>Days are bucketed in <b>{esc(report.tz)}</b>. {esc(cut)}</p></div>"
     )
@@ -106,11 +108,14 @@ def key_section(report: Usage, as_of=None, found: pd.DataFrame | None = None) ->
     summary = report.key_summary(as_of=as_of)
     if summary.empty:
         return HTML(f"{STYLE}<div class='uk'><p>No virtual keys in this report.</p></div>")
-    table = summary.assign(key=[mask_key(k) for k in summary["key_id"]])
+    names = report.account_names
+    table = summary.assign(
+        key=[mask_key(k) for k in summary["key_id"]], account=[account_label(a, names) for a in summary["account_id"]]
+    )
     cols = {
         "key_name": "key",
         "key": "key id",
-        "account_id": "account",
+        "account": "account",
         "spend_cap_cents": "cap",
         "spend_cents": "spent in budget",
         "pct_used": "% of cap",
@@ -142,7 +147,7 @@ def key_section(report: Usage, as_of=None, found: pd.DataFrame | None = None) ->
     if not all(summary["window_closed"]):
         note += " Projections extend each key's recent daily rate (its largest day left out) to the window's end."
     return HTML(
-        f"{STYLE}<div class='uk'>{charts.key_cards_html(summary, findings=found)}<br>"
+        f"{STYLE}<div class='uk'>{charts.key_cards_html(summary, findings=found, accounts=names)}<br>"
         + html_table(table, cols, kinds={"pct_used": "percent"}, csv="keys.csv")
         + f"<p class='muted'>{note} Keys without a cap show '-' for the cap and % of cap.</p></div>"
     )
@@ -160,6 +165,17 @@ def breakdown_chart(report: Usage, by: str):
 
 #: gateway dimensions the report breaks spend down by when the data carries them
 GATEWAY_DIMENSIONS = (("team", "team"), ("user", "user"), ("tag", "tag"))
+
+
+def account_parts(report: Usage) -> list:
+    """Spend by account, each read as ``name (id)`` when its name is known; only when the report
+    spans more than one account (an account's own report has nothing to compare)."""
+    accounts = report.breakdown("account")
+    if len(set(accounts["account"]) - {q.NONE_LABEL}) < 2:
+        return []
+    names = report.account_names
+    accounts["account_name"] = [account_label(a, names) for a in accounts["account"]]
+    return [charts.breakdown_bar(accounts, by="account", title="Spend by account")]
 
 
 def dimension_parts(report: Usage) -> list:
@@ -219,7 +235,7 @@ def findings(usage: Usage, month: str, account_id: str | None = None, as_of=None
     return detect(scoped, month=month, as_of=as_of)
 
 
-def anomaly_parts(found: pd.DataFrame) -> list:
+def anomaly_parts(found: pd.DataFrame, names: dict | None = None) -> list:
     """One subsection per finding (what happened, evidence chart, explanation, next step)."""
     if found.empty:
         return [
@@ -234,7 +250,7 @@ def anomaly_parts(found: pd.DataFrame) -> list:
             HTML(
                 f"{STYLE}<div class='uk'><div class='finding {esc(r.severity)}'>"
                 f"<h3>{esc(r.kind)} &middot; {esc(r.key_name)} ({esc(mask_key(r.key_id))}) &middot; {r.day}</h3>"
-                f"<p><b>{esc(r.severity)}</b>, account {esc(r.account_id)}. {esc(r.explanation)}</p>"
+                f"<p><b>{esc(r.severity)}</b>, account {esc(account_label(r.account_id, names))}. {esc(r.explanation)}</p>"
                 f"<p>{esc(_comparison(r))}</p>"
                 f"<p><b>Next step:</b> {esc(r.action)}</p></div></div>"
             )
@@ -258,9 +274,13 @@ def _comparison(r) -> str:
 def invoice_section(report: Usage, month: str) -> HTML:
     """Whole-cent invoice lines (dollars billed) and their reconciliation with the continuous total."""
     inv = report.invoice(month)
-    lines = inv.lines.assign(key=[mask_key(k) for k in inv.lines["key_id"]])
+    names = report.account_names
+    lines = inv.lines.assign(
+        key=[mask_key(k) for k in inv.lines["key_id"]],
+        account=[account_label(a, names) for a in inv.lines["account_id"]],
+    )
     cols = {
-        "account_id": "account",
+        "account": "account",
         "key_name": "key",
         "key": "key id",
         "requests": "requests",
@@ -444,12 +464,18 @@ def method_notes(report: Usage, month: str, thresholds: dict | None = None, run_
     return HTML(f"{STYLE}<div class='uk'><ul>{''.join(f'<li>{i}</li>' for i in items)}</ul></div>")
 
 
-def save_summary(report: Usage, found: pd.DataFrame, path, alerts: list | None = None) -> dict:
+def save_summary(
+    report: Usage, found: pd.DataFrame, path, alerts: list | None = None, title: str | None = None
+) -> dict:
     """Totals the publisher lists in the index; written to ``path`` when given.
 
-    ``alerts`` (:class:`usagekit.notify.Alert`) go along for ``usagekit report --notify``.
+    ``alerts`` (:class:`usagekit.notify.Alert`) go along for ``usagekit report --notify``;
+    ``title`` (:attr:`ReportContext.title`) becomes the page's title. The account's name, when
+    known, is ``account_name``.
     """
     t = report.totals()
+    accounts = {x for name, v in report.scope.filters if name == "account" for x in ([v] if isinstance(v, str) else v)}
+    names = report.account_names
     summary = {
         "total_cents": t["cost_cents"],
         "requests": t["requests"],
@@ -458,6 +484,8 @@ def save_summary(report: Usage, found: pd.DataFrame, path, alerts: list | None =
         "rejected_rows": report.load_report.rejected,
         "duplicate_rows": report.load_report.duplicates,
         "anomalies": int((~found["kind"].isin(["unpriced", "history"])).sum()) if len(found) else 0,
+        "title": title,
+        "account_name": names.get(next(iter(accounts))) if len(accounts) == 1 else None,
         "findings": [
             {"kind": r.kind, "key_id": r.key_id, "day": str(r.day), "severity": r.severity} for r in found.itertuples()
         ]
@@ -529,6 +557,11 @@ class ReportContext:
     def tz(self) -> str:
         return self.report.tz
 
+    @property
+    def title(self) -> str:
+        """The report's title: month and account, by name when known (plain text)."""
+        return report_title(self.month, self.account_id, self.usage.account_names)
+
     @cached_property
     def findings(self) -> pd.DataFrame:
         return findings(self.usage, self.month, self.account_id, as_of=self.as_of)
@@ -588,14 +621,14 @@ class Breakdowns(Section):
 
     def render(self, ctx):
         parts = [breakdown_chart(ctx.report, by) for by in ("provider", "model", "agent")]
-        return parts + dimension_parts(ctx.report)
+        return parts + account_parts(ctx.report) + dimension_parts(ctx.report)
 
 
 class Anomalies(Section):
     name, title = "anomalies", "Anomalies"
 
     def render(self, ctx):
-        return anomaly_parts(ctx.findings)
+        return anomaly_parts(ctx.findings, ctx.usage.account_names)
 
 
 class Invoice(Section):

@@ -120,10 +120,12 @@ class Usage:
         engine="polars",
         cube: pl.DataFrame | None = None,
         budgets: pl.DataFrame | None = None,
+        accounts: pl.DataFrame | None = None,
         engine_rows: nw.LazyFrame | None = None,
     ):
         self._rows = rows  # polars LazyFrame, normalized columns
         self._registry = registry
+        self._accounts = accounts  # account names the inputs gave (see usagekit.accounts)
         self._budgets = budgets if budgets is not None else empty_budgets()
         self.load_report = report
         self._rejected = rejected
@@ -315,6 +317,28 @@ class Usage:
         return to_pandas(self._registry.select(KEY_COLUMNS))
 
     @property
+    def account_names(self) -> dict[str, str]:
+        """Account id -> display name, for the accounts whose name is known (FOCUS account
+        names, the registry's ``account_name``; the registry wins). See :mod:`usagekit.accounts`.
+
+        >>> usage.account_names                     # doctest: +SKIP
+        {'acct_7f2c': 'Acme Corp', ...}
+        """
+        from .accounts import merge
+
+        frame = merge([self._accounts] if self._accounts is not None else [], self._registry)
+        return dict(zip(frame["account_id"].to_list(), frame["account_name"].to_list()))
+
+    def with_accounts(self, inputs: list) -> "Usage":
+        """The same usage with the account names ``inputs`` gave (frames of
+        ``account_id, account_name``; later ones win, the registry's names over all)."""
+        from .accounts import merge
+
+        new = self._child(self._scope)
+        new._accounts = merge([f for f in inputs if f is not None])
+        return new
+
+    @property
     def rejected(self) -> pd.DataFrame:
         """Every row not kept: file, row, field, reason, the raw value, then the parsed columns."""
         return to_pandas(self._rejected.collect())
@@ -351,6 +375,7 @@ class Usage:
             tz=self.tz,
             engine=engine,
             budgets=self._budgets,
+            accounts=self._accounts,
         )
         return new.within(self._scope)
 
@@ -381,6 +406,7 @@ class Usage:
             tz=self.tz,
             engine=self._session or self.engine,
             budgets=self._budgets,
+            accounts=self._accounts,
         )
         return new.within(self._scope)
 
@@ -401,6 +427,7 @@ class Usage:
             engine="polars",
             cube=cube,
             budgets=self._budgets,
+            accounts=self._accounts,
         )
         return new.within(self._scope)
 

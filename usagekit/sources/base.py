@@ -21,6 +21,7 @@ class Loaded:
     keys: pl.DataFrame | None = None  # rows of the key registry (schema.KEY_COLUMNS)
     key_rejects: pl.DataFrame | None = None  # registry rows rejected (sources.keys.REJECT_COLUMNS)
     budgets: pl.DataFrame | None = None  # rows of the team/user budget registry (schema.BUDGET_COLUMNS)
+    accounts: pl.DataFrame | None = None  # account names the input gives (schema.ACCOUNT_COLUMNS), ids masked
     notes: list[str] = field(default_factory=list)
     in_memory: bool = True  # False when ``usage`` still scans a file lazily
     scan_bytes: int = 0  # size on disk of a lazily scanned file

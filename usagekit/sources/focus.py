@@ -3,7 +3,8 @@
 A gateway's FOCUS rows map as: ``ChargePeriodStart`` -> ``ts``, ``BilledCost`` (else
 ``EffectiveCost``; USD) -> cost, ``ProviderName`` -> provider, a custom ``x_Model`` (else
 ``ServiceName``) -> model, ``ResourceId`` / ``ResourceName`` -> key, ``SubAccountId`` (else
-``BillingAccountId``) -> account. Rows are buckets (``request_id`` null; ``x_Requests``, or a
+``BillingAccountId``) -> account, whose name (``SubAccountName``, else ``BillingAccountName``)
+is kept in the load's account names (``Usage.account_names``), not on every row. Rows are buckets (``request_id`` null; ``x_Requests``, or a
 quantity whose unit is requests, gives requests). Charges that are not usage
 (``ChargeCategory`` Purchase, Tax, Credit, Adjustment) and currencies other than USD are
 rejected with their reason, so they are counted, never silently dropped.
@@ -31,6 +32,8 @@ from pathlib import Path
 import polars as pl
 
 from ..errors import SourceError
+from ..masking import redact_expr
+from ..schema import ACCOUNT_COLUMNS
 from ._io import Probe, read_csv_strings, read_parquet_strings
 from ._stage import parse_tags, stage
 from .base import Format, Loaded, column, pick
@@ -152,12 +155,35 @@ def read(path: Path, probe: Probe) -> Loaded:
         pl.when(odd_tags).then(None).otherwise(tags).alias("tags"),
     )
     notes = []
+    accounts = account_names(df, col)
     n_odd = df.select(odd_tags.sum()).item()
     if n_odd:
         notes.append(
             f"{n_odd:,} Tags cell(s) are not a JSON object of key/value pairs: those rows are kept without tags"
         )
-    return Loaded("focus", shown, stage(mapped, file=shown, source="focus", cost_scale=100.0), notes=notes)
+    return Loaded(
+        "focus", shown, stage(mapped, file=shown, source="focus", cost_scale=100.0), notes=notes, accounts=accounts
+    )
+
+
+def account_names(df: pl.DataFrame, col) -> pl.DataFrame:
+    """``account_id, account_name`` of the rows: the sub-account's name when the sub-account is the
+    account, else the billing account's; ids masked as the rows' are; the last name given wins."""
+    sub = col("SubAccountId")
+    return (
+        df.select(
+            pl.coalesce(sub, col("BillingAccountId")).str.strip_chars().alias("account_id"),
+            pl.when(sub.is_not_null())
+            .then(col("SubAccountName"))
+            .otherwise(col("BillingAccountName"))
+            .str.strip_chars()
+            .alias("account_name"),
+        )
+        .filter(pl.col("account_id").is_not_null() & pl.col("account_name").is_not_null())
+        .with_columns(redact_expr("account_id"), redact_expr("account_name"))
+        .unique(subset="account_id", keep="last", maintain_order=True)
+        .select(ACCOUNT_COLUMNS)
+    )
 
 
 FORMAT = Format("focus", "FinOps FOCUS 1.2 cost and usage export", ("csv", "parquet"), sniff, read)

@@ -3,8 +3,10 @@
 Columns: ``key_id`` (required), ``key_name``, ``account_id``, ``spend_cap_cents`` (empty =
 no cap; ``spend_cap_usd`` is accepted instead), ``agent_id``, ``created_at``,
 ``budget_period`` (how often the cap resets: ``1d``, ``7d``, ``30d``, ``1mo``, ``daily``,
-``weekly``, ``monthly``...; empty = monthly) and ``budget_reset_at`` (a reset instant, ISO
-8601; empty = periods start at calendar boundaries, see :mod:`usagekit.periods`).
+``weekly``, ``monthly``...; empty = monthly), ``budget_reset_at`` (a reset instant, ISO
+8601; empty = periods start at calendar boundaries, see :mod:`usagekit.periods`) and
+``account_name`` (optional: the account's display name, shown beside its id; ``account_alias``
+or LiteLLM's ``organization_alias`` are read the same way).
 
 Registry rows are validated like usage rows: a row cut short (fewer fields than the header), an
 empty key id, a cap that is not a number (or negative, or above
@@ -143,6 +145,10 @@ def registry_from_strings(
             "created_at": when("created_at"),
             "budget_period": pl.Series("budget_period", periods, dtype=pl.String),
             "budget_reset_at": when("budget_reset_at"),
+            "account_name": next(
+                (text(c) for c in ("account_name", "account_alias", "organization_alias") if c in df.columns),
+                text("account_name"),
+            ),
         },
         schema=KEY_DTYPES,
     )
@@ -194,7 +200,7 @@ def read(path: Path, probe: Probe) -> Loaded:
 FORMAT = Format(
     "keys",
     "key registry (key_id, key_name, account_id, spend_cap_cents, agent_id, created_at, "
-    "budget_period, budget_reset_at)",
+    "budget_period, budget_reset_at, account_name)",
     ("csv", "jsonl"),
     sniff,
     read,

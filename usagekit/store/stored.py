@@ -23,7 +23,7 @@ from .. import sources
 from ..errors import SourceError, display_path
 from ..masking import redact_expr
 from ..money import MAX_TOTAL_CENTS
-from ..schema import USAGE_COLUMNS
+from ..schema import ACCOUNT_DTYPES, USAGE_COLUMNS
 from ..sources._stage import rejected_value
 from .cache import (
     RULES_VERSION,
@@ -117,7 +117,9 @@ def load(
     rows = _rows(usage_entries, drops, registry)
     rejected = _rejected(usage_entries, drops)
     say("done")
-    return Usage(rows, registry, report, rejected, tz=tz, engine=engine, cube=cube, budgets=budgets)
+    usage = Usage(rows, registry, report, rejected, tz=tz, engine=engine, cube=cube, budgets=budgets)
+    named = [pl.DataFrame(e.meta.get("accounts") or [], schema=ACCOUNT_DTYPES, orient="row") for e in usage_entries]
+    return usage.with_accounts(named)
 
 
 def _read(item: Path, explicit: bool, format: str):
@@ -163,6 +165,7 @@ def _build_files(st: Store, missing: list, format: str, tz: str, say, progress: 
             notes=list(loaded.notes),
             keys=loaded.keys is not None,
             budgets=getattr(loaded, "budgets", None) is not None,
+            accounts=loaded.accounts.rows() if loaded.accounts is not None else [],
         )
         if loaded.usage is None:
             out[fkey] = st.commit("files", fkey, st.staging(), dict(meta, kind="keys"))
