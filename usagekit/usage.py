@@ -334,7 +334,7 @@ class Usage:
         ``account_id, account_name``; later ones win, the registry's names over all)."""
         from .accounts import merge
 
-        new = self._child(self._scope)
+        new = self.within(self._scope)
         new._accounts = merge([f for f in inputs if f is not None])
         return new
 
