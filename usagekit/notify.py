@@ -28,11 +28,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import hashlib
 import json
 import logging
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -40,6 +38,7 @@ from urllib.parse import unquote, urlsplit
 
 import pandas as pd
 
+from . import statefile
 from .errors import UsagekitError, display_path
 from .money import format_usd
 
@@ -344,23 +343,6 @@ def read_state(path) -> dict:
     return state
 
 
-def _write_state(path: Path, state: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(state, indent=2, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
-
-
-@contextlib.contextmanager
-def _locked(path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(f".{path.name}.lock"), "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def _now() -> str:
     return f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ}"
 
@@ -383,7 +365,7 @@ def deliver(alerts: Sequence[Alert], targets: Sequence[str | Target], state_path
     secrets = sorted({s for t in targets for s in t.secrets()}, key=len, reverse=True)
     collect = _Collect()
     with redacting(secrets, collect):
-        with _locked(state_path):
+        with statefile.locked(state_path):
             state = read_state(state_path)
             by_id = {t.id: t for t in targets}
             for t in targets:
@@ -429,8 +411,8 @@ def deliver(alerts: Sequence[Alert], targets: Sequence[str | Target], state_path
                     result.pending_elsewhere += sum(1 for tid in left if tid not in by_id)
                 else:
                     state["pending"].pop(ident, None)
-                _write_state(state_path, state)
-            _write_state(state_path, state)
+                statefile.write_json(state_path, state, indent=2)
+            statefile.write_json(state_path, state, indent=2)
     return result
 
 

@@ -17,13 +17,11 @@ True
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from . import statefile
 from .queries import COMPUTE_LABELS, NONE_LABEL, OTHER_LABEL
 
 #: the pool names draw from, in order: the first dozen far apart, then further distinct hues
@@ -131,10 +129,10 @@ class Palette:
         new = [n for n in dict.fromkeys(names) if n not in FIXED and n not in self.mapping]
         if new:
             if self.path is not None:
-                with _locked(self.path):
+                with statefile.locked(self.path):
                     self.mapping.update(_read(self.path))
                     self._assign(n for n in new if n not in self.mapping)
-                    _write(self.path, self.mapping)
+                    statefile.write_json(self.path, self.mapping)
             else:
                 self._assign(new)
         out, used = [], set()
@@ -162,24 +160,6 @@ def _read(path: Path) -> dict:
     except (OSError, json.JSONDecodeError):
         return {}
     return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
-
-
-def _write(path: Path, mapping: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(mapping, indent=1, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
-
-
-@contextlib.contextmanager
-def _locked(path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(f".{path.name}.lock"), "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 _active = Palette()
