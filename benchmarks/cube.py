@@ -273,8 +273,10 @@ def main() -> int:
     ap.add_argument(
         "--store",
         type=Path,
-        help="one validated store for the usagekit contenders, in run order: cold fills it, warm reads it, "
-        "+1 day forgets the last day's file and loads again (saves two cold loads per run at 100M)",
+        help="one validated store for the usagekit contenders, in run order: cold fills it, warm reads it "
+        "(saves a cold load per run at 100M); +1 day forgets the last day's file and every combination, then "
+        "loads the other files as a list (stored apart from the directory's entries: files named one by one "
+        "are keyed apart) before the timed load",
     )
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--data", type=Path, help=argparse.SUPPRESS)
