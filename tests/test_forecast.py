@@ -159,3 +159,20 @@ def test_a_zero_cap_is_reached_from_the_window_start_even_with_no_spend():
     # found by the fuzz harness: a LiteLLM max_budget of 0 (or -0) on a key with no spend yet
     f = forecast_cap(series([], []), 0.0, month_window(OCT[9]), OCT[9])
     assert f.crossed and f.crossing_date == OCT[0]
+
+
+def test_the_band_alone_does_not_warn_the_projection_near_the_cap_does():
+    # a noisy key: its band's upper edge crosses a cap its central projection stays well under
+    rng = np.random.default_rng(3)
+    daily = series(OCT[:10], 1000 * np.exp(rng.normal(0, 0.8, 10)))  # ten days: a wide band
+    probe = forecast_cap(daily, None, month_window(OCT[9]), OCT[9])
+    cap = probe.projected_cents / 0.85  # the projection at 85 % of the cap
+    f = forecast_cap(daily, cap, month_window(OCT[9]), OCT[9])
+    assert f.projected_cents < 0.9 * cap < cap < f.high_cents
+    assert f.earliest_crossing_date is not None and f.crossing_date is None
+    assert not f.warn  # shown on the card (the band reaches the cap), not raised as a finding
+    assert f.explanation.startswith("Under its cap at this pace") and "only at the high end" in f.explanation
+    near = forecast_cap(daily, probe.projected_cents / 0.95, month_window(OCT[9]), OCT[9])
+    assert near.warn and near.crossing_date is None and "May reach its cap" in near.explanation
+    over = forecast_cap(daily, probe.projected_cents * 0.99, month_window(OCT[9]), OCT[9])
+    assert over.warn and over.crossing_date is not None

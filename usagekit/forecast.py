@@ -17,10 +17,13 @@ How the run rate is made (robust statistics, written here; no fitting library):
 * the band: the level's and the trend's uncertainty and the day-to-day spread (MAD of the
   residuals, floored) as a multiplicative interval around the remaining spend.
 
-Warning: the band's upper edge reaches the cap before the window ends (or the cap is already
-crossed). With ``previous`` (the forecast of the day before, same window), a warning stays up
-until the upper edge is clearly back under the cap (below ``CLEAR_SHARE`` of it), so a holiday
-dip does not make it flicker. A ``1d`` window is judged on the day's running spend. Caps of any
+Warning: the central projection reaches ``WARN_SHARE`` (90 %) of the cap before the window ends
+(or the cap is already crossed); the band's upper edge alone does not raise one (the card still
+says it: on keys that ended their month well under the cap, warning on the edge made most of the
+false cap findings).
+With ``previous`` (the forecast of the day before, same window), a warning stays up until the
+projection is clearly back under the cap (the upper edge below ``CLEAR_SHARE`` of it or the
+projection below ``HOLD_SHARE``), so a holiday dip does not make it flicker. A ``1d`` window is judged on the day's running spend. Caps of any
 size are forecast (a 50-cent cap blocks a key as surely as a $500 one).
 
 >>> import datetime as dt, pandas as pd
@@ -64,6 +67,12 @@ BAND_Z = 1.28
 MIN_SPREAD = 0.1
 #: a warning stays up until the band's upper edge is below this share of the cap
 CLEAR_SHARE = 0.9
+#: a warning is raised when the central projection reaches this share of the cap (the band's upper
+#: edge alone does not raise one) ...
+WARN_SHARE = 0.9
+#: ... and is held only while the projection stays above this share of the cap (and the band's
+#: upper edge above ``CLEAR_SHARE``)
+HOLD_SHARE = 0.75
 #: a ``1d`` cap warns once the day's running spend reaches this share of it
 DAY_WARN_SHARE = 0.8
 
@@ -376,9 +385,11 @@ def _forecast(
     elif window.period == "1d":
         warn = spent >= DAY_WARN_SHARE * cap or (same and spent >= 0.5 * cap)
     else:
-        # too little history to project: only a crossing warns; else the band's upper edge, kept up until
-        # clearly back under the cap (hysteresis)
-        warn = rr.n_days >= MIN_BAND_DAYS and (high > cap or (same and high >= CLEAR_SHARE * cap))
+        # too little history to project: only a crossing warns; else the central projection near the cap,
+        # kept up until clearly back under it (hysteresis)
+        warn = rr.n_days >= MIN_BAND_DAYS and (
+            projected >= WARN_SHARE * cap or (same and high >= CLEAR_SHARE * cap and projected >= HOLD_SHARE * cap)
+        )
     since = (previous.warn_since if same and previous.warn_since else last_day) if warn else None
     text = (
         _explain(
@@ -434,7 +445,11 @@ def forecast_key(
     held = (
         alone.spent_cents >= 0.5 * alone.cap_cents
         if window.period == "1d"
-        else (alone.history_days >= MIN_BAND_DAYS and alone.high_cents >= CLEAR_SHARE * alone.cap_cents)
+        else (
+            alone.history_days >= MIN_BAND_DAYS
+            and alone.high_cents >= CLEAR_SHARE * alone.cap_cents
+            and alone.projected_cents >= HOLD_SHARE * alone.cap_cents
+        )
         if alone.cap_cents is not None
         else False
     )
@@ -505,6 +520,8 @@ def _explain(
         return f"May reach its cap: {where}; at the high end it would cross around {earliest:%b %d}."
     if warn:
         return f"Close to its cap: {where}; the warning stays until the projection is clearly back under the cap."
+    if earliest is not None:
+        return f"Under its cap at this pace: {where}; only at the high end would it cross, around {earliest:%b %d}."
     return f"Under its cap: {where}."
 
 
