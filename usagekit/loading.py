@@ -364,7 +364,9 @@ def _assemble(
             expected="costs in US cents (a file in dollars read as cents? check format= and units)",
         )
     say("checking request ids")
-    dup = _duplicates(staged, [f[1] for f in fused], int(stats["ids"].sum()), ok)
+    hash_parts = [f[1] for f in fused]
+    fused = [(None, None, f[2]) for f in fused]  # the hash parts are consumed (freed) one by one below
+    dup = _duplicates(staged, hash_parts, int(stats["ids"].sum()), ok)
     mark = (dup if dup is not None else pl.lit(False)).alias("_dup")
     marked = staged.with_columns(mark)
     good = ok & ~pl.col("_dup")
@@ -495,8 +497,10 @@ def _duplicates(staged: pl.LazyFrame, sources_: list[pl.LazyFrame], n_ids: int, 
     hashes = np.empty(n_ids, dtype=np.uint64)
     pos = 0
     h = _id_hash(pl.col("request_id").drop_nulls())
-    for src in sources_:  # hashes already computed, or inputs to compute them from
+    while sources_:  # hashes already computed, or inputs to compute them from; each freed once copied
+        src = sources_.pop(0)
         part = src if isinstance(src, np.ndarray) else src.select(h).collect(engine="streaming").to_series().to_numpy()
+        del src
         if pos + len(part) > n_ids:  # cannot happen unless an input changed while loading
             raise UsagekitError("an input changed while it was being loaded; load it again")
         hashes[pos : pos + len(part)] = part
