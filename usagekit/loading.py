@@ -447,33 +447,50 @@ def _stats(marked: pl.LazyFrame, ids: pl.Expr | None = None) -> pl.DataFrame:
 
 def _fused(chunk: pl.LazyFrame, tz: str) -> tuple[pl.DataFrame, np.ndarray, pl.DataFrame]:
     """One input's accounting (as :func:`_stats`, before repeats are known), the hashes of its
-    request ids, and the month cube of its rows that passed the checks: one read of the input.
+    request ids, and the month cube of its rows that passed the checks: one streaming read of
+    the input, a batch of rows at a time (memory bounded by the batch, not the input).
 
-    Only the columns these need are held (not the ids themselves, nor ``end_user`` and tags),
-    one input at a time.
+    Only the columns these need are computed (not the ids themselves, nor ``end_user`` and tags).
     """
     need = [c for c in USAGE_COLUMNS if c not in ("request_id", "end_user", "tags")]
-    df = chunk.select(
+    query = chunk.select(
         "_fidx",
         "_reject",
         "_naive",
         pl.col("request_id").is_not_null().alias("_has_id"),
         _id_hash(pl.col("request_id")).alias("_h"),
         *need,
-    ).collect(engine="streaming")
-    stats = _stats(df.lazy().with_columns(pl.lit(False).alias("_dup")), ids=pl.col("_has_id").sum())
-    hashes = df.filter(pl.col("_has_id"))["_h"].to_numpy()
-    kept = (
-        df.lazy()
-        .filter(pl.col("_reject").is_null())
-        .with_columns(  # not cube dimensions: placeholders for the column list
-            pl.lit(None, pl.String).alias("request_id"),
-            pl.lit(None, pl.String).alias("end_user"),
-            pl.lit(None, pl.List(pl.String)).alias("tags"),
-        )
     )
-    cube = cube_of(kept, tz)
-    return stats, hashes, cube
+    stats, hashes, cubes = [], [], []
+    for df in query.collect_batches(chunk_size=1_000_000):
+        stats.append(_stats(df.lazy().with_columns(pl.lit(False).alias("_dup")), ids=pl.col("_has_id").sum()))
+        hashes.append(df.filter(pl.col("_has_id"))["_h"].to_numpy())
+        kept = (
+            df.lazy()
+            .filter(pl.col("_reject").is_null())
+            .with_columns(  # not cube dimensions: placeholders for the column list
+                pl.lit(None, pl.String).alias("request_id"),
+                pl.lit(None, pl.String).alias("end_user"),
+                pl.lit(None, pl.List(pl.String)).alias("tags"),
+            )
+        )
+        cubes.append(cube_of(kept, tz))
+        del df, kept
+    if not stats:  # an input without rows
+        empty = query.head(0).collect()
+        return _fused_batch_empty(empty, tz)
+    cube = merge_cubes(cubes, pl.DataFrame()) if len(cubes) > 1 else cubes[0]
+    return pl.concat(stats), np.concatenate(hashes), cube
+
+
+def _fused_batch_empty(df: pl.DataFrame, tz: str) -> tuple[pl.DataFrame, np.ndarray, pl.DataFrame]:
+    stats = _stats(df.lazy().with_columns(pl.lit(False).alias("_dup")), ids=pl.col("_has_id").sum())
+    kept = df.lazy().with_columns(
+        pl.lit(None, pl.String).alias("request_id"),
+        pl.lit(None, pl.String).alias("end_user"),
+        pl.lit(None, pl.List(pl.String)).alias("tags"),
+    )
+    return stats, np.empty(0, np.uint64), cube_of(kept, tz)
 
 
 _HASH_SEED = 7
