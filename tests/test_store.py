@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -101,6 +102,34 @@ def test_one_new_daily_file_is_validated_alone_and_duplicates_across_old_and_new
     by_file = {Path(f.file).name: f for f in again.load_report.files}
     assert by_file["2026-10-04.csv"].duplicates == 2
     assert_same(answers(usagekit.load(month, store=False)), answers(again))
+
+
+def test_new_files_are_searched_in_the_stored_id_index_and_a_damaged_index_is_rebuilt(month, tmp_path):
+    store = tmp_path / "store"
+    usagekit.load(month, store=store)
+    loads = store / f"v{cache.RULES_VERSION}" / "loads"
+    (first,) = list(loads.iterdir())
+    assert (first / "index.npy").exists() and (first / "repeats.npy").exists()
+    # day 6 repeats an id of day 2 and one of its own; a new file sorting first takes an id of day 4
+    _day_file(month, 6, extra="2026-10-06T23:00:00Z,d2-r3,vk_1,key 1,acct_1,gpt-4.1,openai,77\n")
+    (month / "2026-09-30.csv").write_text("ts,request_id,cost_cents\n2026-10-01T00:30:00Z,d4-r2,1000\n")
+    warm = usagekit.load(month, store=store)
+    (second,) = [p for p in loads.iterdir() if p != first]
+    index = json.loads((second / "meta.json").read_text())["index"]
+    assert index["owner"] == first.name and not (second / "index.npy").exists()  # searched, not re-sorted
+    by_file = {Path(f.file).name: f.duplicates for f in warm.load_report.files}
+    assert (by_file["2026-10-06.csv"], by_file["2026-10-02.csv"], by_file["2026-10-04.csv"]) == (2, 1, 2)
+    assert by_file["2026-09-30.csv"] == 0  # it comes first: its row is kept, day 4's is the repeat
+    assert_same(answers(usagekit.load(month, store=False)), answers(warm))
+    # the index's owner damaged: the next load finds it so, builds its own and answers the same
+    (first / "index.npy").write_bytes(b"damaged")
+    _day_file(month, 7)
+    again = usagekit.load(month, store=store)
+    assert again.load_report.validated_files == 1
+    assert_same(answers(usagekit.load(month, store=False)), answers(again))
+    assert not first.exists()  # removed as damaged, never trusted
+    (third,) = [p for p in loads.iterdir() if p != second]
+    assert json.loads((third / "meta.json").read_text())["index"]["owner"] == third.name
 
 
 def _validated(month, store, **kw) -> int:

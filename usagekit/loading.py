@@ -25,7 +25,7 @@ from .money import MAX_TOTAL_CENTS
 from .schema import BUDGET_COLUMNS, BUDGET_DTYPES, KEY_COLUMNS, KEY_DTYPES, USAGE_COLUMNS, empty_budgets, empty_keys
 from .sources._io import SUFFIXES
 from .sources._stage import rejected_value, stage
-from .store.cube import apply_registry, build_cube
+from .store.cube import apply_registry, build_cube, cube_of, merge_cubes
 from .usage import Usage
 
 #: lazily scanned inputs up to this many bytes on disk are collected into memory after loading
@@ -388,13 +388,14 @@ def _assemble(
     progress: bool = False,
     budgets: pl.DataFrame | None = None,
 ) -> Usage:
-    """Validated parts -> :class:`Usage`, in a few streaming passes and nothing written to disk.
+    """Validated parts -> :class:`Usage`, in one pass over each input and nothing written to disk.
 
-    1. accounting: rows per input and reason (a cheap two-key aggregation);
-    2. repeated request ids: 64-bit hashes of every id, sorted in place; only ids whose
-       hash repeats are compared exactly (first occurrence in input then row order wins);
-    3. the month cube (:func:`usagekit.queries.cube`) of the kept rows, which answers every
-       aggregate query; the registry's names are applied to it afterwards.
+    The pass (:func:`_fused`) gives the input's accounting (rows per reason), the 64-bit hashes
+    of its request ids and the month cube (:func:`usagekit.queries.cube`) of its rows that
+    passed the checks. The hashes of all inputs are then sorted in place; only ids whose hash
+    repeats are compared exactly (first occurrence in input then row order wins). Only when
+    some id repeats are the accounting and the cube of the inputs computed again without the
+    repeats. The cube answers every aggregate query; the registry's names are applied to it.
 
     The rows themselves stay a lazy scan of the inputs (for big files) or one in-memory
     frame (small ones), read again only by per-request queries.
@@ -415,29 +416,35 @@ def _assemble(
     chunks = [staged] if in_memory else parts
     ok = pl.col("_reject").is_null()
 
-    say("counting rows")
-    stats = pl.concat(
-        [_stats(c.with_columns(pl.lit(False).alias("_dup"))) for c in _each(chunks, progress, "counting")]
-    )
+    # one pass per input computes what every later step needs: the accounting, the request-id
+    # hashes and the month cube of the rows that passed the checks (repeats come out below)
+    say("validating: accounting, request-id hashes and the month cube in one pass per input")
+    fused = [_fused(c, tz) for c in _each(chunks, progress, "validating")]
+    stats = pl.concat([f[0] for f in fused])
     check_total(stats, [x.file for x in usage_parts])
     say("checking request ids")
-    dup = _duplicates(staged, _each(chunks, progress, "hashing ids"), int(stats["ids"].sum()), ok)
+    hash_parts = [f[1] for f in fused]
+    fused = [(None, None, f[2]) for f in fused]  # the hash parts are consumed (freed) one by one below
+    dup = _duplicates(staged, hash_parts, int(stats["ids"].sum()), ok)
     mark = (dup if dup is not None else pl.lit(False)).alias("_dup")
     marked = staged.with_columns(mark)
-    if dup is not None:  # duplicates found: count them per input
-        stats = pl.concat([_stats(c.with_columns(mark)) for c in chunks])
     good = ok & ~pl.col("_dup")
     rows = marked.filter(good).select(USAGE_COLUMNS)
-
-    cube = None
-    if engine == "polars":  # other engines build their cube themselves, from the rows
+    if dup is None:
+        say("merging the month cube")
+        cube = merge_cubes([f[2] for f in fused], registry)
+    else:  # repeats found: count them per input and build the cube without them
+        stats = pl.concat([_stats(c.with_columns(mark)) for c in chunks])
         say("building the month cube")
         cube = build_cube([c.with_columns(mark).filter(good) for c in _each(chunks, progress, "cube")], tz, registry)
+    del fused
     rows = apply_registry(rows, registry)
 
     report = _report(stats, usage_parts, key_parts, skipped, registry)
     rejected = rejected_rows(marked.filter(~good))
     say("done")
+    if not (isinstance(engine, str) and engine in ("polars", "duckdb")):
+        cube = None  # Spark builds its own from its copy of the rows
     return Usage(rows, registry, report, rejected, tz=tz, engine=engine, cube=cube, budgets=budgets)
 
 
@@ -494,14 +501,14 @@ class _Phases:
             )
 
 
-def _stats(marked: pl.LazyFrame) -> pl.DataFrame:
+def _stats(marked: pl.LazyFrame, ids: pl.Expr | None = None) -> pl.DataFrame:
     ok = pl.col("_reject").is_null()
     good = ok & ~pl.col("_dup")
     return (
         marked.group_by("_fidx", "_reject", "_dup")
         .agg(
             n=pl.len(),
-            ids=pl.col("request_id").count(),
+            ids=pl.col("request_id").count() if ids is None else ids.cast(pl.UInt32),
             naive=(pl.col("_naive") & good).sum(),
             unpriced=(pl.col("cost_cents").is_null() & good).sum(),
             cost=pl.when(good).then(pl.col("cost_cents")).sum(),
@@ -510,6 +517,54 @@ def _stats(marked: pl.LazyFrame) -> pl.DataFrame:
         )
         .collect(engine="streaming")
     )
+
+
+def _fused(chunk: pl.LazyFrame, tz: str) -> tuple[pl.DataFrame, np.ndarray, pl.DataFrame]:
+    """One input's accounting (as :func:`_stats`, before repeats are known), the hashes of its
+    request ids, and the month cube of its rows that passed the checks: one streaming read of
+    the input, a batch of rows at a time (memory bounded by the batch, not the input).
+
+    Only the columns these need are computed (not the ids themselves, nor ``end_user`` and tags).
+    """
+    need = [c for c in USAGE_COLUMNS if c not in ("request_id", "end_user", "tags")]
+    query = chunk.select(
+        "_fidx",
+        "_reject",
+        "_naive",
+        pl.col("request_id").is_not_null().alias("_has_id"),
+        _id_hash(pl.col("request_id")).alias("_h"),
+        *need,
+    )
+    stats, hashes, cubes = [], [], []
+    for df in query.collect_batches(chunk_size=1_000_000):
+        stats.append(_stats(df.lazy().with_columns(pl.lit(False).alias("_dup")), ids=pl.col("_has_id").sum()))
+        hashes.append(df.filter(pl.col("_has_id"))["_h"].to_numpy())
+        kept = (
+            df.lazy()
+            .filter(pl.col("_reject").is_null())
+            .with_columns(  # not cube dimensions: placeholders for the column list
+                pl.lit(None, pl.String).alias("request_id"),
+                pl.lit(None, pl.String).alias("end_user"),
+                pl.lit(None, pl.List(pl.String)).alias("tags"),
+            )
+        )
+        cubes.append(cube_of(kept, tz))
+        del df, kept
+    if not stats:  # an input without rows
+        empty = query.head(0).collect()
+        return _fused_batch_empty(empty, tz)
+    cube = merge_cubes(cubes, pl.DataFrame()) if len(cubes) > 1 else cubes[0]
+    return pl.concat(stats), np.concatenate(hashes), cube
+
+
+def _fused_batch_empty(df: pl.DataFrame, tz: str) -> tuple[pl.DataFrame, np.ndarray, pl.DataFrame]:
+    stats = _stats(df.lazy().with_columns(pl.lit(False).alias("_dup")), ids=pl.col("_has_id").sum())
+    kept = df.lazy().with_columns(
+        pl.lit(None, pl.String).alias("request_id"),
+        pl.lit(None, pl.String).alias("end_user"),
+        pl.lit(None, pl.List(pl.String)).alias("tags"),
+    )
+    return stats, np.empty(0, np.uint64), cube_of(kept, tz)
 
 
 _HASH_SEED = 7
@@ -533,8 +588,10 @@ def _duplicates(staged: pl.LazyFrame, sources_: list[pl.LazyFrame], n_ids: int, 
     hashes = np.empty(n_ids, dtype=np.uint64)
     pos = 0
     h = _id_hash(pl.col("request_id").drop_nulls())
-    for src in sources_:
-        part = src.select(h).collect(engine="streaming").to_series().to_numpy()
+    while sources_:  # hashes already computed, or inputs to compute them from; each freed once copied
+        src = sources_.pop(0)
+        part = src if isinstance(src, np.ndarray) else src.select(h).collect(engine="streaming").to_series().to_numpy()
+        del src
         if pos + len(part) > n_ids:  # cannot happen unless an input changed while loading
             raise UsagekitError("an input changed while it was being loaded; load it again")
         hashes[pos : pos + len(part)] = part

@@ -14,7 +14,10 @@ Layout (one directory, default ``<user cache dir>/usagekit/store``; ``store=`` o
         drop.parquet       (file index, _seq) of repeated request ids across all the files
         stats.parquet      the accounting with duplicates counted
         cube.parquet       the month cube with the registry applied
-        meta.json
+        index.npy          the id-hash index: every request-id hash of its files, sorted (when this
+        repeats.npy        entry owns one), and the hashes that repeat among them; a later load of
+                           the same files plus new ones searches it instead of sorting every hash
+        meta.json          (names the index the load used: its own or an earlier load's)
 
 A file's key is its fingerprint (resolved path, size, modification time, a hash of its first
 and last blocks; a full hash with ``rehash=True``) together with the time zone, ``format=``,
@@ -44,7 +47,7 @@ from ..schema import KEY_SCHEMA, USAGE_SCHEMA
 
 #: Version of the validation rules and of this layout. Bump it whenever a loader, a check,
 #: the masking or the store layout changes: entries of another version are never read.
-RULES_VERSION = 4
+RULES_VERSION = 5
 #: The columns RULES_VERSION was last bumped for (tests fail when they change without a bump).
 SCHEMA_FINGERPRINT = "5a0cce856c538711"
 
@@ -209,7 +212,7 @@ class Store:
                 p = path / name
                 if p.stat().st_size != info["size"]:  # truncated, partial or replaced
                     raise ValueError(f"{name} is {p.stat().st_size} bytes, expected {info['size']}")
-                if deep and _digest(p) != info["digest"]:  # changed in place (rehash=True reads every byte)
+                if deep and _digest(p) != info.get("digest"):  # changed in place (rehash=True reads every byte)
                     raise ValueError(f"{name} does not match its checksum")
         except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError, Exception) as exc:  # noqa: BLE001
             print(f"usagekit: store entry {path} is damaged ({exc}); rebuilding it", file=sys.stderr)
@@ -229,13 +232,16 @@ class Store:
         """A private directory to build an entry in (then :meth:`commit` it)."""
         return Path(tempfile.mkdtemp(prefix=f"build-{os.getpid()}-", dir=self.base / "tmp"))
 
-    def commit(self, kind: str, key: str, tmp: Path, meta: dict) -> Entry:
+    def commit(self, kind: str, key: str, tmp: Path, meta: dict, checksums: bool = True) -> Entry:
         """Record every part's size, row count and checksum, write ``meta.json`` last, and
         rename the directory into place. A concurrent load that got there first wins: its
-        entry is equal by construction, and ours is discarded."""
+        entry is equal by construction, and ours is discarded. ``checksums=False`` for entries
+        that are never read with ``deep=True`` (a load's combination: only file entries are)."""
         parts = {}
         for p in sorted(tmp.iterdir()):
-            info = {"size": p.stat().st_size, "digest": _digest(p)}
+            info = {"size": p.stat().st_size}
+            if checksums:
+                info["digest"] = _digest(p)
             if p.suffix == ".parquet":
                 import pyarrow.parquet as pq
 

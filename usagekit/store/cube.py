@@ -57,10 +57,16 @@ def derive(rows: pl.LazyFrame, tz: str) -> pl.LazyFrame:
 def build_cube(chunks: list[pl.LazyFrame], tz: str, registry: pl.DataFrame) -> pl.DataFrame:
     """The cube of validated rows given as one or more lazy frames (of at least the usage
     columns), each aggregated in a streaming pass, then merged; registry names applied."""
-    cubes = [
-        q.cube(nw.from_native(derive(c.select(USAGE_COLUMNS), tz))).to_native().collect(engine="streaming")
-        for c in chunks
-    ]
+    return merge_cubes([cube_of(c, tz) for c in chunks], registry)
+
+
+def cube_of(rows: pl.LazyFrame, tz: str) -> pl.DataFrame:
+    """The cube of one lazy frame of validated rows (before the registry), in a streaming pass."""
+    return q.cube(nw.from_native(derive(rows.select(USAGE_COLUMNS), tz))).to_native().collect(engine="streaming")
+
+
+def merge_cubes(cubes: list[pl.DataFrame], registry: pl.DataFrame) -> pl.DataFrame:
+    """Cubes of parts of the rows -> the cube of all of them, registry names applied."""
     cube = cubes[0] if len(cubes) == 1 else q.cube(nw.from_native(pl.concat(cubes).lazy())).to_native().collect()
     return registry_on_cube(cube, registry)
 

@@ -11,6 +11,7 @@ new file validates only that file and re-combines.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import narwhals as nw
@@ -283,7 +284,19 @@ def _build_load(st: Store, lkey: str, entries: list[Entry], registry: pl.DataFra
     """Combine file entries: duplicates across files, accounting, the cube with the registry."""
     say("checking request ids")
     hashes = [np.load(e.part("hashes.npy"), mmap_mode="r") for e in entries]
-    drops = _duplicates(entries, hashes)
+    tmp = st.staging()
+    try:
+        return _combine(st, lkey, entries, hashes, registry, tz, tmp, say)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _combine(st: Store, lkey: str, entries: list[Entry], hashes: list, registry, tz: str, tmp: Path, say) -> Entry:
+    cands, index = _candidates(st, lkey, entries, hashes, tmp)
+    drops = _duplicates(entries, hashes, cands)
     stats, cubes = [], []
     say("building the month cube")
     for i, e in enumerate(entries):
@@ -312,30 +325,100 @@ def _build_load(st: Store, lkey: str, entries: list[Entry], registry: pl.DataFra
         )
     cube = cubes[0] if len(cubes) == 1 else q.cube(nw.from_native(pl.concat(cubes).lazy())).to_native().collect()
     cube = registry_on_cube(cube, registry)
-    tmp = st.staging()
     drops.write_parquet(tmp / "drop.parquet")
     stats.write_parquet(tmp / "stats.parquet")
     cube.write_parquet(tmp / "cube.parquet")
-    return st.commit("loads", lkey, tmp, {"kind": "load", "files": [e.meta["key"] for e in entries], "tz": tz})
+    meta = {"kind": "load", "files": [e.meta["key"] for e in entries], "tz": tz, "index": index}
+    return st.commit("loads", lkey, tmp, meta, checksums=False)
 
 
-def _duplicates(entries: list[Entry], hashes: list[np.ndarray]) -> pl.DataFrame:
-    """(file index, _seq) of every kept row whose request id appeared earlier (file, then row order)."""
-    none = pl.DataFrame(schema={"_fidx": pl.Int32, "_seq": pl.UInt32})
+#: a load's id-hash index is rebuilt whole when the files outside it hold more than this share of
+#: its hashes (and more than DELTA_MIN hashes: sorting that few costs a tenth of a second)
+DELTA_SHARE = 0.25
+DELTA_MIN = 1_000_000
+
+
+def _candidates(
+    st: Store, lkey: str, entries: list[Entry], hashes: list[np.ndarray], tmp: Path
+) -> tuple[np.ndarray, dict]:
+    """The request-id hashes that occur more than once across ``entries`` (sorted, distinct),
+    and the id-hash index this load keeps for the next one.
+
+    The index is every hash of a set of files, sorted (``index.npy``), with the hashes that
+    repeat among them (``repeats.npy``). A load whose files include every file of a stored
+    index (a month with one more day) reuses it: only the hashes of the other files are
+    sorted and looked up in it (binary search), instead of sorting every hash again. Files
+    outside the index are folded into a new one once they hold :data:`DELTA_SHARE` of its
+    hashes (and more than :data:`DELTA_MIN`). Which occurrence is kept is decided afterwards from the candidates alone, in this
+    load's file order, so the result is the same as sorting everything.
+    """
+    keys = [e.meta["key"] for e in entries]
+    base = _base_index(st, set(keys))
+    if base is not None:
+        indexed, repeats, info = base
+        inside = set(info["files"])
+        delta = [h for k, h in zip(keys, hashes) if k not in inside]
+        n_delta = sum(len(h) for h in delta)
+        if n_delta <= max(DELTA_SHARE * len(indexed), DELTA_MIN):
+            new = np.sort(np.concatenate(delta), kind="stable") if delta else np.empty(0, np.uint64)
+            found = [repeats, new[1:][new[1:] == new[:-1]]]
+            if len(new) and len(indexed):
+                pos = np.minimum(np.searchsorted(indexed, new), len(indexed) - 1)
+                found.append(new[indexed[pos] == new])
+            return np.unique(np.concatenate(found)), info
     n = sum(len(h) for h in hashes)
-    if n < 2:
-        return none
     every = np.empty(n, dtype=np.uint64)
     pos = 0
     for h in hashes:
         every[pos : pos + len(h)] = h
         pos += len(h)
-    every.sort()
+    every.sort(kind="stable")  # each file's hashes are sorted already: a merge of sorted runs
     same = every[1:] == every[:-1]
-    if not same.any():
-        return none
     cands = np.unique(every[1:][same])
-    del every, same
+    del same
+    np.save(tmp / "index.npy", every)
+    np.save(tmp / "repeats.npy", cands)
+    return cands, {"files": keys, "size": int(n), "owner": lkey}  # this entry holds it
+
+
+def _base_index(st: Store, keys: set[str]):
+    """The biggest stored id-hash index whose files are all among ``keys``:
+    (sorted hashes, repeated hashes, its description), or None."""
+    best = None
+    try:
+        homes = list((st.base / "loads").iterdir())
+    except OSError:
+        return None
+    for path in homes:
+        try:
+            info = json.loads((path / "meta.json").read_text()).get("index")
+        except (OSError, ValueError, AttributeError):
+            continue  # being written, or damaged (st.get removes it when it is read)
+        if not info or not set(info.get("files", ())) <= keys:
+            continue
+        if best is None or info["size"] > best["size"]:
+            best = info
+    if best is None:
+        return None
+    try:
+        owner = st.get("loads", best["owner"])
+        if owner is None:
+            return None
+        indexed = np.load(owner.part("index.npy"), mmap_mode="r")
+        repeats = np.load(owner.part("repeats.npy"))
+    except (OSError, ValueError, KeyError):
+        return None
+    if len(indexed) != best["size"]:
+        return None
+    return indexed, repeats, best
+
+
+def _duplicates(entries: list[Entry], hashes: list[np.ndarray], cands: np.ndarray) -> pl.DataFrame:
+    """(file index, _seq) of every kept row whose request id appeared earlier (file, then row order),
+    among the rows whose id hash is one of ``cands`` (the hashes that repeat)."""
+    none = pl.DataFrame(schema={"_fidx": pl.Int32, "_seq": pl.UInt32})
+    if not len(cands):
+        return none
     series = pl.Series(cands, dtype=pl.UInt64).implode()
     found = []
     for i, (e, h) in enumerate(zip(entries, hashes)):
