@@ -235,6 +235,23 @@ def _number(raw: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     return raw.cast(pl.Float64, strict=False)
 
 
+#: text labels: trimmed, an empty one becomes null (the Spark checks read the same list)
+LABEL_COLUMNS = (
+    "request_id",
+    "account_id",
+    "key_id",
+    "key_name",
+    "agent_id",
+    "agent_name",
+    "plain_vm_id",
+    "plain_vm_name",
+    "model",
+    "team_id",
+    "user_id",
+    "end_user",
+)
+
+
 def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str, cost_scale: float = 1.0) -> pl.LazyFrame:
     """Validate a frame whose columns carry normalized names; see the module docstring.
 
@@ -354,21 +371,7 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str, cost_sc
             out[col] = pl.when(num.is_finite()).then(num)
 
     # -- labels
-    for col in (
-        "request_id",
-        "account_id",
-        "key_id",
-        "key_name",
-        "agent_id",
-        "agent_name",
-        "plain_vm_id",
-        "plain_vm_name",
-        "model",
-    ):
-        if col in have:
-            v = clean(col)
-            out[col] = pl.when(v == "").then(None).otherwise(v)
-    for col in ("team_id", "user_id", "end_user"):
+    for col in LABEL_COLUMNS:
         if col in have:
             v = clean(col)
             out[col] = pl.when(v == "").then(None).otherwise(v)

@@ -28,6 +28,7 @@ from ._stage import (
     CHECKED,
     JSON_LIST_PATTERN,
     JSON_STRING_PATTERN,
+    LABEL_COLUMNS,
     MAX_COUNT_FLOAT,
     OFFSET_PATTERN,
     SECRET_COLUMNS,
@@ -37,21 +38,6 @@ from ._stage import (
     TS_MIN,
 )
 from .canonical import check_columns
-
-_LABELS = (
-    "request_id",
-    "account_id",
-    "key_id",
-    "key_name",
-    "agent_id",
-    "agent_name",
-    "plain_vm_id",
-    "plain_vm_name",
-    "model",
-    "team_id",
-    "user_id",
-    "end_user",
-)
 
 
 def _F():
@@ -334,7 +320,7 @@ def stage(df, *, file: str, source: str = "canonical"):
             out[col] = F.when(finite, num)
 
     # -- labels
-    for col in _LABELS:
+    for col in LABEL_COLUMNS:
         if col in have:
             v = clean(col)
             out[col] = F.when(v != "", v)
