@@ -355,21 +355,18 @@ class Explorer:
     def key_cards_frame(self, f: dict, per: pd.DataFrame | None = None) -> pd.DataFrame:
         """``self.current.key_summary()``, answered from a cache where it can be.
 
-        A card's budget (cap, window spend, % used, projection) depends only on the range end
-        (the cut-off) and the key filter, never on the range start or a provider or model
-        filter (the one budget rule of :mod:`usagekit.budgets`). So the budget rows are
-        computed once per (range end, keys) and each filter change adds only what it moves:
-        which keys are in scope and their spend in the range (``per``: spend per key in scope,
-        as ``self.current.breakdown("key")`` gives it, which is asked when not given).
+        A card's budget (cap, window spend, % used, projection) depends only on the key and the
+        range end (the cut-off), never on the range start or a provider or model filter (the
+        one budget rule of :mod:`usagekit.budgets`), nor on which other keys are shown: an
+        account or key filter only chooses rows. So the budget rows of every key are computed
+        once per range end and each filter change adds only what it moves: which keys are in
+        scope and their spend in the range (``per``: spend per key in scope, as
+        ``self.current.breakdown("key")`` gives it, which is asked when not given).
         """
-        account = None if f["account"] is None else tuple(f["account"])
-        ck = (f["end"], None if f["keys"] is None else tuple(f["keys"]), account)
-        base = self._budget_cache.get(ck)
+        base = self._budget_cache.get(f["end"])
         if base is None:
-            base = self.cube.filter(
-                start=f["end"].replace(day=1), end=f["end"], keys=f["keys"], account=f["account"]
-            ).key_summary()
-            self._budget_cache[ck] = base
+            base = self.cube.filter(start=f["end"].replace(day=1), end=f["end"]).key_summary()
+            self._budget_cache[f["end"]] = base
         per = self.current.breakdown("key") if per is None else per
         per = per[~per["key"].isin([NONE_LABEL, *COMPUTE_LABELS.values()])]
         ids = set(per["key"])
@@ -382,6 +379,8 @@ class Explorer:
         spend = dict(zip(per["key"], per["cost_cents"]))
         out["range_spend_cents"] = [float(spend.get(k, 0.0)) for k in out["key_id"]]
         out.attrs.update(base.attrs, scope=self.current.describe_scope(), range_start=f["start"])
+        if len(out):
+            out.attrs["complete"] = bool(out["window_closed"].all())
         return out.reset_index(drop=True)
 
     def _registry_ids_of(self, accounts: list[str]) -> set:
