@@ -417,7 +417,11 @@ class Explorer:
         only traces beyond the most ever drawn are added."""
         if self.figure is None:
             # built from a full figure, so its first render already knows the axis is a date axis
-            self.figure = go.FigureWidget(charts.daily_stacked(self.daily, by=by, tz=self.usage.tz))
+            figure = charts.daily_stacked(self.daily, by=by, tz=self.usage.tz)
+            # plotly.js's default for date and number axes ("hide past div") measures every tick
+            # label against every other on each redraw (~25 ms a redraw here); the labels fit
+            figure.update_xaxes(ticklabeloverflow="allow").update_yaxes(ticklabeloverflow="allow")
+            self.figure = go.FigureWidget(figure)
             self._by_drawn = by
             self.figure.layout.shapes = shapes
             self._shapes_drawn = shapes
