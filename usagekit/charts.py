@@ -10,6 +10,7 @@ or a page, so a key named ``<img src=x onerror=alert(1)>`` is shown as text.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import html
 
 import numpy as np
@@ -134,19 +135,25 @@ def stacked_traces(daily: pd.DataFrame, by: str = "model", top: int = 9) -> list
     return traces
 
 
+@functools.lru_cache(maxsize=4096)
+def _day_labels(day) -> tuple[str, str]:
+    """A chart day as the x value and as the hover text says it."""
+    return f"{day:%Y-%m-%d}", f"{day:%a %d %b %Y}"
+
+
 def _bar(name, label: str, color: str, dates, cost, requests, hours, members: list) -> dict:
     """One trace of :func:`stacked_traces`: a value's (or Other's) spend per day."""
-    days = [d if isinstance(d, dt.date) else pd.Timestamp(d) for d in dates]
+    days = [_day_labels(d if isinstance(d, dt.date) else pd.Timestamp(d)) for d in dates]
     hours = hours if hours is not None else [0.0] * len(days)
     return dict(
-        x=[f"{d:%Y-%m-%d}" for d in days],
+        x=[d[0] for d in days],
         y=(cost / 100).tolist(),
         name=label,
         marker_color=color,
         customdata=[[str(name)]] * len(days),
         meta={"members": members},
         hovertext=[
-            f"{label}<br>{d:%a %d %b %Y}<br>{format_usd(c)}<br>{_counts(name, r, h)}"
+            f"{label}<br>{d[1]}<br>{format_usd(c)}<br>{_counts(name, r, h)}"
             for d, c, r, h in zip(days, cost.tolist(), requests.tolist(), list(hours))
         ],
         hoverinfo="text",

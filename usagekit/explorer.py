@@ -101,7 +101,8 @@ class Explorer:
         if detect_anomalies:
             from .anomalies import detect
 
-            self.findings = detect(usage, month=month)
+            self.findings = detect(usage, month=month).reset_index(drop=True)
+        self._findings_parts = self._finding_parts()
         # charts and cards redraw from per-day buckets; the click drill-down reads the requests
         self.cube = usage.rollup()
         everything = self.cube.filter(month=month)
@@ -456,6 +457,40 @@ class Explorer:
         return [t for t in self.figure.data if t.visible is not False] if self.figure is not None else []
 
     # -- anomalies -------------------------------------------------------------------------
+    def _finding_parts(self) -> list[dict]:
+        """Per finding, what the filters test and what is drawn (its marker and list item),
+        worked out once: a redraw only picks among them."""
+        found = self.findings
+        if found is None or found.empty:
+            return []
+        days = pd.to_datetime(found["day"]).dt.date.tolist()
+        parts = []
+        for day, r in zip(days, found.itertuples()):
+            named = not pd.isna(r.model)
+            parts.append(
+                {
+                    "day": day,
+                    "key_id": r.key_id,
+                    "account_id": r.account_id,
+                    "model": str(r.model) if named else None,
+                    "shape": None
+                    if r.kind == "unpriced"
+                    else dict(
+                        type="line",
+                        x0=r.day.isoformat(),
+                        x1=r.day.isoformat(),
+                        yref="paper",
+                        y0=0,
+                        y1=1,
+                        line=dict(dash="dot", color=charts.SEVERITY_COLORS[r.severity]),
+                    ),
+                    "item": f"<li><b style='color:{charts.SEVERITY_COLORS[r.severity]}'>{esc(r.kind)}</b> "
+                    f"{r.day:%a %d %b} &middot; {esc(r.key_name)}<br><small>{esc(r.explanation)}</small>"
+                    f"<br><small><i>{esc(r.action)}</i></small></li>",
+                }
+            )
+        return parts
+
     def _visible_findings(self, f: dict, summary: pd.DataFrame, per_model=None) -> pd.DataFrame:
         """The month's findings that match the filters (detection is not re-run).
 
@@ -463,49 +498,39 @@ class Explorer:
         and, under a provider or model filter, the model it names is one the filter keeps
         (a finding naming no model matches when its key has spend under the filter).
         """
-        found = self.findings
-        if found is None or found.empty:
+        parts = self._findings_parts
+        if not parts:
             return pd.DataFrame()
-        days = pd.to_datetime(found["day"]).dt.date
-        keep = (days >= f["start"]) & (days <= f["end"])
-        if f["keys"] is not None:
-            keep &= found["key_id"].isin(f["keys"])
-        if f["account"] is not None:
-            keep &= found["account_id"].isin(f["account"])
+        keys = None if f["keys"] is None else set(f["keys"])
+        accounts = None if f["account"] is None else set(f["account"])
+        models = active = None
         if f["providers"] or f["models"]:
             per = per_model() if per_model is not None else self.current.breakdown("model")
-            active = (per["cost_cents"] != 0) | (per["requests"] > 0)
-            models = set(per.loc[active, "model"].astype(str))
+            models = set(per.loc[(per["cost_cents"] != 0) | (per["requests"] > 0), "model"].astype(str))
             active = set(summary.loc[(summary["spend_cents"] != 0) | (summary["requests"] > 0), "key_id"])
-            named = found["model"].notna()
-            keep &= (named & found["model"].astype(str).isin(models)) | (~named & found["key_id"].isin(active))
-        return found[keep.to_numpy()]
+        keep = [
+            i
+            for i, p in enumerate(parts)
+            if f["start"] <= p["day"] <= f["end"]
+            and (keys is None or p["key_id"] in keys)
+            and (accounts is None or p["account_id"] in accounts)
+            and (models is None or (p["model"] in models if p["model"] is not None else p["key_id"] in active))
+        ]
+        return self.findings.iloc[keep]
 
     def _anomaly_shapes(self, findings: pd.DataFrame) -> list:
-        return [
-            dict(
-                type="line",
-                x0=r.day.isoformat(),
-                x1=r.day.isoformat(),
-                yref="paper",
-                y0=0,
-                y1=1,
-                line=dict(dash="dot", color=charts.SEVERITY_COLORS[r.severity]),
-            )
-            for r in findings.itertuples()
-            if r.kind != "unpriced"
-        ]
+        """The markers of ``findings`` (rows of :attr:`findings`): a dotted line on each day."""
+        parts = self._findings_parts
+        return [parts[i]["shape"] for i in self._positions(findings) if parts[i]["shape"] is not None]
+
+    def _positions(self, findings: pd.DataFrame) -> list[int]:
+        return self.findings.index.get_indexer(findings.index).tolist() if len(findings) else []
 
     def _anomalies_html(self, findings: pd.DataFrame) -> str:
         """The list beside the chart: the findings shown, and how many the filters hide."""
         if self.findings is None or self.findings.empty:
             return "<p><b>Anomalies</b><br>none found this month.</p>"
-        items = [
-            f"<li><b style='color:{charts.SEVERITY_COLORS[r.severity]}'>{esc(r.kind)}</b> "
-            f"{r.day:%a %d %b} &middot; {esc(r.key_name)}<br><small>{esc(r.explanation)}</small>"
-            f"<br><small><i>{esc(r.action)}</i></small></li>"
-            for r in findings.itertuples()
-        ]
+        items = [self._findings_parts[i]["item"] for i in self._positions(findings)]
         hidden = len(self.findings) - len(items)
         more = f"<br><small>{hidden} more outside these filters</small>" if hidden else ""
         return (
