@@ -57,7 +57,7 @@ _RESTYLED = {
 }
 SEARCHABLE_AFTER = 15  # more keys than this: a search box instead of a dropdown
 PAGE_SIZE = 50
-VIEWS_KEPT = 64  # views (filters + break-down) kept for a change back to one already drawn
+VIEWS_KEPT = 32  # views (filters + break-down) kept for a change back to one already drawn
 HINT = "<i>Click a bar segment to see that day's requests.</i>"
 #: what the chart can break spend down by -> the filter that selects one of its values
 BREAKDOWNS = {
