@@ -14,6 +14,11 @@ explorer's busy line has cleared (its last message). The time is split into
 * **kernel + messages**: until the busy line clears (queries, then every widget update received),
 * **browser draw**: from there to the end of the redraw (plotly and the cards' HTML).
 
+The kernel + messages part is split again with the explorer's own timings (``app.timings``: its
+work in the kernel) and plotly.js's (``plotly_beforeplot`` to ``plotly_afterplot``: the chart's
+redraw); what remains is the comm messages, the cards' and anomaly list's HTML and the wait for
+a core.
+
 The median and worst are printed beside the target and the kernel-only figure of
 ``benchmarks/explorer.py``. The demo month is read from ``benchmarks/.data/2026-10-<N>`` (made by
 ``benchmarks/cube.py`` or ``benchmarks/explorer.py``; symlink a shared copy there).
@@ -49,8 +54,9 @@ HOOKS = """() => {
       .find(b => b.querySelector('.widget-datepicker'));
   const busy = picker.querySelector('.widget-html');
   const cards = document.querySelector('.uk-cards').closest('.widget-html');
-  const w = window.__uk = {plots: [], cards: [], busyOn: [], busyOff: []};
+  const w = window.__uk = {plots: [], before: [], cards: [], busyOn: [], busyOff: []};
   gd.on('plotly_afterplot', () => w.plots.push(performance.now()));
+  gd.on('plotly_beforeplot', () => { w.before.push(performance.now()); });
   new MutationObserver(() => w.cards.push(performance.now()))
       .observe(cards, {childList: true, subtree: true, characterData: true});
   new MutationObserver(() => {
@@ -66,7 +72,7 @@ CHANGE = """([kind, label, value]) => {
   const box = boxes.find(b => b.querySelector('label').innerText.trim() === label);
   const input = box.querySelector(kind === 'date' ? 'input' : 'select');
   const w = window.__uk;
-  w.plots = []; w.cards = []; w.busyOn = []; w.busyOff = [];
+  w.plots = []; w.before = []; w.cards = []; w.busyOn = []; w.busyOff = [];
   w.t0 = performance.now();
   input.value = value;
   input.dispatchEvent(new Event('change', {bubbles: true}));
@@ -94,8 +100,10 @@ TIMES = """() => {
   const w = window.__uk;
   const off = w.busyOff[w.busyOff.length - 1];
   const end = Math.max(off, ...w.plots, ...w.cards);
+  let plot = 0;  // plotly.js's own time: each redraw from plotly_beforeplot to plotly_afterplot
+  w.plots.forEach((t, i) => { if (i < w.before.length) plot += t - w.before[i]; });
   return {total: end - w.t0, toKernel: w.busyOn[0] - w.t0, kernel: off - w.busyOn[0], draw: end - off,
-          plots: w.plots.length, cards: w.cards.length};
+          plots: w.plots.length, cards: w.cards.length, plot};
 }"""
 
 
@@ -220,7 +228,8 @@ def main() -> int:
                     rows.append(t)
                     print(
                         f"  {label:<14} {value[:28]:<28} {t['total']:>7.0f} ms  (to kernel {t['toKernel']:.0f}, "
-                        f"kernel+messages {t['kernel']:.0f}, draw {t['draw']:.0f}; {t['plots']} redraws)",
+                        f"kernel+messages {t['kernel']:.0f}, plotly {t['plot']:.0f}, draw {t['draw']:.0f}; "
+                        f"{t['plots']} redraws)",
                         flush=True,
                     )
                 page.evaluate(KERNEL_TIMES)
@@ -254,9 +263,13 @@ def main() -> int:
     print(f"{'  the rest: comm messages and browser draw':<44} {rest:>7.0f}ms  median")
     for key, name in (
         ("toKernel", "  change event to the kernel's first reply"),
+        ("plot", "  plotly.js redrawing the chart"),
         ("draw", "  draw after the last message"),
     ):
         print(f"{name + ', median':<44} {statistics.median(r[key] for r in rows):>7.0f}ms")
+    other = statistics.median(r["total"] - r["toKernel"] - w - r["plot"] - r["draw"] for r, (w, _) in zip(rows, kernel))
+    print(f"{'  messages, cards and anomaly list, the rest':<44} {other:>7.0f}ms  median")
+    print(f"{'redraws per change':<44} {min(r['plots'] for r in rows):>4} to {max(r['plots'] for r in rows)}")
     return 0
 
 

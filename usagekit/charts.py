@@ -334,7 +334,11 @@ def _date(d) -> str:
 
 
 def key_cards_html(
-    summary: pd.DataFrame, limit: int | None = None, findings: pd.DataFrame | None = None, accounts: dict | None = None
+    summary: pd.DataFrame,
+    limit: int | None = None,
+    findings: pd.DataFrame | None = None,
+    accounts: dict | None = None,
+    css: bool = True,
 ) -> str:
     """One card per key, as escaped HTML, from :meth:`~usagekit.usage.Usage.key_summary`.
 
@@ -342,7 +346,9 @@ def key_cards_html(
     to the window's end (or "window closed"), the cap day (crossed, or projected), the
     filtered range's own spend when it differs, and a badge per anomaly ``findings`` holds
     for the key (kind and day). Risk colours the left edge. ``accounts`` (id -> name, see
-    :attr:`Usage.account_names`) names each card's account beside its id.
+    :attr:`Usage.account_names`) names each card's account beside its id. ``css=False`` leaves
+    out the cards' ``<style>`` (:data:`CARD_CSS`), for a page that holds it once (a style block
+    inserted again restyles the whole page).
     """
     rows = summary if limit is None else summary.head(limit)
     badges: dict = {}
@@ -395,4 +401,5 @@ def key_cards_html(
             f'<div class="meta">{cap_line}<br>{outlook}{when}<br>{int(r.requests):,} requests</div>'
             f'<div class="uk-badges">{"".join(badges.get(r.key_id, []))}</div></div>'
         )
-    return f'<style>{CARD_CSS}</style><div class="uk-cards">{"".join(cards)}</div>'
+    style = f"<style>{CARD_CSS}</style>" if css else ""
+    return f'{style}<div class="uk-cards">{"".join(cards)}</div>'

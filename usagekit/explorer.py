@@ -150,7 +150,10 @@ class Explorer:
         )
         self.by = W.Dropdown(options=self._breakdowns, value="model", description="Break down by", style=wide)
         self.busy = W.HTML(value="")
-        self.note = W.HTML(value=f"<small>{esc(self.month_note)}</small>" if self.month_note else "")
+        # the month note, and the cards' style held once (a style block re-sent with every
+        # card update would make the browser restyle the whole notebook on each change)
+        note = f"<small>{esc(self.month_note)}</small>" if self.month_note else ""
+        self.note = W.HTML(value=f"<style>{charts.CARD_CSS}</style>{note}")
         self.scope_label = W.HTML()
         self.cards = W.HTML()
         self.anomaly_list = W.HTML()
@@ -337,7 +340,7 @@ class Explorer:
         traces = charts.stacked_traces(daily, by=by)
         other = [t for t in traces if t["customdata"] and t["customdata"][0][0] == OTHER]
         findings = self._visible_findings(f, summary, per_model)
-        cards = charts.key_cards_html(summary, accounts=self.account_names)
+        cards = charts.key_cards_html(summary, accounts=self.account_names, css=False)  # self.note holds it once
         return {
             "daily": daily,
             "summary": summary,
