@@ -300,6 +300,8 @@ class Explorer:
             self._other_members = view["other_members"]
             self.shown_findings = view["findings"]
             self._draw(view["traces"], view["shapes"], by)
+            if "cards" not in view:  # made while the browser redraws the chart
+                self._text_views(view, f)
             self.anomaly_list.value = view["anomalies"]
             self.cards.value = view["cards"]
             self.scope_label.value = view["scope"]
@@ -318,8 +320,9 @@ class Explorer:
             self.busy.value = self._idle
 
     def _view(self, f: dict, by: str) -> dict:
-        """Everything drawn for filters ``f`` broken down ``by``: the chart's frame and traces,
-        the cards, the anomalies and the scope line. Sums come from the in-memory cube
+        """What the chart draws for filters ``f`` broken down ``by`` (its frame, traces and
+        markers) and what the cards and scope line need; :meth:`_text_views` adds their HTML
+        once the chart is on its way. Sums come from the in-memory cube
         (:class:`usagekit.explorer_cube.DayCube`, a few ms) where it answers ``by``; the
         query layer answers the rest (tags)."""
         if by in DAY_CUBE_BREAKDOWNS:
@@ -340,7 +343,6 @@ class Explorer:
         traces = charts.stacked_traces(daily, by=by)
         other = [t for t in traces if t["customdata"] and t["customdata"][0][0] == OTHER]
         findings = self._visible_findings(f, summary, per_model)
-        cards = charts.key_cards_html(summary, accounts=self.account_names, css=False)  # self.note holds it once
         return {
             "daily": daily,
             "summary": summary,
@@ -348,13 +350,19 @@ class Explorer:
             "other_members": list(other[0]["meta"]["members"]) if other else [],
             "findings": findings,
             "shapes": self._anomaly_shapes(findings),
-            "anomalies": self._anomalies_html(findings),
-            "cards": f"<div style='max-height:330px;overflow-y:auto'>{cards}</div>",
-            "scope": (
-                f"<b>{format_usd(total['cost_cents'])}</b> over {total['requests']:,} requests "
-                f"&middot; {esc(self._scope_words(f))}"
-            ),
+            "total": total,
         }
+
+    def _text_views(self, view: dict, f: dict) -> None:
+        """The anomaly list, the cards and the scope line of ``view`` (kept with it)."""
+        total = view["total"]
+        cards = charts.key_cards_html(view["summary"], accounts=self.account_names, css=False)  # style: self.note
+        view["anomalies"] = self._anomalies_html(view["findings"])
+        view["cards"] = f"<div style='max-height:330px;overflow-y:auto'>{cards}</div>"
+        view["scope"] = (
+            f"<b>{format_usd(total['cost_cents'])}</b> over {total['requests']:,} requests "
+            f"&middot; {esc(self._scope_words(f))}"
+        )
 
     def key_cards_frame(self, f: dict, per: pd.DataFrame | None = None) -> pd.DataFrame:
         """``self.current.key_summary()``, answered from a cache where it can be.
