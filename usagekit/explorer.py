@@ -7,8 +7,9 @@ tag when the data has them (a plotly ``FigureWidget``). A click on a bar segment
 drill-down for exactly that segment: a model's (provider's, key's, ...) requests, the values an
 "Other" segment groups, or the compute segment's VM hours per agent and plain VM, with a
 per-key summary and the request log page by page.
-Filters update the same widgets in place (traces are restyled, not re-created) and the open
-drill-down follows them. Anomalies found by :func:`usagekit.detect` once, for the month, are
+Filters update the same widgets in place (traces are restyled, not re-created, and the chart
+changes in one message: one redraw in the browser) and the open drill-down follows them; the
+sums come from the cube held in memory (:mod:`usagekit.explorer_cube`). Anomalies found by :func:`usagekit.detect` once, for the month, are
 marked on the chart and listed beside it; filters hide the findings that do not match.
 """
 

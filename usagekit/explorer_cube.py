@@ -14,9 +14,9 @@ answers them from the cube collected once, with the same numbers as
 * money is summed in the exact split (whole cents and nano-cents as integers, the float
   remainder apart) and finished as :func:`usagekit.queries.finish_money` finishes it.
 
->>> cube = DayCube(usage.rollup().cube)                                   # doctest: +SKIP
->>> mask = cube.mask(cube.day(dt.date(2026, 10, 1)), cube.day(dt.date(2026, 11, 1)), providers=["openai"])  # doctest: +SKIP
->>> cube.daily(mask, "model", ...)                                        # doctest: +SKIP
+>>> cube = DayCube(usage.rollup().over(None, None).cube)                 # doctest: +SKIP
+>>> first, after = DayCube.day(dt.date(2026, 10, 1)), DayCube.day(dt.date(2026, 11, 1))
+>>> cube.daily(cube.mask(first, after, providers=["openai"]), "model", first, after)  # doctest: +SKIP
 """
 
 from __future__ import annotations
