@@ -145,3 +145,25 @@ def test_report_lists_the_organizations_budget_escaped_and_only_its_own():
     everyone = Keys().render(ReportContext.build(usage, "2026-10"))
     page = "".join(map(str, everyone))
     assert html.escape("<b>Globex</b> & Co") in page and "<b>Globex</b>" not in page
+
+
+def test_a_key_at_its_soft_budget_is_alerted_once_per_window(tmp_path):
+    from usagekit import notify
+
+    def edit(row):
+        if row["key_alias"] in ("research-bot", "support-bot"):  # soft budget $0.02 from budget-tier-small
+            row.update(budget_id="budget-tier-small")
+        return row
+
+    usage = usagekit.load([LOGS, BUDGETS], keys=_tokens(tmp_path, edit), store=False)
+    alerts = notify.cap_alerts(usage, "2026-10", as_of="2026-10-07")
+    # research-bot spent $0.0325 of its 7-day window (soft budget $0.02, cap $50): one soft warning;
+    # support-bot spent $0.013 of its day: below its soft budget, nothing
+    assert [a.id for a in alerts] == [
+        "soft|org-acme|" + usage.keys.set_index("key_name").loc["research-bot", "key_id"] + "|2026-10-05T00:00:00+00:00"
+    ]
+    (soft,) = alerts
+    assert soft.severity == "warning" and "reached its soft budget" in soft.title
+    assert "$0.03 in its" in soft.body and "soft budget of $0.02 (its cap is $50.00)" in soft.body
+    # the same replay gives the same identity: a re-run does not send it again
+    assert [a.id for a in notify.cap_alerts(usage, "2026-10", as_of="2026-10-07")] == [soft.id]
