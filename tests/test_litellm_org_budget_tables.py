@@ -167,3 +167,29 @@ def test_a_key_at_its_soft_budget_is_alerted_once_per_window(tmp_path):
     assert "$0.03 in its" in soft.body and "soft budget of $0.02 (its cap is $50.00)" in soft.body
     # the same replay gives the same identity: a re-run does not send it again
     assert [a.id for a in notify.cap_alerts(usage, "2026-10", as_of="2026-10-07")] == [soft.id]
+
+
+def test_cards_and_the_key_table_show_the_soft_budget(tmp_path):
+    from usagekit.charts import key_cards_html
+    from usagekit.sections import key_section
+
+    def edit(row):
+        if row["key_alias"] in ("research-bot", "support-bot"):
+            row.update(budget_id="budget-tier-small")
+        return row
+
+    usage = usagekit.load([LOGS, BUDGETS], keys=_tokens(tmp_path, edit), store=False)
+    summary = usage.filter(month="2026-10").key_summary(as_of="2026-10-07")
+    soft = summary.set_index("key_name")["soft_cap_cents"]
+    assert soft["research-bot"] == 2.0 and soft["support-bot"] == 2.0 and pd.isna(soft["batch-jobs"])
+    cards = key_cards_html(summary)
+    research = cards.split('data-key="' + summary.set_index("key_name").loc["research-bot", "key_id"])[1]
+    research = research.split("uk-card")[0]
+    assert "soft budget $0.02 reached" in research
+    card_of = {r.key_name: r for r in summary.itertuples()}
+    assert card_of["research-bot"].spend_cents >= 2.0  # it is over its soft budget, far under its $50 cap...
+    assert 'class="uk-card watch"' in cards  # ...so its card is flagged for a look, not shown as fine
+    support = cards.split('data-key="' + summary.set_index("key_name").loc["support-bot", "key_id"])[1]
+    assert "soft budget $0.02 not reached" in support.split("uk-card")[0]
+    table = str(key_section(usage.filter(month="2026-10"), as_of="2026-10-07"))
+    assert "soft budget" in table and "$0.02" in table

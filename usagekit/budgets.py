@@ -35,6 +35,7 @@ COLUMNS = [
     "key_name",
     "account_id",
     "spend_cap_cents",
+    "soft_cap_cents",
     "spend_cents",
     "pct_used",
     "requests",
@@ -300,6 +301,9 @@ def key_summary(usage, as_of=None) -> pd.DataFrame:
     caps = pd.to_numeric(
         pd.Series([rows.get(k, {}).get("spend_cap_cents") for k in ids], dtype=object), errors="coerce"
     )
+    softs = pd.to_numeric(
+        pd.Series([rows.get(k, {}).get("soft_cap_cents") for k in ids], dtype=object), errors="coerce"
+    ).astype("float64")
     out = []
     for i, kid in enumerate(ids):
         reg_row = rows.get(kid, {})
@@ -323,6 +327,7 @@ def key_summary(usage, as_of=None) -> pd.DataFrame:
                 "key_name": reg_row.get("key_name"),
                 "account_id": reg_row.get("account_id"),
                 "spend_cap_cents": float(cap) if not pd.isna(cap) else np.nan,
+                "soft_cap_cents": softs.iloc[i],
                 "spend_cents": spent,
                 "pct_used": spent / cap * 100 if has_cap else np.nan,
                 "requests": req,
@@ -345,6 +350,7 @@ def key_summary(usage, as_of=None) -> pd.DataFrame:
         res["account_id"] = res["account_id"].where(res["account_id"].notna(), res.pop("account_id_data"))
     res["requests"] = res["requests"].astype("int64")
     res["spend_cap_cents"] = pd.to_numeric(res["spend_cap_cents"], errors="coerce").astype("float64")
+    res["soft_cap_cents"] = pd.to_numeric(res["soft_cap_cents"], errors="coerce").astype("float64")
     res["pct_used"] = pd.to_numeric(res["pct_used"], errors="coerce").astype("float64")
     complete = bool(res["window_closed"].all()) if len(res) else cut >= pd.Timestamp(q.day_start_utc(span[1], tz))
     res.attrs.update(as_of=cut, scope=usage.describe_scope(), complete=complete, range_start=range_start)

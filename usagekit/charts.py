@@ -313,6 +313,13 @@ def key_cards_html(
         pct = r.pct_used if has_cap else None
         proj_pct = (r.projected_cents / cap * 100) if has_cap else 0
         cls = risk(pct, proj_pct)
+        soft = getattr(r, "soft_cap_cents", None)
+        soft_line = ""
+        if soft is not None and not pd.isna(soft) and soft > 0:
+            reached = r.spend_cents >= soft
+            soft_line = f"<br>soft budget {format_usd(soft)} {'reached' if reached else 'not reached'}"
+            if reached and cls in ("ok", "nocap"):
+                cls = "watch"  # an alert level the gateway does not enforce: flag it, not more
         closed = bool(getattr(r, "window_closed", False))
         period = getattr(r, "budget_period", "1mo")
         start, end = getattr(r, "window_start", None), getattr(r, "window_end", None)
@@ -344,7 +351,7 @@ def key_cards_html(
             f'<div class="acct">{esc(mask_key(r.key_id))} &middot; {esc(account_label(r.account_id, accounts))}</div>'
             f'<div class="spend">{format_usd(r.spend_cents)}</div>{range_line}'
             f'<div class="uk-bar"><span style="width:{width:.1f}%"></span></div>'
-            f'<div class="meta">{cap_line}<br>{outlook}{when}<br>{int(r.requests):,} requests</div>'
+            f'<div class="meta">{cap_line}{soft_line}<br>{outlook}{when}<br>{int(r.requests):,} requests</div>'
             f'<div class="uk-badges">{"".join(badges.get(r.key_id, []))}</div></div>'
         )
     return f'<style>{CARD_CSS}</style><div class="uk-cards">{"".join(cards)}</div>'

@@ -117,6 +117,7 @@ def key_section(report: Usage, as_of=None, found: pd.DataFrame | None = None) ->
         "key": "key id",
         "account": "account",
         "spend_cap_cents": "cap",
+        **({"soft_cap_cents": "soft budget"} if summary["soft_cap_cents"].notna().any() else {}),
         "spend_cents": "spent in budget",
         "pct_used": "% of cap",
         "projected_cents": "projected",

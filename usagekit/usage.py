@@ -506,8 +506,9 @@ class Usage:
         ``spend_cents``, ``pct_used``, ``projected_cents`` and ``projected_cap_date`` are of
         its budget window containing the cut-off (the month unless the registry says
         otherwise), across all providers whatever the filters; ``range_spend_cents`` is the
-        filtered range's spend, shown beside. See :mod:`usagekit.budgets` for the columns.
-        Keys of the registry with no spend are listed with zero.
+        filtered range's spend, shown beside; ``soft_cap_cents`` is the key's soft budget (an
+        alert level, e.g. LiteLLM's ``soft_budget``), if any. See :mod:`usagekit.budgets` for the
+        columns. Keys of the registry with no spend are listed with zero.
         """
         from .budgets import key_summary
 
