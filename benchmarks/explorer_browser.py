@@ -37,8 +37,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 TARGET_MS = 150.0
-#: kernel-only figure of benchmarks/explorer.py at 10M (README, 25 Nov 2026, load ~17): CPU and wall medians
-KERNEL_CPU_MS, KERNEL_WALL_MS = 99.0, 298.0
+#: kernel-only figure of benchmarks/explorer.py at 10M (README, 26 Nov 2026, load ~9): CPU and wall medians
+KERNEL_CPU_MS, KERNEL_WALL_MS = 15.0, 29.0
 CHROMIUM = "/usr/bin/chromium"
 
 #: installed in the page once the dashboard is drawn: timestamps of the chart's redraws, of the

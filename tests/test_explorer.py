@@ -432,3 +432,114 @@ def test_a_tag_segment_drills_into_the_requests_carrying_that_tag(demo_app):
     tagged = set(tagged.loc[[tag in list(t) if t is not None else False for t in tagged["tags"]], "request_id"])
     assert demo_app.drill_rows.attrs["total_rows"] == len(tagged) == int(demo_app.drill_summary["requests"].sum())
     assert set(demo_app.drill_rows["request_id"]) <= tagged
+
+
+# -- caches: a view drawn after any sequence of changes is the view of a fresh explorer --------
+
+
+def drawn(app) -> dict:
+    """What a person sees for the filters in force: traces, markers, cards, scope line, anomalies."""
+    cards = app.card_summary.set_index("key_id")
+    return {
+        "traces": [
+            (t.name, tuple(t.x), t.marker.color, tuple(t.hovertext), tuple(t.customdata[0])) for t in app.traces
+        ],
+        "y": [list(t.y) for t in app.traces],
+        "shapes": sorted((s.x0, s.line.color) for s in app.figure.layout.shapes),
+        "legend": app.figure.layout.legend.title.text,
+        "cards": app.cards.value,
+        "card_numbers": {
+            k: [float(cards.at[k, c]) for c in ("spend_cents", "range_spend_cents", "projected_cents", "requests")]
+            for k in cards.index
+        },
+        "scope": app.scope_label.value,
+        "anomalies": app.anomaly_list.value,
+    }
+
+
+def assert_same_view(got: dict, want: dict) -> None:
+    """Two :func:`drawn` views are the same: text exactly, amounts to a billionth of a cent."""
+    numbers = ("y", "card_numbers")
+    assert {k: v for k, v in got.items() if k not in numbers} == {k: v for k, v in want.items() if k not in numbers}
+    assert len(got["y"]) == len(want["y"])
+    for a, b in zip(got["y"], want["y"]):
+        assert a == pytest.approx(b, abs=1e-9)
+    assert got["card_numbers"].keys() == want["card_numbers"].keys()
+    for k, v in got["card_numbers"].items():
+        assert v == pytest.approx(want["card_numbers"][k], abs=1e-7, nan_ok=True)
+
+
+def set_filters(app, **values) -> None:
+    for name, value in values.items():
+        getattr(app, name).value = value
+
+
+def assert_matches_the_query_layer(app) -> None:
+    """The chart's frame, the total and the cards' keys, asked of the query layer directly."""
+    by = app.by.value
+    want = app.current.daily(by)
+    assert app.daily[["date", by]].astype(str).values.tolist() == want[["date", by]].astype(str).values.tolist()
+    for col in ("cost_cents", "requests", "hours", "estimated_cents"):
+        assert app.daily[col].tolist() == pytest.approx(want[col].tolist(), abs=1e-9)
+    total = app.current.total()
+    assert f"{total['requests']:,} requests" in app.scope_label.value
+    assert sorted(app.card_summary["key_id"]) == sorted(app.current.key_summary()["key_id"])
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        # account A -> B -> A: the cards, chart and markers are A's again
+        [{"account": 1}, {"account": 2}, {"account": 1}],
+        # range, then provider, then the range back: the provider's month
+        [{"start": dt.date(2026, 10, 8)}, {"provider": "anthropic"}, {"start": dt.date(2026, 10, 1)}],
+        # break down by key under a provider and a model, then by provider with the model cleared
+        [{"by": "key"}, {"provider": "openai"}, {"model": "gpt-4o"}, {"by": "provider"}, {"model": "(all)"}],
+        # a key search under an account, then the range end (the budget cut-off) moved
+        [{"account": 3}, {"key": "partner"}, {"end": dt.date(2026, 10, 20)}, {"start": dt.date(2026, 10, 12)}],
+    ],
+)
+def test_filter_sequences_draw_what_a_fresh_explorer_draws(demo_dir, steps):
+    usage = usagekit.load(demo_dir)
+    app = explore(usage, month="2026-10")
+    initial = drawn(app)
+    accounts = [a for _, a in app.account.options]
+    state: dict = {}
+    for step in steps:
+        step = {k: accounts[v] if k == "account" else v for k, v in step.items()}
+        if "key" in step and type(app.key).__name__ != "Combobox":
+            step["key"] = next(k for k in app.key.options if step["key"] in k.lower())
+        state.update(step)
+        set_filters(app, **step)
+        assert_matches_the_query_layer(app)
+    fresh = explore(usage, month="2026-10")
+    set_filters(fresh, **state)
+    assert_same_view(drawn(app), drawn(fresh))
+    assert app.daily.equals(fresh.daily)
+    # and every filter back to the start: the first view again, whatever was cached on the way
+    set_filters(app, start=dt.date(2026, 10, 1), end=dt.date(2026, 10, 31), account="(all)", provider="(all)")
+    set_filters(app, model="(all)", by="model", key="" if type(app.key).__name__ == "Combobox" else "(all)")
+    assert_same_view(drawn(app), initial)
+
+
+def test_one_filter_change_is_one_chart_message(demo_app):
+    """Traces, anomaly markers and the legend title reach the browser in one update (one
+    redraw); a refresh that changes nothing sends nothing."""
+    fig = demo_app.figure
+    sent: list = []
+    for kind in ("update", "restyle", "relayout", "addTraces", "deleteTraces"):
+        setattr(fig, f"_send_{kind}_msg", lambda *a, kind=kind, **k: sent.append((kind, a, k)))
+    shapes = len(fig.layout.shapes)
+    spike = demo_app.findings[demo_app.findings["kind"] == "spike"].iloc[0]
+    demo_app.start.value = spike["day"] + dt.timedelta(days=1)  # the spike's marker leaves the chart
+    demo_app.by.value = "provider"
+    assert [s[0] for s in sent] == ["update", "update"]
+    first = sent[0][2]
+    assert "shapes" in first["relayout_data"] and len(first["relayout_data"]["shapes"]) < shapes
+    assert {"x", "y", "hovertext"} <= set(first["restyle_data"])
+    assert sent[1][2]["relayout_data"] == {"legend.title.text": "provider"}
+    assert len(fig.layout.shapes) == len(first["relayout_data"]["shapes"])  # the Python side follows
+    sent.clear()
+    cards = demo_app.cards.value
+    demo_app.refresh()
+    assert sent == [] and demo_app.cards.value == cards

@@ -9,8 +9,11 @@ or a page, so a key named ``<img src=x onerror=alert(1)>`` is shown as text.
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import html
 
+import numpy as np
 import pandas as pd
 
 from . import masking, palette
@@ -78,38 +81,83 @@ def mask_key(key: str | None) -> str:
 
 def stacked_traces(daily: pd.DataFrame, by: str = "model", top: int = 9) -> list[dict]:
     """The bar traces of :func:`daily_stacked` as plain dicts (``go.Bar`` keyword arguments),
-    for a widget that restyles its traces in place instead of building a figure."""
-    d, folded = fold_other(daily, by, top, keys=("date",))
-    order = d.groupby(by)["cost_cents"].sum().sort_values(ascending=False, kind="stable").index.tolist()
-    if OTHER in order:
-        order = [o for o in order if o != OTHER] + [OTHER]
-    colors = palette.active().colors(order)
+    for a widget that restyles its traces in place instead of building a figure.
+
+    The ``top`` values with the most spend, largest first, then one ``Other`` trace summing
+    the rest per day (:func:`fold_other`'s rule: nothing is folded when only one value would
+    be). Built from the frame's columns in one pass per trace (the explorer redraws with it on
+    every filter change)."""
+    totals = daily.groupby(by)["cost_cents"].sum().sort_values(ascending=False, kind="stable")
+    folded = [str(n) for n in totals.index[top:]] if len(totals) > top + 1 else []
+    order = list(totals.index[:top]) if folded else list(totals.index)
+    colors = palette.active().colors([*order, OTHER] if folded else order)
+    rows = daily.groupby(by, sort=False).indices
+    dates = daily["date"].to_numpy()
+    cost = daily["cost_cents"].to_numpy()
+    requests = daily["requests"].to_numpy()
+    hours = daily["hours"].to_numpy() if "hours" in daily else None
+    names = daily[f"{by}_name"].to_numpy() if f"{by}_name" in daily else None
     traces = []
     for name, color in zip(order, colors):
-        part = d[d[by] == name].sort_values("date")
+        at = rows[name]
+        at = at[np.argsort(dates[at], kind="stable")]
         shown = name
-        if f"{by}_name" in part and name != OTHER and part[f"{by}_name"].notna().any():
-            shown = part[f"{by}_name"].dropna().iloc[0]
-        if name == OTHER:
-            shown = f"Other ({len(folded)} {by}s)"
-        label = esc(shown)
-        hours = part["hours"] if "hours" in part else [0.0] * len(part)
+        if names is not None:
+            given = [n for n in names[at] if not pd.isna(n)]
+            shown = given[0] if given else name
         traces.append(
-            dict(
-                x=[f"{pd.Timestamp(x):%Y-%m-%d}" for x in part["date"]],
-                y=(part["cost_cents"] / 100).tolist(),
-                name=label,
-                marker_color=color,
-                customdata=[[str(name)]] * len(part),
-                meta={"members": folded} if name == OTHER else {"members": [str(name)]},
-                hovertext=[
-                    f"{label}<br>{x:%a %d %b %Y}<br>{format_usd(c)}<br>{_counts(name, r, h)}"
-                    for x, c, r, h in zip(pd.to_datetime(part["date"]), part["cost_cents"], part["requests"], hours)
-                ],
-                hoverinfo="text",
+            _bar(
+                name,
+                esc(shown),
+                color,
+                dates[at],
+                cost[at],
+                requests[at],
+                hours[at] if hours is not None else None,
+                [str(name)],
+            )
+        )
+    if folded:
+        cols = ["cost_cents", "requests", *(["hours"] if hours is not None else [])]
+        other = daily[~daily[by].isin(order)].groupby("date", as_index=False)[cols].sum()
+        traces.append(
+            _bar(
+                OTHER,
+                esc(f"Other ({len(folded)} {by}s)"),
+                colors[-1],
+                other["date"].to_numpy(),
+                other["cost_cents"].to_numpy(),
+                other["requests"].to_numpy(),
+                other["hours"].to_numpy() if hours is not None else None,
+                folded,
             )
         )
     return traces
+
+
+@functools.lru_cache(maxsize=4096)
+def _day_labels(day) -> tuple[str, str]:
+    """A chart day as the x value and as the hover text says it."""
+    return f"{day:%Y-%m-%d}", f"{day:%a %d %b %Y}"
+
+
+def _bar(name, label: str, color: str, dates, cost, requests, hours, members: list) -> dict:
+    """One trace of :func:`stacked_traces`: a value's (or Other's) spend per day."""
+    days = [_day_labels(d if isinstance(d, dt.date) else pd.Timestamp(d)) for d in dates]
+    hours = hours if hours is not None else [0.0] * len(days)
+    return dict(
+        x=[d[0] for d in days],
+        y=(cost / 100).tolist(),
+        name=label,
+        marker_color=color,
+        customdata=[[str(name)]] * len(days),
+        meta={"members": members},
+        hovertext=[
+            f"{label}<br>{d[1]}<br>{format_usd(c)}<br>{_counts(name, r, h)}"
+            for d, c, r, h in zip(days, cost.tolist(), requests.tolist(), list(hours))
+        ],
+        hoverinfo="text",
+    )
 
 
 def daily_stacked(

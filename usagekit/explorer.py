@@ -27,8 +27,11 @@ require("anywidget", "notebook", "the explorer")  # go.FigureWidget needs it
 
 # after the checks above, so a missing plotly names [notebook] (charts alone would name [report])
 from . import charts  # noqa: E402
+from . import queries as q  # noqa: E402
 from .accounts import label as account_label  # noqa: E402
 from .charts import esc  # noqa: E402
+from .explorer_cube import BREAKDOWNS as DAY_CUBE_BREAKDOWNS  # noqa: E402
+from .explorer_cube import DayCube  # noqa: E402
 from .money import format_usd  # noqa: E402
 from .months import default_month  # noqa: E402
 from .queries import COMPUTE_LABELS, NONE_LABEL, OTHER_LABEL  # noqa: E402
@@ -41,8 +44,20 @@ _HIDDEN = dict(
     x=[], y=[], name="", customdata=[], meta={"members": []}, hovertext=[], marker_color="#000", visible=False
 )
 OTHER = OTHER_LABEL
+#: the trace properties a redraw sets (plotly path -> key of a stacked_traces dict)
+_RESTYLED = {
+    "x": "x",
+    "y": "y",
+    "name": "name",
+    "customdata": "customdata",
+    "meta": "meta",
+    "hovertext": "hovertext",
+    "marker.color": "marker_color",
+    "visible": "visible",
+}
 SEARCHABLE_AFTER = 15  # more keys than this: a search box instead of a dropdown
 PAGE_SIZE = 50
+VIEWS_KEPT = 32  # views (filters + break-down) kept for a change back to one already drawn
 HINT = "<i>Click a bar segment to see that day's requests.</i>"
 #: what the chart can break spend down by -> the filter that selects one of its values
 BREAKDOWNS = {
@@ -86,7 +101,8 @@ class Explorer:
         if detect_anomalies:
             from .anomalies import detect
 
-            self.findings = detect(usage, month=month)
+            self.findings = detect(usage, month=month).reset_index(drop=True)
+        self._findings_parts = self._finding_parts()
         # charts and cards redraw from per-day buckets; the click drill-down reads the requests
         self.cube = usage.rollup()
         everything = self.cube.filter(month=month)
@@ -157,6 +173,10 @@ class Explorer:
         self.generation = 0  # refreshes done; the busy line carries it when idle (see refresh)
         self._idle = ""
         self._budget_cache: dict = {}
+        self._views: dict = {}  # (filters, break-down, key text) -> what refresh() draws, see _view()
+        # the cube's rows as arrays: a redraw's sums in a few ms (every day, not only the month's,
+        # so a range picked outside the month is answered the same way)
+        self._day_cube = DayCube(self.cube.over(None, None).cube)
         self._registry_ids = set(usage.keys["key_id"])
         self.figure: go.FigureWidget | None = None  # made from the first query's figure in refresh()
         self.timings: list[tuple[float, float]] = []  # (wall ms, CPU ms) of each refresh in this kernel
@@ -250,7 +270,11 @@ class Explorer:
         self.refresh()
 
     def refresh(self) -> None:
-        """Re-run the queries for the filters in force and update every view in place."""
+        """Re-run the queries for the filters in force and update every view in place.
+
+        A view already drawn for the same filters and break-down is taken from a cache (the
+        data does not change while the explorer is open); widgets whose content is unchanged
+        send nothing to the browser."""
         f = self._filters()
         if f["start"] is None or f["end"] is None or f["end"] < f["start"]:
             self.busy.value = "<span style='color:#C62828'>pick a start on or before the end</span>"
@@ -261,22 +285,21 @@ class Explorer:
             self.current = self.cube.filter(**f)
             self.requests = self.usage.filter(**f)
             by = self.by.value
-            self.daily = self.current.daily(by)
-            summary = self.key_cards_frame(f)
-            self.card_summary = summary
-            traces = charts.stacked_traces(self.daily, by=by)
-            other = [t for t in traces if t["customdata"] and t["customdata"][0][0] == OTHER]
-            self._other_members = list(other[0]["meta"]["members"]) if other else []
-            self.shown_findings = self._visible_findings(f, summary)
-            self._draw(traces, self._anomaly_shapes(f), by)
-            self._list_anomalies()
-            cards = charts.key_cards_html(summary, accounts=self.account_names)
-            self.cards.value = f"<div style='max-height:330px;overflow-y:auto'>{cards}</div>"
-            total = self.current.total()
-            self.scope_label.value = (
-                f"<b>{format_usd(total['cost_cents'])}</b> over {total['requests']:,} requests "
-                f"&middot; {esc(self._scope_words(f))}"
-            )
+            state = (*(tuple(v) if isinstance(v, list) else v for v in f.values()), by, self.key.value)
+            view = self._views.pop(state, None)
+            if view is None:
+                view = self._view(f, by)
+            self._views[state] = view  # the most recent last; the oldest dropped past VIEWS_KEPT
+            while len(self._views) > VIEWS_KEPT:
+                self._views.pop(next(iter(self._views)))
+            self.daily = view["daily"]
+            self.card_summary = view["summary"]
+            self._other_members = view["other_members"]
+            self.shown_findings = view["findings"]
+            self._draw(view["traces"], view["shapes"], by)
+            self.anomaly_list.value = view["anomalies"]
+            self.cards.value = view["cards"]
+            self.scope_label.value = view["scope"]
             self._follow_drill(f)
         finally:
             # the kernel's share of a redraw, for benchmarks/explorer_browser.py (the last 200)
@@ -291,24 +314,61 @@ class Explorer:
             self._idle = f"<span data-uk-gen='{self.generation}' data-uk-traces='{n}'></span>"
             self.busy.value = self._idle
 
-    def key_cards_frame(self, f: dict) -> pd.DataFrame:
+    def _view(self, f: dict, by: str) -> dict:
+        """Everything drawn for filters ``f`` broken down ``by``: the chart's frame and traces,
+        the cards, the anomalies and the scope line. Sums come from the in-memory cube
+        (:class:`usagekit.explorer_cube.DayCube`, a few ms) where it answers ``by``; the
+        query layer answers the rest (tags)."""
+        if by in DAY_CUBE_BREAKDOWNS:
+            first, after = q.day_number(f["start"]), q.day_number(f["end"]) + 1
+            mask = self._day_cube.mask(
+                first, after, account=f["account"], providers=f["providers"], keys=f["keys"], models=f["models"]
+            )
+            daily = self._day_cube.daily(mask, by, first, after)
+            per_key = self._day_cube.per_value(mask, "key")
+            total = self._day_cube.total(mask)
+            per_model = (lambda: daily) if by == "model" else (lambda: self._day_cube.per_value(mask, "model"))
+        else:
+            daily = self.current.daily(by)
+            per_key = self.current.breakdown("key")
+            total = self.current.total()
+            per_model = (lambda: daily) if by == "model" else (lambda: self.current.breakdown("model"))
+        summary = self.key_cards_frame(f, per_key)
+        traces = charts.stacked_traces(daily, by=by)
+        other = [t for t in traces if t["customdata"] and t["customdata"][0][0] == OTHER]
+        findings = self._visible_findings(f, summary, per_model)
+        cards = charts.key_cards_html(summary, accounts=self.account_names)
+        return {
+            "daily": daily,
+            "summary": summary,
+            "traces": traces,
+            "other_members": list(other[0]["meta"]["members"]) if other else [],
+            "findings": findings,
+            "shapes": self._anomaly_shapes(findings),
+            "anomalies": self._anomalies_html(findings),
+            "cards": f"<div style='max-height:330px;overflow-y:auto'>{cards}</div>",
+            "scope": (
+                f"<b>{format_usd(total['cost_cents'])}</b> over {total['requests']:,} requests "
+                f"&middot; {esc(self._scope_words(f))}"
+            ),
+        }
+
+    def key_cards_frame(self, f: dict, per: pd.DataFrame | None = None) -> pd.DataFrame:
         """``self.current.key_summary()``, answered from a cache where it can be.
 
-        A card's budget (cap, window spend, % used, projection) depends only on the range end
-        (the cut-off) and the key filter, never on the range start or a provider or model
-        filter (the one budget rule of :mod:`usagekit.budgets`). So the budget rows are
-        computed once per (range end, keys) and each filter change adds only what it moves:
-        which keys are in scope and their spend in the range (one query on the cube).
+        A card's budget (cap, window spend, % used, projection) depends only on the key and the
+        range end (the cut-off), never on the range start or a provider or model filter (the
+        one budget rule of :mod:`usagekit.budgets`), nor on which other keys are shown: an
+        account or key filter only chooses rows. So the budget rows of every key are computed
+        once per range end and each filter change adds only what it moves: which keys are in
+        scope and their spend in the range (``per``: spend per key in scope, as
+        ``self.current.breakdown("key")`` gives it, which is asked when not given).
         """
-        account = None if f["account"] is None else tuple(f["account"])
-        ck = (f["end"], None if f["keys"] is None else tuple(f["keys"]), account)
-        base = self._budget_cache.get(ck)
+        base = self._budget_cache.get(f["end"])
         if base is None:
-            base = self.cube.filter(
-                start=f["end"].replace(day=1), end=f["end"], keys=f["keys"], account=f["account"]
-            ).key_summary()
-            self._budget_cache[ck] = base
-        per = self.current.breakdown("key")
+            base = self.cube.filter(start=f["end"].replace(day=1), end=f["end"]).key_summary()
+            self._budget_cache[f["end"]] = base
+        per = self.current.breakdown("key") if per is None else per
         per = per[~per["key"].isin([NONE_LABEL, *COMPUTE_LABELS.values()])]
         ids = set(per["key"])
         if not (f["providers"] or f["models"]):  # the registry's keys are listed with zero spend too
@@ -320,6 +380,8 @@ class Explorer:
         spend = dict(zip(per["key"], per["cost_cents"]))
         out["range_spend_cents"] = [float(spend.get(k, 0.0)) for k in out["key_id"]]
         out.attrs.update(base.attrs, scope=self.current.describe_scope(), range_start=f["start"])
+        if len(out):
+            out.attrs["complete"] = bool(out["window_closed"].all())
         return out.reset_index(drop=True)
 
     def _registry_ids_of(self, accounts: list[str]) -> set:
@@ -348,14 +410,19 @@ class Explorer:
             )
 
     def _draw(self, traces: list[dict], shapes: list, by: str = "model") -> None:
-        """Put the chart's traces into the widget in as few browser redraws as possible: the
-        traces it has are restyled in one message (no figure rebuilt, no trace re-created, no
-        per-property validation); traces no longer needed are hidden in that same message, not
-        deleted (a deletion is one more redraw), and shown again when needed; only traces beyond
-        the most ever drawn are added. Markers and the legend title are sent only when they change."""
+        """Put the chart's traces into the widget in one browser redraw: the traces it has are
+        restyled, the anomaly markers and the legend title relaid out, all in ONE update message
+        (no figure rebuilt, no trace re-created, no per-property validation; plotly sends only
+        what changed, and nothing when nothing did). Traces no longer needed are hidden in that
+        same message, not deleted (a deletion is one more redraw), and shown again when needed;
+        only traces beyond the most ever drawn are added."""
         if self.figure is None:
             # built from a full figure, so its first render already knows the axis is a date axis
-            self.figure = go.FigureWidget(charts.daily_stacked(self.daily, by=by, tz=self.usage.tz))
+            figure = charts.daily_stacked(self.daily, by=by, tz=self.usage.tz)
+            # plotly.js's default for date and number axes ("hide past div") measures every tick
+            # label against every other on each redraw (~25 ms a redraw here); the labels fit
+            figure.update_xaxes(ticklabeloverflow="allow").update_yaxes(ticklabeloverflow="allow")
+            self.figure = go.FigureWidget(figure)
             self._by_drawn = by
             self.figure.layout.shapes = shapes
             self._shapes_drawn = shapes
@@ -365,26 +432,19 @@ class Explorer:
         have = len(self.figure.data)
         kept = [dict(t, visible=True) for t in traces[:have]]
         kept += [_HIDDEN] * (have - len(kept))
-        if kept:
-            props = {
-                "x": "x",
-                "y": "y",
-                "name": "name",
-                "customdata": "customdata",
-                "meta": "meta",
-                "hovertext": "hovertext",
-                "marker.color": "marker_color",
-                "visible": "visible",
-            }
-            self.figure.plotly_restyle(
-                {path: [t[k] for t in kept] for path, k in props.items()}, trace_indexes=list(range(len(kept)))
-            )
-        if shapes != self._shapes_drawn:  # each layout message is one more redraw in the browser
-            self.figure.layout.shapes = shapes
-            self._shapes_drawn = shapes
+        restyle = {path: [t[k] for t in kept] for path, k in _RESTYLED.items()} if kept else {}
+        relayout: dict = {}
+        if shapes != self._shapes_drawn:
+            relayout["shapes"] = shapes
         if by != self._by_drawn:
-            self.figure.layout.legend.title.text = esc(by)
-            self._by_drawn = by
+            relayout["legend.title.text"] = esc(by)
+        if restyle or relayout:
+            self.figure.plotly_update(restyle_data=restyle, relayout_data=relayout, trace_indexes=list(range(have)))
+        if "shapes" in relayout:
+            # plotly.py keeps the Shape objects it made for ``layout.shapes`` and does not renew
+            # them on an update message: dropped, they are made again from the new list on access
+            self.figure.layout._compound_array_props.pop("shapes", None)
+        self._shapes_drawn, self._by_drawn = shapes, by
         extra = traces[have:]
         if extra:
             self.figure.add_traces([go.Bar(**t) for t in extra])
@@ -397,59 +457,83 @@ class Explorer:
         return [t for t in self.figure.data if t.visible is not False] if self.figure is not None else []
 
     # -- anomalies -------------------------------------------------------------------------
-    def _visible_findings(self, f: dict, summary: pd.DataFrame) -> pd.DataFrame:
+    def _finding_parts(self) -> list[dict]:
+        """Per finding, what the filters test and what is drawn (its marker and list item),
+        worked out once: a redraw only picks among them."""
+        found = self.findings
+        if found is None or found.empty:
+            return []
+        days = pd.to_datetime(found["day"]).dt.date.tolist()
+        parts = []
+        for day, r in zip(days, found.itertuples()):
+            named = not pd.isna(r.model)
+            parts.append(
+                {
+                    "day": day,
+                    "key_id": r.key_id,
+                    "account_id": r.account_id,
+                    "model": str(r.model) if named else None,
+                    "shape": None
+                    if r.kind == "unpriced"
+                    else dict(
+                        type="line",
+                        x0=r.day.isoformat(),
+                        x1=r.day.isoformat(),
+                        yref="paper",
+                        y0=0,
+                        y1=1,
+                        line=dict(dash="dot", color=charts.SEVERITY_COLORS[r.severity]),
+                    ),
+                    "item": f"<li><b style='color:{charts.SEVERITY_COLORS[r.severity]}'>{esc(r.kind)}</b> "
+                    f"{r.day:%a %d %b} &middot; {esc(r.key_name)}<br><small>{esc(r.explanation)}</small>"
+                    f"<br><small><i>{esc(r.action)}</i></small></li>",
+                }
+            )
+        return parts
+
+    def _visible_findings(self, f: dict, summary: pd.DataFrame, per_model=None) -> pd.DataFrame:
         """The month's findings that match the filters (detection is not re-run).
 
         A finding matches when its day is in the range, its key is among the keys in scope
         and, under a provider or model filter, the model it names is one the filter keeps
         (a finding naming no model matches when its key has spend under the filter).
         """
-        found = self.findings
-        if found is None or found.empty:
+        parts = self._findings_parts
+        if not parts:
             return pd.DataFrame()
-        days = pd.to_datetime(found["day"]).dt.date
-        keep = (days >= f["start"]) & (days <= f["end"])
-        if f["keys"] is not None:
-            keep &= found["key_id"].isin(f["keys"])
-        if f["account"] is not None:
-            keep &= found["account_id"].isin(f["account"])
+        keys = None if f["keys"] is None else set(f["keys"])
+        accounts = None if f["account"] is None else set(f["account"])
+        models = active = None
         if f["providers"] or f["models"]:
-            per = self.daily if self.by.value == "model" else self.current.breakdown("model")
-            active = (per["cost_cents"] != 0) | (per["requests"] > 0)
-            models = set(per.loc[active, "model"].astype(str))
+            per = per_model() if per_model is not None else self.current.breakdown("model")
+            models = set(per.loc[(per["cost_cents"] != 0) | (per["requests"] > 0), "model"].astype(str))
             active = set(summary.loc[(summary["spend_cents"] != 0) | (summary["requests"] > 0), "key_id"])
-            named = found["model"].notna()
-            keep &= (named & found["model"].astype(str).isin(models)) | (~named & found["key_id"].isin(active))
-        return found[keep.to_numpy()]
-
-    def _anomaly_shapes(self, f: dict) -> list:
-        return [
-            dict(
-                type="line",
-                x0=r.day.isoformat(),
-                x1=r.day.isoformat(),
-                yref="paper",
-                y0=0,
-                y1=1,
-                line=dict(dash="dot", color=charts.SEVERITY_COLORS[r.severity]),
-            )
-            for r in self.shown_findings.itertuples()
-            if r.kind != "unpriced"
+        keep = [
+            i
+            for i, p in enumerate(parts)
+            if f["start"] <= p["day"] <= f["end"]
+            and (keys is None or p["key_id"] in keys)
+            and (accounts is None or p["account_id"] in accounts)
+            and (models is None or (p["model"] in models if p["model"] is not None else p["key_id"] in active))
         ]
+        return self.findings.iloc[keep]
 
-    def _list_anomalies(self) -> None:
+    def _anomaly_shapes(self, findings: pd.DataFrame) -> list:
+        """The markers of ``findings`` (rows of :attr:`findings`): a dotted line on each day."""
+        parts = self._findings_parts
+        return [parts[i]["shape"] for i in self._positions(findings) if parts[i]["shape"] is not None]
+
+    def _positions(self, findings: pd.DataFrame) -> list[int]:
+        return self.findings.index.get_indexer(findings.index).tolist() if len(findings) else []
+
+    def _anomalies_html(self, findings: pd.DataFrame) -> str:
+        """The list beside the chart: the findings shown, and how many the filters hide."""
         if self.findings is None or self.findings.empty:
-            self.anomaly_list.value = "<p><b>Anomalies</b><br>none found this month.</p>"
-            return
-        items = [
-            f"<li><b style='color:{charts.SEVERITY_COLORS[r.severity]}'>{esc(r.kind)}</b> "
-            f"{r.day:%a %d %b} &middot; {esc(r.key_name)}<br><small>{esc(r.explanation)}</small>"
-            f"<br><small><i>{esc(r.action)}</i></small></li>"
-            for r in self.shown_findings.itertuples()
-        ]
+            return "<p><b>Anomalies</b><br>none found this month.</p>"
+        items = [self._findings_parts[i]["item"] for i in self._positions(findings)]
         hidden = len(self.findings) - len(items)
         more = f"<br><small>{hidden} more outside these filters</small>" if hidden else ""
-        self.anomaly_list.value = (
+        return (
             f"<div style='max-width:380px'><b>Anomalies ({len(items)})</b>{more}"
             f"<ul>{''.join(items) or '<li>none for these filters</li>'}</ul></div>"
         )
