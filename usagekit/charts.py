@@ -79,14 +79,16 @@ def mask_key(key: str | None) -> str:
     return masking.display(key)
 
 
-def stacked_traces(daily: pd.DataFrame, by: str = "model", top: int = 9) -> list[dict]:
+def stacked_traces(daily: pd.DataFrame, by: str = "model", top: int = 9, other_daily=None) -> list[dict]:
     """The bar traces of :func:`daily_stacked` as plain dicts (``go.Bar`` keyword arguments),
     for a widget that restyles its traces in place instead of building a figure.
 
     The ``top`` values with the most spend, largest first, then one ``Other`` trace summing
     the rest per day (:func:`fold_other`'s rule: nothing is folded when only one value would
     be). Built from the frame's columns in one pass per trace (the explorer redraws with it on
-    every filter change)."""
+    every filter change). ``other_daily(folded names)``, when given, answers the ``Other``
+    trace's days instead of that sum (``date, cost_cents, requests[, hours]``): by tag, a
+    request carrying two of the folded tags is one request of ``Other``, not two."""
     totals = daily.groupby(by)["cost_cents"].sum().sort_values(ascending=False, kind="stable")
     folded = [str(n) for n in totals.index[top:]] if len(totals) > top + 1 else []
     order = list(totals.index[:top]) if folded else list(totals.index)
@@ -119,7 +121,11 @@ def stacked_traces(daily: pd.DataFrame, by: str = "model", top: int = 9) -> list
         )
     if folded:
         cols = ["cost_cents", "requests", *(["hours"] if hours is not None else [])]
-        other = daily[~daily[by].isin(order)].groupby("date", as_index=False)[cols].sum()
+        if other_daily is not None:
+            other = other_daily(folded)
+            other = other.assign(**{c: 0.0 for c in cols if c not in other})
+        else:
+            other = daily[~daily[by].isin(order)].groupby("date", as_index=False)[cols].sum()
         traces.append(
             _bar(
                 OTHER,
