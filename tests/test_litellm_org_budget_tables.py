@@ -72,7 +72,7 @@ def test_organization_names_and_budget_from_the_budget_table():
     # org-globex names a budget that was not loaded: no cap is known, and the report says why
     assert pd.isna(orgs.loc["org-globex", "spend_cap_cents"])
     notes = " ".join(n for f in usage.load_report.files for n in f.notes)
-    assert "name a LiteLLM budget that was not loaded (budget-missing)" in notes
+    assert "name a LiteLLM budget that the loaded LiteLLM_BudgetTable does not hold (budget-missing)" in notes
     assert "2 budget(s), 2 with a cap (LiteLLM_BudgetTable)" in notes
     # budget-table rows are limits, not spenders: they are not listed as budgets of their own
     assert set(usage.budget_registry["entity"]) == {"organization"}
@@ -107,8 +107,10 @@ def test_a_keys_budget_without_its_table_is_reported_unknown(tmp_path):
     usage = usagekit.load(LOGS, keys=_tokens(tmp_path, edit), store=False)
     assert pd.isna(usage.keys.set_index("key_name").loc["support-bot", "soft_cap_cents"])
     notes = " ".join(n for f in usage.load_report.files for n in f.notes)
-    assert "1 key(s) name a LiteLLM budget that was not loaded (budget-tier-small)" in notes
-    assert "load the LiteLLM_BudgetTable export too" in notes
+    assert (
+        "1 key(s) name a LiteLLM budget that was not loaded (load the LiteLLM_BudgetTable export too) "
+        "(budget-tier-small): their soft budget (and any cap kept only there) is unknown" in notes
+    )
 
 
 def test_a_bad_budget_row_is_rejected_with_its_reason(tmp_path):

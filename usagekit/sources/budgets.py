@@ -269,9 +269,14 @@ def link(keys: pl.DataFrame, budgets: pl.DataFrame) -> tuple[pl.DataFrame, pl.Da
             notes.append(f"{linked.height} {label} take limits from LiteLLM_BudgetTable (budget_id)")
         if missing:
             shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+            where = (
+                "that the loaded LiteLLM_BudgetTable does not hold"
+                if table.height
+                else "that was not loaded (load the LiteLLM_BudgetTable export too)"
+            )
             notes.append(
-                f"{ids.height - linked.height} {label} name a LiteLLM budget that was not loaded ({shown}): "
-                "their soft budget (and any cap kept only there) is unknown; load the LiteLLM_BudgetTable export too"
+                f"{ids.height - linked.height} {label} name a LiteLLM budget {where} ({shown}): "
+                "their soft budget (and any cap kept only there) is unknown"
             )
     return apply(keys), apply(others), notes
 
