@@ -543,3 +543,32 @@ def test_one_filter_change_is_one_chart_message(demo_app):
     cards = demo_app.cards.value
     demo_app.refresh()
     assert sent == [] and demo_app.cards.value == cards
+
+
+def test_other_under_tag_counts_each_request_once_as_its_drill_down_does(tmp_path):
+    # 12 tags, every request carrying two of them: "Other" folds the smallest tags, and a request
+    # carrying two folded tags is one request of "Other" (the named tags' bars count per tag)
+    rows = ["ts,request_id,account_id,key_id,axis,provider,model,requests,cost_cents,tags,status"]
+    for i in range(240):
+        day = 1 + i % 3
+        a, b = i % 12, (i * 5 + 1) % 12
+        tags = '"[""t%02d"",""t%02d""]"' % (a, b)
+        cost = 1.0 + (11 - a) * 0.75 + i % 7 * 0.01
+        rows.append(f"2026-10-0{day}T10:{i % 60:02d}:00Z,r{i:04d},acct,vk_1,llm,openai,gpt-4o,1,{cost},{tags},success")
+    (tmp_path / "usage.csv").write_text("\n".join(rows) + "\n")
+    app = explore(usagekit.load(tmp_path / "usage.csv", store=False), month="2026-10")
+    app.by.value = "tag"
+    trace, i, day = segment(app, "Other")
+    folded = set(trace.meta["members"])
+    assert len(folded) == 3  # 12 tags: the 9 largest drawn, 3 folded
+    frame = app.requests.filter(start=day, end=day).to_pandas()
+    carrying = frame[[bool(set(t) & folded) for t in frame["tags"]]]
+    assert trace.y[i] == pytest.approx(carrying["cost_cents"].sum() / 100, abs=1e-9)  # each request once
+    per_tag = sum(
+        float(carrying["tags"].map(lambda t, g=g: g in set(t)).mul(carrying["cost_cents"]).sum()) for g in folded
+    )
+    assert per_tag > carrying["cost_cents"].sum()  # counting per tag would have shown more
+    click(app.figure, trace.name, day)
+    assert app.drill_summary["cost_cents"].sum() / 100 == pytest.approx(trace.y[i], abs=1e-9)
+    assert app.drill_rows.attrs["total_rows"] == len(carrying)
+    assert "each request once" in app.drill_title.value

@@ -23,8 +23,9 @@ import numpy as np
 import pandas as pd
 
 from . import queries as q
-from .forecast import LOOKBACK_DAYS
-from .periods import BudgetWindow, budget_window
+from .errors import QueryError
+from .forecast import LOOKBACK_DAYS, forecast_window
+from .periods import BudgetWindow, budget_window, window_inputs
 
 #: days of history before the window read for the run rate (what the cap forecast reads)
 RATE_DAYS = LOOKBACK_DAYS
@@ -34,6 +35,7 @@ COLUMNS = [
     "key_name",
     "account_id",
     "spend_cap_cents",
+    "soft_cap_cents",
     "spend_cents",
     "pct_used",
     "requests",
@@ -109,8 +111,12 @@ def forecast(daily: pd.Series, key, cap_cents, window: BudgetWindow, as_of: pd.T
 def cutoff(usage, as_of=None) -> pd.Timestamp:
     """``min(range end, as_of or the data's end)`` as a UTC instant (exclusive); the data's end is
     the end of the local day of the newest event."""
-    _, end_day = usage.day_range()
-    range_end = pd.Timestamp(q.day_start_utc(end_day, usage.tz))
+    return _cutoff_in(usage, as_of, usage.day_range())
+
+
+def _cutoff_in(usage, as_of, span: tuple[int, int]) -> pd.Timestamp:
+    """:func:`cutoff` with the scope's day range ``span`` already known."""
+    range_end = pd.Timestamp(q.day_start_utc(span[1], usage.tz))
     if as_of is None:
         newest = _newest(usage)
         if pd.isna(newest):
@@ -157,7 +163,11 @@ def parse_as_of(as_of, tz: str) -> pd.Timestamp:
 
 def _key_days(usage, first: dt.date, cut: pd.Timestamp, filters: tuple) -> pd.DataFrame:
     """Spend and requests per key and local day from ``first`` up to ``cut`` (nothing at or after
-    it), restricted by ``filters`` only (the range of ``usage`` is replaced)."""
+    it), restricted by ``filters`` only (the range of ``usage`` is replaced), in key then day order.
+
+    Columns ``key_id, _day, requests, key_name, account_id, cost_cents`` (as
+    :func:`usagekit.queries.per_key_day`) and the exact money parts ``_c_hi, _c_mid, _c_lo`` of
+    each key-day, so sums over several days stay exact."""
     from .usage import Scope
 
     scoped = usage.within(Scope(None, None, filters))
@@ -172,7 +182,33 @@ def _key_days(usage, first: dt.date, cut: pd.Timestamp, filters: tuple) -> pd.Da
         schema = whole.collect_schema()
         part = q.cube(rows).select([nw.col(c).cast(t) for c, t in schema.items()])
         frame = nw.concat([whole, part], how="vertical")
-    return q.per_key_day(frame)
+    res = q.to_pandas(
+        frame.filter(~nw.col("key_id").is_null())
+        .group_by("key_id", "_day")
+        .agg(
+            *q.money_aggs(),
+            nw.col("requests").sum().alias("requests"),
+            nw.col("key_name").max().alias("key_name"),
+            nw.col("account_id").max().alias("account_id"),
+        )
+    )
+    parts = {c: pd.to_numeric(res[c], errors="coerce").fillna(0) for c in _PARTS}
+    res = q._ints(q.finish_money(res), ["requests"])
+    res["_c_hi"], res["_c_mid"] = parts["_c_hi"].astype("int64"), parts["_c_mid"].astype("int64")
+    res["_c_lo"] = parts["_c_lo"].astype("float64")
+    return res.sort_values(["key_id", "_day"], kind="stable").reset_index(drop=True)
+
+
+_PARTS = ("_c_hi", "_c_mid", "_c_lo")
+
+
+def _exact_sums(per: pd.DataFrame) -> dict:
+    """key id -> the exact sum of ``per``'s money parts (as :func:`usagekit.queries.finish_money`)."""
+    if not len(per):
+        return {}
+    sums = per.groupby("key_id", sort=True)[list(_PARTS)].sum()
+    done = q.finish_money(sums.reset_index())
+    return dict(zip(done["key_id"], done["cost_cents"]))
 
 
 def _no_rows_after(usage, cut: pd.Timestamp) -> bool:
@@ -184,71 +220,127 @@ def _no_rows_after(usage, cut: pd.Timestamp) -> bool:
     return newest < cut
 
 
+class _Windows:
+    """Budget windows containing one instant, computed once per distinct budget period and reset
+    (:func:`usagekit.periods.window_inputs`), not once per key."""
+
+    def __init__(self, at: pd.Timestamp, tz: str):
+        self.at, self.tz = at, tz
+        self._memo: dict = {}
+
+    def __call__(self, row: dict) -> BudgetWindow:
+        try:
+            inputs = window_inputs(row)
+            w = self._memo.get(inputs)
+        except (QueryError, TypeError):  # not understood or not hashable: budget_window says what it can
+            return budget_window(row, self.at, self.tz)
+        if w is None:
+            w = self._memo[inputs] = budget_window(row, self.at, self.tz)
+        return w
+
+
 def key_summary(usage, as_of=None) -> pd.DataFrame:
-    """See :meth:`usagekit.usage.Usage.key_summary`."""
-    cut = cutoff(usage, as_of)
+    """See :meth:`usagekit.usage.Usage.key_summary`.
+
+    One per-key-day table is read (two when the scope filters by more than account or key: the
+    range's own spend then has other filters than the budget windows); every key's window spend,
+    requests and forecast come from it laid out as a keys x days array, and a budget window is
+    computed once per distinct budget period, not per key.
+    """
+    span = usage.day_range()
+    cut = _cutoff_in(usage, as_of, span)
     tz = usage.tz
-    range_start = q.day_date(usage.day_range()[0])
-    # the range's own spend, with every filter: shown beside the budget, never as a share of it
-    scope_per = _key_days(usage, range_start, cut, usage.scope.filters)
+    range_start = q.day_date(span[0])
+    at = cut - pd.Timedelta(microseconds=1)
+    last_day = at.tz_convert(tz).date()
+    registry = usage.keys
+    rows = {r["key_id"]: r for r in registry.to_dict(orient="records")}
+    window_of = _Windows(at, tz)
+    key_filters = tuple((k, v) for k, v in usage.scope.filters if k in ("account", "keys"))
+    # the range's spend and the windows' spend have the same filters: one read from the earliest day
+    # any window (or the run rate before it) can need, split afterwards
+    one_read = key_filters == usage.scope.filters and q.day_number(last_day) >= span[0]
+    if one_read:
+        firsts = [window_of(r).days()[0] for r in rows.values()] + [window_of({}).days()[0]]
+        widest = _key_days(usage, min(min(firsts), range_start) - dt.timedelta(days=RATE_DAYS), cut, key_filters)
+        scope_per = widest[widest["_day"] >= span[0]]
+    else:
+        # the range's own spend, with every filter: shown beside the budget, never as a share of it
+        scope_per = _key_days(usage, range_start, cut, usage.scope.filters)
     names = scope_per.groupby("key_id", as_index=False).agg(
         key_name_data=("key_name", "max"), account_id_data=("account_id", "max")
     )
-    registry = usage.keys
     from .usage import _scoped_registry
 
     reg = _scoped_registry(registry, usage.scope, seen=set(names["key_id"]))
     ids = sorted(set(reg["key_id"]) | set(names["key_id"]))
-    key_filters = tuple((k, v) for k, v in usage.scope.filters if k in ("account", "keys"))
-
-    rows = {r["key_id"]: r for r in registry.to_dict(orient="records")}
-    windows = {kid: budget_window(rows.get(kid, {}), cut - pd.Timedelta(microseconds=1), tz) for kid in ids}
+    windows = {kid: window_of(rows.get(kid, {})) for kid in ids}
     earliest = min([w.days()[0] for w in windows.values()], default=range_start) - dt.timedelta(days=RATE_DAYS)
-    per = (
-        _key_days(usage, min(earliest, range_start), cut, key_filters)
-        if ids
-        else pd.DataFrame(columns=["key_id", "_day", "cost_cents", "requests"])
+    lo = min(earliest, range_start)
+    if not ids:
+        per = scope_per.iloc[0:0]
+    elif one_read:
+        per = widest[widest["_day"] >= q.day_number(lo)]
+    else:
+        per = _key_days(usage, lo, cut, key_filters)
+    scope_spend = _exact_sums(scope_per)
+    # keys x days from `lo` to the cut-off's day: cents and requests (a key-day is one row of `per`)
+    index = {kid: i for i, kid in enumerate(ids)}
+    per = per[per["key_id"].isin(ids)]
+    n_days = (last_day - lo).days + 1
+    cents = np.zeros((len(ids), max(n_days, 0)))
+    reqs = np.zeros((len(ids), max(n_days, 0)), dtype=np.int64)
+    at_key = per["key_id"].map(index).to_numpy(dtype=np.int64)
+    at_day = per["_day"].to_numpy(dtype=np.int64) - q.day_number(lo)
+    cents[at_key, at_day] = per["cost_cents"].to_numpy(dtype=float)
+    reqs[at_key, at_day] = per["requests"].to_numpy(dtype=np.int64)
+    # a key's history starts at its first spend: days before it are unknown, not idle
+    spent_any = cents != 0
+    first_i = spent_any.argmax(axis=1)
+    has_spend = spent_any.any(axis=1)
+    caps = pd.to_numeric(
+        pd.Series([rows.get(k, {}).get("spend_cap_cents") for k in ids], dtype=object), errors="coerce"
     )
-    per["date"] = [q.day_date(d) for d in per["_day"]]
-    last_day = (cut - pd.Timedelta(microseconds=1)).tz_convert(tz).date()
-    by_key = {k: g for k, g in per.groupby("key_id")}
-    scope_spend = scope_per.groupby("key_id")["cost_cents"].sum()
+    softs = pd.to_numeric(
+        pd.Series([rows.get(k, {}).get("soft_cap_cents") for k in ids], dtype=object), errors="coerce"
+    ).astype("float64")
     out = []
-    for kid in ids:
+    for i, kid in enumerate(ids):
         reg_row = rows.get(kid, {})
         w = windows[kid]
         first, end = w.days()
-        g = by_key.get(kid)
-        days = pd.date_range(min(first, range_start) - dt.timedelta(days=RATE_DAYS), last_day, freq="D").date
-        series = pd.Series(0.0, index=list(days))
-        req = 0
-        if g is not None:
-            s = g.groupby("date")["cost_cents"].sum()
-            series = series.add(s, fill_value=0.0).sort_index()
-            win = g[(g["date"] >= first) & (g["date"] < end)]
-            req = int(win["requests"].sum())
-        cap = pd.to_numeric(pd.Series([reg_row.get("spend_cap_cents")]), errors="coerce").iloc[0]
-        p = forecast(series, reg_row, cap, w, cut, tz=tz)
+        req = int(reqs[i, (first - lo).days : max((end - lo).days, 0)].sum())
+        if has_spend[i]:
+            since, vals = lo + dt.timedelta(days=int(first_i[i])), cents[i, first_i[i] :]
+        else:
+            since, vals = None, np.zeros(0)
+        cap = caps.iloc[i]
+        # the cap the registry gives when it is not a number (the forecast reads it as the key's)
+        given = reg_row.get("spend_cap_cents") if pd.isna(cap) else float(cap)
+        f = forecast_window(since, vals, given, w, cut, tz=tz)
+        closed = last_day >= end - dt.timedelta(days=1)  # the window's last day is in the data
         has_cap = not pd.isna(cap) and cap > 0
+        spent = float(f.spent_cents)
         out.append(
             {
                 "key_id": kid,
                 "key_name": reg_row.get("key_name"),
                 "account_id": reg_row.get("account_id"),
                 "spend_cap_cents": float(cap) if not pd.isna(cap) else np.nan,
-                "spend_cents": p.spent_cents,
-                "pct_used": p.spent_cents / cap * 100 if has_cap else np.nan,
+                "soft_cap_cents": softs.iloc[i],
+                "spend_cents": spent,
+                "pct_used": spent / cap * 100 if has_cap else np.nan,
                 "requests": req,
-                "projected_cents": p.projected_cents,
-                "projected_cap_date": p.crossing_date if has_cap else None,
-                "cap_crossed": bool(p.crossed) if has_cap else False,
+                "projected_cents": float(f.projected_cents),
+                "projected_cap_date": f.crossing_date if has_cap else None,
+                "cap_crossed": bool(f.crossed) if has_cap else False,
                 "range_spend_cents": float(scope_spend.get(kid, 0.0)),
                 "budget_period": w.period,
                 "window_start": first,
                 "window_end": end - dt.timedelta(days=1),
-                "window_closed": p.closed,
-                "daily_rate_cents": p.rate_cents,
-                "forecast": p.explanation,
+                "window_closed": closed,
+                "daily_rate_cents": float(f.rate_cents),
+                "forecast": f.explanation,
             }
         )
     res = pd.DataFrame(out, columns=COLUMNS)
@@ -258,10 +350,9 @@ def key_summary(usage, as_of=None) -> pd.DataFrame:
         res["account_id"] = res["account_id"].where(res["account_id"].notna(), res.pop("account_id_data"))
     res["requests"] = res["requests"].astype("int64")
     res["spend_cap_cents"] = pd.to_numeric(res["spend_cap_cents"], errors="coerce").astype("float64")
+    res["soft_cap_cents"] = pd.to_numeric(res["soft_cap_cents"], errors="coerce").astype("float64")
     res["pct_used"] = pd.to_numeric(res["pct_used"], errors="coerce").astype("float64")
-    complete = (
-        bool(res["window_closed"].all()) if len(res) else cut >= pd.Timestamp(q.day_start_utc(usage.day_range()[1], tz))
-    )
+    complete = bool(res["window_closed"].all()) if len(res) else cut >= pd.Timestamp(q.day_start_utc(span[1], tz))
     res.attrs.update(as_of=cut, scope=usage.describe_scope(), complete=complete, range_start=range_start)
     return res[COLUMNS].sort_values(["spend_cents", "key_id"], ascending=[False, True]).reset_index(drop=True)
 

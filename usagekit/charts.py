@@ -79,14 +79,16 @@ def mask_key(key: str | None) -> str:
     return masking.display(key)
 
 
-def stacked_traces(daily: pd.DataFrame, by: str = "model", top: int = 9) -> list[dict]:
+def stacked_traces(daily: pd.DataFrame, by: str = "model", top: int = 9, other_daily=None) -> list[dict]:
     """The bar traces of :func:`daily_stacked` as plain dicts (``go.Bar`` keyword arguments),
     for a widget that restyles its traces in place instead of building a figure.
 
     The ``top`` values with the most spend, largest first, then one ``Other`` trace summing
     the rest per day (:func:`fold_other`'s rule: nothing is folded when only one value would
     be). Built from the frame's columns in one pass per trace (the explorer redraws with it on
-    every filter change)."""
+    every filter change). ``other_daily(folded names)``, when given, answers the ``Other``
+    trace's days instead of that sum (``date, cost_cents, requests[, hours]``): by tag, a
+    request carrying two of the folded tags is one request of ``Other``, not two."""
     totals = daily.groupby(by)["cost_cents"].sum().sort_values(ascending=False, kind="stable")
     folded = [str(n) for n in totals.index[top:]] if len(totals) > top + 1 else []
     order = list(totals.index[:top]) if folded else list(totals.index)
@@ -119,7 +121,11 @@ def stacked_traces(daily: pd.DataFrame, by: str = "model", top: int = 9) -> list
         )
     if folded:
         cols = ["cost_cents", "requests", *(["hours"] if hours is not None else [])]
-        other = daily[~daily[by].isin(order)].groupby("date", as_index=False)[cols].sum()
+        if other_daily is not None:
+            other = other_daily(folded)
+            other = other.assign(**{c: 0.0 for c in cols if c not in other})
+        else:
+            other = daily[~daily[by].isin(order)].groupby("date", as_index=False)[cols].sum()
         traces.append(
             _bar(
                 OTHER,
@@ -367,6 +373,13 @@ def key_cards_html(
         pct = r.pct_used if has_cap else None
         proj_pct = (r.projected_cents / cap * 100) if has_cap else 0
         cls = risk(pct, proj_pct)
+        soft = getattr(r, "soft_cap_cents", None)
+        soft_line = ""
+        if soft is not None and not pd.isna(soft) and soft > 0:
+            reached = r.spend_cents >= soft
+            soft_line = f"<br>soft budget {format_usd(soft)} {'reached' if reached else 'not reached'}"
+            if reached and cls in ("ok", "nocap"):
+                cls = "watch"  # an alert level the gateway does not enforce: flag it, not more
         closed = bool(getattr(r, "window_closed", False))
         period = getattr(r, "budget_period", "1mo")
         start, end = getattr(r, "window_start", None), getattr(r, "window_end", None)
@@ -398,7 +411,7 @@ def key_cards_html(
             f'<div class="acct">{esc(mask_key(r.key_id))} &middot; {esc(account_label(r.account_id, accounts))}</div>'
             f'<div class="spend">{format_usd(r.spend_cents)}</div>{range_line}'
             f'<div class="uk-bar"><span style="width:{width:.1f}%"></span></div>'
-            f'<div class="meta">{cap_line}<br>{outlook}{when}<br>{int(r.requests):,} requests</div>'
+            f'<div class="meta">{cap_line}{soft_line}<br>{outlook}{when}<br>{int(r.requests):,} requests</div>'
             f'<div class="uk-badges">{"".join(badges.get(r.key_id, []))}</div></div>'
         )
     style = f"<style>{CARD_CSS}</style>" if css else ""

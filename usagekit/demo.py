@@ -949,7 +949,8 @@ def generate(
     keys_path = out / "keys.csv"
     with open(keys_path, "w", newline="", encoding="utf-8") as fh:
         wr = csv.writer(fh, lineterminator="\n")
-        wr.writerow(schema.KEY_COLUMNS)
+        # the registry columns the demo fills (no soft caps or LiteLLM budget ids)
+        wr.writerow([c for c in schema.KEY_COLUMNS if c not in ("soft_cap_cents", "budget_id")])
         for k in range(K):
             a = world.key_agent[k]
             cap = caps[k]

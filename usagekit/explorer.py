@@ -341,7 +341,10 @@ class Explorer:
             total = self.current.total()
             per_model = (lambda: daily) if by == "model" else (lambda: self.current.breakdown("model"))
         summary = self.key_cards_frame(f, per_key)
-        traces = charts.stacked_traces(daily, by=by)
+        # by tag, "Other" is the requests carrying any of the folded tags, each counted once: what
+        # its drill-down lists (the named tags' bars count a request under each of its tags)
+        once = (lambda folded: self._tagged_daily(f, folded)) if by == "tag" else None
+        traces = charts.stacked_traces(daily, by=by, other_daily=once)
         other = [t for t in traces if t["customdata"] and t["customdata"][0][0] == OTHER]
         findings = self._visible_findings(f, summary, per_model)
         return {
@@ -570,6 +573,12 @@ class Explorer:
             return list(self._other_members)
         return [what] if isinstance(what, str) else list(what)
 
+    def _tagged_daily(self, f: dict, tags: list[str]) -> pd.DataFrame:
+        """Per day of the range: cost and requests of the requests carrying any of ``tags``
+        under the filters ``f``, each request once (``date, cost_cents, requests``)."""
+        per = self.current.filter(start=f["start"], end=f["end"], tags=list(tags)).daily("axis")
+        return per.groupby("date", as_index=False)[["cost_cents", "requests"]].sum()
+
     def _segment(self, by: str, members: list[str] | None):
         """``(usage on the cube, requests, model=)`` for exactly the segment: the filters in force
         plus the segment's own values (a model segment keeps the ``model=`` argument of the day
@@ -622,7 +631,7 @@ class Explorer:
             else:
                 label, amount = self._segment_label(by, what), f"{n:,} requests"
             if by == "tag" and what == OTHER:
-                amount += ", each request once"  # the bar counts a request once under each of its tags
+                amount += ", each request once"  # as the bar counts them (named tags count per tag)
             self.drill_title.value = f"<h4>{day:%a %d %b %Y} &middot; {esc(label)}: {amount}, {format_usd(cost)}</h4>"
             if compute:
                 tables = render_table(

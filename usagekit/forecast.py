@@ -436,10 +436,28 @@ def forecast_key(
     if cap_cents is None:
         cap_cents = _get(key, "spend_cap_cents")
     window = budget_window(key, cutoff - pd.Timedelta(microseconds=1), tz)  # the window the cut-off closes
+    first, vals = _dense(daily)
+    return forecast_window(first, vals, cap_cents, window, cutoff, tz=tz, since=since)
+
+
+def forecast_window(
+    first: dt.date | None,
+    vals: np.ndarray,
+    cap_cents: float | None,
+    window: BudgetWindow,
+    cutoff: pd.Timestamp,
+    *,
+    tz: str = "UTC",
+    since: dt.date | None = None,
+) -> CapForecast:
+    """:func:`forecast_key` on spend already laid out as consecutive days: ``vals`` holds the cents
+    of ``first`` and each following day (``first`` None: no known day), ``window`` is the key's
+    budget window that ``cutoff`` (a UTC instant) closes. Key summaries call this with one window
+    per distinct budget period, computed once for many keys.
+    """
     wdays = window.days()
     last = (cutoff - pd.Timedelta(microseconds=1)).tz_convert(tz).date()
     day = max(wdays[0], since) if since else wdays[0]
-    first, vals = _dense(daily)
     upto = vals[: max(0, (last - first).days + 1)] if first is not None else vals
     alone = _forecast(first, upto, cap_cents, window, wdays, cutoff, tz, None)
     held = (
@@ -530,6 +548,7 @@ __all__ = [
     "RunRate",
     "forecast_cap",
     "forecast_key",
+    "forecast_window",
     "median",
     "money_words",
     "run_rate",

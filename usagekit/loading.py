@@ -242,8 +242,7 @@ def load(
         raise SourceError(
             shown, "no usage rows found (only key registries or unrecognised files)", expected="at least one usage file"
         )
-    registry = _merge_keys([x.keys for x in key_parts if x.keys is not None])
-    budgets = _merge_budgets([x.budgets for x in key_parts if x.budgets is not None])
+    registry, budgets = _registries(key_parts)
     if reprice:
         from .prices import load_price_map
 
@@ -254,12 +253,12 @@ def load(
         if not _is_corrupt_file(exc):
             raise
         raise _corrupt_input(usage_parts, exc) from None
-    usage = usage.with_accounts([x.accounts for x in usage_parts])  # names beside the registry, not per row
+    usage = usage.with_accounts([x.accounts for x in usage_parts + key_parts])  # beside the registry, not per row
     return usage.reprice(missing_only=True, prices=prices) if reprice else usage
 
 
 #: formats of key registries and budget tables (read on the driver: they are small)
-_REGISTRY_FORMATS = ("keys", "litellm_keys", "litellm_teams", "litellm_users")
+_REGISTRY_FORMATS = ("keys", "litellm_keys", "litellm_teams", "litellm_users", "litellm_orgs", "litellm_budgets")
 
 
 def _spark_plan(items, format: str):
@@ -360,11 +359,26 @@ def _corrupt_input(usage_parts, exc: Exception) -> SourceError:
     )
 
 
+def _registries(key_parts) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The key registry and the budget registry of every registry input, with LiteLLM budget-table
+    limits applied by ``budget_id`` (:func:`usagekit.sources.budgets.link`); what the linking did
+    is noted on the input that holds the budget table (else the first registry input)."""
+    from .sources.budgets import link
+
+    registry = _merge_keys([x.keys for x in key_parts if x.keys is not None])
+    budgets = _merge_budgets([x.budgets for x in key_parts if x.budgets is not None])
+    registry, budgets, notes = link(registry, budgets)
+    if notes and key_parts:
+        holder = next((x for x in key_parts if x.format == "litellm_budgets"), key_parts[0])
+        holder.notes.extend(n for n in notes if n not in holder.notes)
+    return registry, budgets
+
+
 def _merge_budgets(frames: list[pl.DataFrame]) -> pl.DataFrame:
     if not frames:
         return empty_budgets()
     merged = pl.concat([f.select(BUDGET_COLUMNS).cast(BUDGET_DTYPES) for f in frames])
-    merged = merged.with_columns(redact_expr(c) for c in ("entity_id", "name", "account_id"))
+    merged = merged.with_columns(redact_expr(c) for c in ("entity_id", "name", "account_id", "budget_id"))
     return merged.unique(subset=["entity", "entity_id"], keep="last", maintain_order=True)
 
 

@@ -1,12 +1,14 @@
 """Alerts from scheduled runs: each finding and cap crossing delivered once to each target.
 
-What is sent: every anomaly finding of severity ``warning`` or ``critical``, and every key
+What is sent: every anomaly finding of severity ``warning`` or ``critical``, every key
 whose spend in its current budget window (:func:`usagekit.periods.budget_window`) has reached
-80 % or 100 % of its cap. Each alert has an identity that a re-run or a replay with
-``--as-of`` computes again unchanged:
+80 % or 100 % of its cap, and every key that has reached its soft budget (LiteLLM's
+``soft_budget``: an alert level the gateway does not enforce). Each alert has an identity that a
+re-run or a replay with ``--as-of`` computes again unchanged:
 
 * a finding: ``finding|<account>|<key>|<kind>|<first anomalous day>``
 * a cap crossing: ``cap|<account>|<key>|<level %>|<budget window start>``
+* a soft budget reached: ``soft|<account>|<key>|<budget window start>``
 
 A small versioned JSON state file (``alerts-state.json`` beside the published reports)
 records, per alert and target, when it was delivered. An alert already delivered to a target
@@ -106,7 +108,9 @@ def cap_alerts(
     The window is the key's budget window containing the cut-off (``as_of``, else the end of
     ``month`` or now, whichever is earlier); spend counts whole days (in the usage's time zone)
     from the window's first day through the cut-off's day. Only the highest level reached is
-    announced (a key found at 105 % gets the 100 % alert, not both).
+    announced (a key found at 105 % gets the 100 % alert, not both). A key with a soft budget
+    (``soft_cap_cents``) that its window's spend has reached gets a warning of its own, once per
+    window, whether or not it has a cap.
     """
     from .periods import budget_window
     from .usage import month_range
@@ -121,7 +125,8 @@ def cap_alerts(
     keys = usage.keys
     if account_id is not None:
         keys = keys[keys["account_id"] == account_id]
-    keys = keys[pd.to_numeric(keys["spend_cap_cents"], errors="coerce") > 0]
+    soft_caps = pd.to_numeric(keys.get("soft_cap_cents", pd.Series(index=keys.index, dtype=float)), errors="coerce")
+    keys = keys[(pd.to_numeric(keys["spend_cap_cents"], errors="coerce") > 0) | (soft_caps > 0)]
     if keys.empty:
         return []
     last_day = (cutoff - pd.Timedelta(microseconds=1)).tz_convert(zone).date()
@@ -138,8 +143,14 @@ def cap_alerts(
         scoped = usage.filter(start=a, end=end, account=account_id, keys=[r["key_id"] for r, _ in rows])
         spend = scoped.key_summary(as_of=cutoff).set_index("key_id")["spend_cents"]
         for row, w in rows:
-            cap = float(row["spend_cap_cents"])
             spent = float(spend.get(row["key_id"], 0.0))
+            soft = pd.to_numeric(row.get("soft_cap_cents"), errors="coerce")
+            if not pd.isna(soft) and soft > 0 and spent >= soft:
+                out.append(_soft_alert(row, w, spent, float(soft), end, zone, link))
+            cap = pd.to_numeric(row.get("spend_cap_cents"), errors="coerce")
+            if pd.isna(cap) or cap <= 0:
+                continue
+            cap = float(cap)
             reached = [lv for lv in levels if spent >= lv * cap]
             if not reached:
                 continue
@@ -157,6 +168,21 @@ def cap_alerts(
             )
             out.append(Alert(ident, severity, title, body, link, covers))
     return out
+
+
+def _soft_alert(row, window, spent: float, soft: float, end, zone: str, link: str | None) -> Alert:
+    """The warning for a key whose spend in its budget window has reached its soft budget."""
+    cap = pd.to_numeric(row.get("spend_cap_cents"), errors="coerce")
+    against = f" (its cap is {format_usd(float(cap))})" if not pd.isna(cap) and cap > 0 else " (it has no cap)"
+    title = f"[usagekit] warning: key {row['key_name']} reached its soft budget"
+    body = (
+        f"Key {row['key_name']} ({_mask(row['key_id'])}), account {row['account_id']}, has spent "
+        f"{format_usd(spent)} in its {window} (through {end}, days in {zone}): at or over its soft budget of "
+        f"{format_usd(soft)}{against}. The gateway does not stop a key at its soft budget.\n"
+        "Next step: check that this spend is expected before the key reaches its cap."
+    )
+    ident = f"soft|{row['account_id'] or '-'}|{row['key_id']}|{window.start.isoformat()}"
+    return Alert(ident, "warning", title, body, link)
 
 
 def _cap_id(row, level: float, window) -> str:

@@ -165,6 +165,22 @@ def budget_window(key, as_of, tz: str = "UTC") -> BudgetWindow:
     return BudgetWindow(start=start, end=end, period=period, tz=tz)
 
 
+def window_inputs(key) -> tuple:
+    """What :func:`budget_window` reads of ``key``: keys with equal inputs have the same window at any
+    instant, so a registry's windows can be computed once per distinct inputs (the creation time
+    counts only for the day counts that run from it).
+
+    >>> window_inputs({"budget_period": "monthly", "created_at": "2026-01-05"}) == window_inputs({})
+    True
+    """
+    period = parse_period(_get(key, "budget_period"))
+    reset = _get(key, "budget_reset_at")
+    reset = None if reset is None or reset is pd.NaT or (isinstance(reset, float) and math.isnan(reset)) else reset
+    if isinstance(reset, dt.datetime) or (reset is None and (period.endswith("mo") or period in ("1d", "7d"))):
+        return period, reset
+    return period, reset, _get(key, "created_at")
+
+
 def budget_windows(registry: pd.DataFrame, as_of, tz: str = "UTC", id_col: str = "key_id") -> pd.DataFrame:
     """:func:`budget_window` for every row of a registry (keys, or the team/user budgets).
 
@@ -200,4 +216,4 @@ def budget_windows(registry: pd.DataFrame, as_of, tz: str = "UTC", id_col: str =
     return out
 
 
-__all__ = ["BudgetWindow", "budget_window", "budget_windows", "parse_period"]
+__all__ = ["BudgetWindow", "budget_window", "budget_windows", "parse_period", "window_inputs"]

@@ -83,6 +83,8 @@ KEY_SCHEMA: dict[str, tuple[pl.DataType, str]] = {
     "budget_period": (pl.String(), "how often the cap resets: 1d, 7d, 30d, 1mo, ...; null = monthly"),
     "budget_reset_at": (pl.Datetime("us", "UTC"), "a reset instant of the cap (usually the next one), UTC"),
     "account_name": (pl.String(), "the owning account's display name, if known"),
+    "soft_cap_cents": (pl.Float64(), "alert level in cents per budget period (below the cap); null = none"),
+    "budget_id": (pl.String(), "LiteLLM budget the key's limits come from (LiteLLM_BudgetTable), if any"),
 }
 KEY_COLUMNS: tuple[str, ...] = tuple(KEY_SCHEMA)
 KEY_DTYPES: dict[str, pl.DataType] = {name: dtype for name, (dtype, _) in KEY_SCHEMA.items()}
@@ -97,8 +99,8 @@ ACCOUNT_DTYPES: dict[str, pl.DataType] = {name: dtype for name, (dtype, _) in AC
 
 #: Budget registry: one row per team or user budget (LiteLLM team and user tables).
 BUDGET_SCHEMA: dict[str, tuple[pl.DataType, str]] = {
-    "entity": (pl.String(), "team or user"),
-    "entity_id": (pl.String(), "joins usage.team_id or usage.user_id"),
+    "entity": (pl.String(), "team, user or organization"),
+    "entity_id": (pl.String(), "joins usage.team_id, usage.user_id or (organization) usage.account_id"),
     "name": (pl.String(), "alias shown to people"),
     "account_id": (pl.String(), "owning account (organisation)"),
     "spend_cap_cents": (pl.Float64(), "cap in cents per budget period; null = no cap"),
@@ -107,6 +109,7 @@ BUDGET_SCHEMA: dict[str, tuple[pl.DataType, str]] = {
     "budget_reset_at": (pl.Datetime("us", "UTC"), "a reset instant of the cap (usually the next one), UTC"),
     "reported_spend_cents": (pl.Float64(), "the gateway's own spend counter for its current period"),
     "blocked": (pl.Boolean(), "blocked at the gateway"),
+    "budget_id": (pl.String(), "LiteLLM budget the limits come from (LiteLLM_BudgetTable), if any"),
 }
 BUDGET_COLUMNS: tuple[str, ...] = tuple(BUDGET_SCHEMA)
 BUDGET_DTYPES: dict[str, pl.DataType] = {name: dtype for name, (dtype, _) in BUDGET_SCHEMA.items()}

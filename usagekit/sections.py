@@ -117,6 +117,7 @@ def key_section(report: Usage, as_of=None, found: pd.DataFrame | None = None) ->
         "key": "key id",
         "account": "account",
         "spend_cap_cents": "cap",
+        **({"soft_cap_cents": "soft budget"} if summary["soft_cap_cents"].notna().any() else {}),
         "spend_cents": "spent in budget",
         "pct_used": "% of cap",
         "projected_cents": "projected",
@@ -193,17 +194,20 @@ def dimension_parts(report: Usage) -> list:
 
 
 def budget_parts(report: Usage, as_of=None) -> list:
-    """Team and user budgets (LiteLLM team and user tables) beside their spend in the current
-    budget window; nothing when the data has none."""
+    """Team, user and organization budgets (LiteLLM team, user and organization tables) beside
+    their spend in the current budget window; nothing when the data has none."""
     reg = report.budget_registry
     parts = []
-    for entity in ("team", "user"):
+    for entity in ("organization", "team", "user"):
         if reg.empty or not (reg["entity"] == entity).any():
             continue
         table = report.budgets(entity, as_of=as_of)
+        if table.empty:  # e.g. another account's organization in a one-account report
+            continue
         table = table.assign(
             window=[f"{a:%Y-%m-%d} to {b:%Y-%m-%d}" for a, b in zip(table["window_start"], table["window_end"])]
         )
+        soft = {"soft_cap_cents": "soft cap"} if table["soft_cap_cents"].notna().any() else {}
         parts.append(
             HTML(
                 f"{STYLE}<div class='uk'><h3>{entity.capitalize()} budgets</h3>"
@@ -215,6 +219,7 @@ def budget_parts(report: Usage, as_of=None) -> list:
                         "budget_period": "period",
                         "window": "window",
                         "spend_cap_cents": "cap",
+                        **soft,
                         "spend_cents": "spent",
                         "pct_used": "% used",
                         "remaining_cents": "remaining",

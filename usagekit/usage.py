@@ -506,8 +506,9 @@ class Usage:
         ``spend_cents``, ``pct_used``, ``projected_cents`` and ``projected_cap_date`` are of
         its budget window containing the cut-off (the month unless the registry says
         otherwise), across all providers whatever the filters; ``range_spend_cents`` is the
-        filtered range's spend, shown beside. See :mod:`usagekit.budgets` for the columns.
-        Keys of the registry with no spend are listed with zero.
+        filtered range's spend, shown beside; ``soft_cap_cents`` is the key's soft budget (an
+        alert level, e.g. LiteLLM's ``soft_budget``), if any. See :mod:`usagekit.budgets` for the
+        columns. Keys of the registry with no spend are listed with zero.
         """
         from .budgets import key_summary
 
@@ -523,7 +524,8 @@ class Usage:
     def budgets(self, entity: str = "team", as_of=None) -> pd.DataFrame:
         """Each team's (or user's) budget beside its spend in the budget window containing ``as_of``.
 
-        ``entity`` is ``team`` (spend of ``team_id``) or ``user`` (``user_id``). Columns
+        ``entity`` is ``team`` (spend of ``team_id``), ``user`` (``user_id``) or
+        ``organization`` (``account_id``: a LiteLLM organization is an account). Columns
         ``entity_id, name, account_id, budget_period, window_start, window_end, approximate,
         spend_cap_cents, soft_cap_cents, spend_cents, pct_used, remaining_cents,
         reported_spend_cents``. Windows come from :func:`usagekit.periods.budget_window`; spend
@@ -538,9 +540,10 @@ class Usage:
         """
         from .periods import budget_window
 
-        if entity not in ("team", "user"):
-            raise QueryError(f"unknown budget entity '{entity}'; expected one of: team, user")
-        col = f"{entity}_id"
+        columns = {"team": "team_id", "user": "user_id", "organization": "account_id"}
+        if entity not in columns:
+            raise QueryError(f"unknown budget entity '{entity}'; expected one of: {', '.join(columns)}")
+        col = columns[entity]
         reg = self.budget_registry
         reg = reg[reg["entity"] == entity].reset_index(drop=True)
         if as_of is None:

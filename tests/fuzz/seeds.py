@@ -38,7 +38,18 @@ def _kind(name: str) -> str:
     return "csv"
 
 
-REGISTRIES = ("keys.csv", "verification_tokens.csv", "verification_tokens_psql.csv")
+#: inputs that are not usage (key registries, LiteLLM's team, user, organization and budget tables):
+#: each is seeded beside a usage file, so the load reads and links it instead of stopping early
+REGISTRIES = (
+    "keys.csv",
+    "verification_tokens.csv",
+    "verification_tokens_psql.csv",
+    "verification_token.csv",
+    "team_table.csv",
+    "user_table.csv",
+    "organization_table.csv",
+    "budget_table.csv",
+)
 
 
 def fixture_seeds() -> list[Seed]:

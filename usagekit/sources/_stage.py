@@ -32,6 +32,7 @@ from ..errors import SourceError
 from ..masking import _polars_pattern, redact_expr
 from ..money import MAX_COST_CENTS
 from ..schema import AXES, COST_SOURCES, INT_COLUMNS, STATES, USAGE_COLUMNS, USAGE_DTYPES
+from . import reasons as R
 from ._io import as_text
 
 BOOKKEEPING = ("_file", "_row", "_reject", "_field", "_value", "_naive")
@@ -282,8 +283,8 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str, cost_sc
     ts_type = schema.get("ts")
     if ts_type == pl.String:
         ts, naive = parse_timestamps(pl.col("ts"))
-        checks.append((pl.col("ts").is_null() | (pl.col("ts").str.strip_chars() == ""), "ts", "missing timestamp"))
-        checks.append((ts.is_null(), "ts", "unparseable timestamp"))
+        checks.append((pl.col("ts").is_null() | (pl.col("ts").str.strip_chars() == ""), "ts", R.MISSING_TS))
+        checks.append((ts.is_null(), "ts", R.UNPARSEABLE_TS))
     elif isinstance(ts_type, pl.Datetime):
         if ts_type.time_zone is None:
             ts = pl.col("ts").dt.replace_time_zone("UTC").dt.cast_time_unit("us")
@@ -294,11 +295,11 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str, cost_sc
         else:
             ts = pl.col("ts").dt.convert_time_zone("UTC").dt.cast_time_unit("us")
             naive = pl.lit(False)
-        checks.append((pl.col("ts").is_null(), "ts", "missing timestamp"))
+        checks.append((pl.col("ts").is_null(), "ts", R.MISSING_TS))
     elif ts_type == pl.Date:  # a day with no time: midnight UTC, as a bare date in text is
         ts = pl.col("ts").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
         naive = pl.lit(False)
-        checks.append((pl.col("ts").is_null(), "ts", "missing timestamp"))
+        checks.append((pl.col("ts").is_null(), "ts", R.MISSING_TS))
     else:
         raise SourceError(
             file,
@@ -309,7 +310,7 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str, cost_sc
     if ts is not None:
         out["ts"] = ts
     tsx = pl.col("ts") if ts is None else ts
-    checks.append(((tsx < TS_MIN) | (tsx > TS_END), "ts", "timestamp outside the years 1970-9999"))
+    checks.append(((tsx < TS_MIN) | (tsx > TS_END), "ts", R.TS_RANGE))
 
     # -- money: null stays null (unpriced); bad text, negatives and infinities are rejected
     if "cost_cents" in have:
@@ -319,16 +320,10 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str, cost_sc
             cost = cost * cost_scale
         if ctype == pl.String:
             present = pl.col("cost_cents").is_not_null() & (pl.col("cost_cents").str.strip_chars() != "")
-            checks.append((present & cost.is_null(), "cost_cents", "cost is not a number"))
-        checks.append((cost.is_nan() | cost.is_infinite(), "cost_cents", "cost is not a finite number"))
-        checks.append((cost < 0, "cost_cents", "negative cost"))
-        checks.append(
-            (
-                cost > MAX_COST_CENTS,
-                "cost_cents",
-                f"cost above the maximum of {MAX_COST_CENTS:.0e} cents ($10 billion) a row",
-            )
-        )
+            checks.append((present & cost.is_null(), "cost_cents", R.COST_NOT_NUMBER))
+        checks.append((cost.is_nan() | cost.is_infinite(), "cost_cents", R.COST_NOT_FINITE))
+        checks.append((cost < 0, "cost_cents", R.COST_NEGATIVE))
+        checks.append((cost > MAX_COST_CENTS, "cost_cents", R.COST_TOO_BIG))
         out["cost_cents"] = pl.when(cost.is_nan() | cost.is_infinite()).then(None).otherwise(cost)
     else:
         out["cost_cents"] = pl.lit(None, pl.Float64)
@@ -339,17 +334,17 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str, cost_sc
             continue
         ctype = schema[col]
         if ctype.is_integer():  # typed already: only the sign and (unsigned) the size can be wrong
-            checks.append((pl.col(col) < 0, col, f"negative {col}"))
+            checks.append((pl.col(col) < 0, col, R.negative(col)))
             if col != "hours" and ctype == pl.UInt64:
-                checks.append((pl.col(col) > MAX_COUNT, col, f"{col} above the int64 maximum"))
+                checks.append((pl.col(col) > MAX_COUNT, col, R.above_int64(col)))
             out[col] = pl.col(col).cast(pl.Float64 if col == "hours" else pl.Int64, strict=False)
             continue
         num = _number(pl.col(col), ctype)
         if ctype == pl.String:
             present = pl.col(col).is_not_null() & (pl.col(col).str.strip_chars() != "")
-            checks.append((present & num.is_null(), col, f"{col} is not a number"))
-        checks.append((num.is_nan() | num.is_infinite(), col, f"{col} is not a finite number"))
-        checks.append((num < 0, col, f"negative {col}"))
+            checks.append((present & num.is_null(), col, R.not_number(col)))
+        checks.append((num.is_nan() | num.is_infinite(), col, R.not_finite(col)))
+        checks.append((num < 0, col, R.negative(col)))
         if col != "hours":
             # digits are read exactly (a float holds only 15-17 of them); other forms (1e3, 12.0) via the float
             exact = (
@@ -362,10 +357,10 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str, cost_sc
                 (
                     exact.is_null() & num.is_finite() & (num.abs() >= _MAX_COUNT_FLOAT),
                     col,
-                    f"{col} above the int64 maximum",
+                    R.above_int64(col),
                 )
             )
-            checks.append((num.is_finite() & (num != num.floor()), col, f"{col} is not a whole number"))
+            checks.append((num.is_finite() & (num != num.floor()), col, R.not_whole(col)))
             out[col] = pl.coalesce(exact, pl.when(whole).then(num).cast(pl.Int64, strict=False))
         else:
             out[col] = pl.when(num.is_finite()).then(num)
@@ -381,7 +376,7 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str, cost_sc
             out["tags"] = _tidy_tags(pl.col("tags").cast(pl.List(pl.String)))
         elif ttype == pl.String:
             tags, bad_tags = parse_tags(pl.col("tags"))
-            checks.append((bad_tags, "tags", 'tags is not a JSON list of strings (write e.g. ["prod", "batch"])'))
+            checks.append((bad_tags, "tags", R.BAD_TAGS))
             out["tags"] = tags
         elif ttype != pl.Null:
             raise SourceError(
@@ -399,7 +394,7 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str, cost_sc
         (
             axis.is_not_null() & (axis != "") & ~axis.is_in(list(AXES)),
             "axis",
-            f"unknown axis (expected one of: {', '.join(AXES)})",
+            R.BAD_AXIS,
         )
     )
     out["axis"] = pl.when(axis.is_null() | (axis == "")).then(pl.lit("llm")).otherwise(axis)
@@ -411,7 +406,7 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str, cost_sc
             (
                 st_raw.is_not_null() & (st_raw != "") & st.is_null(),
                 "status",
-                "unknown status (expected success or error)",
+                R.BAD_STATUS,
             )
         )
         out["status"] = pl.coalesce(st, pl.lit("success"))
@@ -424,7 +419,7 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str, cost_sc
             (
                 state.is_not_null() & (state != "") & ~state.is_in(list(STATES)),
                 "state",
-                "unknown state (expected running or paused)",
+                R.BAD_STATE,
             )
         )
         out["state"] = pl.when(state == "").then(None).otherwise(state)
@@ -437,7 +432,7 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str, cost_sc
             (
                 given.is_not_null() & ~given.is_in(list(COST_SOURCES)),
                 "cost_source",
-                f"unknown cost_source (expected one of: {', '.join(COST_SOURCES)})",
+                R.BAD_COST_SOURCE,
             )
         )
     else:

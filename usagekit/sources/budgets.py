@@ -1,4 +1,5 @@
-"""Team and user budgets: LiteLLM's ``LiteLLM_TeamTable`` and ``LiteLLM_UserTable`` exports.
+"""Team, user and organization budgets: LiteLLM's ``LiteLLM_TeamTable``, ``LiteLLM_UserTable``,
+``LiteLLM_OrganizationTable`` and ``LiteLLM_BudgetTable`` exports.
 
 Both tables carry ``max_budget`` (USD, empty = no cap), ``soft_budget`` (teams: the alert
 level), ``budget_duration`` (``1d``, ``7d``, ``30d``, ``1mo``...; empty = monthly),
@@ -10,6 +11,15 @@ budget beside the spend of its current window. Like key registry rows, a row wit
 (an empty or repeated id, a budget that is not a number or is negative, an unknown period, an
 unreadable reset time, a row cut short) is rejected with its reason, never kept half-read: the
 load report names its row and says that budget is unknown.
+
+Organizations (``LiteLLM_OrganizationTable``) are accounts: ``organization_alias`` names the
+account (shown beside its id in every view) and the organization's budget is the spend of its
+``account_id`` (``Usage.budgets("organization")``). An organization keeps its limits in
+``LiteLLM_BudgetTable``, linked by ``budget_id``, as keys can (``LiteLLM_VerificationToken.
+budget_id``; the budget table is the only place a key's ``soft_budget`` lives). When the budget
+table is loaded too, :func:`link` fills each linked row's soft cap, and its cap, period and reset
+when the row has no cap of its own; a ``budget_id`` that the loaded tables do not hold is named
+in the load report (that limit is unknown, not absent).
 """
 
 from __future__ import annotations
@@ -19,13 +29,21 @@ from pathlib import Path
 import polars as pl
 
 from ..errors import KeyRegistryError, QueryError
+from ..masking import redact_expr
 from ..periods import parse_period
-from ..schema import BUDGET_DTYPES
+from ..schema import ACCOUNT_COLUMNS, BUDGET_DTYPES
 from ._io import Probe, read_csv_strings, read_jsonl_records
 from ._stage import parse_timestamps
 from .base import Format, Loaded, column, pick
 
-_ENTITY_TABLE = {"team": "LiteLLM_TeamTable", "user": "LiteLLM_UserTable"}
+_ENTITY_TABLE = {
+    "team": "LiteLLM_TeamTable",
+    "user": "LiteLLM_UserTable",
+    "organization": "LiteLLM_OrganizationTable",
+    "budget": "LiteLLM_BudgetTable",
+}
+#: columns of other LiteLLM tables that a budget or organization table never has
+_OWNERS = {"team_id", "user_id", "end_user_id", "tag_name", "key_alias", "model_name"}
 
 
 def _cols(probe: Probe) -> set[str]:
@@ -51,6 +69,21 @@ def sniff_users(probe: Probe) -> bool:
         {"user_id", "max_budget"} <= c
         and bool(c & {"user_role", "user_email", "user_alias", "teams"})
         and "team_alias" not in c
+        and _not_other_tables(c)
+    )
+
+
+def sniff_organizations(probe: Probe) -> bool:
+    c = _cols(probe)
+    return {"organization_id", "organization_alias"} <= c and not (c & _OWNERS) and _not_other_tables(c)
+
+
+def sniff_budget_table(probe: Probe) -> bool:
+    c = _cols(probe)
+    return (
+        {"budget_id", "max_budget"} <= c
+        and bool(c & {"soft_budget", "tpm_limit", "rpm_limit", "max_parallel_requests", "model_max_budget"})
+        and not (c & (_OWNERS | {"organization_id", "organization_alias"}))
         and _not_other_tables(c)
     )
 
@@ -148,6 +181,7 @@ def budget_registry(
             "budget_reset_at": reset,
             "reported_spend_cents": usd("spend"),
             "blocked": blocked,
+            "budget_id": ids if entity == "budget" else text("budget_id"),
         },
         schema=BUDGET_DTYPES,
     )
@@ -159,10 +193,100 @@ def _read(path: Path, probe: Probe, entity: str, id_col: str, names: tuple[str, 
     df, shown = read_csv_strings(path) if probe.kind == "csv" else read_jsonl_records(path)
     budgets, rejected = budget_registry(df, shown, entity, id_col=id_col, names=names)
     capped = budgets.filter(pl.col("spend_cap_cents").is_not_null()).height
-    notes = [f"{budgets.height} {entity}(s), {capped} with a budget ({_ENTITY_TABLE[entity]})"]
+    what = "budget(s)" if entity == "budget" else f"{entity}(s)"
+    said = {"budget": f"{capped} with a cap", "organization": f"{capped} with a cap of their own"}.get(
+        entity, f"{capped} with a budget"
+    )
+    if entity != "budget" and budgets["budget_id"].is_not_null().any():
+        said += f", {budgets['budget_id'].is_not_null().sum()} linked to a LiteLLM budget (budget_id)"
+    notes = [f"{budgets.height} {what}, {said} ({_ENTITY_TABLE[entity]})"]
     if rejected:
         notes.append(f"{len(rejected)} {entity} row(s) rejected, so their budget is unknown: " + "; ".join(rejected))
-    return Loaded(f"litellm_{entity}s", shown, budgets=budgets, notes=notes)
+    accounts = None
+    if entity == "organization":  # an organization is an account: its alias names it everywhere
+        accounts = (
+            budgets.select(pl.col("entity_id").alias("account_id"), pl.col("name").alias("account_name"))
+            .filter(pl.col("account_name").is_not_null())
+            .with_columns(redact_expr("account_id"), redact_expr("account_name"))
+            .select(ACCOUNT_COLUMNS)
+        )
+    return Loaded(_FORMAT_OF[entity], shown, budgets=budgets, notes=notes, accounts=accounts)
+
+
+def link(keys: pl.DataFrame, budgets: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, list[str]]:
+    """Apply ``LiteLLM_BudgetTable`` rows (``entity == "budget"`` in ``budgets``) to the keys and the
+    team/user/organization budgets that name them by ``budget_id``.
+
+    A linked row takes the budget's soft cap unless it has its own; when it has no cap of its own
+    it takes the budget's cap, period and reset instant too. Returns ``(keys, budgets without the
+    budget-table rows, notes)``; the notes count what was linked and name budget ids that no
+    loaded table holds.
+
+    >>> from usagekit.schema import KEY_DTYPES, BUDGET_DTYPES
+    >>> keys = pl.DataFrame([{"key_id": "k1", "budget_id": "b1"}], schema=KEY_DTYPES)
+    >>> table = pl.DataFrame([{"entity": "budget", "entity_id": "b1", "spend_cap_cents": 5000.0,
+    ...                        "soft_cap_cents": 4000.0}], schema=BUDGET_DTYPES)
+    >>> k, b, notes = link(keys, table)
+    >>> k.select("spend_cap_cents", "soft_cap_cents").row(0), b.height
+    ((5000.0, 4000.0), 0)
+    """
+    is_table = pl.col("entity") == "budget"
+    table = budgets.filter(is_table).unique(subset="entity_id", keep="last", maintain_order=True)
+    others = budgets.filter(~is_table)
+    limits = table.select(
+        pl.col("entity_id").alias("budget_id"),
+        pl.col("spend_cap_cents").alias("_b_cap"),
+        pl.col("soft_cap_cents").alias("_b_soft"),
+        pl.col("budget_period").alias("_b_period"),
+        pl.col("budget_reset_at").alias("_b_reset"),
+    )
+    own = pl.col("spend_cap_cents").is_null() & pl.col("_b_cap").is_not_null()
+
+    def apply(frame: pl.DataFrame) -> pl.DataFrame:
+        if frame.is_empty() or table.is_empty():
+            return frame
+        return (
+            frame.join(limits, on="budget_id", how="left", maintain_order="left")
+            .with_columns(
+                pl.coalesce("soft_cap_cents", "_b_soft").alias("soft_cap_cents"),
+                pl.when(own).then("_b_period").otherwise("budget_period").alias("budget_period"),
+                pl.when(own).then("_b_reset").otherwise("budget_reset_at").alias("budget_reset_at"),
+                pl.coalesce("spend_cap_cents", "_b_cap").alias("spend_cap_cents"),
+            )
+            .select(frame.columns)
+        )
+
+    notes = []
+    known = set(table["entity_id"].to_list())
+    for what, frame, id_col in (("key", keys, "key_id"), ("budget", others, "entity_id")):
+        ids = frame.filter(pl.col("budget_id").is_not_null())
+        if ids.is_empty():
+            continue
+        linked = ids.filter(pl.col("budget_id").is_in(list(known)))
+        missing = sorted(set(ids["budget_id"].to_list()) - known)
+        label = "key(s)" if what == "key" else "team, user or organization budget(s)"
+        if linked.height:
+            notes.append(f"{linked.height} {label} take limits from LiteLLM_BudgetTable (budget_id)")
+        if missing:
+            shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+            where = (
+                "that the loaded LiteLLM_BudgetTable does not hold"
+                if table.height
+                else "that was not loaded (load the LiteLLM_BudgetTable export too)"
+            )
+            notes.append(
+                f"{ids.height - linked.height} {label} name a LiteLLM budget {where} ({shown}): "
+                "their soft budget (and any cap kept only there) is unknown"
+            )
+    return apply(keys), apply(others), notes
+
+
+def read_organizations(path: Path, probe: Probe) -> Loaded:
+    return _read(path, probe, "organization", "organization_id", ("organization_alias",))
+
+
+def read_budget_table(path: Path, probe: Probe) -> Loaded:
+    return _read(path, probe, "budget", "budget_id", ("budget_id",))
 
 
 def read_teams(path: Path, probe: Probe) -> Loaded:
@@ -173,7 +297,28 @@ def read_users(path: Path, probe: Probe) -> Loaded:
     return _read(path, probe, "user", "user_id", ("user_alias", "user_email"))
 
 
+_FORMAT_OF = {
+    "team": "litellm_teams",
+    "user": "litellm_users",
+    "organization": "litellm_orgs",
+    "budget": "litellm_budgets",
+}
+
 FORMATS = (
     Format("litellm_teams", "LiteLLM_TeamTable export (team budgets)", ("csv", "jsonl"), sniff_teams, read_teams),
     Format("litellm_users", "LiteLLM_UserTable export (user budgets)", ("csv", "jsonl"), sniff_users, read_users),
+    Format(
+        "litellm_orgs",
+        "LiteLLM_OrganizationTable export (account names, organization budgets)",
+        ("csv", "jsonl"),
+        sniff_organizations,
+        read_organizations,
+    ),
+    Format(
+        "litellm_budgets",
+        "LiteLLM_BudgetTable export (caps and soft budgets linked by budget_id)",
+        ("csv", "jsonl"),
+        sniff_budget_table,
+        read_budget_table,
+    ),
 )

@@ -6,7 +6,10 @@ no cap; ``spend_cap_usd`` is accepted instead), ``agent_id``, ``created_at``,
 ``weekly``, ``monthly``...; empty = monthly), ``budget_reset_at`` (a reset instant, ISO
 8601; empty = periods start at calendar boundaries, see :mod:`usagekit.periods`) and
 ``account_name`` (optional: the account's display name, shown beside its id; ``account_alias``
-or LiteLLM's ``organization_alias`` are read the same way).
+or LiteLLM's ``organization_alias`` are read the same way), ``soft_cap_cents`` (or
+``soft_cap_usd``: an alert level below the cap, per budget period; empty = none) and
+``budget_id`` (a LiteLLM budget, ``LiteLLM_BudgetTable``, that fills the limits a row leaves
+empty when that table is loaded too).
 
 Registry rows are validated like usage rows: a row cut short (fewer fields than the header), an
 empty key id, a cap that is not a number (or negative, or above
@@ -47,10 +50,19 @@ def empty_rejects() -> pl.DataFrame:
 
 
 def registry_from_strings(
-    df: pl.DataFrame, shown: str, *, cap_scale: float = 1.0, cap_column: str = "spend_cap_cents"
+    df: pl.DataFrame,
+    shown: str,
+    *,
+    cap_scale: float = 1.0,
+    cap_column: str = "spend_cap_cents",
+    soft_column: str | None = None,
+    soft_scale: float = 1.0,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Validate a frame of strings (with ``_row``, and a reader's ``_reject`` if any) carrying
-    registry column names. Returns ``(kept rows, rejected rows)``; see the module docstring."""
+    registry column names. Returns ``(kept rows, rejected rows)``; see the module docstring.
+
+    ``cap_column`` holds the cap (times ``cap_scale`` gives cents); ``soft_column`` the soft cap
+    (default ``soft_cap_cents``, else ``soft_cap_usd``)."""
     if "key_id" not in df.columns:
         raise KeyRegistryError(
             shown,
@@ -88,23 +100,32 @@ def registry_from_strings(
             if v and (len(v) > MAX_ID_CHARS or any(ord(ch) < 32 or ord(ch) == 127 for ch in v)):
                 reject(i, col, f"{col} is not an id (control characters or over {MAX_ID_CHARS} characters)", v)
 
-    cap = pl.Series("cap", [None] * n, dtype=pl.Float64)
-    if cap_column in df.columns:
-        raw = df[cap_column].cast(pl.String).str.strip_chars()
+    def money(column_name: str | None, scale: float) -> pl.Series:
+        """A cap column in cents (``scale`` turns dollars into cents); a bad value rejects the row."""
+        if column_name is None or column_name not in df.columns:
+            return pl.Series("cap", [None] * n, dtype=pl.Float64)
+        raw = df[column_name].cast(pl.String).str.strip_chars()
         num = raw.cast(pl.Float64, strict=False)
-        scaled = num * cap_scale
+        scaled = num * scale
         for i, (r, v, c) in enumerate(zip(raw.to_list(), num.to_list(), scaled.to_list())):
             if r in (None, ""):
                 continue
             if v is None or v != v or v in (float("inf"), float("-inf")):
-                reject(i, cap_column, f"{cap_column} is not a number (write digits, or leave it empty for no cap)", r)
+                reject(i, column_name, f"{column_name} is not a number (write digits, or leave it empty for none)", r)
             elif v < 0:
-                reject(i, cap_column, f"{cap_column} is negative", r)
+                reject(i, column_name, f"{column_name} is negative", r)
             elif c > MAX_COST_CENTS:
-                reject(i, cap_column, f"{cap_column} is above the maximum of {MAX_COST_CENTS:.0e} cents", r)
-        cap = pl.Series(
-            "cap", [c if reasons[i] is None else None for i, c in enumerate(scaled.to_list())], dtype=pl.Float64
-        )
+                reject(i, column_name, f"{column_name} is above the maximum of {MAX_COST_CENTS:.0e} cents", r)
+        return scaled
+
+    cap = money(cap_column, cap_scale)
+    soft = (
+        money(soft_column, soft_scale)
+        if soft_column
+        else money("soft_cap_cents", 1.0)
+        if "soft_cap_cents" in df.columns
+        else money("soft_cap_usd", 100.0)
+    )
 
     def when(col):
         if col not in df.columns:
@@ -140,7 +161,7 @@ def registry_from_strings(
             "key_id": ids,
             "key_name": text("key_name"),
             "account_id": account,
-            "spend_cap_cents": cap,
+            "spend_cap_cents": _kept(cap, reasons),
             "agent_id": text("agent_id"),
             "created_at": when("created_at"),
             "budget_period": pl.Series("budget_period", periods, dtype=pl.String),
@@ -149,6 +170,8 @@ def registry_from_strings(
                 (text(c) for c in ("account_name", "account_alias", "organization_alias") if c in df.columns),
                 text("account_name"),
             ),
+            "soft_cap_cents": _kept(soft, reasons),
+            "budget_id": text("budget_id"),
         },
         schema=KEY_DTYPES,
     )
@@ -185,6 +208,13 @@ def registry_from_strings(
         schema={c: pl.Int64 if c == "row" else pl.String for c in REJECT_COLUMNS},
     )
     return kept, rejects
+
+
+def _kept(values: pl.Series, reasons: list) -> pl.Series:
+    """``values`` with the rejected rows' entries blanked (they are never read half-way)."""
+    return pl.Series(
+        values.name, [v if r is None else None for v, r in zip(values.to_list(), reasons)], dtype=pl.Float64
+    )
 
 
 def read(path: Path, probe: Probe) -> Loaded:

@@ -25,6 +25,13 @@ from ``metadata`` (``user_api_key_team_id``, ``user_api_key_user_id``,
 (else the masked ``key_name``) names the key; ``max_budget`` (USD, empty = no cap) becomes
 ``spend_cap_cents``, reset every ``budget_duration`` (``1d``, ``7d``, ``30d``, ``1mo``...; empty
 = monthly) from ``budget_reset_at``; ``organization_id`` (else ``team_id``) is the account.
+A request's account is its organization (the column, else ``metadata.user_api_key_org_id``);
+a request logged without one belongs to its key's account from the key export, and only
+failing that to its team.
+``budget_id`` links the key to a ``LiteLLM_BudgetTable`` row: when that table is loaded too, its
+``soft_budget`` becomes the key's soft cap (alert level) and its ``max_budget``,
+``budget_duration`` and ``budget_reset_at`` fill what the key's own row leaves empty (see
+:mod:`usagekit.sources.budgets`).
 """
 
 from __future__ import annotations
@@ -225,9 +232,9 @@ def read_logs(path: Path, probe: Probe) -> Loaded:
         pl.col(need["startTime"]).alias("ts"),
         pl.col(need["api_key"]).alias("key_id"),
         first(_meta("$.user_api_key_alias"), col("key_alias")).alias("key_name"),
-        first(
-            col("organization_id"), _meta("$.user_api_key_org_id"), col("team_id"), _meta("$.user_api_key_team_id")
-        ).alias("account_id"),
+        # the organization is the account; without one, the key's account from the key export,
+        # else the team (store.cube.apply_registry: after the registry, not before it)
+        first(col("organization_id"), _meta("$.user_api_key_org_id")).alias("account_id"),
         first(col("agent_id")).alias("agent_id"),
         pl.when(call.is_in(list(VOICE_CALLS))).then(pl.lit("voice")).otherwise(pl.lit("llm")).alias("axis"),
         provider,
@@ -285,8 +292,12 @@ def read_keys(path: Path, probe: Probe) -> Loaded:
         col("created_at").alias("created_at"),
         col("budget_duration").alias("budget_period"),
         col("budget_reset_at").alias("budget_reset_at"),
+        col("soft_budget").alias("soft_budget"),  # only in exports joined with LiteLLM_BudgetTable
+        col("budget_id").alias("budget_id"),
     )
-    keys, rejects = registry_from_strings(mapped, shown, cap_scale=100.0, cap_column="max_budget")
+    keys, rejects = registry_from_strings(
+        mapped, shown, cap_scale=100.0, cap_column="max_budget", soft_column="soft_budget", soft_scale=100.0
+    )
     notes = []
     spend_col = pick(cols, "spend")
     if spend_col:

@@ -1,8 +1,8 @@
 """Why a staged row is rejected: the reason texts, written once for every engine.
 
-:mod:`usagekit.sources.spark_stage` builds its reasons from these; the Polars checks of
-:mod:`usagekit.sources._stage` write the same words (``tests/test_spark_load.py`` compares the
-rejected rows of both engines reason by reason).
+The Polars checks of :mod:`usagekit.sources._stage` and the Spark checks of
+:mod:`usagekit.sources.spark_stage` both take their reasons from here (``tests/test_spark_load.py``
+compares the rejected rows of both engines reason by reason).
 """
 
 from __future__ import annotations

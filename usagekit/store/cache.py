@@ -47,9 +47,9 @@ from ..schema import KEY_SCHEMA, USAGE_SCHEMA
 
 #: Version of the validation rules and of this layout. Bump it whenever a loader, a check,
 #: the masking or the store layout changes: entries of another version are never read.
-RULES_VERSION = 5
+RULES_VERSION = 6
 #: The columns RULES_VERSION was last bumped for (tests fail when they change without a bump).
-SCHEMA_FINGERPRINT = "5a0cce856c538711"
+SCHEMA_FINGERPRINT = "d63dd28600e76469"
 
 #: bytes hashed at each end of a file for its fingerprint (a file up to twice this is hashed whole)
 BLOCK = 64 * 1024

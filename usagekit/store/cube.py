@@ -74,7 +74,7 @@ def merge_cubes(cubes: list[pl.DataFrame], registry: pl.DataFrame) -> pl.DataFra
 def registry_on_cube(cube: pl.DataFrame, registry: pl.DataFrame) -> pl.DataFrame:
     """Fill the cube's key names, accounts and agents from the registry, exactly as
     :func:`apply_registry` does for rows, then merge cube rows that became equal."""
-    if registry.is_empty() or cube.is_empty():
+    if cube.is_empty() or (registry.is_empty() and not cube["source"].is_in(TEAM_IS_ACCOUNT).any()):
         return cube
     filled = apply_registry(cube.lazy(), registry)
     return q.cube(nw.from_native(filled)).to_native().collect().select(cube.columns)
@@ -84,10 +84,11 @@ def apply_registry(rows: pl.LazyFrame, registry: pl.DataFrame) -> pl.LazyFrame:
     """Fill key names, accounts and agents from the registry by ``key_id``.
 
     The registry's key name wins (it is current); a row's own account and agent win over the
-    registry's. Row order is kept.
+    registry's. A LiteLLM request that names no organization, whose key's account the registry
+    does not give either, is counted under its team (:data:`TEAM_IS_ACCOUNT`). Row order is kept.
     """
     if registry.is_empty():
-        return rows
+        return rows.with_columns(pl.coalesce("account_id", _team_account()).alias("account_id"))
     reg = registry.lazy().select(
         "key_id",
         pl.col("key_name").alias("_k_name"),
@@ -98,11 +99,22 @@ def apply_registry(rows: pl.LazyFrame, registry: pl.DataFrame) -> pl.LazyFrame:
         rows.join(reg, on="key_id", how="left", maintain_order="left")
         .with_columns(
             pl.coalesce("_k_name", "key_name").alias("key_name"),
-            pl.coalesce("account_id", "_k_account").alias("account_id"),
+            pl.coalesce("account_id", "_k_account", _team_account()).alias("account_id"),
             pl.coalesce("agent_id", "_k_agent").alias("agent_id"),
         )
         .drop("_k_name", "_k_account", "_k_agent")
     )
+
+
+#: sources whose requests fall back to their team as the account: in LiteLLM the organization is
+#: the account, and a team outside any organization stands on its own. The fallback comes after
+#: the key registry's account (the key's organization), so requests logged without their
+#: organization are not split off from their key's account.
+TEAM_IS_ACCOUNT = ("litellm",)
+
+
+def _team_account() -> pl.Expr:
+    return pl.when(pl.col("source").is_in(TEAM_IS_ACCOUNT)).then(pl.col("team_id"))
 
 
 def cube_to_polars(cube: nw.LazyFrame) -> pl.DataFrame:
@@ -206,11 +218,13 @@ def derive_spark(rows, tz: str):
 
 def apply_registry_spark(rows, registry: pl.DataFrame):
     """:func:`apply_registry` for a Spark DataFrame: the (small) registry is broadcast to the
-    executors and joined by ``key_id``; the registry's key name wins, the row's account and agent win."""
-    if registry.is_empty():
-        return rows
+    executors and joined by ``key_id``; the registry's key name wins, the row's account and agent win,
+    then a LiteLLM request's team (:data:`TEAM_IS_ACCOUNT`)."""
     from pyspark.sql import functions as F
 
+    team = F.when(F.col("source").isin(*TEAM_IS_ACCOUNT), F.col("team_id"))
+    if registry.is_empty():
+        return rows.withColumn("account_id", F.coalesce(F.col("account_id"), team))
     reg = rows.sparkSession.createDataFrame(
         registry.select(
             "key_id",
@@ -222,7 +236,7 @@ def apply_registry_spark(rows, registry: pl.DataFrame):
     joined = rows.join(F.broadcast(reg), on="key_id", how="left")
     filled = {
         "key_name": F.coalesce("_k_name", "key_name"),
-        "account_id": F.coalesce("account_id", "_k_account"),
+        "account_id": F.coalesce(F.col("account_id"), F.col("_k_account"), team),
         "agent_id": F.coalesce("agent_id", "_k_agent"),
     }
     return joined.select(*[filled[c].alias(c) if c in filled else F.col(c) for c in rows.columns])

@@ -127,8 +127,7 @@ def _load(session, files, key_parts, skipped, tz: str, progress: bool):
         say("counting rows")
         stats = _stats(marked, good)
         L.check_total(stats, [p.file for p in parts])
-        registry = L._merge_keys([x.keys for x in key_parts if x.keys is not None])
-        budgets = L._merge_budgets([x.budgets for x in key_parts if x.budgets is not None])
+        registry, budgets = L._registries(key_parts)
         report = L._report(stats, parts, key_parts, skipped, registry)
         rejected = _rejected(marked.filter(~good), report)
 
@@ -143,9 +142,10 @@ def _load(session, files, key_parts, skipped, tz: str, progress: bool):
     engine_rows = nw.from_native(derive_spark(apply_registry_spark(kept, registry), tz))
     rows = apply_registry(pl.scan_parquet(where / "*.parquet").cast(USAGE_DTYPES), registry)
     say("done")
-    return Usage(
+    usage = Usage(
         rows, registry, report, rejected, tz=tz, engine=session, cube=cube, budgets=budgets, engine_rows=engine_rows
     )
+    return usage.with_accounts([x.accounts for x in key_parts])
 
 
 def _by_schema(paths: list[Path]) -> list[list[int]]:

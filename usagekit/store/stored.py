@@ -89,7 +89,7 @@ def load(
         if kind == "skipped":
             skipped.append((entry.meta["file"], entry.meta["why"]))
             continue
-        if entry.meta.get("keys") or entry.meta.get("budgets"):  # registries and budget tables are read
+        if kind == "keys":  # registries, budget and organization tables are read
             key_parts.append(sources.read(item, format=entry.meta["format_arg"]))  # again (small; never stored)
         if kind == "usage":
             usage_entries.append(entry)
@@ -99,8 +99,7 @@ def load(
         raise SourceError(
             shown, "no usage rows found (only key registries or unrecognised files)", expected="at least one usage file"
         )
-    registry = L._merge_keys([x.keys for x in key_parts if x.keys is not None])
-    budgets = L._merge_budgets([x.budgets for x in key_parts if x.budgets is not None])
+    registry, budgets = L._registries(key_parts)
     lkey = key_of(
         "load", [e.meta["key"] for e in usage_entries], frame_fingerprint(registry), tz, RULES_VERSION, schema
     )
@@ -120,7 +119,7 @@ def load(
     say("done")
     usage = Usage(rows, registry, report, rejected, tz=tz, engine=engine, cube=cube, budgets=budgets)
     named = [pl.DataFrame(e.meta.get("accounts") or [], schema=ACCOUNT_DTYPES, orient="row") for e in usage_entries]
-    return usage.with_accounts(named)
+    return usage.with_accounts(named + [x.accounts for x in key_parts])
 
 
 def _read(item: Path, explicit: bool, format: str):
