@@ -29,18 +29,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(ROOT / "tests"))  # the JupyterLab server helper lives beside the browser tests
+
+from lab_server import running_lab  # noqa: E402
+
 TARGET_MS = 150.0
 #: kernel-only figure of benchmarks/explorer.py at 10M (README, 26 Nov 2026, load ~9): CPU and wall medians
 KERNEL_CPU_MS, KERNEL_WALL_MS = 15.0, 29.0
@@ -107,53 +107,6 @@ TIMES = """() => {
 }"""
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_lab(work: Path, log: Path):
-    port, token = free_port(), secrets.token_hex(16)
-    env = {
-        **os.environ,
-        "JUPYTER_CONFIG_DIR": str(work / ".cfg"),
-        "JUPYTER_RUNTIME_DIR": str(work / ".rt"),
-        "JUPYTERLAB_SETTINGS_DIR": str(work / ".settings"),
-        "JUPYTERLAB_WORKSPACES_DIR": str(work / ".ws"),
-    }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jupyterlab",
-            "--no-browser",
-            "--ip=127.0.0.1",
-            f"--port={port}",
-            f"--IdentityProvider.token={token}",
-            f"--ServerApp.root_dir={work}",
-            "--LabApp.expose_app_in_browser=True",
-            "--LabApp.news_url=",
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-            "--allow-root",
-        ],
-        cwd=work,
-        env=env,
-        stdout=open(log, "w"),
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while True:
-        try:
-            urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
-            return proc, base, token
-        except OSError:
-            if proc.poll() is not None or time.time() > deadline:
-                raise SystemExit(f"jupyter lab did not start: {log.read_text()[-2000:]}") from None
-            time.sleep(0.5)
-
-
 def open_dashboard(page, base: str, token: str) -> float:
     """Open and run the notebook; returns the seconds until the dashboard was drawn."""
     page.goto(f"{base}/lab/tree/explore.ipynb?token={token}")
@@ -209,40 +162,30 @@ def main() -> int:
         params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
         params.source = f'source = {json.dumps(str(data.resolve()))}\nkeys = None\nmonth = "2026-10"'
         nbformat.write(nb, work / "explore.ipynb")
-        proc, base, token = start_lab(work, work / "lab.log")
-        try:
-            with sync_playwright() as p:
-                browser = p.chromium.launch(
-                    executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
+        with running_lab(work, work / ".lab") as (base, token), sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
+            page = browser.new_page(viewport={"width": 1500, "height": 1100})
+            opened = open_dashboard(page, base, token)
+            page.evaluate("document.querySelector('.js-plotly-plot').scrollIntoView({block: 'center'})")
+            page.wait_for_timeout(1000)
+            page.evaluate(HOOKS)
+            rows = []
+            for kind, label, value in plan(page, args.changes):
+                page.evaluate(CHANGE, [kind, label, value])
+                page.wait_for_function(DONE, arg=args.quiet_ms, timeout=300_000, polling=50)
+                t = page.evaluate(TIMES)
+                rows.append(t)
+                print(
+                    f"  {label:<14} {value[:28]:<28} {t['total']:>7.0f} ms  (to kernel {t['toKernel']:.0f}, "
+                    f"kernel+messages {t['kernel']:.0f}, plotly {t['plot']:.0f}, draw {t['draw']:.0f}; "
+                    f"{t['plots']} redraws)",
+                    flush=True,
                 )
-                page = browser.new_page(viewport={"width": 1500, "height": 1100})
-                opened = open_dashboard(page, base, token)
-                page.evaluate("document.querySelector('.js-plotly-plot').scrollIntoView({block: 'center'})")
-                page.wait_for_timeout(1000)
-                page.evaluate(HOOKS)
-                rows = []
-                for kind, label, value in plan(page, args.changes):
-                    page.evaluate(CHANGE, [kind, label, value])
-                    page.wait_for_function(DONE, arg=args.quiet_ms, timeout=300_000, polling=50)
-                    t = page.evaluate(TIMES)
-                    rows.append(t)
-                    print(
-                        f"  {label:<14} {value[:28]:<28} {t['total']:>7.0f} ms  (to kernel {t['toKernel']:.0f}, "
-                        f"kernel+messages {t['kernel']:.0f}, plotly {t['plot']:.0f}, draw {t['draw']:.0f}; "
-                        f"{t['plots']} redraws)",
-                        flush=True,
-                    )
-                page.evaluate(KERNEL_TIMES)
-                out = page.locator(".jp-OutputArea-output", has_text="UKT").first
-                out.wait_for(timeout=120_000)
-                kernel = json.loads(out.inner_text().split("UKT", 1)[1].strip())[-len(rows) :]
-                browser.close()
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            page.evaluate(KERNEL_TIMES)
+            out = page.locator(".jp-OutputArea-output", has_text="UKT").first
+            out.wait_for(timeout=120_000)
+            kernel = json.loads(out.inner_text().split("UKT", 1)[1].strip())[-len(rows) :]
+            browser.close()
     total = [r["total"] for r in rows]
     med, worst = statistics.median(total), max(total)
     load = os.getloadavg()
