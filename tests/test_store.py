@@ -411,7 +411,7 @@ def test_typed_parquet_cold_warm_and_one_new_day_answer_as_without_the_store(tmp
     assert (cold.load_report.validated_files, warm.load_report.validated_files) == (3, 0)
     assert cold.load_report.rejected == 6 and cold.load_report.duplicates == 3
     assert cold.load_report.balanced
-    for got in (cold, warm):
+    for got in (cold, warm, usagekit.load(src, store=store, engine="duckdb")):
         assert_same(want, answers(got))
     # the secret is masked in the rows, and the store holds no raw secret nor a copy of the rows
     keys = set(warm.to_pandas()["key_id"])

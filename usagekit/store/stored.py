@@ -24,7 +24,7 @@ from .. import sources
 from ..errors import SourceError, display_path
 from ..masking import redact_expr
 from ..money import MAX_TOTAL_CENTS
-from ..schema import ACCOUNT_DTYPES, USAGE_COLUMNS
+from ..schema import ACCOUNT_DTYPES, USAGE_COLUMNS, USAGE_DTYPES
 from ..sources._stage import rejected_value
 from .cache import (
     RULES_VERSION,
@@ -145,6 +145,7 @@ def _build_files(st: Store, missing: list, format: str, tz: str, say, progress: 
     out: dict[str, Entry] = {}
     batch: list = []
     size = 0
+    typed = 0
 
     def flush():
         nonlocal batch, size
@@ -173,6 +174,9 @@ def _build_files(st: Store, missing: list, format: str, tz: str, say, progress: 
             continue
         meta["kind"] = "usage"
         if not loaded.in_memory:  # typed Parquet, scanned lazily: one streaming pass, rows not copied
+            if not typed:
+                say("validating typed Parquet: accounting, request-id hashes and the cube in one pass per file")
+            typed += 1
             out[fkey] = _store_source(st, fkey, loaded, dict(meta, rows="source"), tz, say)
             continue
         if size + fp["size"] > L.MEMORY_BYTES:
@@ -193,7 +197,6 @@ def _store_source(st: Store, fkey: str, loaded: sources.Loaded, meta: dict, tz: 
     is keyed by the file's fingerprint, so it is never used for a changed file; and staging
     masks secrets, so no copy of a raw secret is made.
     """
-    say(f"validating {meta['file']} (one pass)")
     tmp = st.staging()
     try:
         try:
@@ -239,11 +242,45 @@ def _rejected_sel(src: pl.LazyFrame, names: list[str], seq: pl.Expr, *lead: str)
     )
 
 
+#: the columns of an entry's kept rows besides the usage columns
+_ROW_EXTRA_DTYPES = {
+    "_seq": pl.UInt32,
+    "_row": pl.Int64,
+    "_naive": pl.Boolean,
+    "_file": pl.String,
+    "_field": pl.String,
+    "_value": pl.String,
+}
+
+
 def _kept(e: Entry) -> pl.LazyFrame:
     """An entry's kept rows (``_seq``, the other :data:`_ROW_EXTRA` and the usage columns): the
-    stored copy, or for a typed Parquet file (``rows: source``) the file itself staged again."""
+    stored copy, or for a typed Parquet file (``rows: source``) the file itself staged again.
+
+    The file is read and its staging planned only when a query reads the rows (a polars IO
+    source), so a load that answers from the cube plans nothing per file; the query's filter
+    and columns are applied to the file's scan (a day's rows skip the other days' row groups).
+    """
     if e.meta.get("rows") != "source":
         return pl.scan_parquet(e.part("rows.parquet"))
+    from polars.io.plugins import register_io_source
+
+    def rows(with_columns, predicate, n_rows, batch_size):
+        lf = _staged_kept(e)
+        if predicate is not None:
+            lf = lf.filter(predicate)
+        if with_columns is not None:
+            lf = lf.select(with_columns)
+        if n_rows is not None:
+            lf = lf.head(n_rows)
+        yield from lf.collect_batches(chunk_size=batch_size)
+
+    schema = {**_ROW_EXTRA_DTYPES, **{c: USAGE_DTYPES[c] for c in USAGE_COLUMNS}}
+    return register_io_source(rows, schema=schema, explain_name="usagekit staged file", explain_detail=e.meta["file"])
+
+
+def _staged_kept(e: Entry) -> pl.LazyFrame:
+    """The kept rows of a ``rows: source`` entry: its file read and staged again."""
     path = Path(e.meta["fingerprint"]["path"])
     loaded, why = _read(path, e.meta["explicit"], e.meta["format_arg"])
     if loaded is None or loaded.usage is None:  # cannot happen for an unchanged file
