@@ -438,3 +438,18 @@ def test_typed_parquet_cold_warm_and_one_new_day_answer_as_without_the_store(tmp
         "negative cost",
         "unknown status (expected success or error)",
     ]
+
+
+def test_the_id_index_search_finds_exactly_the_hashes_it_holds():
+    """The run-by-run search of new hashes in the stored index agrees with a plain set test,
+    at run boundaries, with repeats and with needles beyond either end."""
+    import numpy as np
+
+    from usagekit.store.stored import _in_sorted
+
+    rng = np.random.default_rng(7)
+    for n, m in ((0, 5), (1, 1), (1000, 50_000), (100_000, 3000), (50, 50)):
+        hay = np.sort(rng.integers(0, 4000, n).astype(np.uint64))
+        needles = np.sort(rng.integers(0, 4000, m).astype(np.uint64))
+        for step in (1, 64, 1 << 14):
+            assert (_in_sorted(hay, needles, step=step) == np.isin(needles, hay)).all(), (n, m, step)

@@ -454,8 +454,7 @@ def _candidates(
             new = np.sort(np.concatenate(delta), kind="stable") if delta else np.empty(0, np.uint64)
             found = [repeats, new[1:][new[1:] == new[:-1]]]
             if len(new) and len(indexed):
-                pos = np.minimum(np.searchsorted(indexed, new), len(indexed) - 1)
-                found.append(new[indexed[pos] == new])
+                found.append(new[_in_sorted(indexed, new)])
             return np.unique(np.concatenate(found)), info
     n = sum(len(h) for h in hashes)
     every = np.empty(n, dtype=np.uint64)
@@ -470,6 +469,23 @@ def _candidates(
     np.save(tmp / "index.npy", every)
     np.save(tmp / "repeats.npy", cands)
     return cands, {"files": keys, "size": int(n), "owner": lkey}  # this entry holds it
+
+
+def _in_sorted(haystack: np.ndarray, needles: np.ndarray, step: int = 1 << 14) -> np.ndarray:
+    """Which of the sorted ``needles`` occur in the sorted ``haystack``.
+
+    The needles are searched a run at a time, each run only in the slice of the haystack between
+    its first and last needle: a binary search of 3.2M hashes in 97M touches memory all over
+    0.8 GB (1.9 s measured), in slices that stay in the cache it took 0.7 to 1.0 s.
+    """
+    out = np.zeros(len(needles), dtype=bool)
+    for i in range(0, len(needles), step):
+        run = needles[i : i + step]
+        lo, hi = np.searchsorted(haystack, run[0]), np.searchsorted(haystack, run[-1], side="right")
+        part = haystack[lo:hi]
+        if len(part):
+            out[i : i + len(run)] = part[np.minimum(np.searchsorted(part, run), len(part) - 1)] == run
+    return out
 
 
 def _base_index(st: Store, keys: set[str]):
