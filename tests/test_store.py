@@ -453,3 +453,23 @@ def test_the_id_index_search_finds_exactly_the_hashes_it_holds():
         needles = np.sort(rng.integers(0, 4000, m).astype(np.uint64))
         for step in (1, 64, 1 << 14):
             assert (_in_sorted(hay, needles, step=step) == np.isin(needles, hay)).all(), (n, m, step)
+
+
+def test_rows_of_a_typed_parquet_file_changed_after_the_load_are_refused(tmp_path, monkeypatch):
+    """The store holds no copy of typed Parquet rows: a file changed after the load is not read
+    as if it were the loaded one (its totals came from the old content); the error says so."""
+    import polars as pl
+
+    import usagekit.loading as load_mod
+
+    monkeypatch.setattr(load_mod, "MEMORY_BYTES", 0)  # as if big: rows stay a scan, not held in memory
+    src = tmp_path / "src"
+    src.mkdir()
+    path = _parquet_day(src, 1)
+    usage = usagekit.load(src, store=tmp_path / "store")
+    assert len(usage.day("2026-10-01").index) == 100
+    pl.read_parquet(path).head(100).write_parquet(path)  # replaced by another export
+    with pytest.raises(usagekit.errors.UsagekitError, match="changed .*after it was loaded.*load it again"):
+        usage.day("2026-10-01")
+    again = usagekit.load(src, store=tmp_path / "store")  # a new load validates the new content
+    assert again.load_report.validated_files == 1 and again.load_report.read == 100

@@ -280,8 +280,20 @@ def _kept(e: Entry) -> pl.LazyFrame:
 
 
 def _staged_kept(e: Entry) -> pl.LazyFrame:
-    """The kept rows of a ``rows: source`` entry: its file read and staged again."""
-    path = Path(e.meta["fingerprint"]["path"])
+    """The kept rows of a ``rows: source`` entry: its file read and staged again, after checking
+    that it is still the file the entry was built from (its fingerprint, as when it was loaded)."""
+    fp = e.meta["fingerprint"]
+    path = Path(fp["path"])
+    try:
+        now = fingerprint(path, rehash=fp.get("full", False))
+    except OSError as exc:
+        now = {"error": str(exc)}
+    if any(now.get(k) != fp[k] for k in ("size", "mtime_ns", "hash")):
+        raise SourceError(
+            e.meta["file"],
+            "the file changed (or was removed) after it was loaded, so its rows no longer match the loaded totals",
+            expected="the file as it was when loaded; load it again to read its new content",
+        )
     loaded, why = _read(path, e.meta["explicit"], e.meta["format_arg"])
     if loaded is None or loaded.usage is None:  # cannot happen for an unchanged file
         raise SourceError(
