@@ -95,11 +95,16 @@ def test_parquet_is_scanned_lazily_and_equals_csv(tmp_path, monkeypatch):
     path = tmp_path / "u.parquet"
     csv.lazy.collect().write_parquet(path)
     monkeypatch.setattr(load_mod, "MEMORY_BYTES", 0)  # as if the file were big
-    usage = usagekit.load(path)
-    assert isinstance(usage.lazy, pl.LazyFrame)
-    assert "PARQUET SCAN" in usage.lazy.explain().upper()
-    assert usage.to_pandas()["cost_cents"].sum() == pytest.approx(CSV_TOTAL_CENTS, abs=1e-12)
-    assert usage.load_report.kept == 8
+    for store in (False, None):
+        usage = usagekit.load(path, store=store)
+        assert isinstance(usage.lazy, pl.LazyFrame)
+        if store is False:  # without the store: a scan of the file itself
+            assert "PARQUET SCAN" in usage.lazy.explain().upper()
+        else:  # the store holds no copy of typed Parquet rows: they are staged from the file when read
+            plan = usage.lazy.explain()
+            assert "usagekit staged file" in plan and str(path) in plan
+        assert usage.to_pandas()["cost_cents"].sum() == pytest.approx(CSV_TOTAL_CENTS, abs=1e-12)
+        assert usage.load_report.kept == 8
 
 
 def test_bad_rows_are_rejected_with_file_row_field_and_reason(tmp_path):
@@ -300,16 +305,19 @@ def test_the_day_log_reads_one_day_of_a_big_parquet_input(tmp_path, monkeypatch)
     monkeypatch.setattr(load_mod, "MEMORY_BYTES", 0)
     base = usagekit.load(DATA / "usage.csv").lazy.collect()
     base.write_parquet(tmp_path / "a.parquet")
-    usage = usagekit.load(tmp_path / "a.parquet")
     from usagekit import queries as q
 
     day = q.day_number(dt.date(2026, 10, 2))
-    rows = q.restrict(usage.filter(month="2026-10").frame, start_day=day, end_day=day + 1, tz="UTC")
-    plan = rows.to_native().explain()
-    scan = plan[plan.index("Parquet SCAN") :]
-    assert "2026-10-02 00:00:00" in scan and "2026-10-03 00:00:00" in scan
-    log = usage.filter(month="2026-10").day("2026-10-02")
-    assert log.attrs["total_rows"] == len(base.filter(pl.col("ts").dt.date() == dt.date(2026, 10, 2)))
+    # without the store the rows are a scan of the file; through the store, the file staged again
+    # when read (no copy is stored), the bounds handed to that source and by it to the scan
+    for store, node in ((False, "Parquet SCAN"), (None, "PYTHON[usagekit staged file] SCAN")):
+        usage = usagekit.load(tmp_path / "a.parquet", store=store)
+        rows = q.restrict(usage.filter(month="2026-10").frame, start_day=day, end_day=day + 1, tz="UTC")
+        plan = rows.to_native().explain()
+        scan = plan[plan.index(node) :]
+        assert "2026-10-02 00:00:00" in scan and "2026-10-03 00:00:00" in scan
+        log = usage.filter(month="2026-10").day("2026-10-02")
+        assert log.attrs["total_rows"] == len(base.filter(pl.col("ts").dt.date() == dt.date(2026, 10, 2)))
 
 
 def test_progress_names_each_pass_of_a_big_load(tmp_path, monkeypatch, capsys):
@@ -317,8 +325,18 @@ def test_progress_names_each_pass_of_a_big_load(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(load_mod, "MEMORY_BYTES", 0)
     usagekit.load(DATA / "usage.csv").lazy.collect().write_parquet(tmp_path / "a.parquet")
-    usagekit.load(tmp_path / "a.parquet", progress=True)
+    usagekit.load(tmp_path / "a.parquet", progress=True, store=False)
     err = capsys.readouterr().err
-    for phase in ("counting rows", "checking request ids", "building the month cube", "done"):
+    for phase in ("one pass per input", "checking request ids", "merging the month cube", "done"):
         assert phase in err
     assert "peak" in err and " GB]" in err
+    usagekit.load(tmp_path / "a.parquet", progress=True)  # into the store
+    err = capsys.readouterr().err
+    for phase in (
+        "looking up 1 file(s)",
+        "one pass per file",
+        "checking request ids",
+        "building the month cube",
+        "done",
+    ):
+        assert phase in err

@@ -130,3 +130,17 @@ def test_rejected_registry_values_are_masked(tmp_path):
     )
     assert not any(s in text for s in SECRETS)
     assert redact(SECRET_B) in usage.load_report.registry_rejected_keys
+
+
+def test_masking_per_distinct_value_matches_masking_per_row():
+    """Big low-cardinality batches are masked once per distinct value; the result is the same
+    as masking every cell (and a high-cardinality batch still masks every secret)."""
+    from usagekit import values
+
+    few = pl.Series("k", [SECRET_A, "vk_1", None, f"name {BEARER}", "vk_2"] * 4000)
+    many = pl.Series("r", [f"req-{i}" for i in range(20000)] + [SECRET_B])
+    assert values.distinct(few) is not None and values.distinct(many) is None
+    for s in (few, many):
+        got = pl.DataFrame({s.name: s}).lazy().select(redact_expr(s.name)).collect().to_series().to_list()
+        assert got == [redact(v) for v in s.to_list()]
+        assert not any(secret in str(v) for v in got for secret in SECRETS)

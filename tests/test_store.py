@@ -350,3 +350,126 @@ def test_what_a_dead_load_left_half_built_is_swept_after_a_day(month, tmp_path):
     os.utime(old, (0, 0))
     assert usagekit.load(month, store=store).load_report.validated_files == 0
     assert not old.exists() and fresh.exists()  # a build in progress elsewhere is left alone
+
+
+SECRET = "sk-proj-Q9vX2mLr8TfA1bC3dE5gH7jK9nP2qR4sAbCd"
+
+
+def _parquet_day(folder: Path, day: int, n: int = 9000, repeat: str | None = None) -> Path:
+    """A typed Parquet day of ``n`` requests (enough rows for the per-distinct-value checks):
+    a raw key secret as the key of every 7th row and in a key name, mixed-case and blank words,
+    two rejected rows (negative cost, unknown status), one id repeated in the file, and
+    ``repeat`` (an id of another file) as the last row."""
+    import datetime as dt
+
+    import polars as pl
+
+    start = dt.datetime(2026, 10, day, tzinfo=dt.timezone.utc)
+    ids = [f"d{day}-r{i}" for i in range(n)]
+    ids[n // 2] = ids[3]  # repeated within the file
+    if repeat:
+        ids[-1] = repeat
+    status = ["success", "OK", "error", "FAILED", ""][day % 5]
+    frame = pl.DataFrame(
+        {
+            "ts": [start + dt.timedelta(seconds=9 * i) for i in range(n)],
+            "request_id": ids,
+            "key_id": [SECRET if i % 7 == 0 else f"vk_{i % 5}" for i in range(n)],
+            "key_name": [f"leaky {SECRET}" if i % 11 == 0 else f"key {i % 5}" for i in range(n)],
+            "account_id": [f"acct_{i % 3}" for i in range(n)],
+            "model": ["GPT-4.1" if i % 2 else "claude-sonnet-4" for i in range(n)],
+            "provider": ["OpenAI" if i % 2 else "" for i in range(n)],
+            "axis": ["LLM" if i % 4 else "" for i in range(n)],
+            "status": [status if i % 3 else "success" for i in range(n)],
+            "tags": [["prod", "batch"] if i % 2 else None for i in range(n)],
+            "input_tokens": [100 + i for i in range(n)],
+            "cost_cents": [0.125 + (i % 97) / 1000 for i in range(n)],
+        },
+        schema_overrides={"ts": pl.Datetime("us", "UTC")},
+    )
+    frame = frame.with_columns(
+        pl.when(pl.int_range(pl.len()) == 10).then(-1.0).otherwise(pl.col("cost_cents")).alias("cost_cents"),
+        pl.when(pl.int_range(pl.len()) == 20).then(pl.lit("maybe")).otherwise(pl.col("status")).alias("status"),
+    )
+    path = folder / f"2026-10-{day:02d}.parquet"
+    frame.write_parquet(path)
+    return path
+
+
+def test_typed_parquet_cold_warm_and_one_new_day_answer_as_without_the_store(tmp_path):
+    """Typed Parquet is validated in one pass and its rows are not copied into the store: every
+    answer (rows, rejected rows, report, cube queries) matches a load without the store, a
+    repeat between an old and a new file is caught, and no stored byte holds the secret."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for day in (1, 2, 3):
+        _parquet_day(src, day)
+    store = tmp_path / "store"
+    want = answers(usagekit.load(src, store=False))
+    cold = usagekit.load(src, store=store)
+    warm = usagekit.load(src, store=store)
+    assert (cold.load_report.validated_files, warm.load_report.validated_files) == (3, 0)
+    assert cold.load_report.rejected == 6 and cold.load_report.duplicates == 3
+    assert cold.load_report.balanced
+    for got in (cold, warm):
+        assert_same(want, answers(got))
+    duck = answers(usagekit.load(src, store=store, engine="duckdb"))
+    assert_same(answers(usagekit.load(src, store=False, engine="duckdb")), duck)
+    # the secret is masked in the rows, and the store holds no raw secret nor a copy of the rows
+    keys = set(warm.to_pandas()["key_id"])
+    assert SECRET not in keys and usagekit.masking.redact(SECRET) in keys
+    files = [p for p in store.rglob("*") if p.is_file()]
+    assert not any(p.name == "rows.parquet" for p in files)
+    for p in files:
+        assert SECRET[8:30].encode() not in p.read_bytes(), p
+    # a new day repeating an id of day 1: only it is validated, the repeat is caught
+    _parquet_day(src, 4, repeat="d1-r5")
+    plus = usagekit.load(src, store=store)
+    assert plus.load_report.validated_files == 1
+    by_file = {Path(f.file).name: f.duplicates for f in plus.load_report.files}
+    assert by_file["2026-10-04.parquet"] == 2 and by_file["2026-10-01.parquet"] == 1
+    assert_same(answers(usagekit.load(src, store=False)), answers(plus))
+    rejected = plus.rejected
+    dup = rejected[rejected["reason"] == "duplicate request_id"]
+    assert sorted(dup["request_id"]) == ["d1-r3", "d1-r5", "d2-r3", "d3-r3", "d4-r3"]
+    assert set(dup["file"].map(lambda f: Path(f).name)) == {f"2026-10-0{d}.parquet" for d in (1, 2, 3, 4)}
+    assert sorted(set(rejected["reason"])) == [
+        "duplicate request_id",
+        "negative cost",
+        "unknown status (expected success or error)",
+    ]
+
+
+def test_the_id_index_search_finds_exactly_the_hashes_it_holds():
+    """The run-by-run search of new hashes in the stored index agrees with a plain set test,
+    at run boundaries, with repeats and with needles beyond either end."""
+    import numpy as np
+
+    from usagekit.store.stored import _in_sorted
+
+    rng = np.random.default_rng(7)
+    for n, m in ((0, 5), (1, 1), (1000, 50_000), (100_000, 3000), (50, 50)):
+        hay = np.sort(rng.integers(0, 4000, n).astype(np.uint64))
+        needles = np.sort(rng.integers(0, 4000, m).astype(np.uint64))
+        for step in (1, 64, 1 << 14):
+            assert (_in_sorted(hay, needles, step=step) == np.isin(needles, hay)).all(), (n, m, step)
+
+
+def test_rows_of_a_typed_parquet_file_changed_after_the_load_are_refused(tmp_path, monkeypatch):
+    """The store holds no copy of typed Parquet rows: a file changed after the load is not read
+    as if it were the loaded one (its totals came from the old content); the error says so."""
+    import polars as pl
+
+    import usagekit.loading as load_mod
+
+    monkeypatch.setattr(load_mod, "MEMORY_BYTES", 0)  # as if big: rows stay a scan, not held in memory
+    src = tmp_path / "src"
+    src.mkdir()
+    path = _parquet_day(src, 1)
+    usage = usagekit.load(src, store=tmp_path / "store")
+    assert len(usage.day("2026-10-01").index) == 100
+    pl.read_parquet(path).head(100).write_parquet(path)  # replaced by another export
+    with pytest.raises(usagekit.errors.UsagekitError, match="changed .*after it was loaded.*load it again"):
+        usage.day("2026-10-01")
+    again = usagekit.load(src, store=tmp_path / "store")  # a new load validates the new content
+    assert again.load_report.validated_files == 1 and again.load_report.read == 100

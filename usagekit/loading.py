@@ -533,10 +533,11 @@ def _stats(marked: pl.LazyFrame, ids: pl.Expr | None = None) -> pl.DataFrame:
     )
 
 
-def _fused(chunk: pl.LazyFrame, tz: str) -> tuple[pl.DataFrame, np.ndarray, pl.DataFrame]:
+def _fused(chunk: pl.LazyFrame, tz: str, kept_ids: bool = False) -> tuple[pl.DataFrame, np.ndarray, pl.DataFrame]:
     """One input's accounting (as :func:`_stats`, before repeats are known), the hashes of its
-    request ids, and the month cube of its rows that passed the checks: one streaming read of
-    the input, a batch of rows at a time (memory bounded by the batch, not the input).
+    request ids (``kept_ids``: of the rows that passed the checks only), and the month cube of
+    its rows that passed the checks: one streaming read of the input, a batch of rows at a time
+    (memory bounded by the batch, not the input).
 
     Only the columns these need are computed (not the ids themselves, nor ``end_user`` and tags).
     """
@@ -552,7 +553,8 @@ def _fused(chunk: pl.LazyFrame, tz: str) -> tuple[pl.DataFrame, np.ndarray, pl.D
     stats, hashes, cubes = [], [], []
     for df in query.collect_batches(chunk_size=1_000_000):
         stats.append(_stats(df.lazy().with_columns(pl.lit(False).alias("_dup")), ids=pl.col("_has_id").sum()))
-        hashes.append(df.filter(pl.col("_has_id"))["_h"].to_numpy())
+        with_id = pl.col("_has_id") & pl.col("_reject").is_null() if kept_ids else pl.col("_has_id")
+        hashes.append(df.filter(with_id)["_h"].to_numpy())
         kept = (
             df.lazy()
             .filter(pl.col("_reject").is_null())

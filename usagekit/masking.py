@@ -25,6 +25,8 @@ import re
 
 import polars as pl
 
+from .values import distinct
+
 #: built-in patterns; the first group, when present, is the prefix kept in the masked id
 DEFAULT_PATTERNS: tuple[str, ...] = (
     r"\b((?:sk|rk|pk)-(?:ant-(?:api\d\d-|admin\d\d-)?|or-(?:v1-)?|proj-|svcacct-|admin-|live-|test-)?)"
@@ -80,11 +82,25 @@ def redact_text(text: str) -> str:
 
 
 def _redact_series(s: pl.Series) -> pl.Series:
+    # a low-cardinality batch (keys, names, models) is tested once per distinct value
+    values = distinct(s)
+    if values is not None:
+        hit = values.str.contains(_polars_pattern()).fill_null(False)
+        if not hit.any():
+            return s
+        return s.replace({v: redact(v) for v in values.filter(hit).to_list()})
     hit = s.str.contains(_polars_pattern()).fill_null(False)
     if not hit.any():
         return s
     mapping = {v: redact(v) for v in s.filter(hit).unique().to_list()}
     return pl.select(pl.when(hit).then(s.replace(mapping)).otherwise(s)).to_series().alias(s.name)
+
+
+def any_secret(s: pl.Series) -> bool:
+    """Whether any value of the text series ``s`` looks like a secret (tested per distinct value
+    when there are few)."""
+    values = distinct(s)
+    return bool((s if values is None else values).str.contains(_polars_pattern()).fill_null(False).any())
 
 
 def _polars_pattern() -> str:

@@ -29,9 +29,10 @@ import numpy as np
 import polars as pl
 
 from ..errors import SourceError
-from ..masking import _polars_pattern, redact_expr
+from ..masking import _redact_series, any_secret, redact_expr
 from ..money import MAX_COST_CENTS
 from ..schema import AXES, COST_SOURCES, INT_COLUMNS, STATES, USAGE_COLUMNS, USAGE_DTYPES
+from ..values import by_value_expr, distinct, spread
 from . import reasons as R
 from ._io import as_text
 
@@ -185,9 +186,27 @@ def _redact_tags(tags: pl.Expr) -> pl.Expr:
 
 def _redact_tag_series(s: pl.Series) -> pl.Series:
     flat = s.explode(empty_as_null=False, keep_nulls=False)
-    if not len(flat) or not flat.str.contains(_polars_pattern()).fill_null(False).any():
+    if not len(flat) or not any_secret(flat):
         return s
     return s.to_frame("t").select(pl.col("t").list.eval(redact_expr(""))).to_series().alias(s.name)
+
+
+def _label_series(s: pl.Series, strip: bool, lower: bool) -> pl.Series:
+    """A text label as kept: trimmed (text inputs), lower-cased (``lower``), empty -> null, and
+    every secret-looking value masked; worked out once per distinct value of a low-cardinality
+    batch (the batch comes back as it is when nothing changes)."""
+    s = s.cast(pl.String)
+
+    def tidy(v: pl.Series) -> pl.Series:
+        v = v.str.strip_chars() if strip else v
+        v = v.str.to_lowercase() if lower else v
+        return _redact_series(pl.select(pl.when(v == "").then(None).otherwise(v)).to_series().alias(s.name))
+
+    values = distinct(s)
+    if values is None:
+        return tidy(s)
+    out = tidy(values)
+    return s if out.equals(values) else spread(s, values, out)
 
 
 def _map_words(expr: pl.Expr, mapping: dict) -> pl.Expr:
@@ -275,9 +294,19 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str, cost_sc
     text = schema.get("ts") == pl.String
     raw_cols = [c for c in CHECKED if c in have and schema[c] == pl.String]
 
-    def clean(col: str) -> pl.Expr:
-        e = pl.col(col).cast(pl.String)
+    def clean(col: str, v: pl.Expr | None = None) -> pl.Expr:
+        e = (pl.col(col) if v is None else v).cast(pl.String)
         return e.str.strip_chars() if schema[col] == pl.String and text else e
+
+    def per_value(col: str, build, dtype=pl.String) -> pl.Expr:
+        """``build(cleaned value)`` once per distinct value of ``col`` (see usagekit.values)."""
+        return by_value_expr(col, lambda v: build(clean(col, v)), dtype)
+
+    def label(col: str, lower: bool = False) -> pl.Expr:
+        strip = schema[col] == pl.String and text
+        return pl.col(col).map_batches(
+            lambda s: _label_series(s, strip, lower), return_dtype=pl.String, is_elementwise=True
+        )
 
     # -- time
     ts_type = schema.get("ts")
@@ -366,10 +395,11 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str, cost_sc
             out[col] = pl.when(num.is_finite()).then(num)
 
     # -- labels
+    masked = set()  # labels trimmed, emptied to null and masked in one per-value pass
     for col in LABEL_COLUMNS:
         if col in have:
-            v = clean(col)
-            out[col] = pl.when(v == "").then(None).otherwise(v)
+            out[col] = label(col)
+            masked.add(col)
     if "tags" in have:
         ttype = schema["tags"]
         if isinstance(ttype, pl.List):
@@ -386,55 +416,64 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str, cost_sc
                 expected="a list of strings, or text: a JSON array or comma-separated tags",
             )
     if "provider" in have:
-        v = clean("provider").str.to_lowercase()
-        out["provider"] = pl.when(v == "").then(None).otherwise(v)
+        out["provider"] = label("provider", lower=True)
+        masked.add("provider")
 
-    axis = clean("axis").str.to_lowercase() if "axis" in have else pl.lit(None, pl.String)
-    checks.append(
-        (
-            axis.is_not_null() & (axis != "") & ~axis.is_in(list(AXES)),
-            "axis",
-            R.BAD_AXIS,
-        )
-    )
-    out["axis"] = pl.when(axis.is_null() | (axis == "")).then(pl.lit("llm")).otherwise(axis)
+    # words (axis, status, state, cost_source) are checked and normalized once per distinct value
+    def unknown(v: pl.Expr, words) -> pl.Expr:
+        """Set and not blank, but (lower-cased) none of ``words``."""
+        return (v.is_not_null() & (v != "") & ~v.str.to_lowercase().is_in(list(words))).fill_null(False)
 
-    if "status" in have:
-        st_raw = clean("status").str.to_lowercase()
-        st = _map_words(st_raw, _STATUS_MAP)
+    if "axis" in have:
         checks.append(
             (
-                st_raw.is_not_null() & (st_raw != "") & st.is_null(),
+                per_value("axis", lambda a: unknown(a, AXES), pl.Boolean),
+                "axis",
+                R.BAD_AXIS,
+            )
+        )
+        out["axis"] = per_value(
+            "axis", lambda a: pl.when(a.is_null() | (a == "")).then(pl.lit("llm")).otherwise(a.str.to_lowercase())
+        )
+    else:
+        out["axis"] = pl.lit("llm")
+
+    if "status" in have:
+
+        def status_word(v: pl.Expr) -> pl.Expr:
+            return _map_words(v.str.to_lowercase(), _STATUS_MAP)
+
+        checks.append(
+            (
+                per_value("status", lambda v: ((v != "") & status_word(v).is_null()).fill_null(False), pl.Boolean),
                 "status",
                 R.BAD_STATUS,
             )
         )
-        out["status"] = pl.coalesce(st, pl.lit("success"))
+        out["status"] = per_value("status", lambda v: pl.coalesce(status_word(v), pl.lit("success")))
     else:
         out["status"] = pl.lit("success")
 
     if "state" in have:
-        state = clean("state").str.to_lowercase()
         checks.append(
             (
-                state.is_not_null() & (state != "") & ~state.is_in(list(STATES)),
+                per_value("state", lambda v: unknown(v, STATES), pl.Boolean),
                 "state",
                 R.BAD_STATE,
             )
         )
-        out["state"] = pl.when(state == "").then(None).otherwise(state)
+        out["state"] = per_value("state", lambda v: pl.when(v == "").then(None).otherwise(v.str.to_lowercase()))
 
     # a cost is the source's own unless the input says it was estimated (a repriced store read back)
     if "cost_source" in have:
-        given = clean("cost_source").str.to_lowercase()
-        given = pl.when(given == "").then(None).otherwise(given)
         checks.append(
             (
-                given.is_not_null() & ~given.is_in(list(COST_SOURCES)),
+                per_value("cost_source", lambda v: unknown(v, COST_SOURCES), pl.Boolean),
                 "cost_source",
                 R.BAD_COST_SOURCE,
             )
         )
+        given = per_value("cost_source", lambda v: pl.when(v == "").then(None).otherwise(v.str.to_lowercase()))
     else:
         given = pl.lit(None, pl.String)
     out["cost_source"] = (
@@ -475,16 +514,19 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str, cost_sc
     )
 
     cols = []
-    names = set(lf.collect_schema().names())
+    final = lf.collect_schema()  # resolved once: each call walks the whole plan
+    names = set(final.names())
     for col in USAGE_COLUMNS:
         dtype = USAGE_DTYPES[col]
         if col not in names:
             cols.append(pl.lit(None, dtype).alias(col))
+        elif col in masked:  # masked with the label's other clean-up, once per distinct value
+            cols.append(pl.col(col))
         elif col in SECRET_COLUMNS:  # a raw key secret never gets past the loader
             cols.append(redact_expr(col))
         elif col == "tags":
             cols.append(_redact_tags(pl.col("tags").cast(dtype)))
-        elif col not in out and lf.collect_schema()[col] == dtype:
+        elif col not in out and final[col] == dtype:
             cols.append(pl.col(col))  # untouched and already typed: a filter on it reaches the scan
         else:
             cols.append(pl.col(col).cast(dtype))

@@ -47,7 +47,7 @@ from ..schema import KEY_SCHEMA, USAGE_SCHEMA
 
 #: Version of the validation rules and of this layout. Bump it whenever a loader, a check,
 #: the masking or the store layout changes: entries of another version are never read.
-RULES_VERSION = 6
+RULES_VERSION = 7
 #: The columns RULES_VERSION was last bumped for (tests fail when they change without a bump).
 SCHEMA_FINGERPRINT = "d63dd28600e76469"
 
@@ -78,6 +78,7 @@ RULE_MODULES = (
     "queries.py",
     "store/cube.py",
     "store/stored.py",
+    "values.py",
 )
 _CODE: str | None = None
 
