@@ -467,9 +467,47 @@ def test_rows_of_a_typed_parquet_file_changed_after_the_load_are_refused(tmp_pat
     src.mkdir()
     path = _parquet_day(src, 1)
     usage = usagekit.load(src, store=tmp_path / "store")
-    assert len(usage.day("2026-10-01").index) == 100
+    first = usage.day("2026-10-01")
+    assert len(first.index) == 100
+    key = first["key_id"].iloc[0]
     pl.read_parquet(path).head(100).write_parquet(path)  # replaced by another export
+    # the rows just read are kept for the next page of the same drill-down: they are the loaded rows
+    pd.testing.assert_frame_equal(usage.day("2026-10-01"), first)
     with pytest.raises(usagekit.errors.UsagekitError, match="changed .*after it was loaded.*load it again"):
-        usage.day("2026-10-01")
+        usage.day("2026-10-01", key=key)  # rows not read before: the file is staged again, and refused
     again = usagekit.load(src, store=tmp_path / "store")  # a new load validates the new content
     assert again.load_report.validated_files == 1 and again.load_report.read == 100
+
+
+def test_a_drill_down_pages_through_a_days_rows_staged_once(tmp_path, monkeypatch):
+    """Typed Parquet rows are staged from the file when read; the pages of one drill-down read the
+    same rows, so they are staged once and kept (up to RECENT_ROWS), and every page is what a load
+    without the store shows."""
+    import usagekit.loading as load_mod
+    from usagekit.store import stored
+
+    monkeypatch.setattr(load_mod, "MEMORY_BYTES", 0)
+    src = tmp_path / "src"
+    src.mkdir()
+    _parquet_day(src, 1)
+    usage = usagekit.load(src, store=tmp_path / "store")
+    plain = usagekit.load(src, store=False)
+    staged = []
+    real = stored._staged_kept
+    monkeypatch.setattr(stored, "_staged_kept", lambda e: staged.append(e) or real(e))
+    stored._RECENT.clear()
+    pages = [usage.day("2026-10-01", page=p, page_size=30) for p in (1, 2, 3, 4)]
+    first_read = len(staged)
+    assert [len(p) for p in pages] == [30] * 4 and pages[0].attrs["total_rows"] > 1000
+    for p, page in enumerate(pages, start=1):
+        pd.testing.assert_frame_equal(page, plain.day("2026-10-01", page=p, page_size=30))
+    again = [usage.day("2026-10-01", page=p, page_size=30) for p in (1, 2, 3, 4)]
+    assert len(staged) == first_read  # the same rows again: nothing staged
+    for a, b in zip(pages, again):
+        pd.testing.assert_frame_equal(a, b)
+    monkeypatch.setattr(stored, "RECENT_ROWS", 10)  # a day too big to keep is staged for each read
+    stored._RECENT.clear()
+    usage.day("2026-10-01", page=1, page_size=30)
+    n = len(staged)
+    usage.day("2026-10-01", page=2, page_size=30)
+    assert len(staged) > n

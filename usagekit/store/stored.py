@@ -12,6 +12,7 @@ new file validates only that file and re-combines.
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from pathlib import Path
 
 import narwhals as nw
@@ -265,17 +266,51 @@ def _kept(e: Entry) -> pl.LazyFrame:
     from polars.io.plugins import register_io_source
 
     def rows(with_columns, predicate, n_rows, batch_size):
-        lf = _staged_kept(e)
-        if predicate is not None:
-            lf = lf.filter(predicate)
-        if with_columns is not None:
-            lf = lf.select(with_columns)
+        lf = _recent(e, predicate, with_columns)
         if n_rows is not None:
             lf = lf.head(n_rows)
         yield from lf.collect_batches(chunk_size=batch_size)
 
     schema = {**_ROW_EXTRA_DTYPES, **{c: USAGE_DTYPES[c] for c in USAGE_COLUMNS}}
     return register_io_source(rows, schema=schema, explain_name="usagekit staged file", explain_detail=e.meta["file"])
+
+
+#: rows staged again for recent reads, (entry key, filter, columns) -> rows, most recent last: a
+#: drill-down pages through a day's rows, each page a read of the same rows and columns; at most
+#: this many rows are kept (a day of a 10M-request month; a bigger day is staged for each read)
+RECENT_ROWS = 1_000_000
+_RECENT: OrderedDict[tuple, pl.DataFrame] = OrderedDict()
+
+
+def _recent(e: Entry, predicate, with_columns) -> pl.LazyFrame:
+    """The entry's kept rows under ``predicate``, only ``with_columns`` (None: all), staged from
+    the file, or from the recent reads when the same rows were read before; kept for the next
+    read when they fit in :data:`RECENT_ROWS`."""
+
+    def staged() -> pl.LazyFrame:
+        lf = _staged_kept(e)
+        if predicate is not None:
+            lf = lf.filter(predicate)
+        return lf.select(with_columns) if with_columns is not None else lf
+
+    try:
+        key = (
+            e.meta["key"],
+            predicate.meta.serialize(format="json") if predicate is not None else None,
+            tuple(with_columns) if with_columns is not None else None,
+        )
+    except Exception:  # noqa: BLE001 - a filter polars cannot write down: read it without the cache
+        return staged()
+    if key in _RECENT:
+        _RECENT.move_to_end(key)
+        return _RECENT[key].lazy()
+    got = staged().collect()
+    if got.height > RECENT_ROWS:
+        return got.lazy()
+    _RECENT[key] = got
+    while sum(f.height for f in _RECENT.values()) > RECENT_ROWS:
+        _RECENT.popitem(last=False)
+    return got.lazy()
 
 
 def _staged_kept(e: Entry) -> pl.LazyFrame:
