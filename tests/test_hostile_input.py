@@ -112,16 +112,33 @@ def test_nan_and_infinity_in_json_token_fields_reject_the_line(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "ts", ["-0001-01-01T00:00:00Z", "0000-01-01", "1969-12-31T23:59:59Z", "10000-01-01T00:00:00Z", "99999-12-31"]
+    "ts",
+    [
+        "-0001-01-01T00:00:00Z",
+        "0000-01-01",
+        "1969-12-31T23:59:59Z",
+        "9999-12-31T00:00:00Z",  # its month's budget window would end in the year 10000
+        "10000-01-01T00:00:00Z",
+        "99999-12-31",
+    ],
 )
 def test_years_outside_1970_to_9999_reject_their_row(tmp_path, ts):
     path = _csv(tmp_path, [f"{ts},r1,k,5,1.5", "2026-10-01T00:00:00Z,r2,k,5,2"])
     usage = usagekit.load(path)
     rep = usage.load_report
     assert rep.kept == 1 and rep.rejected == 1
-    assert set(_reasons(usage)) <= {"timestamp outside the years 1970-9999", "unparseable timestamp"}
+    assert set(_reasons(usage)) <= {"timestamp outside 1970-01-01 to 9999-11-30", "unparseable timestamp"}
     assert str(rep)  # the accounting prints: no datetime conversion of an impossible year
     assert usage.to_pandas()["request_id"].tolist() == ["r2"]
+
+
+def test_the_last_accepted_day_has_budget_windows_and_cards(tmp_path):
+    path = _csv(tmp_path, ["9999-11-30T23:00:00Z,r1,k,5,1.5", "9999-11-01T00:00:00Z,r2,k,5,2"])
+    usage = usagekit.load(path)
+    assert usage.load_report.kept == 2
+    cards = usage.key_summary()
+    assert cards["spend_cents"].sum() == pytest.approx(3.5)
+    assert str(cards["window_end"].iloc[0]) == "9999-11-30"
 
 
 def test_an_openrouter_activity_row_dated_year_minus_one_is_rejected(tmp_path):
@@ -137,7 +154,7 @@ def test_an_openrouter_activity_row_dated_year_minus_one_is_rejected(tmp_path):
         )
     )
     usage = usagekit.load(path)
-    assert _reasons(usage) == {"timestamp outside the years 1970-9999": 1}
+    assert _reasons(usage) == {"timestamp outside 1970-01-01 to 9999-11-30": 1}
     assert usage.total()["cost_cents"] == pytest.approx(25.0)
 
 

@@ -77,10 +77,17 @@ def day_date(n: int) -> dt.date:
 
 
 def day_start_utc(n: int, tz: str) -> dt.datetime:
-    """Midnight starting local day ``n`` in ``tz``, as an aware UTC datetime."""
+    """Midnight starting local day ``n`` in ``tz``, as an aware UTC datetime. The day after
+    9999-12-31 (the end of a range holding the last representable day, which a timestamp may
+    reach) is the last representable instant."""
     from zoneinfo import ZoneInfo
 
-    return dt.datetime.combine(day_date(n), dt.time(), ZoneInfo(tz)).astimezone(dt.timezone.utc)
+    if n > day_number(dt.date.max):
+        return dt.datetime.max.replace(tzinfo=dt.timezone.utc)
+    try:
+        return dt.datetime.combine(day_date(n), dt.time(), ZoneInfo(tz)).astimezone(dt.timezone.utc)
+    except OverflowError:  # a midnight whose UTC form falls in the year 10000
+        return dt.datetime.max.replace(tzinfo=dt.timezone.utc)
 
 
 def label_expr(by: str):

@@ -16,7 +16,7 @@ normalized columns plus bookkeeping columns:
 
 Nothing is dropped here: rejected rows stay in the frame so they can be counted and shown.
 Values out of range reject their row with a reason, never fail the file: a timestamp outside
-the years 1970-9999, a cost above :data:`~usagekit.money.MAX_COST_CENTS`, a count that is not
+1970-01-01 to 9999-11-30, a cost above :data:`~usagekit.money.MAX_COST_CENTS`, a count that is not
 a finite whole number within int64. Columns of types no check reads (bytes, lists, structs,
 categoricals, decimals...) are first turned into text or floats, so they are checked the same way.
 """
@@ -58,7 +58,9 @@ CHECKED = ("ts", "cost_cents", *INT_COLUMNS, "hours", "axis", "status", "state",
 
 #: kept timestamps lie in [1970-01-01, 10000-01-01) UTC; others are rejected per row
 TS_MIN = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-TS_END = dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.timezone.utc)
+#: the last accepted instant: a budget window (a month, a 30-day period) holding a later one would
+#: end after 9999-12-31, which no date type represents
+TS_END = dt.datetime(9999, 11, 30, 23, 59, 59, 999999, tzinfo=dt.timezone.utc)
 #: the largest count a row may carry (int64); a count above it is rejected per row
 MAX_COUNT = 2**63 - 1
 _MAX_COUNT_FLOAT = 9.2e18  # below 2**63 as a float, so a float count under it casts exactly

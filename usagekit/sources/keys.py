@@ -136,7 +136,10 @@ def registry_from_strings(
         for i, (r, ok) in enumerate(zip(raw.to_list(), in_range.to_list())):
             if r not in (None, "") and r.strip() and not ok:
                 reject(
-                    i, col, f"{col} is not a timestamp in the years 1970-9999 (ISO 8601, e.g. 2026-10-01T00:00:00Z)", r
+                    i,
+                    col,
+                    f"{col} is not a timestamp from 1970-01-01 to 9999-11-30 (ISO 8601, e.g. 2026-10-01T00:00:00Z)",
+                    r,
                 )
         return parsed
 

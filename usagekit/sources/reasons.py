@@ -12,7 +12,7 @@ from ..schema import AXES, COST_SOURCES
 
 MISSING_TS = "missing timestamp"
 UNPARSEABLE_TS = "unparseable timestamp"
-TS_RANGE = "timestamp outside the years 1970-9999"
+TS_RANGE = "timestamp outside 1970-01-01 to 9999-11-30"
 COST_NOT_NUMBER = "cost is not a number"
 COST_NOT_FINITE = "cost is not a finite number"
 COST_NEGATIVE = "negative cost"

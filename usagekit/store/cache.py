@@ -47,7 +47,7 @@ from ..schema import KEY_SCHEMA, USAGE_SCHEMA
 
 #: Version of the validation rules and of this layout. Bump it whenever a loader, a check,
 #: the masking or the store layout changes: entries of another version are never read.
-RULES_VERSION = 7
+RULES_VERSION = 8
 #: The columns RULES_VERSION was last bumped for (tests fail when they change without a bump).
 SCHEMA_FINGERPRINT = "d63dd28600e76469"
 
