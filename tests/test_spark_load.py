@@ -182,9 +182,7 @@ def test_the_spark_store_holds_no_raw_secret(month, tmp_path):
     parts = [p for p in store.rglob("*.parquet")]
     assert any("rejected" in str(p) for p in parts) and any("rows" in str(p) for p in parts)
     for p in parts:
-        df = pl.read_parquet(p)
-        text = df.select(pl.all().cast(pl.String, strict=False)).write_csv() if df.height else ""
-        assert SECRET not in text, p
+        assert SECRET not in repr(pl.read_parquet(p).rows()), p
     assert not any(SECRET.encode() in p.read_bytes() for p in store.rglob("*") if p.is_file())
 
 

@@ -219,14 +219,20 @@ def _commit(st: Store, kind: str, key: str, tmp: Path, meta: dict) -> Entry:
 
 
 def _spark_kept(session, entries: list[Entry]):
-    """Every entry's kept rows as one Spark DataFrame, with ``_fidx`` (the file's place in the load)."""
+    """Every entry's kept rows as one Spark DataFrame (one scan, whatever the number of files), with
+    ``_fidx`` (the file's place in the load) told from the directory each row's part file is in."""
     from pyspark.sql import functions as F
 
-    out = None
-    for i, e in enumerate(entries):
-        one = session.read.parquet(str(e.part("rows"))).withColumn("_fidx", F.lit(i).cast("int"))
-        out = one if out is None else out.unionByName(one, allowMissingColumns=True)
-    return out
+    dirs = [str(e.part("rows").resolve()) for e in entries]
+    df = session.read.parquet(*dirs)
+    where = F.regexp_extract(F.regexp_replace(F.col("_metadata.file_path"), "^file:/+", "/"), "^(.*)/[^/]*$", 1)
+    fidx = F.create_map(*[x for i, d in enumerate(dirs) for x in (F.lit(_uri_path(d)), F.lit(i))])[where]
+    return df.select(*[F.col(c) for c in df.columns], fidx.cast("int").alias("_fidx"))
+
+
+def _uri_path(path: str) -> str:
+    """``path`` as Spark spells a file's directory in ``_metadata.file_path`` (URI-escaped)."""
+    return Path(path).as_uri().replace("file:///", "/")
 
 
 def _combine(session, st: Store, lkey: str, entries: list[Entry], registry, tz: str, say, stats_of) -> Entry:
