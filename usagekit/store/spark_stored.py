@@ -116,84 +116,58 @@ def load(
 
 
 def _validate(session, st: Store, missing: list, tz: str, say, stats_of) -> dict[str, Entry]:
-    """Validate ``missing`` files in one Spark pass and store each as its own entry: key -> entry."""
+    """Validate ``missing`` files on Spark, one file at a time, and store each as its own entry:
+    key -> entry.
+
+    A file's staged rows are cached (memory, then disk) for its accounting and its two writes; one
+    file at a time keeps the cache to one file (a partitioned write of a whole batch sorted every
+    row and ran out of memory at 10M rows on ``local[2]``)."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    from .spark_load import _by_schema
-
     say(f"validating {len(missing)} Parquet file(s) on Spark")
-    shown = [display_path(path) for path, _, _ in missing]
-    notes_of: dict[int, list[str]] = {}
-    staged = None
-    for idx in _by_schema([path for path, _, _ in missing]):  # one Spark scan per distinct file schema
-        df, notes = spark_stage.read_parquet(session, [missing[i][0] for i in idx], [shown[i] for i in idx])
-        one = spark_stage.stage(df, file=shown[idx[0]]).withColumn(
-            "_fidx", F.element_at(F.array(*[F.lit(i) for i in idx]), F.col("_fidx") + 1)
-        )
-        notes_of.update(dict.fromkeys(idx, notes))
-        staged = one if staged is None else staged.unionByName(one, allowMissingColumns=True)
-    batch = st.staging()
-    tmps: list[Path] = []
-    try:
-        staged = staged.persist(StorageLevel.MEMORY_AND_DISK)
-        ok = F.col("_reject").isNull()
-        raw = [c for c in staged.columns if c.startswith("_raw_")]
-        rejected_cols = [*USAGE_COLUMNS, "_file", "_row", "_field", "_reject", "_value", "_naive", *raw]
+    out: dict[str, Entry] = {}
+    schema = cube_schema(tz)
+    for path, fkey, fp in L._each(missing, say.on, "validating"):
+        shown = display_path(path)
+        df, notes = spark_stage.read_parquet(session, [path], [shown])
+        staged = spark_stage.stage(df, file=shown).persist(StorageLevel.MEMORY_AND_DISK)
+        tmp = st.staging()
         try:
-            say("writing the kept and rejected rows")
-            staged.filter(ok).select(*USAGE_COLUMNS, *_KEPT_EXTRA, "_fidx").write.partitionBy("_fidx").parquet(
-                str(batch / "rows")
+            ok = F.col("_reject").isNull()
+            raw = [c for c in staged.columns if c.startswith("_raw_")]
+            stats = stats_of(staged.withColumn("_dup", F.lit(False)), ok)  # the first pass fills the cache
+            n_bad = int(stats.filter(pl.col("_reject").is_not_null())["n"].sum())
+            n_ok = int(stats.filter(pl.col("_reject").is_null())["n"].sum())
+            kept = staged.filter(ok).select(*USAGE_COLUMNS, *_KEPT_EXTRA)
+            bad = staged.filter(~ok).select(
+                *USAGE_COLUMNS, "_file", "_row", "_field", "_reject", "_value", "_naive", *raw
             )
-            staged.filter(~ok).select(*rejected_cols, "_fidx").write.partitionBy("_fidx").parquet(
-                str(batch / "rejected")
-            )
-            say("counting rows")
-            stats = stats_of(staged.withColumn("_dup", F.lit(False)), ok)
-            empty_rows = pl.from_arrow(staged.select(*USAGE_COLUMNS, *_KEPT_EXTRA).limit(0).toArrow())
-            empty_rejected = pl.from_arrow(staged.select(*rejected_cols).limit(0).toArrow())
-        finally:
-            staged.unpersist()
-        say("building the files' cubes")
-        kept = session.read.parquet(str(batch / "rows")) if any((batch / "rows").glob("_fidx=*")) else None
-        schema = cube_schema(tz)
-        if kept is not None:
-            cube = q.cube(nw.from_native(derive_spark(kept.select("_fidx", *USAGE_COLUMNS), tz)), ("_fidx",))
-            cubes = pl.from_arrow(cube.to_native().toArrow())
-        else:
-            cubes = pl.DataFrame(schema={**schema, "_fidx": pl.Int32})
-        cubes = cubes.select(pl.col("_fidx").cast(pl.Int32), *[pl.col(c).cast(t) for c, t in schema.items()])
-        out = {}
-        for i, (path, fkey, fp) in enumerate(missing):
-            tmp = st.staging()
-            tmps.append(tmp)
-            for part, empty in (("rows", empty_rows), ("rejected", empty_rejected)):
-                src = batch / part / f"_fidx={i}"
-                if src.is_dir():
-                    os.rename(src, tmp / part)
+            for part, frame, n in (("rows", kept, n_ok), ("rejected", bad, n_bad)):
+                if n:
+                    frame.write.parquet(str(tmp / part))
                 else:  # nothing of this kind in the file: an empty part with the columns
                     (tmp / part).mkdir()
-                    empty.write_parquet(tmp / part / "part-empty.parquet")
-            stats.filter(pl.col("_fidx") == i).with_columns(pl.lit(0, pl.Int32).alias("_fidx")).write_parquet(
-                tmp / "stats.parquet"
-            )
-            cubes.filter(pl.col("_fidx") == i).drop("_fidx").write_parquet(tmp / "cube.parquet")
-            meta = {
-                "kind": "usage",
-                "file": shown[i],
-                "format": "canonical",
-                "notes": notes_of[i],
-                "fingerprint": fp,
-                "tz": tz,
-            }
-            out[fkey] = _commit(st, FILES, fkey, tmp, meta)
-        return out
-    except BaseException:
-        for tmp in tmps:
+                    pl.from_arrow(frame.limit(0).toArrow()).write_parquet(tmp / part / "part-empty.parquet")
+        except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    finally:
-        shutil.rmtree(batch, ignore_errors=True)
+            raise
+        finally:
+            try:
+                staged.unpersist()
+            except Exception:  # noqa: BLE001 - the session failed: the error above says why
+                pass
+        if n_ok:
+            rows = session.read.parquet(str(tmp / "rows")).select(*USAGE_COLUMNS)
+            got = pl.from_arrow(q.cube(nw.from_native(derive_spark(rows, tz))).to_native().toArrow())
+            cube = got.select([pl.col(c).cast(t) for c, t in schema.items()])
+        else:
+            cube = pl.DataFrame(schema=schema)
+        stats.with_columns(pl.lit(0, pl.Int32).alias("_fidx")).write_parquet(tmp / "stats.parquet")
+        cube.write_parquet(tmp / "cube.parquet")
+        meta = {"kind": "usage", "file": shown, "format": "canonical", "notes": notes, "fingerprint": fp, "tz": tz}
+        out[fkey] = _commit(st, FILES, fkey, tmp, meta)
+    return out
 
 
 def _commit(st: Store, kind: str, key: str, tmp: Path, meta: dict) -> Entry:
