@@ -17,8 +17,8 @@ them, so their rows are Spark's Parquet directories)::
 
 A file's key is its fingerprint (as for the Polars entries) with the time zone, the rules
 version and the code of the rules; a load's key is its ordered file keys with the registry's
-fingerprint. A new file is validated alone (one Spark scan per batch of new files, split per
-file as Spark writes it); the duplicate check then runs as a Spark job over the request ids of
+fingerprint. A new file is validated alone (one file at a time: its staged rows cached for its
+accounting and its two writes); the duplicate check then runs as a Spark job over the request ids of
 *every* file of the load, so an id repeated between an old and a new file is still caught. The
 driver receives the accounting, the repeated ids' (file, row) pairs and the cubes; the kept and
 rejected rows stay in the store, read lazily (the day log, ``usage.rejected``).
