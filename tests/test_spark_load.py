@@ -174,6 +174,17 @@ def test_a_changed_file_is_validated_again(month, tmp_path):
     assert again.load_report.kept == 473
 
 
+def test_a_damaged_spark_entry_is_rebuilt_not_trusted(month, tmp_path, capsys):
+    store = tmp_path / "store"
+    usagekit.load(month, engine="spark", store=store)
+    part = sorted(store.glob("v*/spark-files/*/rows/*.parquet"))[0]
+    part.write_bytes(part.read_bytes()[:-100])  # cut short
+    again = usagekit.load(month, engine="spark", store=store)
+    assert "damaged" in capsys.readouterr().err
+    assert (again.load_report.validated_files, again.load_report.stored_files) == (1, 2)
+    assert again.load_report.kept == 473 and again.load_report.duplicates == 5
+
+
 def test_the_spark_store_holds_no_raw_secret(month, tmp_path):
     import polars as pl
 
