@@ -138,8 +138,8 @@ def _validate(session, st: Store, missing: list, tz: str, say, stats_of) -> dict
     key -> entry.
 
     A file's staged rows are cached (memory, then disk) for its accounting and its two writes; one
-    file at a time keeps the cache to one file (a partitioned write of a whole batch sorted every
-    row and ran out of memory at 10M rows on ``local[2]``)."""
+    file at a time keeps the cache to one file (a partitioned write of a whole batch, which sorts
+    every row, failed at 10M rows on ``local[2]``: the session died during it)."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
