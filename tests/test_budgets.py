@@ -157,3 +157,19 @@ def test_report_as_of_reads_nothing_after_the_cut_off_in_any_section(usage, rows
     keys = ctx.report.key_summary(as_of=ctx.as_of)
     assert keys.attrs["as_of"] == cut
     assert (keys.loc[keys["cap_crossed"], "projected_cap_date"] <= dt.date(2026, 10, 15)).all()
+
+
+def test_range_spend_is_the_keys_exact_total_and_windows_are_shared_by_keys_alike(usage):
+    """A card's range spend is summed with the exact money split (equal to the key's own total, to
+    the last bit), and keys with the same budget period get the same window however many there are."""
+    oct_ = usage.filter(month=MONTH)
+    ks = oct_.key_summary()
+    by_key = oct_.breakdown("key").set_index("key")["cost_cents"]
+    spent = ks.set_index("key_id")["range_spend_cents"]
+    assert (spent > 0).sum() > 5
+    for kid, cents in spent[spent > 0].items():
+        assert cents == by_key[kid]
+    monthly = ks[ks["budget_period"] == "1mo"]
+    assert len(monthly) > 1
+    assert monthly["window_start"].nunique() == 1 and monthly["window_end"].nunique() == 1
+    assert str(monthly["window_start"].iloc[0]) == "2026-10-01"

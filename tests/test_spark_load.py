@@ -1,5 +1,6 @@
 """Canonical Parquet validated by Spark jobs gives what the Polars load gives, without the rows
-passing through the driver."""
+passing through the driver, and through the validated store: a second load reads it, a new file
+is validated alone."""
 
 from __future__ import annotations
 
@@ -112,13 +113,88 @@ def test_spark_load_never_reads_the_rows_on_the_driver(month, monkeypatch):
     assert usage.load_report.kept == 473  # as the Polars load keeps
 
 
-def test_spark_load_says_it_does_not_use_the_store(month, tmp_path, capsys):
+def _same_as_polars(spark, polars):
+    assert _files(spark.load_report) == _files(polars.load_report)
+    cols = ["file", "row", "field", "reason", "value", "request_id", "key_id", "key_name", "provider", "ts"]
+    pd.testing.assert_frame_equal(spark.rejected[cols], polars.rejected[cols], check_dtype=False)
+    a, b = polars.filter(month="2026-10"), spark.filter(month="2026-10")
+    pd.testing.assert_frame_equal(b.daily(by="key"), a.daily(by="key"), check_dtype=False, rtol=1e-12)
+    pd.testing.assert_frame_equal(b.key_summary(), a.key_summary(), check_dtype=False, rtol=1e-12)
+    da, db = a.day("2026-10-02", page_size=500), b.day("2026-10-02", page_size=500)
+    pd.testing.assert_frame_equal(db, da, check_dtype=False)
+
+
+def test_a_second_spark_load_of_unchanged_files_reads_the_store_without_validating(both, month, tmp_path, monkeypatch):
+    import usagekit.sources.spark_stage as spark_stage
+
+    polars, _ = both
     store = tmp_path / "store"
-    usage = usagekit.load(month, engine="spark", store=store)
-    err = capsys.readouterr().err
-    assert "validated store is not used" in err
-    assert usage.load_report.store is None
-    assert not any(p.is_file() for p in store.rglob("*"))  # nothing written to the store
+    cold = usagekit.load(month, engine="spark", store=store)
+    assert (cold.load_report.validated_files, cold.load_report.stored_files) == (3, 0)
+    assert cold.load_report.store == str(store) and "validated store" in str(cold.load_report)
+    _same_as_polars(cold, polars)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("an unchanged file was validated again")
+
+    monkeypatch.setattr(spark_stage, "stage", refuse)
+    warm = usagekit.load(month, engine="spark", store=store)
+    assert (warm.load_report.validated_files, warm.load_report.stored_files) == (0, 3)
+    assert warm.engine == "spark"
+    _same_as_polars(warm, polars)
+
+
+def test_a_new_file_is_validated_alone_and_its_repeat_of_an_old_id_is_caught(both, month, tmp_path):
+    polars, _ = both
+    store = tmp_path / "store"
+    first = usagekit.load(month[:2], engine="spark", store=store)
+    assert first.load_report.duplicates == 4  # within file 1, within file 2 and file 2 repeating file 1
+    grown = usagekit.load(month, engine="spark", store=store)
+    assert (grown.load_report.validated_files, grown.load_report.stored_files) == (1, 2)
+    # the third file's first row repeats a request id of the (stored) second file
+    assert grown.load_report.files[2].duplicates == 1 and grown.load_report.duplicates == 5
+    assert grown.rejected.query("reason == 'duplicate request_id'")["request_id"].tolist().count("b-40") == 1
+    _same_as_polars(grown, polars)
+
+
+def test_a_changed_file_is_validated_again(month, tmp_path):
+    import os
+    import shutil
+
+    files = []
+    for p in month:
+        shutil.copy(p, tmp_path / p.name)
+        files.append(tmp_path / p.name)
+    store = tmp_path / "store"
+    usagekit.load(files, engine="spark", store=store)
+    st = os.stat(files[1])
+    os.utime(files[1], ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    again = usagekit.load(files, engine="spark", store=store)
+    assert (again.load_report.validated_files, again.load_report.stored_files) == (1, 2)
+    assert again.load_report.kept == 473
+
+
+def test_a_damaged_spark_entry_is_rebuilt_not_trusted(month, tmp_path, capsys):
+    store = tmp_path / "store"
+    usagekit.load(month, engine="spark", store=store)
+    part = sorted(store.glob("v*/spark-files/*/rows/*.parquet"))[0]
+    part.write_bytes(part.read_bytes()[:-100])  # cut short
+    again = usagekit.load(month, engine="spark", store=store)
+    assert "damaged" in capsys.readouterr().err
+    assert (again.load_report.validated_files, again.load_report.stored_files) == (1, 2)
+    assert again.load_report.kept == 473 and again.load_report.duplicates == 5
+
+
+def test_the_spark_store_holds_no_raw_secret(month, tmp_path):
+    import polars as pl
+
+    store = tmp_path / "store"
+    usagekit.load(month, engine="spark", store=store)
+    parts = [p for p in store.rglob("*.parquet")]
+    assert any("rejected" in str(p) for p in parts) and any("rows" in str(p) for p in parts)
+    for p in parts:
+        assert SECRET not in repr(pl.read_parquet(p).rows()), p
+    assert not any(SECRET.encode() in p.read_bytes() for p in store.rglob("*") if p.is_file())
 
 
 def test_other_formats_are_validated_on_the_driver_and_handed_to_spark(tmp_path):

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import narwhals as nw
 import numpy as np
 import pandas as pd
+import polars as pl
 
 from . import queries as q
 from .errors import QueryError
@@ -161,13 +162,13 @@ def parse_as_of(as_of, tz: str) -> pd.Timestamp:
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
-def _key_days(usage, first: dt.date, cut: pd.Timestamp, filters: tuple) -> pd.DataFrame:
+def _key_days(usage, first: dt.date, cut: pd.Timestamp, filters: tuple) -> pl.DataFrame:
     """Spend and requests per key and local day from ``first`` up to ``cut`` (nothing at or after
     it), restricted by ``filters`` only (the range of ``usage`` is replaced), in key then day order.
 
-    Columns ``key_id, _day, requests, key_name, account_id, cost_cents`` (as
-    :func:`usagekit.queries.per_key_day`) and the exact money parts ``_c_hi, _c_mid, _c_lo`` of
-    each key-day, so sums over several days stay exact."""
+    A Polars frame (small: keys x days) of ``key_id, _day, requests, key_name, account_id,
+    cost_cents`` (the values :func:`usagekit.queries.per_key_day` gives) and the exact money parts
+    ``_c_hi, _c_mid, _c_lo`` of each key-day, so sums over several days stay exact."""
     from .usage import Scope
 
     scoped = usage.within(Scope(None, None, filters))
@@ -182,7 +183,7 @@ def _key_days(usage, first: dt.date, cut: pd.Timestamp, filters: tuple) -> pd.Da
         schema = whole.collect_schema()
         part = q.cube(rows).select([nw.col(c).cast(t) for c, t in schema.items()])
         frame = nw.concat([whole, part], how="vertical")
-    res = q.to_pandas(
+    res = (
         frame.filter(~nw.col("key_id").is_null())
         .group_by("key_id", "_day")
         .agg(
@@ -191,24 +192,37 @@ def _key_days(usage, first: dt.date, cut: pd.Timestamp, filters: tuple) -> pd.Da
             nw.col("key_name").max().alias("key_name"),
             nw.col("account_id").max().alias("account_id"),
         )
+        .collect(backend="polars")
+        .to_native()
     )
-    parts = {c: pd.to_numeric(res[c], errors="coerce").fillna(0) for c in _PARTS}
-    res = q._ints(q.finish_money(res), ["requests"])
-    res["_c_hi"], res["_c_mid"] = parts["_c_hi"].astype("int64"), parts["_c_mid"].astype("int64")
-    res["_c_lo"] = parts["_c_lo"].astype("float64")
-    return res.sort_values(["key_id", "_day"], kind="stable").reset_index(drop=True)
+    res = res.select(
+        pl.col("key_id").cast(pl.String),
+        pl.col("_day").cast(pl.Int64),
+        pl.col("requests").fill_null(0).cast(pl.Int64),
+        pl.col("key_name").cast(pl.String),
+        pl.col("account_id").cast(pl.String),
+        pl.col("_c_hi").fill_null(0).cast(pl.Int64),
+        pl.col("_c_mid").fill_null(0).cast(pl.Int64),
+        pl.col("_c_lo").fill_null(0.0).cast(pl.Float64),
+    ).sort("key_id", "_day")
+    return res.with_columns(pl.Series("cost_cents", _finish(res["_c_hi"], res["_c_mid"], res["_c_lo"]), pl.Float64))
 
 
-_PARTS = ("_c_hi", "_c_mid", "_c_lo")
+def _finish(hi, mid, lo) -> list[float]:
+    """Whole cents, nano-cents and the float remainder as one float each, exactly as
+    :func:`usagekit.queries.finish_money` combines them."""
+    return [(h * q.NANO + m) / q.NANO + f for h, m, f in zip(hi.to_list(), mid.to_list(), lo.to_list())]
 
 
-def _exact_sums(per: pd.DataFrame) -> dict:
-    """key id -> the exact sum of ``per``'s money parts (as :func:`usagekit.queries.finish_money`)."""
-    if not len(per):
+def _exact_sums(per: pl.DataFrame) -> dict:
+    """key id -> the exact sum of ``per``'s money parts (``per`` in key order)."""
+    if not per.height:
         return {}
-    sums = per.groupby("key_id", sort=True)[list(_PARTS)].sum()
-    done = q.finish_money(sums.reset_index())
-    return dict(zip(done["key_id"], done["cost_cents"]))
+    keys = per["key_id"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    parts = [np.add.reduceat(per[c].to_numpy(), starts) for c in ("_c_hi", "_c_mid", "_c_lo")]
+    totals = _finish(pl.Series(parts[0]), pl.Series(parts[1]), pl.Series(parts[2]))
+    return dict(zip(keys[starts].tolist(), totals))
 
 
 def _no_rows_after(usage, cut: pd.Timestamp) -> bool:
@@ -263,12 +277,18 @@ def key_summary(usage, as_of=None) -> pd.DataFrame:
     if one_read:
         firsts = [window_of(r).days()[0] for r in rows.values()] + [window_of({}).days()[0]]
         widest = _key_days(usage, min(min(firsts), range_start) - dt.timedelta(days=RATE_DAYS), cut, key_filters)
-        scope_per = widest[widest["_day"] >= span[0]]
+        scope_per = widest.filter(pl.col("_day") >= span[0])
     else:
         # the range's own spend, with every filter: shown beside the budget, never as a share of it
         scope_per = _key_days(usage, range_start, cut, usage.scope.filters)
-    names = scope_per.groupby("key_id", as_index=False).agg(
-        key_name_data=("key_name", "max"), account_id_data=("account_id", "max")
+    # the data's name and account of each key in the range (the registry's win when it has them)
+    named = scope_per.group_by("key_id").agg(pl.col("key_name").max(), pl.col("account_id").max()).sort("key_id")
+    names = pd.DataFrame(
+        {
+            "key_id": named["key_id"].to_list(),
+            "key_name_data": named["key_name"].to_list(),
+            "account_id_data": named["account_id"].to_list(),
+        }
     )
     from .usage import _scoped_registry
 
@@ -278,22 +298,22 @@ def key_summary(usage, as_of=None) -> pd.DataFrame:
     earliest = min([w.days()[0] for w in windows.values()], default=range_start) - dt.timedelta(days=RATE_DAYS)
     lo = min(earliest, range_start)
     if not ids:
-        per = scope_per.iloc[0:0]
+        per = scope_per.clear()
     elif one_read:
-        per = widest[widest["_day"] >= q.day_number(lo)]
+        per = widest.filter(pl.col("_day") >= q.day_number(lo))
     else:
         per = _key_days(usage, lo, cut, key_filters)
     scope_spend = _exact_sums(scope_per)
     # keys x days from `lo` to the cut-off's day: cents and requests (a key-day is one row of `per`)
     index = {kid: i for i, kid in enumerate(ids)}
-    per = per[per["key_id"].isin(ids)]
+    per = per.filter(pl.col("key_id").is_in(ids))
     n_days = (last_day - lo).days + 1
     cents = np.zeros((len(ids), max(n_days, 0)))
     reqs = np.zeros((len(ids), max(n_days, 0)), dtype=np.int64)
-    at_key = per["key_id"].map(index).to_numpy(dtype=np.int64)
-    at_day = per["_day"].to_numpy(dtype=np.int64) - q.day_number(lo)
-    cents[at_key, at_day] = per["cost_cents"].to_numpy(dtype=float)
-    reqs[at_key, at_day] = per["requests"].to_numpy(dtype=np.int64)
+    at_key = np.array([index[k] for k in per["key_id"].to_list()], dtype=np.int64)
+    at_day = per["_day"].to_numpy().astype(np.int64) - q.day_number(lo)
+    cents[at_key, at_day] = per["cost_cents"].to_numpy()
+    reqs[at_key, at_day] = per["requests"].to_numpy()
     # a key's history starts at its first spend: days before it are unknown, not idle
     spent_any = cents != 0
     first_i = spent_any.argmax(axis=1)

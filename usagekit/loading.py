@@ -175,9 +175,9 @@ def load(
     stored; ``rehash=True`` hashes each file whole instead of its first and last blocks.
 
     With ``engine="spark"`` (or a SparkSession) and canonical Parquet inputs, the checks, the
-    accounting, the duplicate check and the cube run as Spark jobs over the files
-    (:mod:`usagekit.store.spark_load`; the store is not used); other formats are validated here
-    and handed to Spark.
+    accounting, the duplicate check and the cube run as Spark jobs over the files, through the
+    validated store as well (:mod:`usagekit.store.spark_stored`: only files it lacks are validated);
+    other formats are validated here and handed to Spark.
 
     >>> usage = load("demo/")                       # doctest: +SKIP
     >>> print(usage.load_report)                     # doctest: +SKIP
@@ -191,7 +191,7 @@ def load(
                 from .prices import load_price_map
 
                 prices = load_price_map(prices)
-            usage = _load_on_spark(on_spark, keys, engine, store, tz, progress)
+            usage = _load_on_spark(on_spark, keys, engine, store, tz, progress, rehash=rehash)
             return usage.reprice(missing_only=True, prices=prices) if reprice else usage
     if store is not False and all(isinstance(item, Path) for item, _ in items):
         from .store import cache, stored
@@ -289,23 +289,16 @@ def _spark_plan(items, format: str):
     return (files, registries, skipped) if files else None
 
 
-def _load_on_spark(plan, keys, engine, store, tz: str, progress: bool) -> Usage:
-    """Canonical Parquet validated by Spark jobs (:mod:`usagekit.store.spark_load`); registries
-    are read here. The validated store is not used: one line says so when it would have been."""
-    import os
-
+def _load_on_spark(plan, keys, engine, store, tz: str, progress: bool, rehash: bool = False) -> Usage:
+    """Canonical Parquet validated by Spark jobs (:mod:`usagekit.store.spark_load`), through the
+    validated store unless ``store=False``; registries are read here."""
     from .store import cache, spark_load
 
     files, registries, skipped = plan
-    if store is not False and os.environ.get("USAGEKIT_STORE", "").strip().lower() not in cache.OFF:
-        print(
-            "usagekit: engine='spark' validates canonical Parquet on Spark; the validated store is not "
-            "used (kept rows go to USAGEKIT_SPARK_STAGING)",
-            file=sys.stderr,
-        )
+    st = cache.resolve(store) if store is not False else None
     key_parts = [fmt.read(item, pr) for item, fmt, pr in registries] + _keys_frame(keys)
     session = spark_load.session_of(engine)
-    return spark_load.load(session, files, key_parts, skipped, tz, progress)
+    return spark_load.load(session, files, key_parts, skipped, tz, progress, store=st, rehash=rehash)
 
 
 def _is_corrupt_file(exc: Exception) -> bool:

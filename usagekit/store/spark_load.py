@@ -13,8 +13,8 @@ cube from them. The driver receives small results only:
 * later, the requested day's rows for ``usage.day()``.
 
 The kept rows stay where Spark wrote them: ``USAGEKIT_SPARK_STAGING`` (a directory the driver
-and every worker can read; default the driver's temporary directory, removed at exit). The
-validated store is not used for these loads.
+and every worker can read; default the driver's temporary directory, removed at exit) when the
+load has no store (``store=False``); with one, :mod:`usagekit.store.spark_stored` keeps them there.
 """
 
 from __future__ import annotations
@@ -62,8 +62,19 @@ def session_of(engine):
     return session
 
 
-def load(session, files: list[tuple[Path, object]], key_parts, skipped, tz: str, progress: bool = False):
-    """Canonical Parquet ``files`` (path, probe) validated by Spark -> :class:`~usagekit.usage.Usage`.
+def load(
+    session,
+    files: list[tuple[Path, object]],
+    key_parts,
+    skipped,
+    tz: str,
+    progress: bool = False,
+    store=None,
+    rehash: bool = False,
+):
+    """Canonical Parquet ``files`` (path, probe) validated by Spark -> :class:`~usagekit.usage.Usage`;
+    with ``store`` (a :class:`~usagekit.store.cache.Store`) through the validated store
+    (:mod:`usagekit.store.spark_stored`: only files it lacks are validated).
 
     A file Spark cannot decode is a :class:`~usagekit.errors.SourceError` naming it (when
     Spark's message does), never a Java traceback."""
@@ -71,6 +82,10 @@ def load(session, files: list[tuple[Path, object]], key_parts, skipped, tz: str,
     from pyspark.errors import PySparkException
 
     try:
+        if store is not None:
+            from . import spark_stored
+
+            return spark_stored.load(session, store, files, key_parts, skipped, tz, progress, rehash=rehash)
         return _load(session, files, key_parts, skipped, tz, progress)
     except (PySparkException, Py4JJavaError) as exc:
         text = str(exc)
