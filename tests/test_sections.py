@@ -152,8 +152,10 @@ def test_team_and_user_budgets_show_their_window_spend_beside_the_cap():
 
     usage = usagekit.load(Path(__file__).parent / "data" / "litellm_prisma").filter(month="2026-10")
     parts = S.budget_parts(usage)
-    assert len(parts) == 2 and "Team budgets" in str(parts[0]) and "User budgets" in str(parts[1])
+    # the fixture holds LiteLLM's organization, team and user tables: one table each, in that order
+    assert len(parts) == 3 and "Organization budgets" in str(parts[0])
+    assert "Team budgets" in str(parts[1]) and "User budgets" in str(parts[2])
     team = usage.budgets("team")
     row = team.iloc[0]
-    page = str(parts[0])
+    page = str(parts[1])
     assert row["entity_id"] in page and "download" in page.lower()
