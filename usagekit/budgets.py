@@ -183,18 +183,7 @@ def _key_days(usage, first: dt.date, cut: pd.Timestamp, filters: tuple) -> pl.Da
         schema = whole.collect_schema()
         part = q.cube(rows).select([nw.col(c).cast(t) for c, t in schema.items()])
         frame = nw.concat([whole, part], how="vertical")
-    res = (
-        frame.filter(~nw.col("key_id").is_null())
-        .group_by("key_id", "_day")
-        .agg(
-            *q.money_aggs(),
-            nw.col("requests").sum().alias("requests"),
-            nw.col("key_name").max().alias("key_name"),
-            nw.col("account_id").max().alias("account_id"),
-        )
-        .collect(backend="polars")
-        .to_native()
-    )
+    res = q.key_days(frame).collect(backend="polars").to_native()
     res = res.select(
         pl.col("key_id").cast(pl.String),
         pl.col("_day").cast(pl.Int64),

@@ -468,9 +468,10 @@ def total(frame: nw.LazyFrame) -> dict:
     }
 
 
-def per_key_day(frame: nw.LazyFrame) -> pd.DataFrame:
-    """Spend per key per day (small: keys x days), for projections and detectors."""
-    res = to_pandas(
+def key_days(frame: nw.LazyFrame) -> nw.LazyFrame:
+    """The per-key-day aggregation (lazy): ``key_id, _day``, the exact money parts, ``requests``,
+    ``key_name``, ``account_id``; rows without a key left out."""
+    return (
         frame.filter(~nw.col("key_id").is_null())
         .group_by("key_id", "_day")
         .agg(
@@ -480,7 +481,11 @@ def per_key_day(frame: nw.LazyFrame) -> pd.DataFrame:
             nw.col("account_id").max().alias("account_id"),
         )
     )
-    return _ints(finish_money(res), ["requests"])
+
+
+def per_key_day(frame: nw.LazyFrame) -> pd.DataFrame:
+    """Spend per key per day (small: keys x days), for projections and detectors."""
+    return _ints(finish_money(to_pandas(key_days(frame))), ["requests"])
 
 
 # -- drill-down ---------------------------------------------------------------------------
