@@ -186,7 +186,7 @@ def load(
     items = _expand(source)
     if engine == "spark" or not isinstance(engine, str):
         on_spark = _spark_plan(items, format)
-        if on_spark is not None:  # canonical Parquet: validated by Spark jobs, not on this machine
+        if on_spark is not None:  # canonical files: validated by Spark jobs, not on this machine
             if reprice:
                 from .prices import load_price_map
 
@@ -261,10 +261,15 @@ def load(
 _REGISTRY_FORMATS = ("keys", "litellm_keys", "litellm_teams", "litellm_users", "litellm_orgs", "litellm_budgets")
 
 
+#: kinds of canonical file Spark validates (Parquet by Spark expressions, text by the Polars rules
+#: run in Spark tasks: :mod:`usagekit.sources.spark_text`)
+_SPARK_KINDS = ("parquet", "csv", "jsonl")
+
+
 def _spark_plan(items, format: str):
-    """For ``engine="spark"``: (canonical Parquet files, registry files, skipped) when every usage
-    input is a canonical Parquet file, which Spark validates itself; else None (the inputs are
-    validated on the driver by Polars and handed to Spark, as for any other format)."""
+    """For ``engine="spark"``: (canonical files, registry files, skipped) when every usage input is a
+    canonical Parquet, CSV or JSON Lines file, which Spark validates itself; else None (the inputs
+    are validated on the driver by Polars and handed to Spark, as for any other format)."""
     if not items or not all(isinstance(item, Path) for item, _ in items) or format not in ("auto", "canonical"):
         return None
     files, registries, skipped = [], [], []
@@ -280,7 +285,7 @@ def _spark_plan(items, format: str):
             name = fmt.name if fmt is not None else None
         else:
             name, pr = "canonical", sources.probe(item)
-        if name == "canonical" and pr.kind == "parquet":
+        if name == "canonical" and pr.kind in _SPARK_KINDS:
             files.append((item, pr))
         elif name in _REGISTRY_FORMATS:
             registries.append((item, fmt, pr))
@@ -290,7 +295,7 @@ def _spark_plan(items, format: str):
 
 
 def _load_on_spark(plan, keys, engine, store, tz: str, progress: bool, rehash: bool = False) -> Usage:
-    """Canonical Parquet validated by Spark jobs (:mod:`usagekit.store.spark_load`), through the
+    """Canonical files validated by Spark jobs (:mod:`usagekit.store.spark_load`), through the
     validated store unless ``store=False``; registries are read here."""
     from .store import cache, spark_load
 
