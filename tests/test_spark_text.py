@@ -148,11 +148,10 @@ def test_the_text_files_rows_never_reach_the_driver(both):
     assert spark.load_report.kept == 676
 
 
-def test_text_files_through_the_spark_store_cold_warm_and_one_new_file(both, month, tmp_path, monkeypatch):
+def test_text_files_through_the_spark_store_cold_warm_and_one_new_file(month, tmp_path, monkeypatch):
     import usagekit.sources.spark_stage as spark_stage
     import usagekit.sources.spark_text as spark_text
 
-    polars, _, _ = both
     store = tmp_path / "store"
     src = tmp_path / "src"
     src.mkdir()
@@ -168,6 +167,8 @@ def test_text_files_through_the_spark_store_cold_warm_and_one_new_file(both, mon
     assert (grown.load_report.validated_files, grown.load_report.stored_files) == (1, 4)
     # the new file's repeats of the stored CSV and of a stored Parquet file are caught
     assert grown.load_report.files[-2].duplicates == 2 and grown.load_report.duplicates == 9
+    polars = usagekit.load(src, store=False)
+    assert polars.load_report.read == 739 and polars.load_report.duplicates == 9
     _same_as_polars(grown, polars)
 
     def refuse(*args, **kwargs):
