@@ -174,7 +174,7 @@ def load(
     ``store=False`` loads without it. A second load of unchanged files reads what was
     stored; ``rehash=True`` hashes each file whole instead of its first and last blocks.
 
-    With ``engine="spark"`` (or a SparkSession) and canonical Parquet inputs, the checks, the
+    With ``engine="spark"`` (or a SparkSession) and canonical inputs (Parquet, CSV, JSON Lines), the checks, the
     accounting, the duplicate check and the cube run as Spark jobs over the files, through the
     validated store as well (:mod:`usagekit.store.spark_stored`: only files it lacks are validated);
     other formats are validated here and handed to Spark.

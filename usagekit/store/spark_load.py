@@ -1,7 +1,9 @@
-"""``load(..., engine="spark")`` for canonical Parquet files: validation as Spark jobs.
+"""``load(..., engine="spark")`` for canonical files: validation as Spark jobs.
 
-The executors read the files themselves (``spark.read.parquet`` on the paths), run the typed
-checks (:mod:`usagekit.sources.spark_stage`), find repeated request ids across all files
+The executors read the files themselves: Parquet with ``spark.read.parquet`` on the paths and the
+typed checks as Spark expressions (:mod:`usagekit.sources.spark_stage`), CSV and JSON Lines with
+the Polars readers and checks run in one Spark task per file (:mod:`usagekit.sources.spark_text`).
+They find repeated request ids across all files
 (first occurrence in file then row order wins, as on Polars), count every file's rows per
 reason, write the kept rows once as Parquet into a staging directory and aggregate the month
 cube from them. The driver receives small results only:
@@ -72,7 +74,7 @@ def load(
     store=None,
     rehash: bool = False,
 ):
-    """Canonical Parquet ``files`` (path, probe) validated by Spark -> :class:`~usagekit.usage.Usage`;
+    """Canonical ``files`` (path, probe) validated by Spark -> :class:`~usagekit.usage.Usage`;
     with ``store`` (a :class:`~usagekit.store.cache.Store`) through the validated store
     (:mod:`usagekit.store.spark_stored`: only files it lacks are validated).
 
@@ -98,7 +100,7 @@ def load(
         raise SourceError(
             ", ".join(named or shown[:3]) + ("" if named or len(shown) <= 3 else " ..."),
             f"Spark could not read the data ({detail})",
-            expected="complete, uncorrupted Parquet files; re-export or re-download them, "
+            expected="complete, uncorrupted files; re-export or re-download them, "
             "or load with the Polars engine to find the file and row",
         ) from None
 
