@@ -195,3 +195,28 @@ def test_an_unreadable_text_file_on_spark_is_the_polars_error(tmp_path):
     assert "usage-2026-10-09.csv" in str(on_spark.value) and "missing required column 'cost_cents'" in str(
         on_spark.value
     )
+
+
+def test_a_secret_pattern_added_on_the_driver_masks_text_cells_on_the_workers(tmp_path, monkeypatch):
+    """The workers mask with the patterns the driver has, including one added at run time
+    (``masking.add_pattern``), so no such secret reaches the results or the store."""
+    ok, why = spark_available()
+    require(ok, why)
+    from usagekit import masking
+
+    token = "acme_tok_Q1w2E3r4T5y6U7i8"
+    monkeypatch.setattr(masking, "_extra", [r"\b(acme_tok_)[A-Za-z0-9]{12,}"])
+    src = tmp_path / "usage.csv"
+    src.write_text(
+        "ts,request_id,key_id,cost_cents,status\n"
+        f"2026-10-01T00:00:00Z,r1,{token},1.5,success\n"
+        f"2026-10-01T01:00:00Z,r2,k-1,2,{token}\n"
+    )
+    store = tmp_path / "store"
+    usage = usagekit.load(src, engine="spark", store=store)
+    assert (usage.load_report.kept, usage.load_report.rejected) == (1, 1)
+    masked = usage.rejected["value"].tolist() + usage.to_engine("polars").to_pandas()["key_id"].tolist()
+    assert len(masked) == 2 and all(m.startswith("acme_tok_...U7i8#") for m in masked)  # cell, kept key id
+    text = usage.rejected.to_csv() + usage.breakdown("key").to_csv() + usage.to_engine("polars").to_pandas().to_csv()
+    assert token not in text
+    assert not any(token.encode() in p.read_bytes() for p in store.rglob("*") if p.is_file())
