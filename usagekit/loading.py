@@ -630,37 +630,60 @@ def _duplicates(staged: pl.LazyFrame, sources_: list[pl.LazyFrame], n_ids: int, 
     return where.is_in(keys.implode()) & _id_hash(pl.col("request_id")).is_in(ids.implode())
 
 
+#: the accounting of an input without rows
+_NO_ROWS = dict.fromkeys(("read", "rejected", "duplicates", "kept", "naive", "unpriced", "cost", "first", "last"))
+
+
+def _per_file(stats: pl.DataFrame) -> tuple[dict[int, dict], dict[int, dict[str, int]]]:
+    """The accounting (as :func:`_stats` gives it) summed per input, in one group-by: input index ->
+    its counts, and input index -> its rejected rows per reason (most rows first, then by reason)."""
+    ok = pl.col("_reject").is_null()
+    good = ok & ~pl.col("_dup")
+    per = stats.group_by("_fidx").agg(
+        read=pl.col("n").sum(),
+        rejected=pl.col("n").filter(~ok).sum(),
+        duplicates=pl.col("n").filter(ok & pl.col("_dup")).sum(),
+        kept=pl.col("n").filter(good).sum(),
+        naive=pl.col("naive").filter(good).sum(),
+        unpriced=pl.col("unpriced").filter(good).sum(),
+        cost=pl.col("cost").filter(good).sum(),
+        first=pl.col("first").filter(good).min(),
+        last=pl.col("last").filter(good).max(),
+    )
+    why = (
+        stats.filter(~ok)
+        .group_by("_fidx", "_reject")
+        .agg(pl.col("n").sum())
+        .sort(["_fidx", "n", "_reject"], descending=[False, True, False])
+    )
+    reasons: dict[int, dict[str, int]] = {}
+    for i, r, n in why.iter_rows():
+        reasons.setdefault(i, {})[r] = int(n)
+    return {row["_fidx"]: row for row in per.iter_rows(named=True)}, reasons
+
+
 def _report(stats: pl.DataFrame, usage_parts, key_parts, skipped, registry: pl.DataFrame) -> LoadReport:
     notes: dict[str, list[str]] = {}
     for x in usage_parts + key_parts:
         notes.setdefault(x.file, []).extend(x.notes)
     report = LoadReport(skipped=list(skipped))
     by_file: dict[str, FileReport] = {}
-    per_file = {k[0]: v for k, v in stats.partition_by("_fidx", as_dict=True).items()}
+    per_file, reasons = _per_file(stats)
     for i, x in enumerate(usage_parts):
-        rows = per_file.get(i, stats.clear())
-        good = rows.filter(pl.col("_reject").is_null() & ~pl.col("_dup"))
-        rejected = rows.filter(pl.col("_reject").is_not_null())
-        dups = rows.filter(pl.col("_reject").is_null() & pl.col("_dup"))
+        got = per_file.get(i, _NO_ROWS)
         fr = FileReport(
             file=x.file,
             format=x.format,
-            read=int(rows["n"].sum()),
-            rejected=int(rejected["n"].sum()),
-            duplicates=int(dups["n"].sum()),
-            kept=int(good["n"].sum()),
-            naive_ts=int(good["naive"].sum()),
-            unpriced=int(good["unpriced"].sum()),
-            cost_cents=float(good["cost"].sum() or 0.0),
-            reasons={
-                r: int(n)
-                for r, n in rejected.group_by("_reject")
-                .agg(pl.col("n").sum())
-                .sort(["n", "_reject"], descending=[True, False])
-                .iter_rows()
-            },
-            first_ts=good["first"].min() if good.height else None,
-            last_ts=good["last"].max() if good.height else None,
+            read=int(got["read"] or 0),
+            rejected=int(got["rejected"] or 0),
+            duplicates=int(got["duplicates"] or 0),
+            kept=int(got["kept"] or 0),
+            naive_ts=int(got["naive"] or 0),
+            unpriced=int(got["unpriced"] or 0),
+            cost_cents=float(got["cost"] or 0.0),
+            reasons=reasons.get(i, {}),
+            first_ts=got["first"],
+            last_ts=got["last"],
             notes=notes.get(x.file, []),
         )
         if x.file in by_file:  # two inputs shown under one name (e.g. two DataFrames): one line
