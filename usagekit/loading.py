@@ -546,16 +546,15 @@ def _fused(chunk: pl.LazyFrame, tz: str, kept_ids: bool = False) -> tuple[pl.Dat
     stats, hashes, cubes = [], [], []
     for df in query.collect_batches(chunk_size=1_000_000):
         stats.append(_stats(df.lazy().with_columns(pl.lit(False).alias("_dup")), ids=pl.col("_has_id").sum()))
-        with_id = pl.col("_has_id") & pl.col("_reject").is_null() if kept_ids else pl.col("_has_id")
-        hashes.append(df.filter(with_id)["_h"].to_numpy())
-        kept = (
-            df.lazy()
-            .filter(pl.col("_reject").is_null())
-            .with_columns(  # not cube dimensions: placeholders for the column list
-                pl.lit(None, pl.String).alias("request_id"),
-                pl.lit(None, pl.String).alias("end_user"),
-                pl.lit(None, pl.List(pl.String)).alias("tags"),
-            )
+        # the usual batch has no rejected row: its rows are not filtered (a copy of every column)
+        clean = df["_reject"].null_count() == df.height
+        with_id = pl.col("_has_id") if clean or not kept_ids else pl.col("_has_id") & pl.col("_reject").is_null()
+        hashes.append(df.lazy().filter(with_id).select("_h").collect().to_series().to_numpy())
+        kept = (df.lazy() if clean else df.lazy().filter(pl.col("_reject").is_null())).with_columns(
+            # not cube dimensions: placeholders for the column list
+            pl.lit(None, pl.String).alias("request_id"),
+            pl.lit(None, pl.String).alias("end_user"),
+            pl.lit(None, pl.List(pl.String)).alias("tags"),
         )
         cubes.append(cube_of(kept, tz))
         del df, kept

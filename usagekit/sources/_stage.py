@@ -32,7 +32,7 @@ from ..errors import SourceError
 from ..masking import _redact_series, any_secret, redact_expr
 from ..money import MAX_COST_CENTS
 from ..schema import AXES, COST_SOURCES, INT_COLUMNS, STATES, USAGE_COLUMNS, USAGE_DTYPES
-from ..values import by_value_expr, distinct, spread
+from ..values import by_value_with_flag, distinct, spread
 from . import reasons as R
 from ._io import as_text
 
@@ -300,9 +300,20 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str, cost_sc
         e = (pl.col(col) if v is None else v).cast(pl.String)
         return e.str.strip_chars() if schema[col] == pl.String and text else e
 
-    def per_value(col: str, build, dtype=pl.String) -> pl.Expr:
-        """``build(cleaned value)`` once per distinct value of ``col`` (see usagekit.values)."""
-        return by_value_expr(col, lambda v: build(clean(col, v)), dtype)
+    word_pairs: dict[str, pl.Expr] = {}  # a word column's (value, unknown?) pair, computed before the checks
+
+    def word(col: str, value, bad) -> tuple[pl.Expr, pl.Expr]:
+        """(``value(cleaned word)``, ``bad(cleaned word)``) for each row of ``col``, both worked out
+        once per distinct value, in one pass (see usagekit.values)."""
+        word_pairs[f"_w_{col}"] = pl.col(col).map_batches(
+            lambda s: by_value_with_flag(
+                s, lambda v: value(clean(col, v)).cast(pl.String), lambda v: bad(clean(col, v))
+            ),
+            return_dtype=pl.Struct({"value": pl.String, "flag": pl.Boolean}),
+            is_elementwise=True,
+        )
+        pair = pl.col(f"_w_{col}")
+        return pair.struct.field("value"), pair.struct.field("flag")
 
     def label(col: str, lower: bool = False) -> pl.Expr:
         strip = schema[col] == pl.String and text
@@ -427,16 +438,12 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str, cost_sc
         return (v.is_not_null() & (v != "") & ~v.str.to_lowercase().is_in(list(words))).fill_null(False)
 
     if "axis" in have:
-        checks.append(
-            (
-                per_value("axis", lambda a: unknown(a, AXES), pl.Boolean),
-                "axis",
-                R.BAD_AXIS,
-            )
+        out["axis"], bad = word(
+            "axis",
+            lambda a: pl.when(a.is_null() | (a == "")).then(pl.lit("llm")).otherwise(a.str.to_lowercase()),
+            lambda a: unknown(a, AXES),
         )
-        out["axis"] = per_value(
-            "axis", lambda a: pl.when(a.is_null() | (a == "")).then(pl.lit("llm")).otherwise(a.str.to_lowercase())
-        )
+        checks.append((bad, "axis", R.BAD_AXIS))
     else:
         out["axis"] = pl.lit("llm")
 
@@ -445,37 +452,29 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str, cost_sc
         def status_word(v: pl.Expr) -> pl.Expr:
             return _map_words(v.str.to_lowercase(), _STATUS_MAP)
 
-        checks.append(
-            (
-                per_value("status", lambda v: ((v != "") & status_word(v).is_null()).fill_null(False), pl.Boolean),
-                "status",
-                R.BAD_STATUS,
-            )
+        out["status"], bad = word(
+            "status",
+            lambda v: pl.coalesce(status_word(v), pl.lit("success")),
+            lambda v: ((v != "") & status_word(v).is_null()).fill_null(False),
         )
-        out["status"] = per_value("status", lambda v: pl.coalesce(status_word(v), pl.lit("success")))
+        checks.append((bad, "status", R.BAD_STATUS))
     else:
         out["status"] = pl.lit("success")
 
     if "state" in have:
-        checks.append(
-            (
-                per_value("state", lambda v: unknown(v, STATES), pl.Boolean),
-                "state",
-                R.BAD_STATE,
-            )
+        out["state"], bad = word(
+            "state", lambda v: pl.when(v == "").then(None).otherwise(v.str.to_lowercase()), lambda v: unknown(v, STATES)
         )
-        out["state"] = per_value("state", lambda v: pl.when(v == "").then(None).otherwise(v.str.to_lowercase()))
+        checks.append((bad, "state", R.BAD_STATE))
 
     # a cost is the source's own unless the input says it was estimated (a repriced store read back)
     if "cost_source" in have:
-        checks.append(
-            (
-                per_value("cost_source", lambda v: unknown(v, COST_SOURCES), pl.Boolean),
-                "cost_source",
-                R.BAD_COST_SOURCE,
-            )
+        given, bad = word(
+            "cost_source",
+            lambda v: pl.when(v == "").then(None).otherwise(v.str.to_lowercase()),
+            lambda v: unknown(v, COST_SOURCES),
         )
-        given = per_value("cost_source", lambda v: pl.when(v == "").then(None).otherwise(v.str.to_lowercase()))
+        checks.append((bad, "cost_source", R.BAD_COST_SOURCE))
     else:
         given = pl.lit(None, pl.String)
     out["cost_source"] = (
@@ -488,6 +487,8 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str, cost_sc
 
     # reasons: a reader's own reason first, then the first failing check (coalesce keeps
     # the plan linear in the number of checks)
+    if word_pairs:
+        lf = lf.with_columns(**word_pairs)
     flags = [bad.fill_null(False).alias(f"_chk{i}") for i, (bad, _, _) in enumerate(checks)]
     lf = lf.with_columns(
         *flags, naive.fill_null(False).alias("_naive"), *[pl.col(c).alias(f"_raw_{c}") for c in raw_cols]
