@@ -127,6 +127,12 @@ def parse_tags(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     jsonb column is exported) or plain text separated by commas (``prod,batch``). A cell that
     starts with ``[`` but is not a JSON array of strings is malformed. Empty lists are null.
     """
+    items, bad = _tag_items(raw)
+    return _tidy_tags(items), bad
+
+
+def _tag_items(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """:func:`parse_tags` before the lists are tidied: (the cell's items, or null when malformed; is-malformed)."""
     s = raw.str.strip_chars()
     is_json = s.str.starts_with("[")
     bad = is_json & ~s.str.contains(_JSON_LIST)
@@ -138,15 +144,22 @@ def parse_tags(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     )
     plain = s.str.split(",")
     items = pl.when(is_json).then(quoted).otherwise(plain)
-    return _tidy_tags(pl.when(bad).then(None).otherwise(items)), bad
+    return pl.when(bad).then(None).otherwise(items), bad
 
 
-def _tidy_tags(items: pl.Expr) -> pl.Expr:
-    """Each list stripped of blanks, de-duplicated and sorted; an empty list is null."""
-    return items.map_batches(_tidy_tag_series, return_dtype=pl.List(pl.String), is_elementwise=True)
+def _tidy_tags(items: pl.Expr, mask: bool = False) -> pl.Expr:
+    """Each list stripped of blanks, de-duplicated and sorted; an empty list is null; ``mask``: then
+    every tag that looks like a secret masked (as :func:`_redact_tags`, in the same batch pass)."""
+    return items.map_batches(
+        _tidy_mask_tag_series if mask else _tidy_tag_series, return_dtype=pl.List(pl.String), is_elementwise=True
+    )
 
 
-def _tidy_tag_series(s: pl.Series) -> pl.Series:
+def _tidy_mask_tag_series(s: pl.Series) -> pl.Series:
+    return _tidy_tag_series(s, mask=True)
+
+
+def _tidy_tag_series(s: pl.Series, mask: bool = False) -> pl.Series:
     """:func:`_tidy_tags` on a batch. Lists that are already tidy (stripped, non-blank, sorted,
     distinct: what usagekit itself writes) are checked on the flat values in one vectorised pass
     and kept; only the others are tidied list by list (slow in polars: a per-list sort)."""
@@ -177,7 +190,9 @@ def _tidy_tag_series(s: pl.Series) -> pl.Series:
             take = np.arange(len(s), dtype=np.int64)
             take[bad.to_numpy()] = len(s) + np.arange(len(bad), dtype=np.int64)
             s = pl.concat([s, fixed.alias(s.name)]).gather(take)
-    return pl.select(pl.when(s.list.len() > 0).then(s).otherwise(None)).to_series().alias(s.name)
+            flat = None  # the tags changed
+    s = pl.select(pl.when(s.list.len() > 0).then(s).otherwise(None)).to_series().alias(s.name)
+    return _redact_tag_series(s, flat) if mask else s
 
 
 def _redact_tags(tags: pl.Expr) -> pl.Expr:
@@ -186,8 +201,10 @@ def _redact_tags(tags: pl.Expr) -> pl.Expr:
     return tags.map_batches(_redact_tag_series, return_dtype=pl.List(pl.String), is_elementwise=True)
 
 
-def _redact_tag_series(s: pl.Series) -> pl.Series:
-    flat = s.explode(empty_as_null=False, keep_nulls=False)
+def _redact_tag_series(s: pl.Series, flat: pl.Series | None = None) -> pl.Series:
+    """:func:`_redact_tags` on a batch (``flat``: its tags exploded, when already at hand)."""
+    if flat is None:
+        flat = s.explode(empty_as_null=False, keep_nulls=False)
     if not len(flat) or not any_secret(flat):
         return s
     return s.to_frame("t").select(pl.col("t").list.eval(redact_expr(""))).to_series().alias(s.name)
@@ -415,12 +432,14 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str, cost_sc
             masked.add(col)
     if "tags" in have:
         ttype = schema["tags"]
-        if isinstance(ttype, pl.List):
-            out["tags"] = _tidy_tags(pl.col("tags").cast(pl.List(pl.String)))
+        if isinstance(ttype, pl.List):  # tidied and masked in one pass
+            out["tags"] = _tidy_tags(pl.col("tags").cast(pl.List(pl.String)), mask=True)
+            masked.add("tags")
         elif ttype == pl.String:
-            tags, bad_tags = parse_tags(pl.col("tags"))
+            items, bad_tags = _tag_items(pl.col("tags"))
             checks.append((bad_tags, "tags", R.BAD_TAGS))
-            out["tags"] = tags
+            out["tags"] = _tidy_tags(items, mask=True)
+            masked.add("tags")
         elif ttype != pl.Null:
             raise SourceError(
                 file,
@@ -523,7 +542,7 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str, cost_sc
         dtype = USAGE_DTYPES[col]
         if col not in names:
             cols.append(pl.lit(None, dtype).alias(col))
-        elif col in masked:  # masked with the label's other clean-up, once per distinct value
+        elif col in masked:  # masked with its other clean-up (a label once per distinct value, tags per batch)
             cols.append(pl.col(col))
         elif col in SECRET_COLUMNS:  # a raw key secret never gets past the loader
             cols.append(redact_expr(col))
