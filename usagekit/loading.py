@@ -526,6 +526,26 @@ def _stats(marked: pl.LazyFrame, ids: pl.Expr | None = None) -> pl.DataFrame:
     )
 
 
+def _stats_clean(df: pl.DataFrame) -> pl.DataFrame:
+    """:func:`_stats` of a batch (with ``_has_id``) that has no rejected row, before repeats are
+    known: every row is good, so it is grouped by input alone (an integer key, no text)."""
+    return (
+        df.lazy()
+        .group_by("_fidx")
+        .agg(
+            n=pl.len(),
+            ids=pl.col("_has_id").sum().cast(pl.UInt32),
+            naive=pl.col("_naive").sum(),
+            unpriced=pl.col("cost_cents").is_null().sum(),
+            cost=pl.col("cost_cents").sum(),
+            first=pl.col("ts").min(),
+            last=pl.col("ts").max(),
+        )
+        .select("_fidx", pl.lit(None, pl.String).alias("_reject"), pl.lit(False).alias("_dup"), pl.exclude("_fidx"))
+        .collect()
+    )
+
+
 def _fused(chunk: pl.LazyFrame, tz: str, kept_ids: bool = False) -> tuple[pl.DataFrame, np.ndarray, pl.DataFrame]:
     """One input's accounting (as :func:`_stats`, before repeats are known), the hashes of its
     request ids (``kept_ids``: of the rows that passed the checks only), and the month cube of
@@ -545,9 +565,13 @@ def _fused(chunk: pl.LazyFrame, tz: str, kept_ids: bool = False) -> tuple[pl.Dat
     )
     stats, hashes, cubes = [], [], []
     for df in query.collect_batches(chunk_size=1_000_000):
-        stats.append(_stats(df.lazy().with_columns(pl.lit(False).alias("_dup")), ids=pl.col("_has_id").sum()))
-        # the usual batch has no rejected row: its rows are not filtered (a copy of every column)
+        # the usual batch has no rejected row: counted per input alone, its rows not filtered (a
+        # copy of every column)
         clean = df["_reject"].null_count() == df.height
+        if clean:
+            stats.append(_stats_clean(df))
+        else:
+            stats.append(_stats(df.lazy().with_columns(pl.lit(False).alias("_dup")), ids=pl.col("_has_id").sum()))
         with_id = pl.col("_has_id") if clean or not kept_ids else pl.col("_has_id") & pl.col("_reject").is_null()
         hashes.append(df.lazy().filter(with_id).select("_h").collect().to_series().to_numpy())
         kept = (df.lazy() if clean else df.lazy().filter(pl.col("_reject").is_null())).with_columns(
