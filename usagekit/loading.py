@@ -23,6 +23,7 @@ from .errors import FormatError, SourceError, UsagekitError, display_path
 from .masking import redact_expr
 from .money import MAX_TOTAL_CENTS
 from .schema import BUDGET_COLUMNS, BUDGET_DTYPES, KEY_COLUMNS, KEY_DTYPES, USAGE_COLUMNS, empty_budgets, empty_keys
+from .sources._dictionary import validating
 from .sources._io import SUFFIXES
 from .sources._stage import rejected_value, stage
 from .store.cube import apply_registry, build_cube, cube_of, merge_cubes
@@ -216,24 +217,25 @@ def load(
         from tqdm.auto import tqdm
 
         iterator = tqdm(items, desc="reading", unit="file")
-    for item, explicit in iterator:
-        if isinstance(item, dict):
-            loaded.append(sources.read_document(item, "<response>", format=format))
-            continue
-        if _is_frame(item):
-            loaded.append(_frame_source(item))
-            continue
-        if not explicit and format == "auto":
-            if item.name.lower() in _NOT_USAGE:
-                skipped.append((display_path(item), "not a usage file"))
+    with validating():  # files are validated whole: staging learns their columns' values
+        for item, explicit in iterator:
+            if isinstance(item, dict):
+                loaded.append(sources.read_document(item, "<response>", format=format))
                 continue
-            fmt, pr = sources.detect(item)
-            if fmt is None:
-                skipped.append((display_path(item), f"format not recognised ({sources.describe_unknown(pr)})"))
+            if _is_frame(item):
+                loaded.append(_frame_source(item))
                 continue
-            loaded.append(fmt.read(item, pr))
-        else:
-            loaded.append(sources.read(item, format=format))
+            if not explicit and format == "auto":
+                if item.name.lower() in _NOT_USAGE:
+                    skipped.append((display_path(item), "not a usage file"))
+                    continue
+                fmt, pr = sources.detect(item)
+                if fmt is None:
+                    skipped.append((display_path(item), f"format not recognised ({sources.describe_unknown(pr)})"))
+                    continue
+                loaded.append(fmt.read(item, pr))
+            else:
+                loaded.append(sources.read(item, format=format))
     key_parts = [x for x in loaded if x.keys is not None] + _keys_frame(keys)
     key_parts += [x for x in loaded if x.budgets is not None and x.keys is None]
     usage_parts = [x for x in loaded if x.usage is not None]

@@ -291,13 +291,35 @@ LABEL_COLUMNS = (
 )
 
 
-def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str, cost_scale: float = 1.0) -> pl.LazyFrame:
+#: text columns checked per distinct value: for these, a Parquet file's dictionaries tell every value
+#: (usagekit.sources._dictionary), so a column already clean is passed through unchecked
+PER_VALUE_COLUMNS = (
+    *(c for c in LABEL_COLUMNS if c not in ("request_id", "end_user")),
+    "provider",
+    "axis",
+    "status",
+    "state",
+    "cost_source",
+)
+
+
+def stage(
+    frame: pl.DataFrame | pl.LazyFrame,
+    *,
+    file: str,
+    source: str,
+    cost_scale: float = 1.0,
+    values: dict[str, tuple[pl.Series, bool]] | None = None,
+) -> pl.LazyFrame:
     """Validate a frame whose columns carry normalized names; see the module docstring.
 
     ``frame`` needs ``ts`` and ``_row``; every other normalized column is optional (absent
     = null, or its default: ``requests`` 1 for a row with a request id else 0, ``axis``
     ``llm``, ``status`` ``success``). ``cost_cents`` is multiplied by ``cost_scale``
-    (100 for inputs in US dollars). A ``_reject`` already set by the reader wins.
+    (100 for inputs in US dollars). A ``_reject`` already set by the reader wins. ``values``:
+    column -> (every value it may hold, whether it holds nulls), when the reader knows them
+    (:func:`usagekit.sources._dictionary.text_values`): a text column none of whose values
+    the checks would change or reject is kept as it is, unchecked row by row.
     """
     lf = frame.lazy()
     lf = _plain_types(lf, lf.collect_schema())
@@ -319,9 +341,33 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str, cost_sc
 
     word_pairs: dict[str, pl.Expr] = {}  # a word column's (value, unknown?) pair, computed before the checks
 
-    def word(col: str, value, bad) -> tuple[pl.Expr, pl.Expr]:
+    def known(col: str) -> pl.Series | None:
+        """Every value ``col`` may hold, null last when it holds one (None: not known)."""
+        if col not in (values or {}) or schema[col] != pl.String:
+            return None
+        vals, nulls = values[col]
+        vals = vals.cast(pl.String)
+        return vals.extend_constant(None, 1) if nulls else vals
+
+    def word(col: str, value, bad) -> tuple[pl.Expr, pl.Expr | None]:
         """(``value(cleaned word)``, ``bad(cleaned word)``) for each row of ``col``, both worked out
-        once per distinct value, in one pass (see usagekit.values)."""
+        once per distinct value, in one pass (see usagekit.values). When every value the column may
+        hold is known, is kept by ``value`` and is not ``bad``: the column itself (a null filled
+        with ``value(null)``), and None for the check."""
+        test = known(col)
+        if test is not None:
+            got = (
+                test.extend_constant(None, 1)
+                .to_frame("v")
+                .select(
+                    value(clean(col, pl.col("v"))).cast(pl.String).alias("value"),
+                    bad(clean(col, pl.col("v"))).cast(pl.Boolean).fill_null(False).alias("flag"),
+                )
+            )
+            kept = test.is_not_null()
+            if not got["flag"].any() and got["value"].head(len(test)).filter(kept).equals(test.filter(kept)):
+                fill = got["value"][-1]
+                return (pl.col(col) if fill is None else pl.col(col).fill_null(pl.lit(fill))), None
         word_pairs[f"_w_{col}"] = pl.col(col).map_batches(
             lambda s: by_value_with_flag(
                 s, lambda v: value(clean(col, v)).cast(pl.String), lambda v: bad(clean(col, v))
@@ -334,6 +380,9 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str, cost_sc
 
     def label(col: str, lower: bool = False) -> pl.Expr:
         strip = schema[col] == pl.String and text
+        test = known(col)
+        if test is not None and _label_series(test, strip, lower).equals(test):
+            return pl.col(col)  # every value the column holds is kept as it is
         return pl.col(col).map_batches(
             lambda s: _label_series(s, strip, lower), return_dtype=pl.String, is_elementwise=True
         )
@@ -462,7 +511,8 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str, cost_sc
             lambda a: pl.when(a.is_null() | (a == "")).then(pl.lit("llm")).otherwise(a.str.to_lowercase()),
             lambda a: unknown(a, AXES),
         )
-        checks.append((bad, "axis", R.BAD_AXIS))
+        if bad is not None:
+            checks.append((bad, "axis", R.BAD_AXIS))
     else:
         out["axis"] = pl.lit("llm")
 
@@ -476,7 +526,8 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str, cost_sc
             lambda v: pl.coalesce(status_word(v), pl.lit("success")),
             lambda v: ((v != "") & status_word(v).is_null()).fill_null(False),
         )
-        checks.append((bad, "status", R.BAD_STATUS))
+        if bad is not None:
+            checks.append((bad, "status", R.BAD_STATUS))
     else:
         out["status"] = pl.lit("success")
 
@@ -484,7 +535,8 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str, cost_sc
         out["state"], bad = word(
             "state", lambda v: pl.when(v == "").then(None).otherwise(v.str.to_lowercase()), lambda v: unknown(v, STATES)
         )
-        checks.append((bad, "state", R.BAD_STATE))
+        if bad is not None:
+            checks.append((bad, "state", R.BAD_STATE))
 
     # a cost is the source's own unless the input says it was estimated (a repriced store read back)
     if "cost_source" in have:
@@ -493,7 +545,8 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str, cost_sc
             lambda v: pl.when(v == "").then(None).otherwise(v.str.to_lowercase()),
             lambda v: unknown(v, COST_SOURCES),
         )
-        checks.append((bad, "cost_source", R.BAD_COST_SOURCE))
+        if bad is not None:
+            checks.append((bad, "cost_source", R.BAD_COST_SOURCE))
     else:
         given = pl.lit(None, pl.String)
     out["cost_source"] = (
