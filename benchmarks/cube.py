@@ -291,6 +291,12 @@ def main() -> int:
         "loads the other files as a list (stored apart from the directory's entries: files named one by one "
         "are keyed apart) before the timed load",
     )
+    ap.add_argument(
+        "--readme",
+        type=Path,
+        help="also write this run's table, machine, load and targets as Markdown into this file (README.md) "
+        "between the markers <!-- bench:cube:REQUESTS --> and <!-- /bench:cube:REQUESTS -->",
+    )
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -349,9 +355,7 @@ def main() -> int:
         tratio = f"{tot / fastest:.2f}" if fastest else "-"
         vs_pandas = f"{pandas_s / tot:.1f}" if pandas_s else "-"
         log = f"{r['day_log_s']:.2f}" if "day_log_s" in r else "-"
-        same = abs(r["total_cents"] - ref["total_cents"]) < 1e-3 * max(1, abs(ref["total_cents"]) / 1e6) and abs(
-            r["keys_cents"] - ref["keys_cents"]
-        ) < 1e-3 * max(1, abs(ref["keys_cents"]) / 1e6)
+        same = _same(r, ref)
         print(
             f"{name:<30} {r['load_s']:>7.2f} {r['query_s']:>8.3f} {tot:>15.2f} {qratio:>12} {tratio:>12} "
             f"{vs_pandas:>9} {r['peak_mb']:>12.0f} {log:>10}  {'yes' if same else 'NO':>12} "
@@ -372,7 +376,78 @@ def main() -> int:
     print("\ntargets (issue #13):")
     for line in _targets(args.requests, results):
         print(f"  {line}")
+    if args.readme:
+        when = f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC"
+        command = "python benchmarks/cube.py " + " ".join(sys.argv[1:])
+        block = markdown(args.requests, results, when, _machine(), (started, os.getloadavg()[0]), command)
+        update_readme(args.readme, args.requests, block)
+        print(f"\nwrote the {args.requests:,}-request table into {args.readme}")
     return 0
+
+
+def _same(r: dict, ref: dict) -> bool:
+    """Both numbers (month total, key summary total) agree with the first contender's."""
+
+    def tol(x: float) -> float:
+        return 1e-3 * max(1, abs(x) / 1e6)
+
+    return abs(r["total_cents"] - ref["total_cents"]) < tol(ref["total_cents"]) and abs(
+        r["keys_cents"] - ref["keys_cents"]
+    ) < tol(ref["keys_cents"])
+
+
+def markdown(requests: int, results: dict, when: str, machine: str, load: tuple, command: str) -> str:
+    """One run as the README shows it: when, where and under what load, the table with each
+    first answer's ratio to the fastest raw engine, and issue #13's targets met or not.
+
+    >>> r = {"load_s": 1.0, "query_s": 0.5, "peak_mb": 512, "loadavg": (1.0, 1.2), "total_cents": 5.0, "keys_cents": 5.0}
+    >>> raw = dict(r, load_s=0.0, query_s=0.5)
+    >>> text = markdown(10, {"usagekit cold (empty store)": r, "raw Polars": raw}, "now", "here", (1, 1), "cmd")
+    >>> "| usagekit cold (empty store) | 1.00 | 0.500 | 1.50 | 3.0x |" in text
+    True
+    """
+    raw = {n: results[n]["query_s"] for n in RAW if n in results}
+    ref_name = None
+    if raw:
+        ref_name = "raw Polars" if requests <= 20_000_000 and "raw Polars" in raw else min(raw, key=raw.get)
+    ref = next(iter(results.values()))
+    lines = [
+        f"Measured {when} on this machine ({machine}), 1-minute load average {load[0]:.1f} at the start and "
+        f"{load[1]:.1f} at the end (2 cores: above 2, runs share them), with `{command}`. "
+        f"{requests:,} requests; one process per contender.",
+        "",
+        f"| contender | load s | query s | first answer s | first answer vs {ref_name or 'raw'} | peak RSS | "
+        "day log s | same numbers | load average |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in results.items():
+        tot = r["load_s"] + r["query_s"]
+        ratio = f"{tot / raw[ref_name]:.1f}x" if ref_name else "-"
+        log = f"{r['day_log_s']:.2f}" if "day_log_s" in r else "-"
+        load_s = f"{r['load_s']:.2f}" if name.startswith("usagekit") else "-"
+        lines.append(
+            f"| {name} | {load_s} | {r['query_s']:.3f} | {tot:.2f} | {ratio} | {r['peak_mb'] / 1024:.1f} GB | "
+            f"{log} | {'yes' if _same(r, ref) else 'NO'} | {r['loadavg'][0]:.1f}-{r['loadavg'][1]:.1f} |"
+        )
+    lines += ["", "Targets of issue #13 in this run:", ""]
+    lines += [f"* {t}" for t in _targets(requests, results)]
+    phases = {n: r["phases"] for n, r in results.items() if r.get("phases")}
+    if phases:
+        lines += ["", "Where each usagekit load's time went (its own progress lines: elapsed s, peak RSS, pass begun):"]
+        for name, got in phases.items():
+            lines += ["", f"* {name}:", "", "  ```text", *[f"  {x}" for x in got], "  ```"]
+    return "\n".join(lines)
+
+
+def update_readme(path: Path, requests: int, block: str) -> None:
+    """Put ``block`` between this size's markers in ``path``, leaving the rest of the file as it was."""
+    start, end = f"<!-- bench:cube:{requests} -->", f"<!-- /bench:cube:{requests} -->"
+    text = path.read_text(encoding="utf-8")
+    if start not in text or end not in text or text.index(start) > text.index(end):
+        raise SystemExit(f"{path}: no '{start}' ... '{end}' block to fill; add the two markers where the table belongs")
+    head, rest = text.split(start, 1)
+    tail = rest.split(end, 1)[1]
+    path.write_text(f"{head}{start}\n{block}\n{end}{tail}", encoding="utf-8")
 
 
 if __name__ == "__main__":

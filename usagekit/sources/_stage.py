@@ -120,6 +120,16 @@ _JSON_STRING = r'"(?:[^"\\]|\\.)*"'
 _JSON_LIST = r"^\[\s*(?:" + _JSON_STRING + r"\s*(?:,\s*" + _JSON_STRING + r"\s*)*)?\]$"
 
 
+def tags_type_error(file: str, dtype) -> SourceError:
+    """The error for a ``tags`` column of a type that holds no tag lists (every engine)."""
+    return SourceError(
+        file,
+        f"column 'tags' holds {dtype}, not tag lists",
+        field="tags",
+        expected="a list of strings, or text: a JSON array or comma-separated tags",
+    )
+
+
 def parse_tags(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     """Tag text -> (sorted list of distinct non-blank tags or null, is-malformed flag).
 
@@ -490,12 +500,7 @@ def stage(
             out["tags"] = _tidy_tags(items, mask=True)
             masked.add("tags")
         elif ttype != pl.Null:
-            raise SourceError(
-                file,
-                f"column 'tags' holds {ttype}, not tag lists",
-                field="tags",
-                expected="a list of strings, or text: a JSON array or comma-separated tags",
-            )
+            raise tags_type_error(file, ttype)
     if "provider" in have:
         out["provider"] = label("provider", lower=True)
         masked.add("provider")

@@ -36,6 +36,7 @@ from ._stage import (
     TIME_PATTERN,
     TS_END,
     TS_MIN,
+    tags_type_error,
 )
 from .canonical import check_columns
 
@@ -335,12 +336,7 @@ def stage(df, *, file: str, source: str = "canonical"):
             checks.append((bad_tags, "tags", R.BAD_TAGS))
             out["tags"] = tags
         elif not isinstance(ttype, NullType):
-            raise SourceError(
-                file,
-                f"column 'tags' holds {ttype}, not tag lists",
-                field="tags",
-                expected="a list of strings, or text: a JSON array or comma-separated tags",
-            )
+            raise tags_type_error(file, ttype)
     if "provider" in have:
         v = F.lower(clean("provider"))
         out["provider"] = F.when(v != "", v)

@@ -248,6 +248,11 @@ class Store:
 
                 info["rows"] = pq.ParquetFile(p).metadata.num_rows
             parts[p.name] = info
+        return self.publish(kind, key, tmp, meta, parts)
+
+    def publish(self, kind: str, key: str, tmp: Path, meta: dict, parts: dict) -> Entry:
+        """Write ``meta.json`` (with ``parts``, each part's recorded size and checksum) last and
+        rename ``tmp`` into place, so a reader sees a whole entry or none."""
         meta = dict(meta, key=key, version=RULES_VERSION, schema=SCHEMA_FINGERPRINT, parts=parts)
         (tmp / "meta.json").write_text(json.dumps(meta, default=str))
         final = self.base / kind / key

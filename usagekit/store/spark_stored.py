@@ -29,8 +29,6 @@ executors write the entries; the driver renames them into place).
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 from pathlib import Path
 
@@ -45,7 +43,6 @@ from ..schema import USAGE_COLUMNS, USAGE_DTYPES
 from ..sources import spark_stage
 from .cache import (
     RULES_VERSION,
-    SCHEMA_FINGERPRINT,
     Entry,
     Store,
     code_fingerprint,
@@ -196,18 +193,7 @@ def _commit(st: Store, kind: str, key: str, tmp: Path, meta: dict) -> Entry:
         for p in sorted(tmp.rglob("*"))
         if p.is_file() and not p.name.startswith((".", "_"))
     }
-    meta = dict(meta, key=key, version=RULES_VERSION, schema=SCHEMA_FINGERPRINT, parts=parts)
-    (tmp / "meta.json").write_text(json.dumps(meta, default=str))
-    final = st.base / kind / key
-    try:
-        os.rename(tmp, final)
-    except OSError:  # another load got there first (equal by construction), or a damaged leftover
-        existing = st.get(kind, key)
-        if existing is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
-            return existing
-        os.rename(tmp, final)
-    return Entry(final, meta)
+    return st.publish(kind, key, tmp, meta, parts)
 
 
 def _spark_kept(session, entries: list[Entry]):
