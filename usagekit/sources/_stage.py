@@ -24,12 +24,13 @@ categoricals, decimals...) are first turned into text or floats, so they are che
 from __future__ import annotations
 
 import datetime as dt
+from collections import OrderedDict
 
 import numpy as np
 import polars as pl
 
 from ..errors import SourceError
-from ..masking import _redact_series, any_secret, redact_expr
+from ..masking import _redact_series, any_secret, patterns, redact_expr
 from ..money import MAX_COST_CENTS
 from ..schema import AXES, COST_SOURCES, INT_COLUMNS, STATES, USAGE_COLUMNS, USAGE_DTYPES
 from ..values import by_value_with_flag, distinct, spread
@@ -313,6 +314,19 @@ PER_VALUE_COLUMNS = (
 )
 
 
+#: whether a column's known values are all clean, by the values (and what else decides it): a month
+#: of daily files holds the same few dozen keys and models in each, so each set is judged once
+_SETTLED: OrderedDict[tuple, object] = OrderedDict()
+_UNSETTLED = object()
+
+
+def _settle(key: tuple, verdict):
+    _SETTLED[key] = verdict
+    while len(_SETTLED) > 1024:
+        _SETTLED.popitem(last=False)
+    return verdict
+
+
 def stage(
     frame: pl.DataFrame | pl.LazyFrame,
     *,
@@ -366,6 +380,13 @@ def stage(
         with ``value(null)``), and None for the check."""
         test = known(col)
         if test is not None:
+            key = ("word", col, text, tuple(test.to_list()))
+            if key in _SETTLED:
+                fill = _SETTLED[key]
+                if fill is not _UNSETTLED:
+                    return (pl.col(col) if fill is None else pl.col(col).fill_null(pl.lit(fill))), None
+                test = None  # known not to be clean: checked per batch below
+        if test is not None:
             got = (
                 test.extend_constant(None, 1)
                 .to_frame("v")
@@ -376,8 +397,9 @@ def stage(
             )
             kept = test.is_not_null()
             if not got["flag"].any() and got["value"].head(len(test)).filter(kept).equals(test.filter(kept)):
-                fill = got["value"][-1]
+                fill = _settle(key, got["value"][-1])
                 return (pl.col(col) if fill is None else pl.col(col).fill_null(pl.lit(fill))), None
+            _settle(key, _UNSETTLED)
         word_pairs[f"_w_{col}"] = pl.col(col).map_batches(
             lambda s: by_value_with_flag(
                 s, lambda v: value(clean(col, v)).cast(pl.String), lambda v: bad(clean(col, v))
@@ -391,8 +413,12 @@ def stage(
     def label(col: str, lower: bool = False) -> pl.Expr:
         strip = schema[col] == pl.String and text
         test = known(col)
-        if test is not None and _label_series(test, strip, lower).equals(test):
-            return pl.col(col)  # every value the column holds is kept as it is
+        if test is not None:
+            key = ("label", strip, lower, tuple(patterns()), tuple(test.to_list()))
+            if key not in _SETTLED:
+                _settle(key, _label_series(test, strip, lower).equals(test))
+            if _SETTLED[key]:
+                return pl.col(col)  # every value the column holds is kept as it is
         return pl.col(col).map_batches(
             lambda s: _label_series(s, strip, lower), return_dtype=pl.String, is_elementwise=True
         )
