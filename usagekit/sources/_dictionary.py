@@ -87,6 +87,8 @@ def text_values(path: Path, columns: dict[str, str]) -> dict[str, tuple[pl.Serie
                     if len(dicts[c][0]) > MAX_VALUES:
                         del dicts[c]
             del group
+        del pf
+        pa.default_memory_pool().release_unused()  # the row groups' codes: give the memory back now
         out = {}
         for c, parts in dicts.items():
             values = pl.Series(c, pa.chunked_array(parts, type=pa.large_string()), dtype=pl.String).unique()
