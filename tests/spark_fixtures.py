@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 from pathlib import Path
 
@@ -109,4 +110,111 @@ def write_month(out: Path, rows_per_file: int = 200) -> list[Path]:
     p = out / "usage-2026-10-03.parquet"
     pl.DataFrame(d).write_parquet(p)
     paths.append(p)
+    return paths
+
+
+def write_text_files(out: Path, rows: int = 120) -> list[Path]:
+    """A hostile canonical CSV (BOM, CRLF, quoted commas, ragged rows, a bad value per checked
+    column, naive and offset times, a field over 1 MiB, a raw secret, an ignored column, a last row
+    cut short) and a hostile JSON Lines file (numbers and lists as JSON, an invalid line, a line
+    that is no object, lines past the JSON limits, a blank line, a secret in a broken line, a cut
+    last line); both repeat request ids of :func:`write_month`'s Parquet files and of each other."""
+    out.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(11)
+    t0 = dt.datetime(2026, 10, 4, tzinfo=dt.timezone.utc)
+    header = [
+        "ts", "request_id", "key_id", "key_name", "provider", "model", "axis", "input_tokens",
+        "output_tokens", "cost_cents", "tags", "status", "state", "cost_source", "team_id", "hours", "Note",
+    ]  # fmt: skip
+    lines = []
+    for i in range(rows):
+        cells = [
+            (t0 + dt.timedelta(minutes=9 * i)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            f"t-{i}",
+            rng.choice(["k-alpha", "k-beta", "", SECRET]),
+            rng.choice(["alpha", "beta", ""]),
+            rng.choice(["openai", " Anthropic ", ""]),
+            rng.choice(["gpt-4.1", "claude-sonnet"]),
+            rng.choice(["llm", "LLM", "voice", ""]),
+            str(rng.randint(0, 5000)),
+            str(rng.randint(0, 900)),
+            f"{rng.random() * 3:.6f}" if rng.random() > 0.1 else "",
+            rng.choice(["prod", '"prod,batch"', "", '" b ,a,a"']),
+            rng.choice(["success", "error", "OK", "failed"]),
+            rng.choice(["", "running", "Paused"]),
+            rng.choice(["", "source"]),
+            rng.choice(["team-a", ""]),
+            "",
+            "x",
+        ]
+        lines.append(cells)
+    lines[1][0] = "not-a-time"
+    lines[2][0] = "2026-10-04 10:00:00"  # naive: taken as UTC, counted
+    lines[3][0] = "2026-10-04T11:30:00+05:30"
+    lines[4][0] = ""
+    lines[5][9] = "abc"
+    lines[6][9] = "-1"
+    lines[7][9] = '"1,234.5"'
+    lines[8][9] = "NaN"
+    lines[9][9] = "2e13"
+    lines[10][7] = "12.5"
+    lines[11][7] = "x"
+    lines[12][7] = "99999999999999999999"
+    lines[13][7] = " 42 "
+    lines[14][10] = '"[""prod"", ""x\\""y""]"'
+    lines[15][10] = '"[""broken"'
+    lines[16][6] = "gpu"
+    lines[17][11] = f"maybe {SECRET}"  # an unknown status quoting a secret: shown masked
+    lines[18][12] = "sleeping"
+    lines[19][13] = "guess"
+    lines[20][15] = "-1"
+    lines[21][1] = "a-20"  # repeats a row of the first Parquet file
+    lines[22][1] = "t-30"  # repeated within the file, later row
+    lines[23][5] = "m" * (1024 * 1024 + 10)  # a field past the 1 MiB limit
+    lines[24] = lines[24][:5]  # ragged: too few fields
+    lines[25] = lines[25][:16]  # ragged: one field short
+    lines[26][2] = f"  {SECRET}  "
+    lines[-1] = lines[-1][:9]  # the last row cut short (no line end either)
+    text = "\r\n".join(",".join(r) for r in [header, *lines])  # CRLF, no final line end
+    p_csv = out / "usage-2026-10-04.csv"
+    p_csv.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    paths = [p_csv]
+
+    t1 = dt.datetime(2026, 10, 5, tzinfo=dt.timezone.utc)
+    recs: list[str] = []
+    for i in range(rows):
+        rec = {
+            "ts": (t1 + dt.timedelta(minutes=10 * i)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "request_id": f"j-{i}",
+            "key_id": rng.choice(["k-alpha", "k-gamma", None, SECRET]),
+            "provider": rng.choice(["openai", "OpenAI", None]),
+            "model": rng.choice(["gpt-4.1", "o3"]),
+            "input_tokens": rng.randint(0, 5000),
+            "output_tokens": float(rng.randint(0, 900)),
+            "cost_cents": round(rng.random() * 3, 6) if rng.random() > 0.1 else None,
+            "tags": rng.choice([["prod"], ["b", "a", "a"], [], None]),
+            "status": rng.choice(["success", "error", 200]),
+            "extra": {"nested": [1, 2]},
+        }
+        recs.append(json.dumps(rec))
+    recs[1] = recs[1].replace('"ts": "', '"ts": "x')  # unparseable
+    recs[2] = json.dumps({"ts": "2026-10-05 08:00", "request_id": "j-naive", "cost_cents": 1.5})  # naive
+    recs[3] = json.dumps({"ts": "2026-10-05T09:00:00Z", "cost_cents": "-2", "request_id": "j-neg"})
+    recs[4] = json.dumps({"ts": "2026-10-05T09:00:00Z", "cost_cents": 1, "input_tokens": 1.5, "request_id": "j-frac"})
+    recs[5] = "[1, 2, 3]"  # not an object
+    recs[6] = '{"ts": "2026-10-05T09:00:00Z", "cost_cents": 1, broken'  # not JSON
+    recs[7] = '{"ts": "2026-10-05T09:00:00Z", "key_id": "' + SECRET + '", "cost_cents": oops}'  # secret in a bad line
+    recs[8] = '{"ts": "2026-10-05T09:00:00Z", "d": ' + "[" * 80 + "]" * 80 + "}"  # nested past the limit
+    recs[9] = '{"ts": "2026-10-05T09:00:00Z", "input_tokens": ' + "9" * 120 + "}"  # an integer past the limit
+    recs[10] = ""  # a blank line: skipped, not a row
+    recs[11] = json.dumps({"request_id": "j-nots", "cost_cents": 1})  # no time
+    recs[12] = json.dumps({"ts": "2026-10-05T10:00:00Z", "request_id": "t-40", "cost_cents": 2})  # repeats the CSV
+    recs[13] = json.dumps({"ts": "2026-10-05T10:00:00Z", "request_id": "b-50", "cost_cents": 2})  # repeats Parquet 2
+    recs[14] = json.dumps({"ts": 1760000000, "request_id": "j-num", "cost_cents": 2})  # a number is no time
+    recs[15] = json.dumps({"ts": "2026-10-05T10:00:00Z", "request_id": "j-ax", "axis": "gpu", "cost_cents": 2})
+    recs[16] = json.dumps({"ts": "2026-10-05T10:00:00Z", "request_id": "j-tags", "tags": '["broken', "cost_cents": 1})
+    recs[-1] = recs[-1][: len(recs[-1]) // 2]  # the last line cut short
+    p_jsonl = out / "usage-2026-10-05.jsonl"
+    p_jsonl.write_text("\n".join(recs))
+    paths.append(p_jsonl)
     return paths

@@ -175,7 +175,7 @@ def load(
     ``store=False`` loads without it. A second load of unchanged files reads what was
     stored; ``rehash=True`` hashes each file whole instead of its first and last blocks.
 
-    With ``engine="spark"`` (or a SparkSession) and canonical Parquet inputs, the checks, the
+    With ``engine="spark"`` (or a SparkSession) and canonical inputs (Parquet, CSV, JSON Lines), the checks, the
     accounting, the duplicate check and the cube run as Spark jobs over the files, through the
     validated store as well (:mod:`usagekit.store.spark_stored`: only files it lacks are validated);
     other formats are validated here and handed to Spark.
@@ -187,7 +187,7 @@ def load(
     items = _expand(source)
     if engine == "spark" or not isinstance(engine, str):
         on_spark = _spark_plan(items, format)
-        if on_spark is not None:  # canonical Parquet: validated by Spark jobs, not on this machine
+        if on_spark is not None:  # canonical files: validated by Spark jobs, not on this machine
             if reprice:
                 from .prices import load_price_map
 
@@ -263,10 +263,15 @@ def load(
 _REGISTRY_FORMATS = ("keys", "litellm_keys", "litellm_teams", "litellm_users", "litellm_orgs", "litellm_budgets")
 
 
+#: kinds of canonical file Spark validates (Parquet by Spark expressions, text by the Polars rules
+#: run in Spark tasks: :mod:`usagekit.sources.spark_text`)
+_SPARK_KINDS = ("parquet", "csv", "jsonl")
+
+
 def _spark_plan(items, format: str):
-    """For ``engine="spark"``: (canonical Parquet files, registry files, skipped) when every usage
-    input is a canonical Parquet file, which Spark validates itself; else None (the inputs are
-    validated on the driver by Polars and handed to Spark, as for any other format)."""
+    """For ``engine="spark"``: (canonical files, registry files, skipped) when every usage input is a
+    canonical Parquet, CSV or JSON Lines file, which Spark validates itself; else None (the inputs
+    are validated on the driver by Polars and handed to Spark, as for any other format)."""
     if not items or not all(isinstance(item, Path) for item, _ in items) or format not in ("auto", "canonical"):
         return None
     files, registries, skipped = [], [], []
@@ -282,7 +287,7 @@ def _spark_plan(items, format: str):
             name = fmt.name if fmt is not None else None
         else:
             name, pr = "canonical", sources.probe(item)
-        if name == "canonical" and pr.kind == "parquet":
+        if name == "canonical" and pr.kind in _SPARK_KINDS:
             files.append((item, pr))
         elif name in _REGISTRY_FORMATS:
             registries.append((item, fmt, pr))
@@ -292,7 +297,7 @@ def _spark_plan(items, format: str):
 
 
 def _load_on_spark(plan, keys, engine, store, tz: str, progress: bool, rehash: bool = False) -> Usage:
-    """Canonical Parquet validated by Spark jobs (:mod:`usagekit.store.spark_load`), through the
+    """Canonical files validated by Spark jobs (:mod:`usagekit.store.spark_load`), through the
     validated store unless ``store=False``; registries are read here."""
     from .store import cache, spark_load
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -31,6 +32,9 @@ def local_session(cores: int = 2):
             "(and a Java 17 runtime, e.g. apt-get install openjdk-17-jre-headless)"
         ) from None
     if _SESSION is None:
+        # the local workers run usagekit's checks of text files (usagekit.sources.spark_text):
+        # with the driver's interpreter and packages unless PYSPARK_PYTHON names another
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         try:
             _SESSION = (
                 SparkSession.builder.master(f"local[{cores}]")

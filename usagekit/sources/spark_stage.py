@@ -10,7 +10,8 @@ ids are masked to the same ids. Rule constants come from ``_stage.py`` and the r
 from :mod:`usagekit.sources.reasons`.
 
 Only canonical Parquet is staged here: CSV and JSON Lines need the text readers of
-``_io.py`` (ragged rows, truncated lines, JSON limits) and are still validated on the driver.
+``_io.py`` (ragged rows, truncated lines, JSON limits), which run with the Polars checks inside
+Spark tasks (:mod:`usagekit.sources.spark_text`) and give the same columns.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
-"""``load(..., engine="spark")`` for canonical Parquet files: validation as Spark jobs.
+"""``load(..., engine="spark")`` for canonical files: validation as Spark jobs.
 
-The executors read the files themselves (``spark.read.parquet`` on the paths), run the typed
-checks (:mod:`usagekit.sources.spark_stage`), find repeated request ids across all files
+The executors read the files themselves: Parquet with ``spark.read.parquet`` on the paths and the
+typed checks as Spark expressions (:mod:`usagekit.sources.spark_stage`), CSV and JSON Lines with
+the Polars readers and checks run in one Spark task per file (:mod:`usagekit.sources.spark_text`).
+They find repeated request ids across all files
 (first occurrence in file then row order wins, as on Polars), count every file's rows per
 reason, write the kept rows once as Parquet into a staging directory and aggregate the month
 cube from them. The driver receives small results only:
@@ -72,7 +74,7 @@ def load(
     store=None,
     rehash: bool = False,
 ):
-    """Canonical Parquet ``files`` (path, probe) validated by Spark -> :class:`~usagekit.usage.Usage`;
+    """Canonical ``files`` (path, probe) validated by Spark -> :class:`~usagekit.usage.Usage`;
     with ``store`` (a :class:`~usagekit.store.cache.Store`) through the validated store
     (:mod:`usagekit.store.spark_stored`: only files it lacks are validated).
 
@@ -98,7 +100,7 @@ def load(
         raise SourceError(
             ", ".join(named or shown[:3]) + ("" if named or len(shown) <= 3 else " ..."),
             f"Spark could not read the data ({detail})",
-            expected="complete, uncorrupted Parquet files; re-export or re-download them, "
+            expected="complete, uncorrupted files; re-export or re-download them, "
             "or load with the Polars engine to find the file and row",
         ) from None
 
@@ -111,20 +113,14 @@ def _load(session, files, key_parts, skipped, tz: str, progress: bool):
     from ..usage import Usage
 
     say = L._Phases(progress)
-    say(f"validating {len(files)} Parquet file(s) on Spark")
+    say(f"validating {len(files)} file(s) on Spark")
     shown = [display_path(path) for path, _ in files]
-    notes_of: dict[int, list[str]] = {}
-    staged = None
-    for idx in _by_schema([path for path, _ in files]):  # one Spark scan per distinct file schema
-        df, notes = spark_stage.read_parquet(session, [files[i][0] for i in idx], [shown[i] for i in idx])
-        one = spark_stage.stage(df, file=shown[idx[0]]).withColumn(
-            "_fidx", F.element_at(F.array(*[F.lit(i) for i in idx]), F.col("_fidx") + 1)
-        )
-        notes_of.update(dict.fromkeys(idx, notes))
-        staged = one if staged is None else staged.unionByName(one, allowMissingColumns=True)
-    parts = [sources.Loaded("canonical", s, notes=list(notes_of[i])) for i, s in enumerate(shown)]
-    staged = staged.persist(StorageLevel.MEMORY_AND_DISK)  # read and checked once for every pass below
+    tagged, notes_of = stage_files(session, files, shown)
+    tagged = tagged.persist(StorageLevel.MEMORY_AND_DISK)  # read and checked once for every pass below
     try:
+        staged, text_notes = _split(tagged, shown)
+        notes_of.update(text_notes)
+        parts = [sources.Loaded("canonical", s, notes=list(notes_of[i])) for i, s in enumerate(shown)]
         ok = F.col("_reject").isNull()
         say("checking request ids")
         repeated = (
@@ -150,7 +146,7 @@ def _load(session, files, key_parts, skipped, tz: str, progress: bool):
         where = staging_dir() / "rows"
         marked.filter(good).select(*USAGE_COLUMNS).write.parquet(str(where))
     finally:
-        staged.unpersist()
+        tagged.unpersist()
     kept = session.read.parquet(str(where))
     say("building the month cube")
     cube = build_cube_spark(kept, tz, registry)
@@ -161,6 +157,46 @@ def _load(session, files, key_parts, skipped, tz: str, progress: bool):
         rows, registry, report, rejected, tz=tz, engine=session, cube=cube, budgets=budgets, engine_rows=engine_rows
     )
     return usage.with_accounts([x.accounts for x in key_parts])
+
+
+def stage_files(session, files: list[tuple[Path, object]], shown: list[str]):
+    """Canonical ``files`` (path, probe) staged on Spark as one DataFrame with ``_fidx`` (the file's
+    position in ``files``), and the notes of the Parquet files by position.
+
+    Parquet is read by one Spark scan per distinct file schema and checked by Spark expressions
+    (:mod:`usagekit.sources.spark_stage`); CSV and JSON Lines by one job with a task per file that
+    runs the Polars readers and checks (:mod:`usagekit.sources.spark_text`): that part carries a
+    note row per file, so persist the frame and pass it through :func:`_split` before use."""
+    from pyspark.sql import functions as F
+
+    from ..sources import spark_text
+
+    parquet = [i for i, (_, pr) in enumerate(files) if pr.kind == "parquet"]
+    text = [i for i, (_, pr) in enumerate(files) if pr.kind != "parquet"]
+    notes_of: dict[int, list[str]] = {}
+    staged = None
+    for group in _by_schema([files[i][0] for i in parquet]):  # one Spark scan per distinct file schema
+        idx = [parquet[j] for j in group]
+        df, notes = spark_stage.read_parquet(session, [files[i][0] for i in idx], [shown[i] for i in idx])
+        one = spark_stage.stage(df, file=shown[idx[0]]).withColumn(
+            "_fidx", F.element_at(F.array(*[F.lit(i) for i in idx]), F.col("_fidx") + 1)
+        )
+        notes_of.update(dict.fromkeys(idx, notes))
+        staged = one if staged is None else staged.unionByName(one, allowMissingColumns=True)
+    if text:
+        one = spark_text.stage(session, [(i, files[i][0], shown[i], files[i][1]) for i in text])
+        staged = one if staged is None else one.unionByName(staged, allowMissingColumns=True)
+    return staged, notes_of
+
+
+def _split(tagged, shown: list[str]):
+    """(staged rows, notes of the text files) of a persisted :func:`stage_files` frame; raises the
+    first unreadable text file's error (the job collecting the notes fills the cache)."""
+    from ..sources import spark_text
+
+    if spark_text.META not in tagged.columns:
+        return tagged, {}
+    return spark_text.split(tagged, shown)
 
 
 def _by_schema(paths: list[Path]) -> list[list[int]]:

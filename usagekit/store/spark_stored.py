@@ -4,9 +4,9 @@ store lacks, and a load of unchanged files reads what was stored.
 The store is the one :mod:`usagekit.store.cache` keeps, with entries of its own (Spark writes
 them, so their rows are Spark's Parquet directories)::
 
-    v<RULES_VERSION>/spark-files/<key>/   one canonical Parquet file, validated by Spark
+    v<RULES_VERSION>/spark-files/<key>/   one canonical file (Parquet, CSV, JSON Lines), validated by Spark
         rows/              kept rows after the typed checks (masked), with _file, _row, _naive
-        rejected/          rejected rows with their reason and raw cells
+        rejected/          rejected rows with their reason and raw cells (secrets masked)
         stats.parquet      the file's accounting (rows per reason, cost, span)
         cube.parquet       the file's month cube (before the key registry and duplicates)
         meta.json          what the entry is and every part file's size (written last)
@@ -17,8 +17,8 @@ them, so their rows are Spark's Parquet directories)::
 
 A file's key is its fingerprint (as for the Polars entries) with the time zone, the rules
 version and the code of the rules; a load's key is its ordered file keys with the registry's
-fingerprint. A new file is validated alone (one file at a time: its staged rows cached for its
-accounting and its two writes); the duplicate check then runs as a Spark job over the request ids of
+fingerprint. A new Parquet file is validated alone (one file at a time: its staged rows cached for
+its accounting and its two writes), new text files together (one task each); the duplicate check then runs as a Spark job over the request ids of
 *every* file of the load, so an id repeated between an old and a new file is still caught. The
 driver receives the accounting, the repeated ids' (file, row) pairs and the cubes; the kept and
 rejected rows stay in the store, read lazily (the day log, ``usage.rejected``).
@@ -62,8 +62,8 @@ _DROP_SCHEMA = {"_fidx": pl.Int32, "_row": pl.Int64}
 def load(
     session, st: Store, files: list[tuple[Path, object]], key_parts, skipped, tz: str, progress: bool, rehash=False
 ):
-    """Canonical Parquet ``files`` (path, probe) -> :class:`~usagekit.usage.Usage`, validating on
-    Spark only the files ``st`` does not hold."""
+    """Canonical ``files`` (path, probe: Parquet, CSV or JSON Lines) -> :class:`~usagekit.usage.Usage`,
+    validating on Spark only the files ``st`` does not hold."""
     from ..usage import Usage
     from .spark_load import _stats
 
@@ -73,13 +73,13 @@ def load(
     say(f"looking up {len(files)} file(s) in the store {st.root}")
     schema = (schema_fingerprint(), code_fingerprint(), _own_code())
     found = []
-    for path, _ in files:
+    for path, pr in files:
         fp = fingerprint(path, rehash)
         fkey = key_of("spark-file", fp["path"], fp["size"], fp["mtime_ns"], fp["hash"], tz, RULES_VERSION, schema)
-        found.append((path, fkey, fp, st.get(FILES, fkey)))
-    missing = [(path, fkey, fp) for path, fkey, fp, entry in found if entry is None]
+        found.append((path, pr, fkey, fp, st.get(FILES, fkey)))
+    missing = [(path, pr, fkey, fp) for path, pr, fkey, fp, entry in found if entry is None]
     built = _validate(session, st, missing, tz, say, _stats) if missing else {}
-    entries = [entry or built[fkey] for _, fkey, _, entry in found]
+    entries = [entry or built[fkey] for _, _, fkey, _, entry in found]
     registry = L._merge_keys([x.keys for x in key_parts if x.keys is not None])
     budgets = L._merge_budgets([x.budgets for x in key_parts if x.budgets is not None])
     lkey = key_of(
@@ -131,58 +131,84 @@ def _own_code() -> str:
 
 
 def _validate(session, st: Store, missing: list, tz: str, say, stats_of) -> dict[str, Entry]:
-    """Validate ``missing`` files on Spark, one file at a time, and store each as its own entry:
-    key -> entry.
+    """Validate ``missing`` files (path, probe, key, fingerprint) on Spark and store each as its own
+    entry: key -> entry.
 
-    A file's staged rows are cached (memory, then disk) for its accounting and its two writes; one
-    file at a time keeps the cache to one file (a partitioned write of a whole batch, which sorts
-    every row, failed at 10M rows on ``local[2]``: the session died during it)."""
+    Parquet files are validated one at a time: a file's staged rows are cached (memory, then disk)
+    for its accounting and its two writes, so the cache holds one file (a partitioned write of a
+    whole batch, which sorts every row, failed at 10M rows on ``local[2]``: the session died during
+    it). CSV and JSON Lines files are staged together, by one Spark job with a task per file
+    (:mod:`usagekit.sources.spark_text`), then written file by file from that cache."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    say(f"validating {len(missing)} Parquet file(s) on Spark")
+    from .spark_load import _split, stage_files
+
+    say(f"validating {len(missing)} file(s) on Spark")
     out: dict[str, Entry] = {}
-    schema = cube_schema(tz)
-    for path, fkey, fp in L._each(missing, say.on, "validating"):
-        shown = display_path(path)
-        df, notes = spark_stage.read_parquet(session, [path], [shown])
-        staged = spark_stage.stage(df, file=shown).persist(StorageLevel.MEMORY_AND_DISK)
-        tmp = st.staging()
+    text = [m for m in missing if m[1].kind != "parquet"]
+    groups = [[m] for m in missing if m[1].kind == "parquet"] + ([text] if text else [])
+    for group in groups:
+        shown = [display_path(path) for path, *_ in group]
+        tagged, notes_of = stage_files(session, [(path, pr) for path, pr, *_ in group], shown)
+        tagged = tagged.persist(StorageLevel.MEMORY_AND_DISK)
         try:
+            staged, text_notes = _split(tagged, shown)  # text: the job that fills the cache
+            notes_of.update(text_notes)
             ok = F.col("_reject").isNull()
-            raw = [c for c in staged.columns if c.startswith("_raw_")]
-            stats = stats_of(staged.withColumn("_dup", F.lit(False)), ok)  # the first pass fills the cache
-            n_bad = int(stats.filter(pl.col("_reject").is_not_null())["n"].sum())
-            n_ok = int(stats.filter(pl.col("_reject").is_null())["n"].sum())
-            kept = staged.filter(ok).select(*USAGE_COLUMNS, *_KEPT_EXTRA)
-            bad = staged.filter(~ok).select(
-                *USAGE_COLUMNS, "_file", "_row", "_field", "_reject", "_value", "_naive", *raw
-            )
-            for part, frame, n in (("rows", kept, n_ok), ("rejected", bad, n_bad)):
-                if n:
-                    frame.write.parquet(str(tmp / part))
-                else:  # nothing of this kind in the file: an empty part with the columns
-                    (tmp / part).mkdir()
-                    pl.from_arrow(frame.limit(0).toArrow()).write_parquet(tmp / part / "part-empty.parquet")
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+            all_stats = stats_of(staged.withColumn("_dup", F.lit(False)), ok)  # Parquet: fills the cache
+            for j, (path, _, fkey, fp) in enumerate(L._each(group, say.on, "validating")):
+                one = staged.filter(F.col("_fidx") == j) if len(group) > 1 else staged
+                stats = all_stats.filter(pl.col("_fidx") == j).with_columns(pl.lit(0, pl.Int32).alias("_fidx"))
+                out[fkey] = _store_file(session, st, one, stats, fkey, fp, shown[j], notes_of.get(j, []), tz)
         finally:
             try:
-                staged.unpersist()
+                tagged.unpersist()
             except Exception:  # noqa: BLE001 - the session failed: the error above says why
                 pass
+    return out
+
+
+def _store_file(session, st: Store, staged, stats: pl.DataFrame, fkey: str, fp, shown: str, notes, tz) -> Entry:
+    """One file's staged rows (on Spark) written as its entry: kept and rejected rows, accounting, cube."""
+    from pyspark.sql import functions as F
+
+    tmp = st.staging()
+    try:
+        ok = F.col("_reject").isNull()
+        raw = [c for c in staged.columns if c.startswith("_raw_")]
+        n_bad = int(stats.filter(pl.col("_reject").is_not_null())["n"].sum())
+        n_ok = int(stats.filter(pl.col("_reject").is_null())["n"].sum())
+        kept = staged.filter(ok).select(*USAGE_COLUMNS, *_KEPT_EXTRA)
+        bad = staged.filter(~ok).select(  # a raw cell quoting a secret is stored masked (shown so anyway)
+            *USAGE_COLUMNS,
+            "_file",
+            "_row",
+            "_field",
+            "_reject",
+            *[spark_stage.redact(F.col(c)).alias(c) for c in ("_value", *raw)],
+            "_naive",
+        )
+        for part, frame, n in (("rows", kept, n_ok), ("rejected", bad, n_bad)):
+            if n:
+                frame.write.parquet(str(tmp / part))
+            else:  # nothing of this kind in the file: an empty part with the columns
+                (tmp / part).mkdir()
+                pl.from_arrow(frame.limit(0).toArrow()).write_parquet(tmp / part / "part-empty.parquet")
+        schema = cube_schema(tz)
         if n_ok:
             rows = session.read.parquet(str(tmp / "rows")).select(*USAGE_COLUMNS)
             got = pl.from_arrow(q.cube(nw.from_native(derive_spark(rows, tz))).to_native().toArrow())
             cube = got.select([pl.col(c).cast(t) for c, t in schema.items()])
         else:
             cube = pl.DataFrame(schema=schema)
-        stats.with_columns(pl.lit(0, pl.Int32).alias("_fidx")).write_parquet(tmp / "stats.parquet")
+        stats.write_parquet(tmp / "stats.parquet")
         cube.write_parquet(tmp / "cube.parquet")
-        meta = {"kind": "usage", "file": shown, "format": "canonical", "notes": notes, "fingerprint": fp, "tz": tz}
-        out[fkey] = _commit(st, FILES, fkey, tmp, meta)
-    return out
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    meta = {"kind": "usage", "file": shown, "format": "canonical", "notes": notes, "fingerprint": fp, "tz": tz}
+    return _commit(st, FILES, fkey, tmp, meta)
 
 
 def _commit(st: Store, kind: str, key: str, tmp: Path, meta: dict) -> Entry:
