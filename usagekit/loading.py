@@ -23,6 +23,7 @@ from .errors import FormatError, SourceError, UsagekitError, display_path
 from .masking import redact_expr
 from .money import MAX_TOTAL_CENTS
 from .schema import BUDGET_COLUMNS, BUDGET_DTYPES, KEY_COLUMNS, KEY_DTYPES, USAGE_COLUMNS, empty_budgets, empty_keys
+from .sources._dictionary import validating
 from .sources._io import SUFFIXES
 from .sources._stage import rejected_value, stage
 from .store.cube import apply_registry, build_cube, cube_of, merge_cubes
@@ -216,24 +217,25 @@ def load(
         from tqdm.auto import tqdm
 
         iterator = tqdm(items, desc="reading", unit="file")
-    for item, explicit in iterator:
-        if isinstance(item, dict):
-            loaded.append(sources.read_document(item, "<response>", format=format))
-            continue
-        if _is_frame(item):
-            loaded.append(_frame_source(item))
-            continue
-        if not explicit and format == "auto":
-            if item.name.lower() in _NOT_USAGE:
-                skipped.append((display_path(item), "not a usage file"))
+    with validating():  # files are validated whole: staging learns their columns' values
+        for item, explicit in iterator:
+            if isinstance(item, dict):
+                loaded.append(sources.read_document(item, "<response>", format=format))
                 continue
-            fmt, pr = sources.detect(item)
-            if fmt is None:
-                skipped.append((display_path(item), f"format not recognised ({sources.describe_unknown(pr)})"))
+            if _is_frame(item):
+                loaded.append(_frame_source(item))
                 continue
-            loaded.append(fmt.read(item, pr))
-        else:
-            loaded.append(sources.read(item, format=format))
+            if not explicit and format == "auto":
+                if item.name.lower() in _NOT_USAGE:
+                    skipped.append((display_path(item), "not a usage file"))
+                    continue
+                fmt, pr = sources.detect(item)
+                if fmt is None:
+                    skipped.append((display_path(item), f"format not recognised ({sources.describe_unknown(pr)})"))
+                    continue
+                loaded.append(fmt.read(item, pr))
+            else:
+                loaded.append(sources.read(item, format=format))
     key_parts = [x for x in loaded if x.keys is not None] + _keys_frame(keys)
     key_parts += [x for x in loaded if x.budgets is not None and x.keys is None]
     usage_parts = [x for x in loaded if x.usage is not None]
@@ -531,6 +533,26 @@ def _stats(marked: pl.LazyFrame, ids: pl.Expr | None = None) -> pl.DataFrame:
     )
 
 
+def _stats_clean(df: pl.DataFrame) -> pl.DataFrame:
+    """:func:`_stats` of a batch (with ``_has_id``) that has no rejected row, before repeats are
+    known: every row is good, so it is grouped by input alone (an integer key, no text)."""
+    return (
+        df.lazy()
+        .group_by("_fidx")
+        .agg(
+            n=pl.len(),
+            ids=pl.col("_has_id").sum().cast(pl.UInt32),
+            naive=pl.col("_naive").sum(),
+            unpriced=pl.col("cost_cents").is_null().sum(),
+            cost=pl.col("cost_cents").sum(),
+            first=pl.col("ts").min(),
+            last=pl.col("ts").max(),
+        )
+        .select("_fidx", pl.lit(None, pl.String).alias("_reject"), pl.lit(False).alias("_dup"), pl.exclude("_fidx"))
+        .collect()
+    )
+
+
 def _fused(chunk: pl.LazyFrame, tz: str, kept_ids: bool = False) -> tuple[pl.DataFrame, np.ndarray, pl.DataFrame]:
     """One input's accounting (as :func:`_stats`, before repeats are known), the hashes of its
     request ids (``kept_ids``: of the rows that passed the checks only), and the month cube of
@@ -550,17 +572,20 @@ def _fused(chunk: pl.LazyFrame, tz: str, kept_ids: bool = False) -> tuple[pl.Dat
     )
     stats, hashes, cubes = [], [], []
     for df in query.collect_batches(chunk_size=1_000_000):
-        stats.append(_stats(df.lazy().with_columns(pl.lit(False).alias("_dup")), ids=pl.col("_has_id").sum()))
-        with_id = pl.col("_has_id") & pl.col("_reject").is_null() if kept_ids else pl.col("_has_id")
-        hashes.append(df.filter(with_id)["_h"].to_numpy())
-        kept = (
-            df.lazy()
-            .filter(pl.col("_reject").is_null())
-            .with_columns(  # not cube dimensions: placeholders for the column list
-                pl.lit(None, pl.String).alias("request_id"),
-                pl.lit(None, pl.String).alias("end_user"),
-                pl.lit(None, pl.List(pl.String)).alias("tags"),
-            )
+        # the usual batch has no rejected row: counted per input alone, its rows not filtered (a
+        # copy of every column)
+        clean = df["_reject"].null_count() == df.height
+        if clean:
+            stats.append(_stats_clean(df))
+        else:
+            stats.append(_stats(df.lazy().with_columns(pl.lit(False).alias("_dup")), ids=pl.col("_has_id").sum()))
+        with_id = pl.col("_has_id") if clean or not kept_ids else pl.col("_has_id") & pl.col("_reject").is_null()
+        hashes.append(df.lazy().filter(with_id).select("_h").collect().to_series().to_numpy())
+        kept = (df.lazy() if clean else df.lazy().filter(pl.col("_reject").is_null())).with_columns(
+            # not cube dimensions: placeholders for the column list
+            pl.lit(None, pl.String).alias("request_id"),
+            pl.lit(None, pl.String).alias("end_user"),
+            pl.lit(None, pl.List(pl.String)).alias("tags"),
         )
         cubes.append(cube_of(kept, tz))
         del df, kept
@@ -635,37 +660,60 @@ def _duplicates(staged: pl.LazyFrame, sources_: list[pl.LazyFrame], n_ids: int, 
     return where.is_in(keys.implode()) & _id_hash(pl.col("request_id")).is_in(ids.implode())
 
 
+#: the accounting of an input without rows
+_NO_ROWS = dict.fromkeys(("read", "rejected", "duplicates", "kept", "naive", "unpriced", "cost", "first", "last"))
+
+
+def _per_file(stats: pl.DataFrame) -> tuple[dict[int, dict], dict[int, dict[str, int]]]:
+    """The accounting (as :func:`_stats` gives it) summed per input, in one group-by: input index ->
+    its counts, and input index -> its rejected rows per reason (most rows first, then by reason)."""
+    ok = pl.col("_reject").is_null()
+    good = ok & ~pl.col("_dup")
+    per = stats.group_by("_fidx").agg(
+        read=pl.col("n").sum(),
+        rejected=pl.col("n").filter(~ok).sum(),
+        duplicates=pl.col("n").filter(ok & pl.col("_dup")).sum(),
+        kept=pl.col("n").filter(good).sum(),
+        naive=pl.col("naive").filter(good).sum(),
+        unpriced=pl.col("unpriced").filter(good).sum(),
+        cost=pl.col("cost").filter(good).sum(),
+        first=pl.col("first").filter(good).min(),
+        last=pl.col("last").filter(good).max(),
+    )
+    why = (
+        stats.filter(~ok)
+        .group_by("_fidx", "_reject")
+        .agg(pl.col("n").sum())
+        .sort(["_fidx", "n", "_reject"], descending=[False, True, False])
+    )
+    reasons: dict[int, dict[str, int]] = {}
+    for i, r, n in why.iter_rows():
+        reasons.setdefault(i, {})[r] = int(n)
+    return {row["_fidx"]: row for row in per.iter_rows(named=True)}, reasons
+
+
 def _report(stats: pl.DataFrame, usage_parts, key_parts, skipped, registry: pl.DataFrame) -> LoadReport:
     notes: dict[str, list[str]] = {}
     for x in usage_parts + key_parts:
         notes.setdefault(x.file, []).extend(x.notes)
     report = LoadReport(skipped=list(skipped))
     by_file: dict[str, FileReport] = {}
-    per_file = {k[0]: v for k, v in stats.partition_by("_fidx", as_dict=True).items()}
+    per_file, reasons = _per_file(stats)
     for i, x in enumerate(usage_parts):
-        rows = per_file.get(i, stats.clear())
-        good = rows.filter(pl.col("_reject").is_null() & ~pl.col("_dup"))
-        rejected = rows.filter(pl.col("_reject").is_not_null())
-        dups = rows.filter(pl.col("_reject").is_null() & pl.col("_dup"))
+        got = per_file.get(i, _NO_ROWS)
         fr = FileReport(
             file=x.file,
             format=x.format,
-            read=int(rows["n"].sum()),
-            rejected=int(rejected["n"].sum()),
-            duplicates=int(dups["n"].sum()),
-            kept=int(good["n"].sum()),
-            naive_ts=int(good["naive"].sum()),
-            unpriced=int(good["unpriced"].sum()),
-            cost_cents=float(good["cost"].sum() or 0.0),
-            reasons={
-                r: int(n)
-                for r, n in rejected.group_by("_reject")
-                .agg(pl.col("n").sum())
-                .sort(["n", "_reject"], descending=[True, False])
-                .iter_rows()
-            },
-            first_ts=good["first"].min() if good.height else None,
-            last_ts=good["last"].max() if good.height else None,
+            read=int(got["read"] or 0),
+            rejected=int(got["rejected"] or 0),
+            duplicates=int(got["duplicates"] or 0),
+            kept=int(got["kept"] or 0),
+            naive_ts=int(got["naive"] or 0),
+            unpriced=int(got["unpriced"] or 0),
+            cost_cents=float(got["cost"] or 0.0),
+            reasons=reasons.get(i, {}),
+            first_ts=got["first"],
+            last_ts=got["last"],
             notes=notes.get(x.file, []),
         )
         if x.file in by_file:  # two inputs shown under one name (e.g. two DataFrames): one line

@@ -63,4 +63,20 @@ def by_value_expr(col: str | pl.Expr, fn: Callable[[pl.Expr], pl.Expr], dtype: p
     return e.map_batches(lambda s: by_value(s, fn).cast(dtype), return_dtype=dtype, is_elementwise=True)
 
 
-__all__ = ["by_value", "by_value_expr", "distinct", "spread"]
+def by_value_with_flag(
+    s: pl.Series, value: Callable[[pl.Expr], pl.Expr], flag: Callable[[pl.Expr], pl.Expr]
+) -> pl.Series:
+    """:func:`by_value` for two functions of the same column at once (a value and a flag, e.g. a word
+    normalized and whether it was unknown), from one set of distinct values: a struct series with
+    fields ``value`` (``s`` itself when ``value`` changes nothing) and ``flag``."""
+    u = distinct(s)
+    both = pl.col("v").pipe(value).alias("value"), pl.col("v").pipe(flag).cast(pl.Boolean).alias("flag")
+    if u is None:
+        return s.to_frame("v").select(*both).to_struct(s.name)
+    got = u.to_frame("v").select(*both)
+    out = got.get_column("value")
+    kept = s if out.dtype == s.dtype and out.equals(u, check_names=False) else spread(s, u, out)
+    return pl.DataFrame([kept.alias("value"), spread(s, u, got.get_column("flag")).alias("flag")]).to_struct(s.name)
+
+
+__all__ = ["by_value", "by_value_expr", "by_value_with_flag", "distinct", "spread"]

@@ -24,15 +24,16 @@ categoricals, decimals...) are first turned into text or floats, so they are che
 from __future__ import annotations
 
 import datetime as dt
+from collections import OrderedDict
 
 import numpy as np
 import polars as pl
 
 from ..errors import SourceError
-from ..masking import _redact_series, any_secret, redact_expr
+from ..masking import _redact_series, any_secret, patterns, redact_expr
 from ..money import MAX_COST_CENTS
 from ..schema import AXES, COST_SOURCES, INT_COLUMNS, STATES, USAGE_COLUMNS, USAGE_DTYPES
-from ..values import by_value_expr, distinct, spread
+from ..values import by_value_with_flag, distinct, spread
 from . import reasons as R
 from ._io import as_text
 
@@ -137,6 +138,12 @@ def parse_tags(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     jsonb column is exported) or plain text separated by commas (``prod,batch``). A cell that
     starts with ``[`` but is not a JSON array of strings is malformed. Empty lists are null.
     """
+    items, bad = _tag_items(raw)
+    return _tidy_tags(items), bad
+
+
+def _tag_items(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """:func:`parse_tags` before the lists are tidied: (the cell's items, or null when malformed; is-malformed)."""
     s = raw.str.strip_chars()
     is_json = s.str.starts_with("[")
     bad = is_json & ~s.str.contains(_JSON_LIST)
@@ -148,15 +155,22 @@ def parse_tags(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     )
     plain = s.str.split(",")
     items = pl.when(is_json).then(quoted).otherwise(plain)
-    return _tidy_tags(pl.when(bad).then(None).otherwise(items)), bad
+    return pl.when(bad).then(None).otherwise(items), bad
 
 
-def _tidy_tags(items: pl.Expr) -> pl.Expr:
-    """Each list stripped of blanks, de-duplicated and sorted; an empty list is null."""
-    return items.map_batches(_tidy_tag_series, return_dtype=pl.List(pl.String), is_elementwise=True)
+def _tidy_tags(items: pl.Expr, mask: bool = False) -> pl.Expr:
+    """Each list stripped of blanks, de-duplicated and sorted; an empty list is null; ``mask``: then
+    every tag that looks like a secret masked (as :func:`_redact_tags`, in the same batch pass)."""
+    return items.map_batches(
+        _tidy_mask_tag_series if mask else _tidy_tag_series, return_dtype=pl.List(pl.String), is_elementwise=True
+    )
 
 
-def _tidy_tag_series(s: pl.Series) -> pl.Series:
+def _tidy_mask_tag_series(s: pl.Series) -> pl.Series:
+    return _tidy_tag_series(s, mask=True)
+
+
+def _tidy_tag_series(s: pl.Series, mask: bool = False) -> pl.Series:
     """:func:`_tidy_tags` on a batch. Lists that are already tidy (stripped, non-blank, sorted,
     distinct: what usagekit itself writes) are checked on the flat values in one vectorised pass
     and kept; only the others are tidied list by list (slow in polars: a per-list sort)."""
@@ -187,7 +201,9 @@ def _tidy_tag_series(s: pl.Series) -> pl.Series:
             take = np.arange(len(s), dtype=np.int64)
             take[bad.to_numpy()] = len(s) + np.arange(len(bad), dtype=np.int64)
             s = pl.concat([s, fixed.alias(s.name)]).gather(take)
-    return pl.select(pl.when(s.list.len() > 0).then(s).otherwise(None)).to_series().alias(s.name)
+            flat = None  # the tags changed
+    s = pl.select(pl.when(s.list.len() > 0).then(s).otherwise(None)).to_series().alias(s.name)
+    return _redact_tag_series(s, flat) if mask else s
 
 
 def _redact_tags(tags: pl.Expr) -> pl.Expr:
@@ -196,8 +212,10 @@ def _redact_tags(tags: pl.Expr) -> pl.Expr:
     return tags.map_batches(_redact_tag_series, return_dtype=pl.List(pl.String), is_elementwise=True)
 
 
-def _redact_tag_series(s: pl.Series) -> pl.Series:
-    flat = s.explode(empty_as_null=False, keep_nulls=False)
+def _redact_tag_series(s: pl.Series, flat: pl.Series | None = None) -> pl.Series:
+    """:func:`_redact_tags` on a batch (``flat``: its tags exploded, when already at hand)."""
+    if flat is None:
+        flat = s.explode(empty_as_null=False, keep_nulls=False)
     if not len(flat) or not any_secret(flat):
         return s
     return s.to_frame("t").select(pl.col("t").list.eval(redact_expr(""))).to_series().alias(s.name)
@@ -284,13 +302,48 @@ LABEL_COLUMNS = (
 )
 
 
-def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str, cost_scale: float = 1.0) -> pl.LazyFrame:
+#: text columns checked per distinct value: for these, a Parquet file's dictionaries tell every value
+#: (usagekit.sources._dictionary), so a column already clean is passed through unchecked
+PER_VALUE_COLUMNS = (
+    *(c for c in LABEL_COLUMNS if c not in ("request_id", "end_user")),
+    "provider",
+    "axis",
+    "status",
+    "state",
+    "cost_source",
+)
+
+
+#: whether a column's known values are all clean, by the values (and what else decides it): a month
+#: of daily files holds the same few dozen keys and models in each, so each set is judged once
+_SETTLED: OrderedDict[tuple, object] = OrderedDict()
+_UNSETTLED = object()
+
+
+def _settle(key: tuple, verdict):
+    _SETTLED[key] = verdict
+    while len(_SETTLED) > 1024:
+        _SETTLED.popitem(last=False)
+    return verdict
+
+
+def stage(
+    frame: pl.DataFrame | pl.LazyFrame,
+    *,
+    file: str,
+    source: str,
+    cost_scale: float = 1.0,
+    values: dict[str, tuple[pl.Series, bool]] | None = None,
+) -> pl.LazyFrame:
     """Validate a frame whose columns carry normalized names; see the module docstring.
 
     ``frame`` needs ``ts`` and ``_row``; every other normalized column is optional (absent
     = null, or its default: ``requests`` 1 for a row with a request id else 0, ``axis``
     ``llm``, ``status`` ``success``). ``cost_cents`` is multiplied by ``cost_scale``
-    (100 for inputs in US dollars). A ``_reject`` already set by the reader wins.
+    (100 for inputs in US dollars). A ``_reject`` already set by the reader wins. ``values``:
+    column -> (every value it may hold, whether it holds nulls), when the reader knows them
+    (:func:`usagekit.sources._dictionary.text_values`): a text column none of whose values
+    the checks would change or reject is kept as it is, unchecked row by row.
     """
     lf = frame.lazy()
     lf = _plain_types(lf, lf.collect_schema())
@@ -310,12 +363,62 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str, cost_sc
         e = (pl.col(col) if v is None else v).cast(pl.String)
         return e.str.strip_chars() if schema[col] == pl.String and text else e
 
-    def per_value(col: str, build, dtype=pl.String) -> pl.Expr:
-        """``build(cleaned value)`` once per distinct value of ``col`` (see usagekit.values)."""
-        return by_value_expr(col, lambda v: build(clean(col, v)), dtype)
+    word_pairs: dict[str, pl.Expr] = {}  # a word column's (value, unknown?) pair, computed before the checks
+
+    def known(col: str) -> pl.Series | None:
+        """Every value ``col`` may hold, null last when it holds one (None: not known)."""
+        if col not in (values or {}) or schema[col] != pl.String:
+            return None
+        vals, nulls = values[col]
+        vals = vals.cast(pl.String)
+        return vals.extend_constant(None, 1) if nulls else vals
+
+    def word(col: str, value, bad) -> tuple[pl.Expr, pl.Expr | None]:
+        """(``value(cleaned word)``, ``bad(cleaned word)``) for each row of ``col``, both worked out
+        once per distinct value, in one pass (see usagekit.values). When every value the column may
+        hold is known, is kept by ``value`` and is not ``bad``: the column itself (a null filled
+        with ``value(null)``), and None for the check."""
+        test = known(col)
+        if test is not None:
+            key = ("word", col, text, tuple(test.to_list()))
+            if key in _SETTLED:
+                fill = _SETTLED[key]
+                if fill is not _UNSETTLED:
+                    return (pl.col(col) if fill is None else pl.col(col).fill_null(pl.lit(fill))), None
+                test = None  # known not to be clean: checked per batch below
+        if test is not None:
+            got = (
+                test.extend_constant(None, 1)
+                .to_frame("v")
+                .select(
+                    value(clean(col, pl.col("v"))).cast(pl.String).alias("value"),
+                    bad(clean(col, pl.col("v"))).cast(pl.Boolean).fill_null(False).alias("flag"),
+                )
+            )
+            kept = test.is_not_null()
+            if not got["flag"].any() and got["value"].head(len(test)).filter(kept).equals(test.filter(kept)):
+                fill = _settle(key, got["value"][-1])
+                return (pl.col(col) if fill is None else pl.col(col).fill_null(pl.lit(fill))), None
+            _settle(key, _UNSETTLED)
+        word_pairs[f"_w_{col}"] = pl.col(col).map_batches(
+            lambda s: by_value_with_flag(
+                s, lambda v: value(clean(col, v)).cast(pl.String), lambda v: bad(clean(col, v))
+            ),
+            return_dtype=pl.Struct({"value": pl.String, "flag": pl.Boolean}),
+            is_elementwise=True,
+        )
+        pair = pl.col(f"_w_{col}")
+        return pair.struct.field("value"), pair.struct.field("flag")
 
     def label(col: str, lower: bool = False) -> pl.Expr:
         strip = schema[col] == pl.String and text
+        test = known(col)
+        if test is not None:
+            key = ("label", strip, lower, tuple(patterns()), tuple(test.to_list()))
+            if key not in _SETTLED:
+                _settle(key, _label_series(test, strip, lower).equals(test))
+            if _SETTLED[key]:
+                return pl.col(col)  # every value the column holds is kept as it is
         return pl.col(col).map_batches(
             lambda s: _label_series(s, strip, lower), return_dtype=pl.String, is_elementwise=True
         )
@@ -414,12 +517,14 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str, cost_sc
             masked.add(col)
     if "tags" in have:
         ttype = schema["tags"]
-        if isinstance(ttype, pl.List):
-            out["tags"] = _tidy_tags(pl.col("tags").cast(pl.List(pl.String)))
+        if isinstance(ttype, pl.List):  # tidied and masked in one pass
+            out["tags"] = _tidy_tags(pl.col("tags").cast(pl.List(pl.String)), mask=True)
+            masked.add("tags")
         elif ttype == pl.String:
-            tags, bad_tags = parse_tags(pl.col("tags"))
+            items, bad_tags = _tag_items(pl.col("tags"))
             checks.append((bad_tags, "tags", R.BAD_TAGS))
-            out["tags"] = tags
+            out["tags"] = _tidy_tags(items, mask=True)
+            masked.add("tags")
         elif ttype != pl.Null:
             raise tags_type_error(file, ttype)
     if "provider" in have:
@@ -432,16 +537,13 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str, cost_sc
         return (v.is_not_null() & (v != "") & ~v.str.to_lowercase().is_in(list(words))).fill_null(False)
 
     if "axis" in have:
-        checks.append(
-            (
-                per_value("axis", lambda a: unknown(a, AXES), pl.Boolean),
-                "axis",
-                R.BAD_AXIS,
-            )
+        out["axis"], bad = word(
+            "axis",
+            lambda a: pl.when(a.is_null() | (a == "")).then(pl.lit("llm")).otherwise(a.str.to_lowercase()),
+            lambda a: unknown(a, AXES),
         )
-        out["axis"] = per_value(
-            "axis", lambda a: pl.when(a.is_null() | (a == "")).then(pl.lit("llm")).otherwise(a.str.to_lowercase())
-        )
+        if bad is not None:
+            checks.append((bad, "axis", R.BAD_AXIS))
     else:
         out["axis"] = pl.lit("llm")
 
@@ -450,37 +552,32 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str, cost_sc
         def status_word(v: pl.Expr) -> pl.Expr:
             return _map_words(v.str.to_lowercase(), _STATUS_MAP)
 
-        checks.append(
-            (
-                per_value("status", lambda v: ((v != "") & status_word(v).is_null()).fill_null(False), pl.Boolean),
-                "status",
-                R.BAD_STATUS,
-            )
+        out["status"], bad = word(
+            "status",
+            lambda v: pl.coalesce(status_word(v), pl.lit("success")),
+            lambda v: ((v != "") & status_word(v).is_null()).fill_null(False),
         )
-        out["status"] = per_value("status", lambda v: pl.coalesce(status_word(v), pl.lit("success")))
+        if bad is not None:
+            checks.append((bad, "status", R.BAD_STATUS))
     else:
         out["status"] = pl.lit("success")
 
     if "state" in have:
-        checks.append(
-            (
-                per_value("state", lambda v: unknown(v, STATES), pl.Boolean),
-                "state",
-                R.BAD_STATE,
-            )
+        out["state"], bad = word(
+            "state", lambda v: pl.when(v == "").then(None).otherwise(v.str.to_lowercase()), lambda v: unknown(v, STATES)
         )
-        out["state"] = per_value("state", lambda v: pl.when(v == "").then(None).otherwise(v.str.to_lowercase()))
+        if bad is not None:
+            checks.append((bad, "state", R.BAD_STATE))
 
     # a cost is the source's own unless the input says it was estimated (a repriced store read back)
     if "cost_source" in have:
-        checks.append(
-            (
-                per_value("cost_source", lambda v: unknown(v, COST_SOURCES), pl.Boolean),
-                "cost_source",
-                R.BAD_COST_SOURCE,
-            )
+        given, bad = word(
+            "cost_source",
+            lambda v: pl.when(v == "").then(None).otherwise(v.str.to_lowercase()),
+            lambda v: unknown(v, COST_SOURCES),
         )
-        given = per_value("cost_source", lambda v: pl.when(v == "").then(None).otherwise(v.str.to_lowercase()))
+        if bad is not None:
+            checks.append((bad, "cost_source", R.BAD_COST_SOURCE))
     else:
         given = pl.lit(None, pl.String)
     out["cost_source"] = (
@@ -493,6 +590,8 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str, cost_sc
 
     # reasons: a reader's own reason first, then the first failing check (coalesce keeps
     # the plan linear in the number of checks)
+    if word_pairs:
+        lf = lf.with_columns(**word_pairs)
     flags = [bad.fill_null(False).alias(f"_chk{i}") for i, (bad, _, _) in enumerate(checks)]
     lf = lf.with_columns(
         *flags, naive.fill_null(False).alias("_naive"), *[pl.col(c).alias(f"_raw_{c}") for c in raw_cols]
@@ -527,7 +626,7 @@ def stage(frame: pl.DataFrame | pl.LazyFrame, *, file: str, source: str, cost_sc
         dtype = USAGE_DTYPES[col]
         if col not in names:
             cols.append(pl.lit(None, dtype).alias(col))
-        elif col in masked:  # masked with the label's other clean-up, once per distinct value
+        elif col in masked:  # masked with its other clean-up (a label once per distinct value, tags per batch)
             cols.append(pl.col(col))
         elif col in SECRET_COLUMNS:  # a raw key secret never gets past the loader
             cols.append(redact_expr(col))

@@ -13,8 +13,9 @@ import polars as pl
 
 from ..errors import SourceError, display_path
 from ..schema import USAGE_COLUMNS
+from ._dictionary import text_values
 from ._io import Probe, read_csv_strings, read_jsonl_records, unique_names
-from ._stage import stage
+from ._stage import PER_VALUE_COLUMNS, stage
 from .base import Format, Loaded
 
 REQUIRED = ("ts", "cost_cents")
@@ -68,10 +69,11 @@ def read(path: Path, probe: Probe) -> Loaded:
         keep = [c for c in probe.header if c.strip().lower() in USAGE_COLUMNS]
         lf = lf.select("_row", *[pl.col(c).alias(c.strip().lower()) for c in keep])
         lf = _typed_ts(lf, shown)
+        values = text_values(path, {c: c.strip().lower() for c in keep if c.strip().lower() in PER_VALUE_COLUMNS})
         loaded = Loaded(
             "canonical",
             shown,
-            stage(lf, file=shown, source="canonical"),
+            stage(lf, file=shown, source="canonical", values=values),
             in_memory=False,
             scan_bytes=path.stat().st_size,
         )

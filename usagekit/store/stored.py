@@ -26,6 +26,7 @@ from ..errors import SourceError, display_path
 from ..masking import redact_expr
 from ..money import MAX_TOTAL_CENTS
 from ..schema import ACCOUNT_DTYPES, USAGE_COLUMNS, USAGE_DTYPES
+from ..sources._dictionary import validating
 from ..sources._stage import rejected_value
 from .cache import (
     RULES_VERSION,
@@ -156,7 +157,8 @@ def _build_files(st: Store, missing: list, format: str, tz: str, say, progress: 
         batch, size = [], 0
 
     for item, _, fkey, explicit, fp in L._each(missing, progress, "validating"):
-        loaded, why = _read(item, explicit, format)
+        with validating():  # the file is validated whole: staging learns its columns' values
+            loaded, why = _read(item, explicit, format)
         meta = {"file": display_path(item), "fingerprint": fp, "format_arg": format, "explicit": explicit, "tz": tz}
         if loaded is None:
             out[fkey] = st.commit("files", fkey, st.staging(), dict(meta, kind="skipped", why=why))
