@@ -71,7 +71,7 @@ def outcome(path: Path, engine) -> dict:
         return {"error": (str(exc).splitlines() or [type(exc).__name__])[0]}
     except Exception as exc:  # noqa: BLE001 - a crash is what this looks for
         return {"crash": f"{type(exc).__name__}: {str(exc)[:300]}"}
-    rej = rejected.copy()
+    rej = rejected.copy().astype("object").map(_plain)  # list cells (tags) as text, to sort and compare
     rej = rej.sort_values(list(rej.columns)).reset_index(drop=True) if len(rej) else rej
     keep = rows.select(sorted(rows.columns))
     keep = keep.with_columns(pl.col(c).list.join(",") for c, t in keep.schema.items() if isinstance(t, pl.List))
@@ -81,6 +81,15 @@ def outcome(path: Path, engine) -> dict:
         "rows": keep.sort(keep.columns, nulls_last=True),
         "total": total,
     }
+
+
+def _plain(v):
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return ",".join(map(str, v))
+    return "" if pd.isna(v) else str(v)
 
 
 def differences(a: dict, b: dict) -> list[str]:
