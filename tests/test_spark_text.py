@@ -220,3 +220,45 @@ def test_a_secret_pattern_added_on_the_driver_masks_text_cells_on_the_workers(tm
     text = usage.rejected.to_csv() + usage.breakdown("key").to_csv() + usage.to_engine("polars").to_pandas().to_csv()
     assert token not in text
     assert not any(token.encode() in p.read_bytes() for p in store.rglob("*") if p.is_file())
+
+
+def test_parquet_with_types_spark_does_not_read_is_checked_in_tasks_as_on_polars(tmp_path):
+    """A time-of-day column (Spark cannot read it), a list in a text column and bytes: the file is
+    staged by the Polars checks in a Spark task, so Spark gives the Polars engine's result."""
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ok, why = spark_available()
+    require(ok, why)
+    base = dt.datetime(2026, 10, 3, 9, tzinfo=dt.UTC)
+    n = 6
+    table = pa.table(
+        {
+            "ts": pa.array([base + dt.timedelta(hours=i) for i in range(n)], pa.timestamp("us", tz="UTC")),
+            "request_id": [f"t-{i}" for i in range(n)],
+            "key_id": ["k-alpha"] * n,
+            "model": pa.array([["gpt-4o", "x"], ["o3"], None, ["gpt-4o"], [], ["a", None]], pa.list_(pa.string())),
+            "provider": pa.array([b"openai", b"openai", b"\xff\xfe", None, b"anthropic", b"openai"], pa.binary()),
+            "cost_cents": [1.5, 2.25, 3.0, 0.125, 4.0, 5.5],
+            "cached_at": pa.array([dt.time(1, 2, 3)] * n, pa.time64("us")),
+        }
+    )
+    pq.write_table(table, tmp_path / "odd.parquet")
+    from usagekit.sources.spark_stage import spark_checks
+
+    assert not spark_checks(tmp_path / "odd.parquet")
+    polars = usagekit.load(tmp_path / "odd.parquet", store=False)
+    spark = usagekit.load(tmp_path / "odd.parquet", engine="spark", store=False)
+    assert _files(spark.load_report) == _files(polars.load_report)
+    pd.testing.assert_frame_equal(spark.rejected[COLS], polars.rejected[COLS], check_dtype=False)
+    pd.testing.assert_frame_equal(_kept(spark), _kept(polars), check_dtype=False)
+    models = sorted(_kept(spark)["model"].dropna())
+    assert '["gpt-4o", "x"]' in models  # the list spelled as the Polars checks spell it (JSON)
+    assert spark.total()["cost_cents"] == pytest.approx(polars.total()["cost_cents"], rel=1e-12)
+    # through the store as well: the file gets a Spark entry made by the tasks
+    store = tmp_path / "store"
+    stored = usagekit.load(tmp_path / "odd.parquet", engine="spark", store=store)
+    assert stored.load_report.validated_files == 1
+    pd.testing.assert_frame_equal(_kept(stored), _kept(polars), check_dtype=False)

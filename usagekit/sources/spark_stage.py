@@ -199,6 +199,50 @@ def _spark_type(dtype) -> str:
     return {pl.String: "string", pl.Int64: "bigint", pl.Float64: "double", pl.Boolean: "boolean"}[dtype.base_type()]
 
 
+def spark_checks(path: Path) -> bool:
+    """Whether Spark's own checks read every column of a canonical Parquet file (from its footer).
+
+    Text, numbers, booleans, dates, timestamps, decimals, nulls and a ``tags`` list of text or
+    numbers are read by :func:`stage`. Any other type (times of day, which Spark cannot read at
+    all; bytes, structs, maps, lists outside ``tags``, whose text Spark would spell unlike the
+    Polars checks' JSON) sends the file to the Spark tasks that run the Polars checks
+    (:mod:`usagekit.sources.spark_text`), so the result is the Polars engine's either way."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def plain(t) -> bool:
+        if pa.types.is_dictionary(t):
+            t = t.value_type
+        return (
+            pa.types.is_string(t)
+            or pa.types.is_large_string(t)
+            or pa.types.is_integer(t)
+            or (pa.types.is_floating(t) and not pa.types.is_float16(t))
+            or pa.types.is_boolean(t)
+            or pa.types.is_date(t)
+            or pa.types.is_timestamp(t)
+            or pa.types.is_decimal(t)
+            or pa.types.is_null(t)
+        )
+
+    try:
+        schema = pq.read_schema(path)
+    except Exception:  # noqa: BLE001 - an unreadable footer: the Polars checks say why, as on the driver
+        return False
+    for field in schema:
+        t = field.type
+        if field.name.strip().lower() == "tags" and (pa.types.is_list(t) or pa.types.is_large_list(t)):
+            inner = t.value_type
+            if pa.types.is_string(inner) or pa.types.is_large_string(inner) or pa.types.is_null(inner):
+                continue
+            if pa.types.is_integer(inner) or (pa.types.is_floating(inner) and not pa.types.is_float16(inner)):
+                continue
+            return False
+        if not plain(t):
+            return False
+    return True
+
+
 def read_parquet(session, paths: list[Path], shown: list[str]):
     """Canonical Parquet files of one schema, read by one Spark scan, as a DataFrame of ``_fidx``
     (the file's position in ``paths``), ``_file`` (its shown name), ``_row`` and the usage

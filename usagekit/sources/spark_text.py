@@ -1,5 +1,8 @@
 """Canonical CSV and JSON Lines staged on Spark's executors: one task per file, the Polars rules.
 
+(So is canonical Parquet holding a column type Spark's expressions do not read, such as a time of
+day or a struct: :func:`usagekit.sources.spark_stage.spark_checks`.)
+
 A text file's checks are the ones a Polars load runs (the readers of :mod:`usagekit.sources._io`:
 ragged rows, a truncated last row or line, the field size limit, BOM and CRLF, JSON limits; then
 :func:`usagekit.sources._stage.stage`), so a row is rejected for the same reason, on the same row

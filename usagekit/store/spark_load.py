@@ -164,15 +164,16 @@ def stage_files(session, files: list[tuple[Path, object]], shown: list[str]):
     position in ``files``), and the notes of the Parquet files by position.
 
     Parquet is read by one Spark scan per distinct file schema and checked by Spark expressions
-    (:mod:`usagekit.sources.spark_stage`); CSV and JSON Lines by one job with a task per file that
-    runs the Polars readers and checks (:mod:`usagekit.sources.spark_text`): that part carries a
+    (:mod:`usagekit.sources.spark_stage`); CSV, JSON Lines and Parquet holding a column type those
+    expressions do not read (:func:`by_expressions`) by one job with a task per file that runs the
+    Polars readers and checks (:mod:`usagekit.sources.spark_text`): that part carries a
     note row per file, so persist the frame and pass it through :func:`_split` before use."""
     from pyspark.sql import functions as F
 
     from ..sources import spark_text
 
-    parquet = [i for i, (_, pr) in enumerate(files) if pr.kind == "parquet"]
-    text = [i for i, (_, pr) in enumerate(files) if pr.kind != "parquet"]
+    parquet = [i for i, (path, pr) in enumerate(files) if by_expressions(path, pr)]
+    text = sorted(set(range(len(files))) - set(parquet))
     notes_of: dict[int, list[str]] = {}
     staged = None
     for group in _by_schema([files[i][0] for i in parquet]):  # one Spark scan per distinct file schema
@@ -187,6 +188,13 @@ def stage_files(session, files: list[tuple[Path, object]], shown: list[str]):
         one = spark_text.stage(session, [(i, files[i][0], shown[i], files[i][1]) for i in text])
         staged = one if staged is None else one.unionByName(staged, allowMissingColumns=True)
     return staged, notes_of
+
+
+def by_expressions(path: Path, probe) -> bool:
+    """Whether a canonical file is checked by Spark expressions (Parquet whose every column type
+    they read) rather than by the Polars checks run in a Spark task (CSV, JSON Lines, and Parquet
+    holding other types: :func:`usagekit.sources.spark_stage.spark_checks`)."""
+    return probe.kind == "parquet" and spark_stage.spark_checks(path)
 
 
 def _split(tagged, shown: list[str]):

@@ -142,12 +142,13 @@ def _validate(session, st: Store, missing: list, tz: str, say, stats_of) -> dict
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    from .spark_load import _split, stage_files
+    from .spark_load import _split, by_expressions, stage_files
 
     say(f"validating {len(missing)} file(s) on Spark")
     out: dict[str, Entry] = {}
-    text = [m for m in missing if m[1].kind != "parquet"]
-    groups = [[m] for m in missing if m[1].kind == "parquet"] + ([text] if text else [])
+    routed = [(m, by_expressions(m[0], m[1])) for m in missing]
+    text = [m for m, fast in routed if not fast]
+    groups = [[m] for m, fast in routed if fast] + ([text] if text else [])
     for group in groups:
         shown = [display_path(path) for path, *_ in group]
         tagged, notes_of = stage_files(session, [(path, pr) for path, pr, *_ in group], shown)
