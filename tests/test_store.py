@@ -513,3 +513,46 @@ def test_a_drill_down_pages_through_a_days_rows_staged_once(tmp_path, monkeypatc
     n = len(staged)
     usage.day("2026-10-01", page=2, page_size=30)
     assert len(staged) > n
+
+
+def test_rows_read_on_many_threads_at_once_share_the_recent_reads_safely(monkeypatch):
+    """Polars reads several files' rows at once, each on its own thread: the cache of recent reads
+    must stay whole while threads add and evict (a 100M benchmark run failed once with
+    'OrderedDict mutated during iteration'; this fails the same way without the lock)."""
+    import sys
+    import threading
+    from collections import OrderedDict
+
+    import polars as pl
+
+    from usagekit.store import stored
+    from usagekit.store.cache import Entry
+
+    monkeypatch.setattr(stored, "_staged_kept", lambda e: pl.DataFrame({"x": list(range(50))}).lazy())
+    monkeypatch.setattr(stored, "RECENT_ROWS", 400)  # a few reads fit: every insert evicts another
+    monkeypatch.setattr(stored, "_RECENT", OrderedDict())
+    errors, wrong = [], []
+
+    def reader(k):
+        try:
+            for i in range(3000):
+                entry = Entry(Path("/nowhere"), {"key": f"file-{(k * 7 + i) % 40}"})
+                got = stored._recent(entry, pl.col("x") >= i % 5, None).collect()
+                if got["x"].to_list() != list(range(i % 5, 50)):
+                    wrong.append((k, i))
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        threads = [threading.Thread(target=reader, args=(k,)) for k in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert not errors, errors[:3]
+    assert not wrong
+    assert sum(f.height for f in stored._RECENT.values()) <= 400

@@ -24,6 +24,7 @@ categoricals, decimals...) are first turned into text or floats, so they are che
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections import OrderedDict
 
 import numpy as np
@@ -318,12 +319,17 @@ PER_VALUE_COLUMNS = (
 #: of daily files holds the same few dozen keys and models in each, so each set is judged once
 _SETTLED: OrderedDict[tuple, object] = OrderedDict()
 _UNSETTLED = object()
+_MISSING = object()
+
+
+_SETTLED_LOCK = threading.Lock()  # files may be staged on several threads at once
 
 
 def _settle(key: tuple, verdict):
-    _SETTLED[key] = verdict
-    while len(_SETTLED) > 1024:
-        _SETTLED.popitem(last=False)
+    with _SETTLED_LOCK:
+        _SETTLED[key] = verdict
+        while len(_SETTLED) > 1024:
+            _SETTLED.popitem(last=False)
     return verdict
 
 
@@ -381,8 +387,8 @@ def stage(
         test = known(col)
         if test is not None:
             key = ("word", col, text, tuple(test.to_list()))
-            if key in _SETTLED:
-                fill = _SETTLED[key]
+            fill = _SETTLED.get(key, _MISSING)  # one lookup: another thread may evict the key
+            if fill is not _MISSING:
                 if fill is not _UNSETTLED:
                     return (pl.col(col) if fill is None else pl.col(col).fill_null(pl.lit(fill))), None
                 test = None  # known not to be clean: checked per batch below
@@ -415,9 +421,10 @@ def stage(
         test = known(col)
         if test is not None:
             key = ("label", strip, lower, tuple(patterns()), tuple(test.to_list()))
-            if key not in _SETTLED:
-                _settle(key, _label_series(test, strip, lower).equals(test))
-            if _SETTLED[key]:
+            clean_already = _SETTLED.get(key)
+            if clean_already is None:
+                clean_already = _settle(key, _label_series(test, strip, lower).equals(test))
+            if clean_already:
                 return pl.col(col)  # every value the column holds is kept as it is
         return pl.col(col).map_batches(
             lambda s: _label_series(s, strip, lower), return_dtype=pl.String, is_elementwise=True

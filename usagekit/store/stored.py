@@ -12,6 +12,7 @@ new file validates only that file and re-combines.
 from __future__ import annotations
 
 import json
+import threading
 from collections import OrderedDict
 from pathlib import Path
 
@@ -282,6 +283,7 @@ def _kept(e: Entry) -> pl.LazyFrame:
 #: this many rows are kept (a day of a 10M-request month; a bigger day is staged for each read)
 RECENT_ROWS = 1_000_000
 _RECENT: OrderedDict[tuple, pl.DataFrame] = OrderedDict()
+_RECENT_LOCK = threading.Lock()
 
 
 def _recent(e: Entry, predicate, with_columns) -> pl.LazyFrame:
@@ -303,15 +305,18 @@ def _recent(e: Entry, predicate, with_columns) -> pl.LazyFrame:
         )
     except Exception:  # noqa: BLE001 - a filter polars cannot write down: read it without the cache
         return staged()
-    if key in _RECENT:
-        _RECENT.move_to_end(key)
-        return _RECENT[key].lazy()
+    with _RECENT_LOCK:  # polars may read several files' rows at once, each on its own thread
+        hit = _RECENT.get(key)
+        if hit is not None:
+            _RECENT.move_to_end(key)
+            return hit.lazy()
     got = staged().collect()
     if got.height > RECENT_ROWS:
         return got.lazy()
-    _RECENT[key] = got
-    while sum(f.height for f in _RECENT.values()) > RECENT_ROWS:
-        _RECENT.popitem(last=False)
+    with _RECENT_LOCK:
+        _RECENT[key] = got
+        while sum(f.height for f in _RECENT.values()) > RECENT_ROWS:
+            _RECENT.popitem(last=False)
     return got.lazy()
 
 
