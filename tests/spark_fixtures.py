@@ -218,3 +218,25 @@ def write_text_files(out: Path, rows: int = 120) -> list[Path]:
     p_jsonl.write_text("\n".join(recs))
     paths.append(p_jsonl)
     return paths
+
+
+def count_rows_to_python(mp) -> list[int]:
+    """Patch (with the ``pytest.MonkeyPatch`` ``mp``) every way a Spark DataFrame hands rows to
+    Python (``toArrow``, ``collect``, ``toPandas``) to record how many rows each call returned;
+    the list fills as the load runs."""
+    import pyspark.sql.dataframe as sdf
+
+    seen: list[int] = []
+    originals = {name: getattr(sdf.DataFrame, name) for name in ("toArrow", "collect", "toPandas")}
+
+    def counting(name):
+        def wrapper(self, *a, **k):
+            out = originals[name](self, *a, **k)
+            seen.append(out.num_rows if hasattr(out, "num_rows") else len(out))
+            return out
+
+        return wrapper
+
+    for name in originals:
+        mp.setattr(sdf.DataFrame, name, counting(name))
+    return seen

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from conftest import require, spark_available
-from spark_fixtures import SECRET, write_month
+from spark_fixtures import SECRET, count_rows_to_python, write_month
 
 import usagekit
 
@@ -80,7 +80,6 @@ def test_spark_answers_daily_breakdown_key_summary_and_invoice_as_polars(both):
 def test_spark_load_never_reads_the_rows_on_the_driver(month, monkeypatch):
     """The Polars readers and checks are switched off, and every row Spark hands to Python is
     counted: the load must come back with counts, the few rejected rows and the cube only."""
-    import pyspark.sql.dataframe as sdf
 
     import usagekit.loading as loading
     import usagekit.sources.canonical as canonical
@@ -90,19 +89,7 @@ def test_spark_load_never_reads_the_rows_on_the_driver(month, monkeypatch):
 
     monkeypatch.setattr(canonical, "stage", refuse)  # what canonical.read validates with
     monkeypatch.setattr(loading, "stage", refuse)
-    seen = []
-    originals = {name: getattr(sdf.DataFrame, name) for name in ("toArrow", "collect", "toPandas")}
-
-    def counting(name):
-        def wrapper(self, *a, **k):
-            out = originals[name](self, *a, **k)
-            seen.append(out.num_rows if hasattr(out, "num_rows") else len(out))
-            return out
-
-        return wrapper
-
-    for name in originals:
-        monkeypatch.setattr(sdf.DataFrame, name, counting(name))
+    seen = count_rows_to_python(monkeypatch)
     usage = usagekit.load(month, engine="spark", store=False)
     assert usage.load_report.read == 500
     returned = sum(seen)

@@ -9,7 +9,7 @@ import shutil
 import pandas as pd
 import pytest
 from conftest import require, spark_available
-from spark_fixtures import SECRET, write_month, write_text_files
+from spark_fixtures import SECRET, count_rows_to_python, write_month, write_text_files
 
 import usagekit
 
@@ -43,8 +43,6 @@ def month(tmp_path_factory):
 def both(month):
     """The Polars load, and the Spark load made with the driver's text readers and Polars checks
     switched off and every row Spark hands to Python counted."""
-    import pyspark.sql.dataframe as sdf
-
     import usagekit.loading as loading
     import usagekit.sources.canonical as canonical
 
@@ -53,23 +51,11 @@ def both(month):
     def refuse(*args, **kwargs):
         raise AssertionError("a canonical file's rows were read or staged on the driver")
 
-    seen: list[int] = []
-    originals = {name: getattr(sdf.DataFrame, name) for name in ("toArrow", "collect", "toPandas")}
-
-    def counting(name):
-        def wrapper(self, *a, **k):
-            out = originals[name](self, *a, **k)
-            seen.append(out.num_rows if hasattr(out, "num_rows") else len(out))
-            return out
-
-        return wrapper
-
     with pytest.MonkeyPatch.context() as mp:
         for name in ("stage", "read_csv_strings", "read_jsonl_records"):
             mp.setattr(canonical, name, refuse)
         mp.setattr(loading, "stage", refuse)
-        for name in originals:
-            mp.setattr(sdf.DataFrame, name, counting(name))
+        seen = count_rows_to_python(mp)
         spark = usagekit.load(month, engine="spark", store=False)
     return polars, spark, sum(seen)
 
